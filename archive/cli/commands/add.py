@@ -1,0 +1,135 @@
+"""arkeep add"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from ...errors import UsageError
+from ...ops.add import AddRequest, LicenseFields, add_release
+from ...ops.render import human_size
+from ..context import Context, has_terminal, read_secret_file
+
+HELP = "archive installers with their licence files, invoices and key"
+EXAMPLES = """examples:
+  arkeep add Photoshop_13_LS16.exe --product "Adobe Photoshop CS6" --version 13.0 \\
+      --edition Extended --platform windows-x64 --invoice order-2012.pdf --key-file key.txt
+  printf '%s' "$KEY" | arkeep add hello_2.10-3_amd64.deb --product hello --version 2.10-3 --key-stdin
+  arkeep add setup-x86.exe setup-x64.exe --product Foo --version 7.5 --license lic-0a1b2c3d4e
+
+The licence key never goes on the command line: give it in a file or on standard input.
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2012-05-07") from None
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("add", parents=[common], help=HELP, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Store each file once by its BLAKE3 digest and describe the release "
+                                   "in a manifest that links the files to their licence record. "
+                                   "Adding the same release again changes nothing.")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="installer file(s)")
+    p.add_argument("--product", required=True, help="product name, e.g. 'Adobe Photoshop CS6'")
+    p.add_argument("--version", required=True, dest="release_version", metavar="VER",
+                   help="the exact version, e.g. 13.0.1")
+    p.add_argument("--vendor")
+    p.add_argument("--edition")
+    p.add_argument("--platform", help="e.g. windows-x64, macos-arm64, linux-amd64")
+    p.add_argument("--license-file", action="append", type=Path, default=[], metavar="F",
+                   help="a licence file that proves the purchase (repeatable)")
+    p.add_argument("--invoice", action="append", type=Path, default=[], metavar="F", help="(repeatable)")
+    p.add_argument("--receipt", action="append", type=Path, default=[], metavar="F", help="(repeatable)")
+    key = p.add_mutually_exclusive_group()
+    key.add_argument("--key-file", type=Path, metavar="F", help="read the licence key from a file")
+    key.add_argument("--key-stdin", action="store_true", help="read the licence key from standard input")
+    p.add_argument("--license", dest="license_id", metavar="ID",
+                   help="link to an existing licence record instead of creating one")
+    g = p.add_argument_group("licence record details")
+    g.add_argument("--license-kind", default="serial",
+                   choices=["serial", "account", "hardware-bound", "subscription", "licence-file",
+                            "volume", "other"])
+    g.add_argument("--licensed-to")
+    g.add_argument("--email")
+    g.add_argument("--company")
+    g.add_argument("--seats", type=int)
+    g.add_argument("--purchased", type=_date, metavar="YYYY-MM-DD")
+    g.add_argument("--order-number")
+    g.add_argument("--price", help="amount, e.g. 699.00")
+    g.add_argument("--currency", help="ISO 4217 code, e.g. EUR")
+    g.add_argument("--seller")
+    g.add_argument("--expires", type=_date, metavar="YYYY-MM-DD")
+    g.add_argument("--maintenance-end", type=_date, metavar="YYYY-MM-DD")
+    g.add_argument("--activation-notes")
+    g.add_argument("--source-url", help="where the installer was downloaded from")
+    p.set_defaults(run=run)
+
+
+def read_key(args: argparse.Namespace) -> str | None:
+    if args.key_file is not None:
+        return read_secret_file(args.key_file, "key file")
+    if args.key_stdin:
+        if sys.stdin.isatty():
+            import getpass
+            return getpass.getpass("Licence key: ") or None
+        text = sys.stdin.read(64 * 1024 + 1)
+        if len(text) > 64 * 1024:
+            raise UsageError("the licence key on standard input is longer than 64 KiB")
+        key = text.rstrip("\r\n")
+        if not key:
+            raise UsageError("standard input held no licence key")
+        return key
+    return None
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    key = read_key(args)
+    if args.currency and (len(args.currency) != 3 or not args.currency.isalpha()):
+        raise UsageError(f"--currency {args.currency!r}: give a three-letter code such as EUR or USD")
+    if args.price is not None:
+        try:
+            float(args.price)
+        except ValueError:
+            raise UsageError(f"--price {args.price!r}: give an amount such as 699.00") from None
+    fields = LicenseFields(
+        kind=args.license_kind, licensed_to=args.licensed_to, email=args.email, company=args.company,
+        seats=args.seats, purchase_date=args.purchased, order_number=args.order_number,
+        price=args.price, currency=args.currency.upper() if args.currency else None,
+        seller=args.seller, expires=args.expires, maintenance_end=args.maintenance_end,
+        activation_notes=args.activation_notes)
+    request = AddRequest(
+        product=args.product, version=args.release_version, installers=tuple(args.files),
+        vendor=args.vendor, edition=args.edition, platform=args.platform,
+        license_files=tuple(args.license_file), invoices=tuple(args.invoice),
+        receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
+        source_url=args.source_url)
+    secret = ctx.unlock(store) if key is not None else None
+    with store.writing("arkeep add"):
+        try:
+            result = add_release(store, request, secret, progress_for=ctx.file_bar)
+        finally:
+            ctx.close_bars()
+    rel = result.release
+    if ctx.json:
+        ctx.emit_json({"release": rel.id, "created": result.created, "unchanged": result.unchanged,
+                       "new_files": [a.filename for a in result.new_artifacts],
+                       "new_objects": result.new_objects,
+                       "license": result.license.id if result.license else None})
+        return 0
+    if result.unchanged:
+        ctx.say(f"{rel.title} is already archived with these files; nothing changed ({rel.id}).")
+        return 0
+    verb = "Archived" if result.created else "Updated"
+    ctx.say(f"{verb} {rel.title} as {rel.id}")
+    for a in result.new_artifacts:
+        ctx.say(f"  {a.role:<13} {a.filename}  {human_size(a.size)}  blake3 {a.blake3[:16]}…")
+    if result.license is not None:
+        ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
+    return 0

@@ -1,0 +1,64 @@
+"""arkeep list, arkeep show"""
+from __future__ import annotations
+
+import argparse
+
+from ...keys import SecretBox
+from ...ops.render import human_size, license_data, release_data, release_text
+from ..context import Context
+
+LIST_EXAMPLES = """examples:
+  arkeep list
+  arkeep list photoshop
+  arkeep list --json
+"""
+SHOW_EXAMPLES = """examples:
+  arkeep show "Adobe Photoshop CS6@13.0"
+  arkeep show hello@2.10-3 --reveal      (asks for the passphrase, prints the key)
+  arkeep show hello@2.10-3 --json
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("list", parents=[common], help="list archived releases, optionally matching a query",
+                       epilog=LIST_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("query", nargs="?", help="words that must all appear (product, version, vendor, file name)")
+    p.set_defaults(run=run_list)
+    s = sub.add_parser("show", parents=[common], help="show one release, its files and licence records",
+                       epilog=SHOW_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("release", metavar="PRODUCT@VERSION")
+    s.add_argument("--reveal", action="store_true", help="decrypt and print licence keys (needs the passphrase)")
+    s.set_defaults(run=run_show)
+
+
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    releases = store.catalog.search(args.query)
+    if ctx.json:
+        ctx.emit_json([{"id": r.id, "product": r.product, "version": r.version, "vendor": r.vendor,
+                        "edition": r.edition, "platform": r.platform, "files": len(r.artifacts),
+                        "size": sum(a.size for a in r.artifacts), "licenses": len(r.licenses)}
+                       for r in releases])
+        return 0
+    if not releases:
+        ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
+        return 0
+    for r in releases:
+        size = human_size(sum(a.size for a in r.artifacts))
+        ctx.say(f"{r.id:<40} {r.title}  [{len(r.artifacts)} files, {size}, "
+                f"{len(r.licenses)} licence{'s' * (len(r.licenses) != 1)}]")
+    return 0
+
+
+def run_show(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    release = store.catalog.resolve(args.release)
+    licenses = [store.catalog.load_license(lid) for lid in release.licenses]
+    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    if ctx.json:
+        data = release_data(release)
+        data["license_records"] = [license_data(lic, box) for lic in licenses]
+        ctx.emit_json(data)
+    else:
+        ctx.say(release_text(release, licenses, box))
+    return 0

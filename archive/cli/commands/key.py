@@ -1,0 +1,59 @@
+"""arkeep key passwd, arkeep key export"""
+from __future__ import annotations
+
+import argparse
+import getpass
+from pathlib import Path
+
+from ... import keys
+from ...errors import UsageError
+from ...ops.kit import write_recovery_kit
+from ..context import Context, has_terminal, read_secret_file
+
+EXAMPLES = """examples:
+  arkeep key passwd --new-passphrase-file new.txt
+  arkeep key export --recovery-kit ~/arkeep-kit.txt
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("key", parents=[common], help="change the passphrase or print a recovery kit",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ksub = p.add_subparsers(dest="key_command", metavar="COMMAND", required=True)
+    pw = ksub.add_parser("passwd", parents=[common], help="change the passphrase; the data is untouched")
+    pw.add_argument("--new-passphrase-file", type=Path, metavar="F",
+                    help="read the new passphrase from a file instead of a prompt")
+    pw.set_defaults(run=run_passwd)
+    ex = ksub.add_parser("export", parents=[common], help="write a new recovery kit (needs the passphrase)")
+    ex.add_argument("--recovery-kit", type=Path, required=True, metavar="FILE")
+    ex.set_defaults(run=run_export)
+
+
+def _new_passphrase(args: argparse.Namespace) -> str:
+    if args.new_passphrase_file is not None:
+        return read_secret_file(args.new_passphrase_file, "passphrase file")
+    if not has_terminal():
+        raise UsageError("give the new passphrase with --new-passphrase-file, or run in a terminal")
+    first = getpass.getpass("New passphrase: ")
+    if not first or getpass.getpass("Same passphrase again: ") != first:
+        raise UsageError("the new passphrases are empty or differ; nothing was changed")
+    return first
+
+
+def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    with store.writing("arkeep key passwd"):
+        secret = ctx.unlock(store)
+        store.save_wrapped_key(keys.wrap_secret(secret, _new_passphrase(args)))
+    ctx.say("Passphrase changed. The archive secret, the recovery code and every bundle are unchanged.")
+    return 0
+
+
+def run_export(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    if args.recovery_kit.exists():
+        raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")
+    secret = ctx.unlock(store)
+    write_recovery_kit(args.recovery_kit, keys.recovery_code(secret), keys.key_id(secret), store.root)
+    ctx.say(f"Wrote the recovery kit to {args.recovery_kit} (readable by you only).")
+    return 0

@@ -1,0 +1,64 @@
+"""arkeep verify"""
+from __future__ import annotations
+
+import argparse
+
+from ...errors import UsageError
+from ...ops.render import human_size
+from ...ops.verify import verify_store
+from ..context import Context
+
+EXAMPLES = """examples:
+  arkeep verify                  re-hash every object, check every manifest
+  arkeep verify --sample 0.1     re-hash a random tenth of the objects
+  arkeep verify --json
+
+Exit status: 0 when all is well, 1 when a problem was found (each is listed).
+"""
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("give a fraction above 0 and at most 1, e.g. 0.1")
+    return value
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("verify", parents=[common], help="check the archive's integrity",
+                       description="Check that every manifest is valid, every reference resolves and "
+                                   "every object still has the BLAKE3 digest it is named by.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sample", type=_fraction, metavar="FRACTION", help="re-hash only this fraction")
+    p.add_argument("--remote", metavar="NAME", help="verify a remote's copies instead")
+    p.add_argument("--all", action="store_true", help="verify the local store and every remote")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    if args.remote or args.all:
+        raise UsageError("this store has no remotes yet; `arkeep remote add` creates one")
+    report = verify_store(store, sample=args.sample, progress_for=lambda total: ctx.bar("verify", total))
+    ctx.close_bars()
+    if ctx.json:
+        ctx.emit_json({"ok": report.ok, "releases": report.releases, "licenses": report.licenses,
+                       "objects_checked": report.objects_checked, "bytes_checked": report.bytes_checked,
+                       "problems": [{"release": p.release, "file": p.filename, "copy": p.copy,
+                                     "problem": p.what} for p in report.problems],
+                       "unreferenced_objects": report.unreferenced})
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        print(f"PROBLEM {problem}", file=ctx.out)
+    if report.unreferenced:
+        ctx.note(f"note: {len(report.unreferenced)} object(s) are not referenced by any manifest")
+    summary = (f"{report.releases} releases, {report.licenses} licence records, "
+               f"{report.objects_checked} objects ({human_size(report.bytes_checked)}) re-hashed")
+    if report.ok:
+        ctx.say(f"OK: {summary}.")
+        return 0
+    print(f"{len(report.problems)} problem(s) found in {summary}.", file=ctx.out)
+    return 1

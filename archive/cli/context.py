@@ -1,0 +1,120 @@
+"""What every command gets: the store location, output switches, and secrets asked for on demand."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from ..errors import UsageError
+from ..store import Store, default_store_path
+
+MAX_SECRET_FILE = 64 * 1024
+
+
+@dataclass
+class Context:
+    store_path: Path
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+    passphrase_file: Path | None = None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _bars: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Context":
+        store = getattr(args, "store", None)
+        pf = getattr(args, "passphrase_file", None)
+        return cls(store_path=Path(store).expanduser() if store else default_store_path(),
+                   json=getattr(args, "json", False), quiet=getattr(args, "quiet", False),
+                   debug=getattr(args, "debug", False), passphrase_file=Path(pf) if pf else None)
+
+    # -- output ------------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """Human output on stdout, suppressed by --quiet and by --json."""
+        if not self.quiet and not self.json:
+            print(text, file=self.out)
+
+    def note(self, text: str) -> None:
+        """Remarks on stderr (warnings, hints); suppressed by --quiet."""
+        if not self.quiet:
+            print(text, file=self.err)
+
+    def emit_json(self, data: Any) -> None:
+        json.dump(data, self.out, indent=2, ensure_ascii=False, default=str)
+        self.out.write("\n")
+
+    # -- progress ----------------------------------------------------------------------------
+    def progress_enabled(self) -> bool:
+        return not self.quiet and self.err.isatty()
+
+    def bar(self, label: str, total: int) -> Callable[[int], None] | None:
+        """A byte progress bar on stderr, only on a terminal; closed by close_bars()."""
+        if not self.progress_enabled():
+            return None
+        from tqdm import tqdm
+        self.close_bars()
+        bar = tqdm(total=total, desc=label[:30], unit="B", unit_scale=True, unit_divisor=1024,
+                   file=self.err, leave=False, dynamic_ncols=True)
+        self._bars.append(bar)
+        return bar.update
+
+    def file_bar(self, name: str, total: int) -> Callable[[int], None] | None:
+        return self.bar(name, total)
+
+    def close_bars(self) -> None:
+        while self._bars:
+            self._bars.pop().close()
+
+    # -- the store and secrets ---------------------------------------------------------------
+    def open_store(self) -> Store:
+        return Store.open(self.store_path)
+
+    def passphrase(self, confirm: bool = False, prompt: str = "Passphrase: ") -> str:
+        """From --passphrase-file, ARKEEP_PASSPHRASE or a hidden prompt; never from argv."""
+        if self.passphrase_file is not None:
+            return read_secret_file(self.passphrase_file, "passphrase file")
+        env = os.environ.get("ARKEEP_PASSPHRASE")
+        if env is not None:
+            return env
+        if not has_terminal():
+            raise UsageError("a passphrase is needed: set ARKEEP_PASSPHRASE, use --passphrase-file FILE, "
+                             "or run arkeep in a terminal")
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Same passphrase again: ") != first:
+            raise UsageError("the two passphrases differ; nothing was changed")
+        return first
+
+    def unlock(self, store: Store) -> bytes:
+        return store.unlock(self.passphrase())
+
+
+def has_terminal() -> bool:
+    try:
+        with open("/dev/tty"):
+            return True
+    except OSError:
+        return False
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The first line of a small file (a trailing newline is not part of a secret)."""
+    try:
+        if path.stat().st_size > MAX_SECRET_FILE:
+            raise UsageError(f"{path}: a {what} is at most {MAX_SECRET_FILE} bytes")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the {what} ({type(exc).__name__})") from None
+    value = text.rstrip("\r\n")
+    if not value:
+        raise UsageError(f"{path}: the {what} is empty")
+    return value

@@ -1,0 +1,106 @@
+"""The command line: parse, run one command, turn every known error into one clear line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Sequence
+
+from manifests.errors import AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNotFound
+
+from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
+from .commands import add, catalog, init, key, restore, verify
+from .context import Context
+
+COMMANDS = (init, add, catalog, verify, restore, key)
+EPILOG = """commands by job:
+  set up       init, key passwd, key export
+  archive      add
+  look         list, show
+  check        verify
+  get back     restore
+
+The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a
+hidden prompt, $ARKEEP_PASSPHRASE or --passphrase-file, never from the command line.
+Exit status: 0 all well, 1 a problem was found, 2 wrong input, 3 an environment failure.
+"""
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the command name (defaults are set once, on the top parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("global options")
+    g.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
+                   help="the store directory (default: $ARKEEP_STORE)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="machine-readable output on stdout")
+    g.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                   help="print only problems")
+    g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show a traceback on errors")
+    g.add_argument("--passphrase-file", metavar="F", default=argparse.SUPPRESS,
+                   help="read the passphrase from the first line of F")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="arkeep", parents=[common], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Keep the software you paid for restorable for decades: installers, licence "
+                    "keys and invoices in a BLAKE3 content-addressed store, replicated as AES-256 "
+                    "bundles that 7-Zip opens with your recovery code.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context.from_args(args)
+    try:
+        return int(args.run(args, ctx))
+    except KeyboardInterrupt:
+        ctx.close_bars()
+        print("arkeep: interrupted; nothing half-written counts as stored", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place every error is reported
+        ctx.close_bars()
+        code, message = describe(exc)
+        if ctx.debug or code is None:
+            traceback.print_exc()
+        print(f"arkeep: error: {message}", file=sys.stderr)
+        return code if code is not None else EXIT_ENVIRONMENT
+
+
+def describe(exc: BaseException) -> tuple[int | None, str]:
+    """Exit code and one-line message; code None means a bug (the traceback is printed)."""
+    if isinstance(exc, ArkeepError):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, (ReleaseNotFound, AmbiguousRelease)):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, ManifestInvalid):
+        return EXIT_PROBLEM, f"damaged manifest: {exc}; `arkeep verify` lists every problem"
+    if isinstance(exc, ManifestError):
+        return EXIT_PROBLEM, str(exc)
+    backend_error = _backend_error_type()
+    if backend_error is not None and isinstance(exc, backend_error):
+        return EXIT_ENVIRONMENT, str(exc)
+    if isinstance(exc, OSError):
+        return EXIT_ENVIRONMENT, f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return None, f"unexpected {type(exc).__name__}; this is a bug in arkeep (run with --debug and report it)"
+
+
+def _backend_error_type() -> type[BaseException] | None:
+    try:
+        from backends.errors import BackendError
+    except ImportError:
+        return None
+    return BackendError
+
+
+if __name__ == "__main__":
+    sys.exit(main())

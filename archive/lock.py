@@ -1,0 +1,71 @@
+"""One writer per store: an advisory lock that names its holder and dies with it.
+
+The lock is `flock` on `<store>/lock`, so the kernel releases it when the holder exits, even after
+kill -9: a lock file left behind by a dead process is recognised as stale and taken over. The file
+also records pid, host and command, so a second writer is told who holds the store.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from .errors import StoreLocked
+
+
+def _describe(info: dict[str, object]) -> str:
+    return (f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
+            f"({info.get('command', '?')}, since {info.get('since', '?')})")
+
+
+@contextmanager
+def store_lock(path: Path, command: str, wait: float = 0.0) -> Iterator[dict[str, object] | None]:
+    """Hold the store lock; yields what a stale previous holder left behind, if anything."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read(fd)
+                    raise StoreLocked(
+                        f"the store is in use by {_describe(holder)}; "
+                        "wait for it to finish and try again") from None
+                time.sleep(0.1)
+        stale = _read(fd) or None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            yield stale
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read(fd: int) -> dict[str, object]:
+    raw = os.pread(fd, 4096, 0)
+    try:
+        value = json.loads(raw.decode()) if raw else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def command_line_summary() -> str:
+    """The subcommand only: never argv in full, which could hold a path the user considers private."""
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    return "arkeep " + (args[0] if args else "")

@@ -1,0 +1,205 @@
+"""`arkeep add`: archive installers with their licence files, invoices and key as one release."""
+from __future__ import annotations
+
+import mimetypes
+import os
+import secrets as pysecrets
+import stat
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from manifests.model import Artifact, License, Release, Secret, release_id
+from manifests.schema import unsafe_filename_reason
+
+from ..errors import UsageError
+from ..hashing import Progress
+from ..keys import SecretBox
+from ..store import Store
+
+EXTRA_MEDIA_TYPES = {
+    ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",
+    ".msi": "application/x-msi", ".exe": "application/vnd.microsoft.portable-executable",
+    ".dmg": "application/x-apple-diskimage", ".pkg": "application/x-newton-compatible-pkg",
+    ".iso": "application/x-iso9660-image", ".appimage": "application/x-executable",
+    ".lic": "text/plain", ".key": "text/plain", ".eml": "message/rfc822",
+}
+
+
+@dataclass(frozen=True)
+class LicenseFields:
+    """What the user told us about the purchase; everything optional."""
+
+    kind: str = "serial"
+    licensed_to: str | None = None
+    email: str | None = None
+    company: str | None = None
+    seats: int | None = None
+    purchase_date: date | None = None
+    order_number: str | None = None
+    price: str | None = None
+    currency: str | None = None
+    seller: str | None = None
+    expires: date | None = None
+    maintenance_end: date | None = None
+    activation_notes: str | None = None
+
+    def any_given(self) -> bool:
+        return any(v is not None for k, v in vars(self).items() if k != "kind")
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    product: str
+    version: str
+    installers: tuple[Path, ...]
+    vendor: str | None = None
+    edition: str | None = None
+    platform: str | None = None
+    license_files: tuple[Path, ...] = ()
+    invoices: tuple[Path, ...] = ()
+    receipts: tuple[Path, ...] = ()
+    key: str | None = field(default=None, repr=False)
+    license_id: str | None = None
+    license: LicenseFields = LicenseFields()
+    source_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    release: Release
+    license: License | None
+    created: bool
+    new_artifacts: tuple[Artifact, ...]
+    new_objects: int
+    unchanged: bool
+
+
+def media_type(path: Path) -> str:
+    ext = path.suffix.lower()
+    return EXTRA_MEDIA_TYPES.get(ext) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def check_input_file(path: Path) -> int:
+    """Refuse what cannot be archived before anything is written; return the size."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path} is a directory; give the files inside it")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{path}: permission denied; arkeep cannot read it")
+    if st.st_size == 0:
+        raise UsageError(f"{path} is empty; an empty file is almost certainly an incomplete download")
+    reason = unsafe_filename_reason(path.name)
+    if reason:
+        raise UsageError(f"{path}: the file name {reason}")
+    return st.st_size
+
+
+def new_license_id() -> str:
+    return "lic-" + pysecrets.token_hex(5)
+
+
+def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
+                progress_for: Callable[[str, int], Progress | None] | None = None) -> AddResult:
+    """Ingest every file, then write the licence record and the release manifest.
+
+    Objects land first and manifests last, so a crash leaves at worst unreferenced objects,
+    never a manifest that names a missing object.
+    """
+    if not request.installers:
+        raise UsageError("give at least one installer file")
+    if request.key is not None and secret is None:
+        raise UsageError("a licence key is encrypted with the archive secret: the passphrase is needed")
+    if request.key is not None and not request.key.strip():
+        raise UsageError("the licence key is empty")
+    roles = [("installer", p) for p in request.installers] + \
+            [("license-file", p) for p in request.license_files] + \
+            [("invoice", p) for p in request.invoices] + [("receipt", p) for p in request.receipts]
+    sizes = {p: check_input_file(p) for _, p in roles}
+    names = [p.name for _, p in roles]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"two files share the name {dupes[0]!r}; a release restores files by name")
+    rid = release_id(request.product, request.version, request.edition, request.platform)
+    existing = store.catalog.load_release(rid) if store.catalog.has_release(rid) else None
+    if request.license_id and not store.catalog.has_license(request.license_id):
+        raise UsageError(f"no licence record '{request.license_id}' in this store")
+
+    new_objects = 0
+    ingested: list[tuple[str, Path, str, int]] = []
+    for role, path in roles:
+        progress = progress_for(path.name, sizes[path]) if progress_for else None
+        result = store.ingest(path, progress)
+        new_objects += result.new
+        ingested.append((role, path, result.digest, result.size))
+
+    lic = _license_for(store, request, existing, secret)
+    lic_id = lic.id if lic else request.license_id
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
+                          media_type=media_type(path), license=lic_id,
+                          source_url=request.source_url if role == "installer" else None,
+                          retrieved=None)
+                 for role, path, digest, size in ingested]
+    return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
+
+
+def _license_for(store: Store, request: AddRequest, existing: Release | None,
+                 secret: bytes | None) -> License | None:
+    """A new licence record when the user gave a key or purchase details, unless one matches."""
+    if request.license_id:
+        return None
+    if request.key is None and not request.license.any_given() and not request.license_files \
+            and not request.invoices:
+        return None
+    if existing is not None and request.key is not None and secret is not None:
+        box = SecretBox.for_secret(secret)
+        for lid in existing.licenses:
+            old = store.catalog.load_license(lid)
+            if old.key and old.key.token and box.open(old.key.token) == request.key:
+                return old
+    if existing is not None and request.key is None and existing.licenses:
+        return store.catalog.load_license(existing.licenses[0])
+    key = Secret(token=SecretBox.for_secret(secret).seal(request.key)) \
+        if request.key is not None and secret is not None else None
+    f = request.license
+    return License(id=new_license_id(), kind=f.kind, created=datetime.now(timezone.utc).replace(microsecond=0),
+                   product=request.product, key=key, licensed_to=f.licensed_to, email=f.email,
+                   company=f.company, seats=f.seats, purchase_date=f.purchase_date,
+                   order_number=f.order_number, price=f.price, currency=f.currency, seller=f.seller,
+                   vendor=request.vendor, expires=f.expires, maintenance_end=f.maintenance_end,
+                   activation_notes=f.activation_notes)
+
+
+def _write(store: Store, request: AddRequest, rid: str, existing: Release | None,
+           artifacts: list[Artifact], lic: License | None, lic_id: str | None,
+           now: datetime, new_objects: int) -> AddResult:
+    if existing is None:
+        release = Release(id=rid, product=request.product, version=request.version, created=now,
+                          vendor=request.vendor, edition=request.edition, platform=request.platform,
+                          licenses=(lic_id,) if lic_id else (), artifacts=tuple(artifacts))
+        fresh = tuple(artifacts)
+    else:
+        known = {(a.blake3, a.filename) for a in existing.artifacts}
+        fresh = tuple(a for a in artifacts if (a.blake3, a.filename) not in known)
+        clash = {a.filename for a in existing.artifacts} & {a.filename for a in fresh}
+        if clash:
+            raise UsageError(f"{rid} already has a different file named {sorted(clash)[0]!r}; "
+                             "archive it under another version or name")
+        licenses = existing.licenses + ((lic_id,) if lic_id and lic_id not in existing.licenses else ())
+        release = replace(existing, licenses=licenses, artifacts=existing.artifacts + fresh)
+    if lic is not None and not store.catalog.has_license(lic.id):
+        store.catalog.write_license(lic)
+    unchanged = existing is not None and release == existing
+    if not unchanged:
+        store.catalog.write_release(release)
+    return AddResult(release=release, license=lic, created=existing is None, new_artifacts=fresh,
+                     new_objects=new_objects, unchanged=unchanged)

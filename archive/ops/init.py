@@ -1,0 +1,33 @@
+"""`arkeep init`: a new store with a fresh archive secret wrapped under the passphrase."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import keys
+from ..errors import UsageError
+from ..store import Store
+from .kit import write_recovery_kit
+
+
+@dataclass(frozen=True)
+class InitResult:
+    store: Store
+    recovery_code: str
+    key_id: str
+    kit_path: Path | None
+
+
+def init_store(root: Path, passphrase: str, kit_path: Path | None = None) -> InitResult:
+    if not passphrase:
+        raise UsageError("the passphrase is empty; choose one you can remember for decades")
+    if kit_path is not None and kit_path.exists():
+        raise UsageError(f"{kit_path} already exists; arkeep will not overwrite it")
+    secret = keys.new_secret()
+    store = Store.create(root, keys.wrap_secret(secret, passphrase))
+    code = keys.recovery_code(secret)
+    if kit_path is not None:
+        write_recovery_kit(kit_path, code, keys.key_id(secret), store.root)
+    return InitResult(store, code, keys.key_id(secret), kit_path)
+
+

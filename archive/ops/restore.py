@@ -1,0 +1,105 @@
+"""`arkeep restore`: the exact bytes of a release and its key, into a directory, verified."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from manifests.model import Release
+
+from ..errors import IntegrityError, UsageError
+from ..hashing import CHUNK, Progress, new_hasher
+from ..keys import SecretBox
+from ..paths import safe_join
+from ..store import Store, environment_error, fsync_dir
+from .render import license_text
+
+LICENSE_TXT = "LICENSE.txt"
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    release: Release
+    written: tuple[Path, ...]
+    license_file: Path | None
+
+
+def needs_secret(store: Store, release: Release) -> bool:
+    return any(store.catalog.load_license(lid).secrets() for lid in release.licenses)
+
+
+def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
+                    force: bool = False, progress_for: Callable[[str, int], Progress | None] | None = None,
+                    fetch: Callable[[str, Path], None] | None = None) -> RestoreResult:
+    """Write every artifact under its original name, re-hashed against the manifest.
+
+    Each file is written to a temp name inside `target` and renamed only once its digest matched,
+    so a corrupt object never takes the place of a good file. Existing files are kept unless
+    `force`; nothing is written outside `target`.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    licenses = [store.catalog.load_license(lid) for lid in release.licenses]
+    plan = [(a, safe_join(target, a.filename)) for a in release.artifacts]
+    license_path = safe_join(target, LICENSE_TXT) if licenses else None
+    outputs = [p for _, p in plan] + ([license_path] if license_path else [])
+    if not force:
+        clash = [p for p in outputs if os.path.lexists(p)]
+        if clash:
+            raise UsageError(f"{clash[0]} already exists; use --force to overwrite "
+                             f"({len(clash)} file{'s' * (len(clash) > 1)} in the way)")
+    written: list[Path] = []
+    for art, dest in plan:
+        source = store.object_path(art.blake3)
+        if not source.is_file() and fetch is not None:
+            fetch(art.blake3, source)
+        if not source.is_file():
+            raise IntegrityError(f"{release.id} / {art.filename}: the object is missing from the store; "
+                                 "run `arkeep repair` to fetch it from a replica")
+        progress = progress_for(art.filename, art.size) if progress_for else None
+        copy_verified(source, dest, art.blake3, f"{release.id} / {art.filename}", progress)
+        written.append(dest)
+    if license_path is not None:
+        box = SecretBox.for_secret(secret) if secret is not None else None
+        text = "\n".join(license_text(release, lic, box) for lic in licenses)
+        _write_text(license_path, text)
+    return RestoreResult(release, tuple(written), license_path)
+
+
+def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-restore-")
+    try:
+        hasher = new_hasher(source.stat().st_size)
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        with open(source, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as out:
+            while n := src.readinto(buf):
+                hasher.update(view[:n])
+                out.write(view[:n])
+                if progress:
+                    progress(n)
+            os.fsync(out.fileno())
+        if hasher.hexdigest() != digest:
+            raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); nothing was "
+                                 "written. Run `arkeep repair` to mend it from a replica")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        raise environment_error(exc, f"cannot write {dest}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".arkeep-restore-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+

@@ -1,0 +1,218 @@
+"""The local store: content-addressed objects, manifests, the wrapped key and the store lock.
+
+Layout (see docs/FORMAT.md): `arkeep.toml`, `key.toml`, `lock`, `objects/ab/cd/<64 hex>`,
+`manifests/releases/*.toml`, `manifests/licenses/*.toml`, `state/`, `tmp/`.
+Objects are written once and never modified: temp file in `tmp/`, fsync, rename, read-only.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import tomli_w
+
+from manifests.catalog import Catalog, write_atomic
+
+from . import keys
+from .errors import EnvironmentFailure, StoreMissing, UsageError
+from .hashing import CHUNK, Progress, new_hasher
+from .lock import command_line_summary, store_lock
+
+STORE_FORMAT = 1
+HEX = set("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    digest: str
+    size: int
+    new: bool
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("ARKEEP_STORE")
+    if env:
+        return Path(env).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(data_home) / "arkeep"
+
+
+def is_object_name(name: str) -> bool:
+    return len(name) == 64 and set(name) <= HEX
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def environment_error(exc: OSError, what: str) -> EnvironmentFailure:
+    """One line for a failed disk operation, naming what we were doing."""
+    if exc.errno == errno.ENOSPC:
+        return EnvironmentFailure(f"{what}: the disk is full; free some space and run the command again")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return EnvironmentFailure(f"{what}: permission denied ({exc.strerror})")
+    return EnvironmentFailure(f"{what}: {exc.strerror or exc}")
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.config_path = self.root / "arkeep.toml"
+        self.key_path = self.root / "key.toml"
+        self.objects_dir = self.root / "objects"
+        self.catalog = Catalog(self.root / "manifests")
+        self.state_dir = self.root / "state"
+        self.tmp_dir = self.root / "tmp"
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, wrapped_key: dict[str, Any]) -> "Store":
+        root = Path(root)
+        if (root / "arkeep.toml").exists():
+            raise UsageError(f"{root} already holds an arkeep store; nothing was changed")
+        if root.exists() and any(root.iterdir()):
+            raise UsageError(f"{root} is not empty; choose an empty or new directory for the store")
+        store = cls(root)
+        for d in (store.root, store.objects_dir, store.catalog.releases_dir,
+                  store.catalog.licenses_dir, store.state_dir, store.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        write_atomic(store.key_path, tomli_w.dumps(wrapped_key), mode=0o600)
+        store.save_config({"schema": STORE_FORMAT, "kind": "store", "key_id": wrapped_key["key_id"],
+                           "created": datetime.now(timezone.utc).replace(microsecond=0)})
+        return store
+
+    @classmethod
+    def open(cls, root: Path) -> "Store":
+        store = cls(root)
+        if not store.config_path.is_file():
+            raise StoreMissing(f"no arkeep store at {root}; run `arkeep init` (or set --store / ARKEEP_STORE)")
+        config = store.config
+        version = config.get("schema")
+        if version != STORE_FORMAT:
+            raise UsageError(f"{store.config_path}: store format {version!r} is unknown to this "
+                             f"arkeep (it reads format {STORE_FORMAT}); upgrade arkeep")
+        return store
+
+    @property
+    def config(self) -> dict[str, Any]:
+        try:
+            return tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{self.config_path} is not valid TOML: {exc}") from None
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        write_atomic(self.config_path, tomli_w.dumps(config))
+
+    # -- keys --------------------------------------------------------------------------------
+    def wrapped_key(self) -> dict[str, Any]:
+        try:
+            return tomllib.loads(self.key_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"{self.key_path} is missing; `arkeep rebuild` can bring it back "
+                             "from a replica") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            raise UsageError(f"{self.key_path} is damaged; `arkeep rebuild` can bring it back "
+                             "from a replica") from None
+
+    def unlock(self, passphrase: str) -> bytes:
+        return keys.unwrap_secret(self.wrapped_key(), passphrase)
+
+    def save_wrapped_key(self, table: dict[str, Any]) -> None:
+        write_atomic(self.key_path, tomli_w.dumps(table), mode=0o600)
+
+    # -- the lock ----------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, command: str | None = None) -> Iterator[None]:
+        """Hold the store lock; clear temp files a crashed writer left behind."""
+        with store_lock(self.root / "lock", command or command_line_summary()):
+            self.clean_tmp()
+            yield
+
+    def clean_tmp(self) -> int:
+        self.tmp_dir.mkdir(exist_ok=True)
+        removed = 0
+        for entry in self.tmp_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    # -- objects -----------------------------------------------------------------------------
+    def object_path(self, digest: str) -> Path:
+        if not is_object_name(digest):
+            raise ValueError(f"not an object id: {digest!r}")
+        return self.objects_dir / digest[:2] / digest[2:4] / digest
+
+    def has_object(self, digest: str) -> bool:
+        return self.object_path(digest).is_file()
+
+    def iter_objects(self) -> Iterator[tuple[str, Path]]:
+        for path in sorted(self.objects_dir.glob("??/??/*")):
+            if is_object_name(path.name):
+                yield path.name, path
+
+    def ingest(self, source: Path, progress: Progress | None = None) -> IngestResult:
+        """Copy a file into the store, hashing the bytes on the way; one read of the source."""
+        try:
+            src = open(source, "rb", buffering=0)
+        except OSError as exc:
+            raise environment_error(exc, f"cannot read {source}") from None
+        with src:
+            size = os.fstat(src.fileno()).st_size
+            fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
+            try:
+                digest, copied = self._copy_hashing(src, fd, size, progress)
+                if copied != size or os.fstat(src.fileno()).st_size != size:
+                    raise UsageError(f"{source} changed while it was being archived; try again "
+                                     "when nothing is writing to it")
+                return self._commit(Path(tmp), digest, copied)
+            except OSError as exc:
+                raise environment_error(exc, f"cannot archive {source}") from None
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+
+    @staticmethod
+    def _copy_hashing(src: Any, fd: int, size: int, progress: Progress | None) -> tuple[str, int]:
+        hasher = new_hasher(size)
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        total = 0
+        try:
+            while n := src.readinto(buf):
+                chunk = view[:n]
+                hasher.update(chunk)
+                written = 0
+                while written < n:
+                    written += os.write(fd, chunk[written:])
+                total += n
+                if progress:
+                    progress(n)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return hasher.hexdigest(), total
+
+    def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
+        final = self.object_path(digest)
+        if final.is_file() and final.stat().st_size == size:
+            return IngestResult(digest, size, new=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        return IngestResult(digest, size, new=True)

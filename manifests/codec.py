@@ -1,0 +1,92 @@
+"""TOML text <-> model objects. No paths here: callers hand in text and a source name."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from datetime import datetime, timezone
+from typing import Any
+
+import tomli_w
+
+from .errors import ManifestInvalid, Problem
+from .model import License, Release, Secret
+from .schema import license_from_table, release_from_table
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+def parse_table(data: bytes | str, source: str) -> dict[str, Any]:
+    """Parse TOML, refusing oversized or malformed input with one clear problem."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise ManifestInvalid([Problem(source, "", f"is larger than {MAX_MANIFEST_BYTES} bytes")])
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ManifestInvalid([Problem(source, "", f"is not UTF-8 text (byte {exc.start})")]) from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestInvalid([Problem(source, "", f"is larger than {MAX_MANIFEST_BYTES} bytes")])
+    try:
+        return tomllib.loads(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestInvalid([Problem(source, "", f"is not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ManifestInvalid([Problem(source, "", "is nested too deeply")]) from None
+
+
+def parse_release(data: bytes | str, source: str = "") -> Release:
+    return release_from_table(parse_table(data, source), source)
+
+
+def parse_license(data: bytes | str, source: str = "", allow_plain_secrets: bool = False) -> License:
+    return license_from_table(parse_table(data, source), source, allow_plain_secrets)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.token if value.is_encrypted else value.plain
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(microsecond=0)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _table(obj: Any, rename: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fields in declaration order, without empty ones (TOML has no null)."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        if f.name in skip:
+            continue
+        value = getattr(obj, f.name)
+        if value is None or value == () or value == {}:
+            continue
+        out[(rename or {}).get(f.name, f.name)] = _plain(value)
+    return out
+
+
+def release_to_table(release: Release) -> dict[str, Any]:
+    table: dict[str, Any] = {"schema": release.schema, "kind": "release"}
+    table.update(_table(release, skip=("schema", "artifacts", "extra")))
+    if release.extra:
+        table["extra"] = release.extra
+    table["artifact"] = [_table(a) for a in release.artifacts]
+    return table
+
+
+def license_to_table(lic: License) -> dict[str, Any]:
+    table: dict[str, Any] = {"schema": lic.schema, "kind": "license"}
+    table.update(_table(lic, rename={"kind": "license_kind"}, skip=("schema",)))
+    return table
+
+
+def dump(table: dict[str, Any]) -> str:
+    return tomli_w.dumps(table)
+
+
+def release_to_toml(release: Release) -> str:
+    return dump(release_to_table(release))
+
+
+def license_to_toml(lic: License) -> str:
+    return dump(license_to_table(lic))

@@ -1,0 +1,70 @@
+"""Shared fixtures: a store made once per session and copied per test (scrypt is slow on purpose)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archive.cli.main import main as arkeep_main
+
+PASSPHRASE = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An initialised empty store and its recovery code."""
+    base = tmp_path_factory.mktemp("template")
+    store = base / "store"
+    kit = base / "kit.txt"
+    env = {**os.environ, "ARKEEP_PASSPHRASE": PASSPHRASE, "ARKEEP_STORE": str(store)}
+    subprocess.run([sys.executable, "-m", "archive", "init", "--recovery-kit", str(kit)],
+                   check=True, env=env, capture_output=True)
+    code = next(line.strip() for line in kit.read_text().splitlines()
+                if line.strip().count("-") == 7 and len(line.strip()) == 39)
+    return store, code
+
+
+@pytest.fixture
+def store_dir(template_store: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the template store, set as ARKEEP_STORE with the passphrase in the env."""
+    store = tmp_path / "store"
+    shutil.copytree(template_store[0], store)
+    monkeypatch.setenv("ARKEEP_STORE", str(store))
+    monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
+    return store
+
+
+@pytest.fixture
+def recovery_code(template_store: tuple[Path, str]) -> str:
+    return template_store[1]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run arkeep in-process: cli('add', 'f', '--product', 'x', ...) -> CliResult."""
+    def run(*args: str | Path) -> CliResult:
+        code = arkeep_main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+    return run
+
+
+def run_arkeep(*args: str | Path, env: dict[str, str] | None = None, input: bytes | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run arkeep as a separate process without a controlling terminal."""
+    return subprocess.run([sys.executable, "-m", "archive", *map(str, args)], env=env,
+                          input=input.decode() if input is not None else None, capture_output=True,
+                          text=True, cwd=cwd, start_new_session=True)
