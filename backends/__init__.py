@@ -1,0 +1,44 @@
+"""Replication targets behind one small protocol: opaque keys and bytes.
+
+Imports nothing of arkeep's (never `archive` or `manifests`) and nothing heavy at import
+time: fsspec, s3fs and boto3 load when a backend that needs them is built.
+"""
+
+from .base import Backend, UnitInfo, validate_key
+from .drive import find_drive, init_drive
+from .errors import (
+    AccessDenied,
+    BackendError,
+    BucketMissing,
+    InvalidKey,
+    InvalidRemote,
+    MissingDependency,
+    NoSpace,
+    NotConnected,
+    NotFound,
+    Unreachable,
+    Unsupported,
+)
+from .factory import drive_url, kind_of, open_backend
+
+__all__ = [
+    "AccessDenied",
+    "Backend",
+    "BackendError",
+    "BucketMissing",
+    "InvalidKey",
+    "InvalidRemote",
+    "MissingDependency",
+    "NoSpace",
+    "NotConnected",
+    "NotFound",
+    "Unreachable",
+    "Unsupported",
+    "UnitInfo",
+    "drive_url",
+    "find_drive",
+    "init_drive",
+    "kind_of",
+    "open_backend",
+    "validate_key",
+]

@@ -1,0 +1,265 @@
+"""One implementation of the protocol over any fsspec filesystem.
+
+Directories and drives use it with fsspec's LocalFileSystem, "any other fsspec URL" with
+whatever `fsspec.url_to_fs` returns, and the S3 backend extends it. Listing, reading and
+deleting are the same everywhere; only atomic writing differs:
+
+- local: `os`-level temp file in the key's directory, fsync, `os.replace`, fsync directory
+  (fsspec's LocalFileSystem would buffer and rename too, but without the fsyncs);
+- other filesystems: write a temp name next to the key, then `fs.mv` it into place, which
+  is a rename where the filesystem has one (memory, sftp, smb) and a copy where not.
+
+fsspec itself is imported lazily by whoever builds the filesystem: importing `backends`
+must stay cheap for commands that never touch a remote.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .base import (
+    TEMP_PREFIX,
+    Backend,
+    GuardedFile,
+    UnitInfo,
+    is_reserved,
+    temp_name,
+    translated,
+    validate_key,
+    validate_prefix,
+)
+from .errors import BackendError, NotFound, Unreachable, translate
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+_LOCAL_PROTOCOLS = {"file", "local"}
+
+
+def _protocols(fs: AbstractFileSystem) -> set[str]:
+    protocol = fs.protocol
+    return {protocol} if isinstance(protocol, str) else set(protocol)
+
+
+def _mtime(info: dict[str, Any]) -> datetime | None:
+    for field in ("LastModified", "mtime", "modified", "last_modified", "created"):
+        value = info.get(field)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+    return None
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or a new entry in `path` durable. A no-op where directories cannot be
+    opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (PermissionError, IsADirectoryError):
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FsspecBackend(Backend):
+    """The protocol over an fsspec filesystem rooted at `root` (a path in that filesystem)."""
+
+    def __init__(self, name: str, url: str, fs: AbstractFileSystem, root: str) -> None:
+        self.name = name
+        self.url = url
+        self.fs = fs
+        self._root = root.rstrip("/") or "/"
+        self._local = bool(_protocols(fs) & _LOCAL_PROTOCOLS)
+
+    # -- hooks for subclasses -------------------------------------------------------------
+
+    def root(self) -> str:
+        """The root path inside `fs`; drives resolve it anew when they move."""
+        return self._root
+
+    def _translate(self, exc: Exception, key: str | None = None) -> BackendError | None:
+        return translate(exc, self.name, key=key)
+
+    def _before_commit(self) -> None:
+        """Last check before a write is published (drives: is it still the same drive?)."""
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _guard(self, key: str | None = None) -> Any:
+        return translated(lambda exc: self._translate(exc, key))
+
+    def _path(self, key: str) -> str:
+        validate_key(key, self.name)
+        root = self.root()
+        return f"{root}/{key}" if root != "/" else f"/{key}"
+
+    def _relative(self, path: str, root: str) -> str:
+        path = path.lstrip("/")
+        root = root.strip("/")
+        return path[len(root) + 1 :] if root else path
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    def check(self) -> None:
+        with self._guard():
+            root = self.root()
+            if not self.fs.isdir(root):
+                raise Unreachable(self.name, f"{root} is not a directory", hint=(
+                    "mount it or create it, then retry"))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.info(key)
+        except NotFound:
+            return False
+        return True
+
+    def info(self, key: str) -> UnitInfo:
+        path = self._path(key)
+        with self._guard(key):
+            details = self.fs.info(path)
+        if details.get("type") != "file" or is_reserved(key):
+            raise NotFound(self.name, key=key)
+        return UnitInfo(key, int(details["size"]), _mtime(details))
+
+    def list(self, prefix: str = "") -> Iterator[UnitInfo]:
+        validate_prefix(prefix, self.name)
+        root = self.root()
+        folder = prefix.rpartition("/")[0]
+        base = f"{root.rstrip('/')}/{folder}" if folder else root
+        with self._guard():
+            found = self.fs.find(base, detail=True)
+        units = []
+        for path, details in found.items():
+            if details.get("type", "file") != "file":
+                continue
+            key = self._relative(path, root)
+            if key.startswith(prefix) and not is_reserved(key):
+                units.append(UnitInfo(key, int(details["size"]), _mtime(details)))
+        self._after_list()
+        return iter(units)
+
+    def _after_list(self) -> None:
+        """Drives: an empty listing from an unplugged drive must not look like 'no units'."""
+
+    @contextmanager
+    def open_read(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        with self._guard(key):
+            raw = self.fs.open(path, "rb")
+        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=True)
+        with guarded:
+            yield guarded  # type: ignore[misc]
+
+    def open_write(self, key: str) -> Any:
+        if self._local:
+            return self._open_write_local(key)
+        return self._open_write_renamed(key)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            with self._guard(key):
+                self.fs.rm_file(path)
+        except NotFound:
+            pass
+
+    def cleanup_temp(self) -> int:
+        root = self.root()
+        with self._guard():
+            found = self.fs.find(root, detail=False)
+            temps = [p for p in found if p.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)]
+            for path in temps:
+                self.fs.rm_file(path)
+        return len(temps)
+
+    # -- atomic writes ----------------------------------------------------------------------
+
+    def _require_root(self, root: str) -> None:
+        if not self.fs.isdir(root):
+            raise Unreachable(self.name, f"{root} is not a directory", hint=(
+                "mount it or create it, then retry"))
+
+    def _make_parents_local(self, directory: str, root: str) -> None:
+        """Create missing directories below `root`, each made durable in its parent."""
+        missing = []
+        while directory != root and not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        self._require_root(root)
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            fsync_dir(os.path.dirname(path))
+
+    @contextmanager
+    def _open_write_local(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        with self._guard(key):
+            self._make_parents_local(directory, self.root())
+            temp = os.path.join(directory, temp_name())
+            raw = open(temp, "xb")
+        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
+        try:
+            yield guarded  # type: ignore[misc]
+            with self._guard(key):
+                raw.flush()
+                os.fsync(raw.fileno())
+                raw.close()
+                self._before_commit()
+                os.replace(temp, path)
+                fsync_dir(directory)
+        except BaseException:
+            try:
+                raw.close()
+            except OSError:
+                pass
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        finally:
+            guarded.close()
+
+    @contextmanager
+    def _open_write_renamed(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        directory = path.rpartition("/")[0]
+        temp = f"{directory}/{temp_name()}"
+        with self._guard(key):
+            self._require_root(self.root())
+            self.fs.makedirs(directory, exist_ok=True)
+            raw = self.fs.open(temp, "wb")
+        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
+        try:
+            yield guarded  # type: ignore[misc]
+            with self._guard(key):
+                written = raw.tell()
+                raw.close()
+                stored = self.fs.size(temp)
+                if stored != written:
+                    raise BackendError(self.name, f"stored {stored} of {written} bytes", key=key)
+                self._before_commit()
+                self.fs.mv(temp, path)
+        except BaseException:
+            try:
+                raw.close()
+                self.fs.rm_file(temp)
+            except Exception:
+                pass
+            raise
+        finally:
+            guarded.close()
