@@ -56,10 +56,10 @@ class Catalog:
         return self.licenses_dir / f"{lid}.toml"
 
     def release_files(self) -> list[Path]:
-        return sorted(self.releases_dir.glob("*.toml")) if self.releases_dir.is_dir() else []
+        return _manifest_files(self.releases_dir)
 
     def license_files(self) -> list[Path]:
-        return sorted(self.licenses_dir.glob("*.toml")) if self.licenses_dir.is_dir() else []
+        return _manifest_files(self.licenses_dir)
 
     def read_release_file(self, path: Path) -> Release:
         release = parse_release(path.read_bytes(), str(path))
@@ -115,6 +115,13 @@ class Catalog:
     def search(self, query: str | None) -> list[Release]:
         found = [r for r in self.releases() if matches_query(r, query)]
         return sorted(found, key=lambda r: (r.product.lower(), r.version, r.id))
+
+
+def _manifest_files(directory: Path) -> list[Path]:
+    """The manifests in `directory`; not the `.tmp-*.toml` files write_atomic leaves after a crash."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.toml") if not p.name.startswith("."))
 
 
 def find_matches(ref: str, releases: Iterator[Release]) -> list[Release]:
