@@ -207,6 +207,14 @@ class Store:
             os.close(fd)
         return hasher.hexdigest(), total
 
+    def adopt(self, tmp: Path, digest: str) -> None:
+        """Move a verified temp file (under tmp/) into place as an object, replacing a bad copy."""
+        final = self.object_path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+
     def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
         final = self.object_path(digest)
         if final.is_file() and final.stat().st_size == size:

@@ -39,6 +39,7 @@ class VerifyReport:
     bytes_checked: int = 0
     problems: list[Finding] = field(default_factory=list)
     unreferenced: list[str] = field(default_factory=list)
+    bad_objects: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -59,11 +60,14 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
     for digest, uses in sorted(wanted.items()):
         path = store.object_path(digest)
         if digest not in present:
+            report.bad_objects.add(digest)
             for release, name, _ in uses:
                 report.problems.append(Finding("object missing from the store", release.id, name))
             continue
         actual = path.stat().st_size
         bad = [(r, n, s) for r, n, s in uses if s != actual]
+        if bad:
+            report.bad_objects.add(digest)
         for release, name, size in bad:
             report.problems.append(Finding(f"size is {actual} bytes, manifest says {size}", release.id, name))
         if not bad:
@@ -76,6 +80,7 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
         report.objects_checked += 1
         report.bytes_checked += size
         if found != digest:
+            report.bad_objects.add(digest)
             for release, name, _ in uses:
                 report.problems.append(Finding(f"content does not match its BLAKE3 (found {found[:16]}…)",
                                                release.id, name))

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from ...errors import UsageError
+from backends.errors import BackendError, NotConnected
+
 from ...ops.render import human_size
-from ...ops.verify import verify_store
+from ...ops.verify import Finding, VerifyReport, verify_store
+from ...ops.verify_remote import verify_remote
+from ...plan import plan_units
 from ..context import Context
+from ..replicas import chosen_remotes, ledger_of, open_backends
 
 EXAMPLES = """examples:
   arkeep verify                  re-hash every object, check every manifest
@@ -40,10 +44,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.open_store()
+    report = VerifyReport()
+    if not args.remote:
+        report = verify_store(store, sample=args.sample, progress_for=lambda total: ctx.bar("verify", total))
+        ctx.close_bars()
     if args.remote or args.all:
-        raise UsageError("this store has no remotes yet; `arkeep remote add` creates one")
-    report = verify_store(store, sample=args.sample, progress_for=lambda total: ctx.bar("verify", total))
-    ctx.close_bars()
+        _verify_remotes(store, args, ctx, report)
     if ctx.json:
         ctx.emit_json({"ok": report.ok, "releases": report.releases, "licenses": report.licenses,
                        "objects_checked": report.objects_checked, "bytes_checked": report.bytes_checked,
@@ -56,9 +62,33 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if report.unreferenced:
         ctx.note(f"note: {len(report.unreferenced)} object(s) are not referenced by any manifest")
     summary = (f"{report.releases} releases, {report.licenses} licence records, "
-               f"{report.objects_checked} objects ({human_size(report.bytes_checked)}) re-hashed")
+               f"{report.objects_checked} units ({human_size(report.bytes_checked)}) checked")
     if report.ok:
         ctx.say(f"OK: {summary}.")
         return 0
     print(f"{len(report.problems)} problem(s) found in {summary}.", file=ctx.out)
     return 1
+
+
+def _verify_remotes(store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> None:
+    """Add every remote's findings to `report`; an unreachable remote is a finding too."""
+    specs = chosen_remotes(store, [args.remote] if args.remote else None)
+    secret = ctx.unlock(store)
+    with store.writing("arkeep verify"), ledger_of(store) as ledger:
+        plan = plan_units(store, secret)
+        for spec, backend in zip(specs, open_backends(specs, ledger)):
+            try:
+                part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
+            except NotConnected as exc:
+                ctx.note(f"{spec.name}: skipped, {exc}")
+                continue
+            except BackendError as exc:
+                report.problems.append(Finding(f"cannot be checked: {exc}", copy=f"remote {spec.name}"))
+                continue
+            finally:
+                ctx.close_bars()
+            report.releases = max(report.releases, part.releases)
+            report.licenses = max(report.licenses, part.licenses)
+            report.objects_checked += part.objects_checked
+            report.bytes_checked += part.bytes_checked
+            report.problems.extend(part.problems)

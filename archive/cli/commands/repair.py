@@ -1,0 +1,88 @@
+"""arkeep repair, arkeep rebuild"""
+from __future__ import annotations
+
+import argparse
+
+from ...ops.rebuild import rebuild
+from ...ops.repair import repair
+from ...plan import plan_units
+from ...remotes import load_remotes, open_url, save_remote, spec_for
+from ..context import Context
+from ..replicas import chosen_remotes, ledger_of, open_backends
+
+REPAIR_EXAMPLES = """examples:
+  arkeep verify --all && arkeep repair
+
+Local objects are re-hashed; a bad or missing one is fetched from a remote that has a good copy.
+Remote copies known to be missing or bad (from `verify --remote`, a listing, or a sync) are sent
+again from the local store and read back.
+"""
+REBUILD_EXAMPLES = """examples:
+  ARKEEP_STORE=~/arkeep arkeep rebuild --from s3://my-bucket/arkeep
+  arkeep --store ~/arkeep rebuild --from /media/me/USB1/arkeep
+
+On a new machine: the passphrase and any one replica give back the whole store.
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("repair", parents=[common], help="mend missing or corrupt copies from good ones",
+                       epilog=REPAIR_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these remotes")
+    p.set_defaults(run=run_repair)
+    r = sub.add_parser("rebuild", parents=[common], help="rebuild the store from one replica",
+                       epilog=REBUILD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--from", dest="source", required=True, metavar="URL")
+    r.add_argument("--name", default="origin", help="name to give that replica as a remote (default origin)")
+    r.add_argument("--endpoint-url", metavar="URL")
+    r.set_defaults(run=run_rebuild)
+
+
+def run_repair(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    specs = chosen_remotes(store, args.names)
+    secret = ctx.unlock(store)
+    with store.writing("arkeep repair"), ledger_of(store) as ledger:
+        plan = plan_units(store, secret)
+        report = repair(store, secret, plan, open_backends(specs, ledger), ledger, ctx.bar)
+        ctx.close_bars()
+    if ctx.json:
+        ctx.emit_json({"ok": report.ok, "local_fixed": report.local_fixed,
+                       "local_unfixable": report.local_unfixable, "remote_fixed": report.remote_fixed,
+                       "remote_failed": report.remote_failed, "skipped": report.skipped})
+        return 0 if report.ok else 1
+    for name, why in report.skipped.items():
+        ctx.say(f"{name}: skipped ({why})")
+    ctx.say(f"local store: {len(report.local_fixed)} object(s) restored from a replica")
+    for digest in report.local_unfixable:
+        print(f"PROBLEM local object {digest[:16]}… has no good copy on any reachable remote", file=ctx.out)
+    for name, count in report.remote_fixed.items():
+        ctx.say(f"{name}: {count} unit(s) written again and read back")
+    for name, why in report.remote_failed.items():
+        print(f"PROBLEM {name}: {why}", file=ctx.out)
+    return 0 if report.ok else 1
+
+
+def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
+    backend = open_url(args.source, args.endpoint_url)
+    passphrase = ctx.passphrase()
+    result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
+    ctx.close_bars()
+    store = result.store
+    with store.writing("arkeep rebuild"):
+        if args.name not in load_remotes(store):
+            spec = spec_for(args.name, args.source, endpoint_url=args.endpoint_url)
+            save_remote(store, spec)
+    if ctx.json:
+        ctx.emit_json({"store": str(store.root), "releases": result.releases, "licenses": result.licenses,
+                       "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
+                       "problems": result.problems})
+    else:
+        ctx.say(f"Rebuilt {store.root} from {backend.url}: {result.releases} releases, "
+                f"{result.licenses} licence records, {result.objects_fetched} objects fetched "
+                f"({result.objects_present} already present), every one checked against its BLAKE3.")
+        for p in result.problems:
+            print(f"PROBLEM {p}", file=ctx.out)
+    return 1 if result.problems else 0
+
+

@@ -1,0 +1,75 @@
+"""arkeep whereis, arkeep status"""
+from __future__ import annotations
+
+import argparse
+
+from ...ops.status import Policy, status, whereis
+from ...remotes import load_remotes
+from ..context import Context
+from ..replicas import ledger_of
+
+WHEREIS_EXAMPLES = """examples:
+  arkeep whereis "GNU Hello@2.10-3"
+  arkeep whereis hello@2.10-3 --json
+"""
+STATUS_EXAMPLES = """examples:
+  arkeep status
+  arkeep status --json
+
+Exit status 1 when a release breaks the policy: fewer good remote copies than [policy]
+min_remotes (default 2), no offsite copy (min_offsite 1), a copy known to be bad, or a copy
+last verified more than max_verify_age_days (90) ago. Set them in the store's arkeep.toml.
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    w = sub.add_parser("whereis", parents=[common], help="where every copy of a release is",
+                       epilog=WHEREIS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("release", metavar="PRODUCT@VERSION")
+    w.set_defaults(run=run_whereis)
+    s = sub.add_parser("status", parents=[common], help="releases that fall short of the copy policy",
+                       epilog=STATUS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.set_defaults(run=run_status)
+
+
+def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    release = store.catalog.resolve(args.release)
+    with ledger_of(store) as ledger:
+        data = whereis(store, release, ledger, load_remotes(store))
+    if ctx.json:
+        ctx.emit_json(data)
+        return 0
+    ctx.say(f"{data['title']} ({data['release']})")
+    for item in data["items"]:
+        ctx.say(f"  {item['file']}")
+        for where, c in item["copies"].items():
+            when = f", verified {c['verified_at']} ({c['verified_how']})" if c.get("verified_at") else ""
+            ctx.say(f"    {where:<12} {c['state']}{when}")
+    return 0
+
+
+def run_status(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    policy = Policy.from_config(store.config)
+    remotes = load_remotes(store)
+    with ledger_of(store) as ledger:
+        results, notes = status(store, ledger, remotes, policy)
+    bad = [r for r in results if not r.ok]
+    if ctx.json:
+        ctx.emit_json({"ok": not bad, "policy": vars(policy), "notes": notes,
+                       "releases": [{"release": r.release, "ok": r.ok, "good_remotes": r.good_remotes,
+                                     "offsite_remotes": r.offsite_remotes, "problems": r.problems,
+                                     "warnings": r.warnings} for r in results]})
+        return 1 if bad else 0
+    for note in notes:
+        ctx.note(f"warning: {note}")
+    for r in results:
+        mark = "OK     " if r.ok else "AT RISK"
+        ctx.say(f"{mark} {r.release}: copies on {', '.join(r.good_remotes) or 'no remote'}")
+        for p in r.problems:
+            print(f"        - {p}", file=ctx.out)
+    ctx.say(f"{len(results) - len(bad)} of {len(results)} releases meet the policy "
+            f"({policy.min_remotes} remotes, {policy.min_offsite} offsite, verified within "
+            f"{policy.max_verify_age_days} days).")
+    return 1 if bad else 0

@@ -1,0 +1,64 @@
+"""arkeep sync"""
+from __future__ import annotations
+
+import argparse
+
+from backends.errors import BackendError
+
+from ...errors import EXIT_ENVIRONMENT, ArkeepError
+from ...ops.render import human_size
+from ...ops.sync import sync_remote
+from ...plan import plan_units
+from ..context import Context
+from ..replicas import chosen_remotes, ledger_of, open_backends
+
+EXAMPLES = """examples:
+  arkeep sync                 every remote; drives that are not plugged in are skipped
+  arkeep sync nas cloud       only these
+  arkeep sync --rescan        forget what the ledger believes and list every remote afresh
+
+Only what a remote lacks is sent; an interrupted sync resumes where it stopped.
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("sync", parents=[common], help="copy the archive, sealed, to remotes",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--rescan", action="store_true", help="rebuild the ledger from fresh listings")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    specs = chosen_remotes(store, args.names)
+    secret = ctx.unlock(store)
+    failed = False
+    rows = []
+    with store.writing("arkeep sync"), ledger_of(store) as ledger:
+        plan = plan_units(store, secret)
+        for spec, backend in zip(specs, open_backends(specs, ledger)):
+            if args.rescan:
+                ledger.forget_remote(spec.name)
+            try:
+                result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
+            except (BackendError, ArkeepError) as exc:
+                failed = True
+                rows.append({"remote": spec.name, "status": "failed", "message": str(exc)})
+                ctx.note(f"{spec.name}: FAILED: {exc}")
+                continue
+            finally:
+                ctx.close_bars()
+            rows.append({"remote": spec.name, "status": result.status, "message": result.message,
+                         "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
+                         "already_present": result.present})
+            if result.status == "skipped":
+                ctx.say(f"{spec.name}: skipped, {result.message}")
+            elif result.status == "up-to-date":
+                ctx.say(f"{spec.name}: up to date ({result.present} units)")
+            else:
+                ctx.say(f"{spec.name}: sent {result.pushed} units ({human_size(result.pushed_bytes)}), "
+                        f"{result.present} were already there")
+    if ctx.json:
+        ctx.emit_json(rows)
+    return EXIT_ENVIRONMENT if failed else 0

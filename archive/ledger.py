@@ -1,0 +1,154 @@
+"""The replica ledger: which unit is on which remote, and when and how it was last verified.
+
+A cache of facts learned from listings, writes and reads, kept in SQLite under `state/`. It is
+never the only record of anything: `sync --rescan` rebuilds it by listing the remotes.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+PRESENT, BAD, MISSING = "present", "bad", "missing"
+HOW_WRITTEN, HOW_LISTED, HOW_READ = "written", "listed", "read"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS copies (
+    remote TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    state TEXT NOT NULL,
+    size INTEGER,
+    source_digest TEXT,
+    updated TEXT NOT NULL,
+    verified_at TEXT,
+    verified_how TEXT,
+    PRIMARY KEY (remote, unit)
+);
+CREATE INDEX IF NOT EXISTS copies_ref ON copies (ref);
+CREATE TABLE IF NOT EXISTS remotes_seen (
+    remote TEXT PRIMARY KEY,
+    last_seen TEXT,
+    last_sync TEXT
+);
+"""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Copy:
+    remote: str
+    unit: str
+    kind: str
+    ref: str
+    state: str
+    size: int | None
+    source_digest: str | None
+    updated: datetime
+    verified_at: datetime | None
+    verified_how: str | None
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, remote: str, unit: str, kind: str, ref: str, state: str, size: int | None,
+               source_digest: str | None = None, verified_how: str | None = None,
+               when: datetime | None = None) -> None:
+        """Record what we now know of one copy; a verification updates the verified columns."""
+        when = when or now()
+        verified = _iso(when) if verified_how else None
+        self.db.execute(
+            """INSERT INTO copies (remote, unit, kind, ref, state, size, source_digest, updated,
+                                   verified_at, verified_how)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (remote, unit) DO UPDATE SET
+                 kind=excluded.kind, ref=excluded.ref, state=excluded.state,
+                 size=COALESCE(excluded.size, copies.size),
+                 source_digest=COALESCE(excluded.source_digest, copies.source_digest),
+                 updated=excluded.updated,
+                 verified_at=COALESCE(excluded.verified_at, copies.verified_at),
+                 verified_how=COALESCE(excluded.verified_how, copies.verified_how)""",
+            (remote, unit, kind, ref, state, size, source_digest, _iso(when), verified, verified_how))
+
+    def mark(self, remote: str, unit: str, state: str) -> None:
+        self.db.execute("UPDATE copies SET state=?, updated=? WHERE remote=? AND unit=?",
+                        (state, _iso(now()), remote, unit))
+
+    def forget_remote(self, remote: str) -> None:
+        self.db.execute("DELETE FROM copies WHERE remote=?", (remote,))
+        self.db.execute("DELETE FROM remotes_seen WHERE remote=?", (remote,))
+
+    def copies(self, remote: str | None = None, ref: str | None = None) -> Iterator[Copy]:
+        sql, args = "SELECT * FROM copies WHERE 1=1", []
+        if remote is not None:
+            sql += " AND remote=?"
+            args.append(remote)
+        if ref is not None:
+            sql += " AND ref=?"
+            args.append(ref)
+        for row in self.db.execute(sql, args):
+            yield Copy(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _dt(row[7]),
+                       _dt(row[8]), row[9])
+
+    def by_unit(self, remote: str) -> dict[str, Copy]:
+        return {c.unit: c for c in self.copies(remote)}
+
+    def seen(self, remote: str, synced: bool = False) -> None:
+        stamp = _iso(now())
+        self.db.execute(
+            """INSERT INTO remotes_seen (remote, last_seen, last_sync) VALUES (?, ?, ?)
+               ON CONFLICT (remote) DO UPDATE SET last_seen=excluded.last_seen,
+                 last_sync=COALESCE(excluded.last_sync, remotes_seen.last_sync)""",
+            (remote, stamp, stamp if synced else None))
+
+    def last_seen(self, remote: str) -> datetime | None:
+        row = self.db.execute("SELECT last_seen FROM remotes_seen WHERE remote=?", (remote,)).fetchone()
+        return _dt(row[0]) if row else None
+
+    def transaction(self) -> "_Tx":
+        return _Tx(self.db)
+
+    def record_many(self, rows: Iterable[tuple]) -> None:
+        with self.transaction():
+            for row in rows:
+                self.record(*row)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,161 @@
+"""`arkeep rebuild --from URL`: the whole store back from the passphrase and one replica.
+
+Order: the wrapped key (unwrapped with the passphrase), then every manifest unit (read into
+memory, they are small), then every object they name, each authenticated and checked against
+its BLAKE3, and the manifests last, so an interrupted rebuild never leaves a manifest whose
+objects are missing. Running it again into the same store continues where it stopped.
+"""
+from __future__ import annotations
+
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backends.base import Backend
+from backends.errors import BackendError, NotFound
+
+from manifests.codec import parse_table
+from manifests.errors import ManifestInvalid
+from manifests.model import License, Release
+
+from .. import keys
+from ..errors import IntegrityError, UsageError
+from ..keys import SecretBox
+from ..ledger import HOW_READ, PRESENT, Ledger
+from ..sealing import (
+    local_license_from_sealed, local_release_from_sealed, unseal_unit_bytes, unseal_unit_to_file,
+)
+from ..store import Store
+from ..units import KEY_UNIT, UnitNamer, UnitRef
+from .sync import listing
+
+ProgressFor = Callable[[str, int], Callable[[int], None] | None]
+MAX_MANIFEST = 4 * 1024 * 1024
+
+
+@dataclass
+class RebuildResult:
+    store: Store
+    releases: int = 0
+    licenses: int = 0
+    objects_fetched: int = 0
+    objects_present: int = 0
+    bytes_fetched: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def read_wrapped_key(backend: Backend) -> dict:
+    try:
+        with backend.open_read(KEY_UNIT) as f:
+            raw = f.read(64 * 1024)
+    except NotFound:
+        raise UsageError(f"{backend.url} holds no arkeep key ({KEY_UNIT}); is it an arkeep replica?") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise IntegrityError(f"{backend.url}: {KEY_UNIT} is damaged") from None
+
+
+def open_target(root: Path, wrapped: dict) -> Store:
+    """A new store, or the half-rebuilt one of an interrupted run with the same key."""
+    if (root / "arkeep.toml").exists():
+        store = Store.open(root)
+        if store.config.get("key_id") != wrapped.get("key_id"):
+            raise UsageError(f"{root} already holds a different arkeep store; rebuild into an empty directory")
+        return store
+    return Store.create(root, wrapped)
+
+
+def rebuild(root: Path, passphrase: str, backend: Backend,
+            progress_for: ProgressFor | None = None) -> RebuildResult:
+    backend.check()
+    wrapped = read_wrapped_key(backend)
+    secret = keys.unwrap_secret(wrapped, passphrase)
+    store = open_target(root, wrapped)
+    result = RebuildResult(store)
+    with store.writing("arkeep rebuild"):
+        namer, box = UnitNamer(secret), SecretBox.for_secret(secret)
+        present = listing(backend)
+        releases, licenses = _read_manifests(backend, secret, present, box, result)
+        ledger = Ledger(store.state_dir / "ledger.sqlite")
+        try:
+            _fetch_objects(store, backend, secret, namer, releases, present, ledger, result, progress_for)
+            for lic in licenses:
+                store.catalog.write_license(lic)
+            for release in releases:
+                store.catalog.write_release(release)
+        finally:
+            ledger.close()
+    result.releases, result.licenses = len(releases), len(licenses)
+    return result
+
+
+def _entry_name(backend: Backend, key: str) -> str | None:
+    """The single entry's name, from the zip's central directory (no password needed)."""
+    try:
+        with backend.open_read(key) as f:
+            names = zipfile.ZipFile(f).namelist()  # type: ignore[arg-type]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    return names[0] if len(names) == 1 else None
+
+
+def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], box: SecretBox,
+                    result: RebuildResult) -> tuple[list[Release], list[License]]:
+    releases: dict[str, Release] = {}
+    licenses: dict[str, License] = {}
+    for name, size in sorted(present.items()):
+        if size > MAX_MANIFEST + 1024:
+            continue
+        entry = _entry_name(backend, f"units/{name[:2]}/{name}.zip")
+        if entry != f"{name}.toml":
+            continue
+        unit = UnitRef("manifest", name, name)
+        label = f"{backend.name}: unit {name[:16]}"
+        try:
+            with backend.open_read(unit.key) as f:
+                data = unseal_unit_bytes(f, unit, secret, label, MAX_MANIFEST)
+            kind = parse_table(data, label).get("kind")
+            if kind == "release":
+                release = local_release_from_sealed(data, label)
+                releases[release.id] = release
+            elif kind == "license":
+                lic = local_license_from_sealed(data, label, box)
+                licenses[lic.id] = lic
+        except (ManifestInvalid, IntegrityError, BackendError) as exc:
+            result.problems.append(f"{label}: {exc}")
+    if not releases and not result.problems:
+        result.problems.append(f"{backend.url} holds no release manifests")
+    return sorted(releases.values(), key=lambda r: r.id), sorted(licenses.values(), key=lambda x: x.id)
+
+
+def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNamer,
+                   releases: list[Release], present: dict[str, int], ledger: Ledger,
+                   result: RebuildResult, progress_for: ProgressFor | None) -> None:
+    wanted = {a.blake3: (r.id, a) for r in releases for a in r.artifacts}
+    total = sum(a.size for _, a in wanted.values() if not store.has_object(a.blake3))
+    progress = progress_for(f"rebuild from {backend.name}", total) if progress_for and total else None
+    for digest, (rid, art) in sorted(wanted.items()):
+        unit = namer.object(digest)
+        if store.has_object(digest) and store.object_path(digest).stat().st_size == art.size:
+            result.objects_present += 1
+            continue
+        if unit.name not in present:
+            result.problems.append(f"{rid} / {art.filename}: missing on {backend.name}")
+            continue
+        try:
+            with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
+                tmp = Path(tmpdir) / "object"
+                with backend.open_read(unit.key) as f:
+                    unseal_unit_to_file(f, unit, secret, tmp, digest, f"{rid} / {art.filename}", progress)
+                store.adopt(tmp, digest)
+        except IntegrityError as exc:
+            result.problems.append(f"{exc} (on {backend.name})")
+            continue
+        ledger.record(backend.name, unit.name, unit.kind, digest, PRESENT, present[unit.name],
+                      digest, HOW_READ)
+        result.objects_fetched += 1
+        result.bytes_fetched += art.size

@@ -1,0 +1,85 @@
+"""`arkeep verify --remote NAME`: read, authenticate, unseal and BLAKE3-check a remote's units.
+
+Every unit the store wants on the remote is checked (or a sample that favours the least recently
+verified); the results go to the ledger; every missing or bad unit becomes a finding that names
+the release, the file and the remote.
+"""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from typing import Callable
+
+from backends.base import Backend
+from backends.errors import BackendError, NotFound
+
+from ..errors import ArkeepError
+from ..ledger import BAD, HOW_READ, MISSING, PRESENT, Ledger
+from ..plan import UnitPlan, WantedUnit
+from ..sealing import unseal_unit
+from .sync import listing
+from .verify import Finding, VerifyReport
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def choose_sample(units: list[WantedUnit], ledger: Ledger, remote: str, fraction: float | None) -> list[WantedUnit]:
+    """All units, or a fraction chosen least-recently-verified first (ties broken at random)."""
+    if fraction is None or fraction >= 1.0 or not units:
+        return units
+    known = ledger.by_unit(remote)
+    keyed = [((known[w.unit.name].verified_at or _EPOCH) if w.unit.name in known else _EPOCH,
+              random.random(), w) for w in units]
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    count = max(1, round(len(units) * fraction))
+    return [w for _, _, w in keyed[:count]]
+
+
+def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledger,
+                  sample: float | None = None,
+                  progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None) -> VerifyReport:
+    report = VerifyReport(releases=len(plan.releases), licenses=len(plan.licenses))
+    copy = f"remote {backend.name}"
+    backend.check()
+    ledger.seen(backend.name)
+    present = listing(backend)
+    for wanted in plan.units:
+        if wanted.unit.name not in present:
+            ledger.record(backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref, MISSING, None)
+            for release, name in wanted.labels:
+                report.problems.append(Finding("missing", release, name, copy))
+    chosen = [w for w in choose_sample(plan.units, ledger, backend.name, sample) if w.unit.name in present]
+    total = sum(present[w.unit.name] for w in chosen)
+    progress = progress_for(f"verify {backend.name}", total) if progress_for and total else None
+    for wanted in chosen:
+        problem = _check_unit(backend, secret, wanted)
+        size = present[wanted.unit.name]
+        report.objects_checked += 1
+        report.bytes_checked += size
+        if progress:
+            progress(size)
+        if problem is None:
+            ledger.record(backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref, PRESENT,
+                          size, verified_how=HOW_READ)
+        else:
+            ledger.record(backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref, BAD, size)
+            for release, name in wanted.labels:
+                report.problems.append(Finding(problem, release, name, copy))
+    return report
+
+
+def _check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
+    """None if the unit authenticates and holds the expected bytes, else what is wrong."""
+    try:
+        with backend.open_read(wanted.unit.key) as f:
+            result = unseal_unit(f, wanted.unit, secret, None, wanted.expected_digest,
+                                 wanted.unit.name[:16], max_size=wanted.size)
+    except NotFound:
+        return "missing"
+    except BackendError:
+        raise
+    except ArkeepError as exc:
+        return f"bad copy: {str(exc).split(': ', 1)[-1]}"
+    if result.plain_size != wanted.size:
+        return f"bad copy: holds {result.plain_size} bytes, expected {wanted.size}"
+    return None

@@ -1,0 +1,114 @@
+"""The store's remotes: their configuration in arkeep.toml and the backends behind them.
+
+Configuration holds names, URLs, kinds and options, never credentials: S3 credentials come from
+the standard AWS chain (environment, profile, instance role) at run time.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .store import Store
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+DRIVE_SUBDIR = "arkeep"
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    name: str
+    url: str
+    kind: str
+    offsite: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""      # where the user pointed at when adding it (a drive's mount point)
+
+    def to_table(self) -> dict[str, Any]:
+        table: dict[str, Any] = {"url": self.url, "kind": self.kind, "offsite": self.offsite}
+        if self.label:
+            table["label"] = self.label
+        if self.options:
+            table["options"] = dict(self.options)
+        return table
+
+
+def load_remotes(store: Store) -> dict[str, RemoteSpec]:
+    remotes = store.config.get("remotes", {})
+    out = {}
+    for name, table in sorted(remotes.items()):
+        out[name] = RemoteSpec(name=name, url=table["url"], kind=table.get("kind", "dir"),
+                               offsite=bool(table.get("offsite", False)),
+                               options=dict(table.get("options", {})), label=table.get("label", ""))
+    return out
+
+
+def get_remote(store: Store, name: str) -> RemoteSpec:
+    remotes = load_remotes(store)
+    if name not in remotes:
+        known = ", ".join(remotes) or "none yet"
+        raise UsageError(f"no remote named '{name}' (remotes: {known}); `arkeep remote add` creates one")
+    return remotes[name]
+
+
+def save_remote(store: Store, spec: RemoteSpec) -> None:
+    config = store.config
+    config.setdefault("remotes", {})[spec.name] = spec.to_table()
+    store.save_config(config)
+
+
+def delete_remote(store: Store, name: str) -> None:
+    get_remote(store, name)
+    config = store.config
+    del config["remotes"][name]
+    store.save_config(config)
+
+
+def spec_for(name: str, url: str, drive: bool = False, offsite: bool | None = None,
+             endpoint_url: str | None = None, create_bucket: bool = True) -> RemoteSpec:
+    """Turn what the user typed into a remote; a drive gets its marker written here."""
+    from backends import drive_url, init_drive, kind_of
+    if not NAME.match(name):
+        raise UsageError(f"'{name}' is not a usable remote name: lower-case letters, digits, - and _")
+    if drive:
+        root = Path(url).expanduser()
+        if not root.is_dir():
+            raise UsageError(f"{root} is not a directory; give the drive's mount point")
+        uuid = init_drive(root, name=name)
+        (root / DRIVE_SUBDIR).mkdir(exist_ok=True)
+        return RemoteSpec(name, drive_url(uuid, DRIVE_SUBDIR), "drive", bool(offsite), label=str(root))
+    kind = kind_of(url)
+    options: dict[str, Any] = {}
+    if kind == "dir":
+        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
+        Path(url).mkdir(parents=True, exist_ok=True)
+    if kind == "s3":
+        if endpoint_url:
+            options["endpoint_url"] = endpoint_url
+        options["create_bucket"] = create_bucket
+        offsite = True if offsite is None else offsite
+    return RemoteSpec(name, url, kind, bool(offsite), options)
+
+
+def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
+    """The backend for a remote (imports fsspec, and s3fs/boto3 for S3, only now)."""
+    from backends import open_backend
+    options = dict(spec.options)
+    if spec.kind == "drive":
+        options["last_seen"] = last_seen
+    return open_backend(spec.name, spec.url, **options)
+
+
+def open_url(url: str, endpoint_url: str | None = None) -> Any:
+    """A backend for a replica given only by URL (rebuild on a new machine)."""
+    from backends import kind_of, open_backend
+    kind = kind_of(url)
+    options: dict[str, Any] = {}
+    if kind == "s3" and endpoint_url:
+        options["endpoint_url"] = endpoint_url
+    if kind == "dir":
+        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
+    return open_backend("source", url, **options)
