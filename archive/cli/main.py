@@ -9,17 +9,19 @@ from typing import Sequence
 from manifests.errors import AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNotFound
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
-from .commands import add, catalog, init, key, remote, repair, restore, status, sync, verify
+from .commands import (
+    add, catalog, export, init, key, remote, repair, restore, status, sync, verify,
+)
 from .context import Context
 
-COMMANDS = (init, add, catalog, remote, sync, status, verify, repair, restore, key)
+COMMANDS = (init, add, catalog, remote, sync, status, verify, repair, restore, export, key)
 EPILOG = """commands by job:
   set up       init, key passwd, key export
   archive      add
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
   check        verify [--remote NAME | --all], repair
-  get back     restore, rebuild --from URL
+  get back     restore, export --zip, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a
 hidden prompt, $ARKEEP_PASSPHRASE or --passphrase-file, never from the command line.

@@ -1,0 +1,95 @@
+"""`arkeep export PRODUCT@VERSION --zip FILE`: one self-contained AES-256 zip of a release.
+
+Meant to be handed over or burnt to disc: the installers, licence files and invoices under
+their real names, `manifest.toml` (the release and its licence records, keys in clear inside the
+encryption) and `LICENSE.txt`. 7-Zip opens it with the recovery code. Entry names are visible
+without the password, as in every zip: that is the price of a file a person can double-click.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pyzipper
+
+from ..errors import IntegrityError, UsageError
+from ..hashing import CHUNK, new_hasher
+from ..keys import SecretBox, zip_password
+from ..sealing import sealed_license_bytes
+from ..store import Store, environment_error
+from manifests.codec import release_to_toml
+from manifests.model import Release
+from .render import license_text
+from .restore import LICENSE_TXT
+
+MANIFEST_TOML = "manifest.toml"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    entries: tuple[str, ...]
+    size: int
+
+
+def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force: bool = False,
+               progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None) -> ExportResult:
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists; use --force to replace it")
+    if dest.is_dir():
+        raise UsageError(f"{dest} is a directory; give a file name ending in .zip")
+    box = SecretBox.for_secret(secret)
+    licenses = [store.catalog.load_license(lid) for lid in release.licenses]
+    names = [a.filename for a in release.artifacts]
+    if MANIFEST_TOML in names or LICENSE_TXT in names:
+        raise UsageError(f"{release.id} has a file named like the export's own {MANIFEST_TOML}/{LICENSE_TXT}")
+    manifest = release_to_toml(release) + "".join(
+        "\n# ---- licence record ----\n" + sealed_license_bytes(lic, box).decode() for lic in licenses)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-export-", suffix=".zip")
+    os.close(fd)
+    try:
+        with pyzipper.AESZipFile(tmp, "w", compression=pyzipper.ZIP_STORED,
+                                 encryption=pyzipper.WZ_AES) as zf:
+            zf.setpassword(zip_password(secret))
+            zf.setencryption(pyzipper.WZ_AES, nbits=256)
+            for art in release.artifacts:
+                progress = progress_for(art.filename, art.size) if progress_for else None
+                _add_object(zf, store.object_path(art.blake3), art.filename, art.blake3,
+                            f"{release.id} / {art.filename}", progress)
+            zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
+            if licenses:
+                zf.writestr(LICENSE_TXT, "\n".join(license_text(release, lic, box) for lic in licenses))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise environment_error(exc, f"cannot write {dest}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    entries = tuple(names + [MANIFEST_TOML] + ([LICENSE_TXT] if licenses else []))
+    return ExportResult(dest, entries, dest.stat().st_size)
+
+
+def _add_object(zf: pyzipper.AESZipFile, source: Path, name: str, digest: str, label: str,
+                progress: Callable[[int], None] | None) -> None:
+    if not source.is_file():
+        raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
+    info = zf.zipinfo_cls(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = pyzipper.ZIP_STORED
+    info.file_size = source.stat().st_size
+    hasher = new_hasher(info.file_size)
+    with open(source, "rb") as src, zf.open(info, "w", force_zip64=True) as out:
+        while chunk := src.read(CHUNK):
+            hasher.update(chunk)
+            out.write(chunk)
+            if progress:
+                progress(len(chunk))
+    if hasher.hexdigest() != digest:
+        raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); nothing was "
+                             "exported. Run `arkeep repair`")
