@@ -102,6 +102,8 @@ def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
         secret = AESGCM(kek).decrypt(nonce, ciphertext, ident.encode())
     except InvalidTag:
         raise WrongPassphrase("wrong passphrase") from None
+    except ValueError as exc:  # e.g. a nonce of the wrong length: damaged, not a wrong passphrase
+        raise UsageError(f"key.toml is damaged ({exc}); use the recovery code") from None
     return secret
 
 
