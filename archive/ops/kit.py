@@ -21,7 +21,7 @@ your archive can open every bundle. You do not need the passphrase to use it.
 
 To get an installer and its key back with 7-Zip alone (no arkeep needed), see docs/RECOVERY.md:
   1. Extract every bundle of a replica:
-       7zz x -p'{code}' -o recovered 'REPLICA/units/*/*.zip'
+       7zz x -p'{code}' -orecovered 'REPLICA/units/*/*.zip'
   2. Every file that ends in .toml is a manifest. Find the release you want:
        grep -l 'product = ' recovered/*.toml
   3. Each [[artifact]] in it names its `filename`, its `blake3` and the `unit` that holds it:
