@@ -41,6 +41,11 @@ class BackendError(Exception):
     def subject(self) -> str:
         return f"remote '{self.remote}'"
 
+    def rehint(self, hint: str) -> None:
+        """Replace the advice, e.g. with one that names the endpoint of an S3 remote."""
+        self.hint = hint
+        self.args = (self.render(),)
+
     def render(self) -> str:
         text = f"{self.subject()} {self.what}"
         if self.key:
@@ -76,7 +81,7 @@ class Unreachable(BackendError):
     """Connection refused, timed out, name not resolved, or a mount that went away."""
 
     what = "cannot be reached"
-    hint = "check the network, the endpoint or mount point, and that the server is up, then retry"
+    hint = "check the network or the mount, and that the server is up, then retry"
 
 
 class AccessDenied(BackendError):

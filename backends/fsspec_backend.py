@@ -49,7 +49,7 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
     for field in ("LastModified", "mtime", "modified", "last_modified", "created"):
         value = info.get(field)
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, tz=timezone.utc)
     return None

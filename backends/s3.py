@@ -46,6 +46,7 @@ from .errors import (
     BucketMissing,
     InvalidRemote,
     MissingDependency,
+    Unreachable,
     Unsupported,
     safe_url,
 )
@@ -182,6 +183,13 @@ class S3Backend(FsspecBackend):
             with self._guard():
                 self._control = self._make_control()
         return self._control
+
+    def _translate(self, exc: Exception, key: str | None = None) -> BackendError | None:
+        error = super()._translate(exc, key)
+        if type(error) is Unreachable:
+            where = safe_url(self.endpoint_url) if self.endpoint_url else "AWS"
+            error.rehint(f"check the network and that the S3 endpoint ({where}) is up, then retry")
+        return error
 
     def _error_code(self, exc: Exception) -> str | None:
         response = getattr(exc, "response", None)
