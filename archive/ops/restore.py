@@ -42,7 +42,7 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
     target.mkdir(parents=True, exist_ok=True)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
     plan = [(a, safe_join(target, a.filename)) for a in release.artifacts]
-    license_path = safe_join(target, LICENSE_TXT) if licenses else None
+    license_path = safe_join(target, license_file_name(release)) if licenses else None
     outputs = [p for _, p in plan] + ([license_path] if license_path else [])
     if not force:
         clash = [p for p in outputs if os.path.lexists(p)]
@@ -65,6 +65,17 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
         text = "\n".join(license_text(release, lic, box) for lic in licenses)
         _write_text(license_path, text)
     return RestoreResult(release, tuple(written), license_path)
+
+
+def license_file_name(release: Release) -> str:
+    """LICENSE.txt, unless an artifact already has that name (any case): then LICENSE-KEY.txt, ...
+
+    The rendered licence record must never take the place of an archived file.
+    """
+    taken = {a.filename.casefold() for a in release.artifacts}
+    candidates = [LICENSE_TXT, "LICENSE-KEY.txt"]
+    candidates += [f"LICENSE-KEY-{i}.txt" for i in range(2, len(taken) + 3)]
+    return next(name for name in candidates if name.casefold() not in taken)
 
 
 def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None) -> None:
