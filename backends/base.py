@@ -46,7 +46,8 @@ class UnitInfo:
     mtime: datetime | None
 
 
-def _key_problem(key: object) -> str | None:
+def key_problem(key: object) -> str | None:
+    """Why `key` is not a valid key, or None if it is."""
     if not isinstance(key, str):
         return "not a string"
     if not key:
@@ -73,7 +74,7 @@ def validate_key(key: str, remote: str = "?") -> str:
     The one place keys are checked: no absolute paths, no `.`/`..` or empty segments, no
     backslash or control characters, nothing outside `[A-Za-z0-9._-]`, no reserved names.
     """
-    problem = _key_problem(key)
+    problem = key_problem(key)
     if problem is not None:
         raise InvalidKey(remote, problem, key=str(key)[:80])
     return key

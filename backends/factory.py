@@ -17,7 +17,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import Backend, validate_key
+from .base import Backend, key_problem
 from .errors import BackendError, InvalidRemote, MissingDependency, safe_url
 
 KINDS = ("dir", "drive", "s3", "fsspec")
@@ -42,8 +42,9 @@ def parse_drive_url(name: str, url: str) -> tuple[str, str]:
     """(uuid, subdir) of `drive://<uuid>/<subdir>`."""
     parts = urlsplit(url)
     subdir = parts.path.strip("/")
-    if subdir:
-        validate_key(subdir, name)
+    problem = key_problem(subdir) if subdir else None
+    if problem:
+        raise InvalidRemote(name, f"invalid folder {subdir[:80]!r} on the drive: {problem}")
     if not parts.netloc:
         raise InvalidRemote(name, f"no drive UUID in {url!r}")
     return parts.netloc, subdir

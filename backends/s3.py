@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from .base import GuardedFile, validate_key
+from .base import GuardedFile, key_problem
 from .errors import (
     S3_PACKAGES,
     AccessDenied,
@@ -114,8 +114,9 @@ def parse_s3_url(name: str, url: str) -> tuple[str, str]:
     bucket, prefix = parts.hostname or "", parts.path.strip("/")
     if not _BUCKET.fullmatch(bucket) or ".." in bucket:
         raise InvalidRemote(name, f"invalid bucket name {bucket!r}")
-    if prefix:
-        validate_key(prefix, name)
+    problem = key_problem(prefix) if prefix else None
+    if problem:
+        raise InvalidRemote(name, f"invalid prefix {prefix[:80]!r}: {problem}")
     return bucket, prefix
 
 

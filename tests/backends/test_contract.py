@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from backends import BackendError, InvalidKey, NotFound, UnitInfo, validate_key
+from backends import (
+    BackendError,
+    InvalidKey,
+    InvalidRemote,
+    NotFound,
+    UnitInfo,
+    kind_of,
+    open_backend,
+    validate_key,
+)
 from backends.errors import AccessDenied, NoSpace, Unreachable, translate
 
 from .conftest import Harness
@@ -322,3 +331,52 @@ def test_backends_import_nothing_of_ours_and_nothing_heavy() -> None:
         text = source.read_text()
         assert "from archive" not in text and "import archive" not in text, source
         assert "from manifests" not in text and "import manifests" not in text, source
+
+
+# -- building backends from URLs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("/mnt/nas/arkeep", "dir"),
+        ("relative/dir", "dir"),
+        ("file:///mnt/nas", "dir"),
+        ("drive://5d0c3a59-7a5e-4bd1-9b8e-2f7f0a6f4a10/arkeep", "drive"),
+        ("s3://bucket/prefix", "s3"),
+        ("memory://x", "fsspec"),
+        ("sftp://host/path", "fsspec"),
+    ],
+)
+def test_kind_of(url: str, kind: str) -> None:
+    assert kind_of(url) == kind
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("drive://", {}),
+        ("drive://not-a-uuid/x", {}),
+        ("drive://5d0c3a59-7a5e-4bd1-9b8e-2f7f0a6f4a10/../x", {}),
+        ("/tmp/x", {"bogus": 1}),
+        ("nosuchprotocol://x", {}),
+    ],
+)
+def test_open_backend_rejects_bad_remotes(url: str, options: dict[str, object]) -> None:
+    with pytest.raises(InvalidRemote) as caught:
+        open_backend("r1", url, **options)
+    assert "'r1'" in str(caught.value)
+
+
+def test_a_directory_remote_is_not_created_unless_asked(tmp_path: Path) -> None:
+    backend = open_backend("nas", str(tmp_path / "not-mounted"))
+    with pytest.raises(Unreachable):
+        backend.check()
+    with pytest.raises(Unreachable):
+        with backend.open_write("units/ab/unit.zip") as handle:
+            handle.write(b"x")
+    assert not (tmp_path / "not-mounted").exists()
+    assert open_backend("nas", f"file://{tmp_path}/made", create=True).url == str(
+        tmp_path / "made"
+    )
+    assert (tmp_path / "made").is_dir()

@@ -1,0 +1,214 @@
+"""S3 against a real server (SeaweedFS): failures that must be fast and clear, and the
+bucket features the backend offers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from backends import (
+    AccessDenied,
+    BackendError,
+    BucketMissing,
+    InvalidRemote,
+    MissingDependency,
+    Unreachable,
+    Unsupported,
+    open_backend,
+)
+from backends.s3 import S3Backend
+from tests.support.seaweed import SeaweedServer
+
+
+def timed_failure(operation: Callable[[], object]) -> tuple[BackendError, float]:
+    start = time.monotonic()
+    with pytest.raises(BackendError) as caught:
+        operation()
+    return caught.value, time.monotonic() - start
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])
+
+
+def test_wrong_secret_is_access_denied_fast(
+    s3_env: SeaweedServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "wrong-" + s3_env.secret_key[::-1]
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", wrong)
+    for operation in ("check", "list"):
+        backend = open_backend("cloud", f"s3://{bucket}/arkeep", create_bucket=True)
+        error, took = timed_failure(lambda: list(backend.list()) if operation == "list"
+                                    else backend.check())
+        assert isinstance(error, AccessDenied), error
+        assert took < 3
+        text = str(error)
+        assert "'cloud'" in text and "AWS_SECRET_ACCESS_KEY" in text
+        assert wrong not in text and s3_env.secret_key not in text
+
+
+def test_unknown_access_key_is_access_denied(
+    s3_env: SeaweedServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKNOSUCHKEY")
+    error, _ = timed_failure(open_backend("cloud", f"s3://{bucket}").check)
+    assert isinstance(error, AccessDenied)
+
+
+def test_no_credentials_at_all_is_access_denied(
+    s3_env: SeaweedServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    error, took = timed_failure(open_backend("cloud", f"s3://{bucket}").check)
+    assert isinstance(error, AccessDenied), error
+    assert "NoCredentialsError" in str(error) and took < 5
+
+
+def test_closed_port_is_unreachable_fast(s3_env: SeaweedServer, closed_port: int) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port}"
+    backend = open_backend("cloud", "s3://bucket/arkeep", endpoint_url=endpoint)
+    error, took = timed_failure(lambda: backend.exists("key.toml"))
+    assert isinstance(error, Unreachable), error
+    assert took < 10
+    assert "'cloud'" in str(error) and endpoint in str(error)
+
+
+def test_credentials_in_an_endpoint_never_reach_a_message(
+    s3_env: SeaweedServer, closed_port: int
+) -> None:
+    endpoint = f"http://user:s3cr3tvalue@127.0.0.1:{closed_port}"
+    error, _ = timed_failure(
+        lambda: open_backend("cloud", "s3://bucket", endpoint_url=endpoint).check()
+    )
+    assert "s3cr3tvalue" not in str(error)
+
+
+def test_silent_port_is_unreachable_within_seconds(
+    s3_env: SeaweedServer, silent_port: int
+) -> None:
+    backend = open_backend("cloud", "s3://bucket", endpoint_url=f"http://127.0.0.1:{silent_port}")
+    error, took = timed_failure(backend.check)
+    assert isinstance(error, Unreachable), error
+    assert took < 15
+
+
+def test_missing_bucket(s3_env: SeaweedServer, bucket: str) -> None:
+    error, _ = timed_failure(open_backend("cloud", f"s3://{bucket}/arkeep").check)
+    assert isinstance(error, BucketMissing)
+    assert bucket in str(error) and "create_bucket" in str(error)
+    error, _ = timed_failure(lambda: list(open_backend("cloud", f"s3://{bucket}").list()))
+    assert isinstance(error, BucketMissing)
+
+    open_backend("cloud", f"s3://{bucket}/arkeep", create_bucket=True).check()
+    s3_env.client().head_bucket(Bucket=bucket)
+    open_backend("cloud", f"s3://{bucket}/arkeep").check()
+
+
+def test_bucket_deleted_while_in_use(s3_env: SeaweedServer, bucket: str) -> None:
+    backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True)
+    backend.check()
+    s3_env.client().delete_bucket(Bucket=bucket)
+    error, _ = timed_failure(lambda: list(backend.list()))
+    assert isinstance(error, BucketMissing)
+
+
+def test_versioning_is_switched_on(s3_env: SeaweedServer, bucket: str) -> None:
+    backend = open_backend("cloud", f"s3://{bucket}/v", create_bucket=True, versioning=True)
+    assert isinstance(backend, S3Backend)
+    assert backend.features().versioning
+    for data in (b"one", b"two"):
+        with backend.open_write("key.toml") as handle:
+            handle.write(data)
+    versions = s3_env.client().list_object_versions(Bucket=bucket, Prefix="v/key.toml")
+    assert len(versions["Versions"]) == 2
+    assert [u.key for u in backend.list()] == ["key.toml"]
+
+
+def test_object_lock_retention_on_every_write(
+    s3_env: SeaweedServer, bucket: str, tmp_path: Path
+) -> None:
+    backend = open_backend(
+        "cloud", f"s3://{bucket}/locked", create_bucket=True,
+        lock_mode="GOVERNANCE", lock_days=2,
+    )
+    assert isinstance(backend, S3Backend)
+    assert backend.features().object_lock
+    with backend.open_write("units/a.zip") as handle:
+        handle.write(b"streamed")
+    source = tmp_path / "file.bin"
+    source.write_bytes(b"uploaded")
+    backend.put_file("units/b.zip", source)
+    client = s3_env.client()
+    soon = datetime.now(timezone.utc) + timedelta(days=2)
+    for key in ("locked/units/a.zip", "locked/units/b.zip"):
+        retention = client.get_object_retention(Bucket=bucket, Key=key)["Retention"]
+        assert retention["Mode"] == "GOVERNANCE"
+        assert abs(retention["RetainUntilDate"] - soon) < timedelta(minutes=5)
+
+
+def test_object_lock_on_a_bucket_without_it_is_refused(s3_env: SeaweedServer, bucket: str) -> None:
+    open_backend("plain", f"s3://{bucket}", create_bucket=True).check()
+    backend = open_backend("cloud", f"s3://{bucket}", lock_mode="COMPLIANCE", lock_days=1)
+    error, _ = timed_failure(backend.check)
+    assert isinstance(error, Unsupported)
+    assert "Object Lock" in str(error)
+
+
+def test_storage_class_on_every_write(s3_env: SeaweedServer, bucket: str, tmp_path: Path) -> None:
+    backend = open_backend(
+        "cloud", f"s3://{bucket}", create_bucket=True, storage_class="STANDARD_IA"
+    )
+    with backend.open_write("a.zip") as handle:
+        handle.write(b"x")
+    source = tmp_path / "b.bin"
+    source.write_bytes(b"y")
+    backend.put_file("b.zip", source)
+    client = s3_env.client()
+    for key in ("a.zip", "b.zip"):
+        assert client.head_object(Bucket=bucket, Key=key)["StorageClass"] == "STANDARD_IA"
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("s3://", {}),
+        ("s3://Bad_Bucket/x", {}),
+        ("s3://bucket/../x", {}),
+        ("s3://user:pw@bucket/x", {}),
+        ("s3://bucket/x", {"no_such_option": 1}),
+        ("s3://bucket/x", {"lock_mode": "FOREVER", "lock_days": 1}),
+        ("s3://bucket/x", {"lock_mode": "GOVERNANCE"}),
+        ("s3://bucket/x", {"part_size": 1024}),
+    ],
+)
+def test_invalid_remote_configuration(url: str, options: dict[str, object]) -> None:
+    with pytest.raises(InvalidRemote) as caught:
+        open_backend("cloud", url, **options)
+    assert "'cloud'" in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_missing_s3fs_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "s3fs", None)
+    with pytest.raises(MissingDependency) as caught:
+        open_backend("cloud", "s3://bucket/x")
+    assert "pip install 's3fs==" in str(caught.value)
+    assert "'cloud'" in str(caught.value)
