@@ -234,6 +234,8 @@ class GuardedFile(io.BufferedIOBase):
         return len(data)
 
     def seek(self, offset: int, whence: int = 0, /) -> int:
+        if not self.seekable():
+            raise io.UnsupportedOperation("seek")  # what zipfile probes for, as with io files
         return self._call(self._raw.seek, offset, whence)  # type: ignore[return-value]
 
     def tell(self) -> int:

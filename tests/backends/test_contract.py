@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,14 @@ def test_a_directory_remote_is_not_created_unless_asked(tmp_path: Path) -> None:
         tmp_path / "made"
     )
     assert (tmp_path / "made").is_dir()
+
+
+def test_a_zip_streamed_into_open_write_reads_back(harness: Harness) -> None:
+    """Sealing writes bundles straight into `open_write`: seekable or not, zipfile copes."""
+    with harness.backend.open_write("units/ab/bundle.zip") as handle:
+        with zipfile.ZipFile(handle, "w") as archive:
+            with archive.open("0", "w") as entry:
+                entry.write(payload(300_000, 9))
+    with harness.backend.open_read("units/ab/bundle.zip") as handle:
+        with zipfile.ZipFile(handle) as archive:
+            assert archive.read("0") == payload(300_000, 9)
