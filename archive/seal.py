@@ -39,6 +39,9 @@ SLOTS = 6  # chunks in flight: one per stage plus slack, so no stage waits on an
 SAMPLE = 1024 * 1024  # how much of the start decides whether deflate is worth it
 DEFLATE_LEVEL = 6
 THREADED_HASH_FROM = 64 * 1024 * 1024  # below this blake3's thread pool costs more than it saves
+# An entry whose zip could reach 4 GiB is written as ZIP64 throughout (header overhead: the name,
+# at most 64 KiB, plus < 200 bytes of records). Tests lower it to exercise ZIP64 on small data.
+ZIP64_FROM = U32_MAX - 0x10000 - 512
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,17 +239,17 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
     out = _CountingWriter(dst)
     if compress:
         spec = EntrySpec(name, utf8, DEFLATED, size, 0,
-                         zip64=_deflate_bound(size) + OVERHEAD >= U32_MAX, descriptor=True)
+                         zip64=_deflate_bound(size) + OVERHEAD >= ZIP64_FROM, descriptor=True)
     else:
         spec = EntrySpec(name, utf8, STORED, size, size + OVERHEAD,
-                         zip64=size + OVERHEAD >= U32_MAX, descriptor=False)
+                         zip64=size + OVERHEAD >= ZIP64_FROM, descriptor=False)
     out.write(encode_local_header(spec))
     out.write(salt + verifier)
     hasher, mac, cipher = _new_hasher(size), new_mac(hmac_key), CtrCipher(aes_key, CHUNK)
     produce = _plain_producer(reader, size)
     if compress:
         sealed = _stream_deflated(produce, hasher, mac, cipher, out, progress) + OVERHEAD
-        if sealed >= U32_MAX and not spec.zip64:
+        if sealed >= ZIP64_FROM and not spec.zip64:
             raise AssertionError("deflate exceeded its bound")  # cannot happen: zlib's bound
         spec = EntrySpec(name, utf8, DEFLATED, size, sealed, spec.zip64, descriptor=True)
     else:

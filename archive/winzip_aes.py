@@ -75,6 +75,8 @@ class CtrCipher:
             return
         first_block, skip = divmod(offset, _BLOCK)
         blocks = -(-(skip + n) // _BLOCK)
+        if first_block + blocks >= 2**64:
+            raise ValueError("WinZip AES counter beyond 64 bits (an entry of 2**68 bytes)")
         low = self._counters[:blocks, 0]
         np.add(self._steps[:blocks], np.uint64(first_block + 1), out=low)
         counter_bytes = self._counters[:blocks].view(np.uint8).reshape(-1)

@@ -104,19 +104,24 @@ def encode_descriptor(spec: EntrySpec) -> bytes:
 
 
 def encode_trailer(spec: EntrySpec, cd_offset: int) -> bytes:
-    """Central directory header, then (if needed) ZIP64 end records, then the end record."""
-    usize, csize, z64 = spec.plain_size, spec.sealed_size, b""
-    if usize >= U32_MAX or csize >= U32_MAX:
+    """Central directory header, then ZIP64 end records if the entry is ZIP64, then the end record.
+
+    A ZIP64 entry gets ZIP64 everywhere (both sizes in the central ZIP64 field, the ZIP64 end
+    record and its locator), so the choice is made once, before the first byte is written.
+    """
+    usize, csize, extra = spec.plain_size, spec.sealed_size, spec.aes_extra
+    if spec.zip64:
         # The central ZIP64 field holds exactly the fields whose 32-bit slot says 0xFFFFFFFF.
-        z64 = struct.pack("<QQ", usize, csize)
+        extra = struct.pack("<HHQQ", ZIP64_EXTRA_ID, 16, usize, csize) + extra
         usize = csize = U32_MAX
-    extra = (struct.pack("<HH", ZIP64_EXTRA_ID, len(z64)) + z64 if z64 else b"") + spec.aes_extra
+    elif max(usize, csize, cd_offset) >= U32_MAX:
+        raise ValueError("a non-ZIP64 entry cannot hold these sizes")
     central = _CENTRAL.pack(CENTRAL_SIG, VERSION, UNIX, VERSION, spec.flags, AES_METHOD, DOS_TIME,
                             DOS_DATE, 0, csize, usize, len(spec.name), len(extra), 0, 0, 0,
                             EXTERNAL_ATTR, 0) + spec.name + extra
     cd_size = len(central)
     records = b""
-    if cd_offset >= U32_MAX:
+    if spec.zip64:
         z64_offset = cd_offset + cd_size
         records = (_ZIP64_EOCD.pack(ZIP64_EOCD_SIG, 44, (UNIX << 8) | VERSION, VERSION, 0, 0, 1,
                                     1, cd_size, cd_offset)
@@ -206,8 +211,10 @@ def _central_directory_bounds(f: BinaryIO, file_size: int) -> tuple[int, int]:
     locator = _read_exact(f, loc_pos, _ZIP64_LOCATOR.size, "ZIP64 locator") if loc_pos >= 0 else b""
     if locator[:4] == b"PK\x06\x07":
         _, z_disk, z_offset, z_disks = _ZIP64_LOCATOR.unpack(locator)
-        if z_disk != 0 or z_disks not in (0, 1):
+        if z_disk != 0 or z_disks > 1:
             raise _refuse("multi-volume zip archives are not bundles")
+        if z_disks != 1:
+            raise LayoutError("the ZIP64 locator counts 0 disks")
         if z_offset + _ZIP64_EOCD.size > loc_pos:
             raise LayoutError("the ZIP64 locator points past itself")
         (sig, rec_size, _made, _need, z_this, z_cd_disk, z_n_disk, z_n_total, z_cd_size,
@@ -285,7 +292,9 @@ def _parse_local(f: BinaryIO, offset: int) -> tuple[_Header, int]:
         body = extras.get(ZIP64_EXTRA_ID, b"")
         if len(body) < 16:
             raise LayoutError("the local header needs a ZIP64 extra field, which is missing")
-        usize, csize = struct.unpack_from("<QQ", body)
+        z_usize, z_csize = struct.unpack_from("<QQ", body)
+        usize = z_usize if usize == U32_MAX else usize
+        csize = z_csize if csize == U32_MAX else csize
     header = _Header(flags, method, time, date, crc, csize, usize, rest[:nlen], extras)
     return header, offset + _LOCAL.size + nlen + elen
 
