@@ -219,7 +219,8 @@ class GuardedFile(io.BufferedIOBase):
             raise error from exc
 
     def read(self, size: int | None = -1, /) -> bytes:
-        return self._call(self._raw.read, -1 if size is None else size)  # type: ignore[return-value]
+        size = -1 if size is None else size
+        return self._call(self._raw.read, size)  # type: ignore[return-value]
 
     def read1(self, size: int = -1, /) -> bytes:
         return self.read(size)

@@ -49,7 +49,8 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
     for field in ("LastModified", "mtime", "modified", "last_modified", "created"):
         value = info.get(field)
         if isinstance(value, datetime):
-            return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return aware.astimezone(timezone.utc)
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, tz=timezone.utc)
     return None
@@ -111,10 +112,7 @@ class FsspecBackend(Backend):
 
     def check(self) -> None:
         with self._guard():
-            root = self.root()
-            if not self.fs.isdir(root):
-                raise Unreachable(self.name, f"{root} is not a directory", hint=(
-                    "mount it or create it, then retry"))
+            self._require_root(self.root())
 
     def exists(self, key: str) -> bool:
         try:
@@ -127,7 +125,7 @@ class FsspecBackend(Backend):
         path = self._path(key)
         with self._guard(key):
             details = self.fs.info(path)
-        if details.get("type") != "file" or is_reserved(key):
+        if details.get("type") != "file":
             raise NotFound(self.name, key=key)
         return UnitInfo(key, int(details["size"]), _mtime(details))
 
@@ -138,6 +136,8 @@ class FsspecBackend(Backend):
         base = f"{root.rstrip('/')}/{folder}" if folder else root
         with self._guard():
             found = self.fs.find(base, detail=True)
+            if not found:
+                self._require_root(root)
         units = []
         for path, details in found.items():
             if details.get("type", "file") != "file":
@@ -185,9 +185,12 @@ class FsspecBackend(Backend):
     # -- atomic writes ----------------------------------------------------------------------
 
     def _require_root(self, root: str) -> None:
+        """The root must exist already: creating it could write "replicas" into the empty
+        mount point of an unmounted NAS."""
         if not self.fs.isdir(root):
-            raise Unreachable(self.name, f"{root} is not a directory", hint=(
-                "mount it or create it, then retry"))
+            raise Unreachable(
+                self.name, f"{root} is not a directory", hint="mount it or create it, then retry"
+            )
 
     def _make_parents_local(self, directory: str, root: str) -> None:
         """Create missing directories below `root`, each made durable in its parent."""

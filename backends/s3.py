@@ -215,6 +215,9 @@ class S3Backend(FsspecBackend):
             self.check()
         return self._root
 
+    def _require_root(self, root: str) -> None:
+        """Prefixes need not exist in S3; `check` has verified the bucket."""
+
     def _create_bucket(self) -> None:
         if not self.options.create_bucket:
             raise BucketMissing(self.name, f"'{self.bucket}' does not exist")

@@ -392,3 +392,41 @@ def test_a_zip_streamed_into_open_write_reads_back(harness: Harness) -> None:
     with harness.backend.open_read("units/ab/bundle.zip") as handle:
         with zipfile.ZipFile(handle) as archive:
             assert archive.read("0") == payload(300_000, 9)
+
+
+# -- local specifics --------------------------------------------------------------------------
+
+
+def test_a_full_disk_is_no_space_and_leaves_nothing(
+    dir_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(NoSpace) as caught:
+        with dir_harness.backend.open_write("units/ab/unit.zip") as handle:
+            handle.write(b"x" * 1000)
+    assert "'nas'" in str(caught.value)
+    assert isinstance(caught.value.__cause__, OSError)
+    monkeypatch.undo()
+    assert not dir_harness.backend.exists("units/ab/unit.zip")
+    assert dir_harness.raw_entries() == set()
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores modes")
+def test_a_read_only_directory_is_access_denied(dir_harness: Harness, tmp_path: Path) -> None:
+    root = tmp_path / "nas" / "arkeep"
+    root.chmod(0o555)
+    try:
+        with pytest.raises(AccessDenied):
+            with dir_harness.backend.open_write("key.toml") as handle:
+                handle.write(b"x")
+    finally:
+        root.chmod(0o755)
+
+
+def test_listing_an_unmounted_directory_is_an_error_not_an_empty_remote(tmp_path: Path) -> None:
+    backend = open_backend("nas", str(tmp_path / "mnt" / "nas"))
+    with pytest.raises(Unreachable):
+        list(backend.list())

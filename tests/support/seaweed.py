@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print("Ctrl-C to stop")
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while server.process.poll() is None:
             time.sleep(0.5)
