@@ -29,7 +29,7 @@ from ..sealing import (
     local_license_from_sealed, local_release_from_sealed, unseal_unit_bytes, unseal_unit_to_file,
 )
 from ..store import Store
-from ..units import KEY_UNIT, UnitNamer, UnitRef
+from ..units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
 from .sync import listing
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
@@ -113,7 +113,7 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
         entry = _entry_name(backend, f"units/{name[:2]}/{name}.zip")
         if entry != f"{name}.toml":
             continue
-        unit = UnitRef("manifest", name, name)
+        unit = UnitRef(KIND_RELEASE, name, name)  # any manifest kind: the entry is <name>.toml
         label = f"{backend.name}: unit {name[:16]}"
         try:
             with backend.open_read(unit.key) as f:
@@ -126,7 +126,7 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
                 lic = local_license_from_sealed(data, label, box)
                 licenses[lic.id] = lic
         except (ManifestInvalid, IntegrityError, BackendError) as exc:
-            result.problems.append(f"{label}: {exc}")
+            result.problems.append(str(exc) if str(exc).startswith(label) else f"{label}: {exc}")
     if not releases and not result.problems:
         result.problems.append(f"{backend.url} holds no release manifests")
     return sorted(releases.values(), key=lambda r: r.id), sorted(licenses.values(), key=lambda x: x.id)

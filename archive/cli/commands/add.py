@@ -7,9 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from ...errors import UsageError
-from ...ops.add import AddRequest, LicenseFields, add_release
-from ...ops.render import human_size
-from ..context import Context, has_terminal, read_secret_file
+from ..context import Context, read_secret_file
 
 HELP = "archive installers with their licence files, invoices and key"
 EXAMPLES = """examples:
@@ -89,6 +87,9 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.add import AddRequest, LicenseFields, add_release
+    from ...ops.render import human_size
+    
     store = ctx.open_store()
     key = read_key(args)
     if args.currency and (len(args.currency) != 3 or not args.currency.isalpha()):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ...keys import SecretBox
-from ...ops.render import human_size, license_data, release_data, release_text
 from ..context import Context
 
 LIST_EXAMPLES = """examples:
@@ -32,6 +30,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.render import human_size
+    
     store = ctx.open_store()
     releases = store.catalog.search(args.query)
     if ctx.json:
@@ -51,6 +51,9 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
+    from ...keys import SecretBox
+    from ...ops.render import license_data, release_data, release_text
+    
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]

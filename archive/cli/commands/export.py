@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...ops.export import export_zip
-from ...ops.render import human_size
 from ..context import Context
 
 EXAMPLES = """examples:
@@ -27,6 +25,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.export import export_zip
+    from ...ops.render import human_size
+    
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     secret = ctx.unlock(store)

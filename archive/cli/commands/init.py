@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...ops.init import init_store
 from ..context import Context
 
 HELP = "create a new store with a fresh archive secret"
@@ -26,6 +25,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.init import init_store
+    
     passphrase = ctx.passphrase(confirm=True, prompt="New passphrase: ")
     result = init_store(ctx.store_path, passphrase, args.recovery_kit)
     if ctx.json:

@@ -5,9 +5,7 @@ import argparse
 import getpass
 from pathlib import Path
 
-from ... import keys
 from ...errors import UsageError
-from ...ops.kit import write_recovery_kit
 from ..context import Context, has_terminal, read_secret_file
 
 EXAMPLES = """examples:
@@ -41,6 +39,8 @@ def _new_passphrase(args: argparse.Namespace) -> str:
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
+    from ... import keys
+    
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
         secret = ctx.unlock(store)
@@ -50,6 +50,9 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
+    from ... import keys
+    from ...ops.kit import write_recovery_kit
+    
     store = ctx.open_store()
     if args.recovery_kit.exists():
         raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")

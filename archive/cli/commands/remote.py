@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ...ledger import Ledger
-from ...remotes import delete_remote, load_remotes, open_remote, save_remote, spec_for
 from ..context import Context
 
 EXAMPLES = """examples:
@@ -44,6 +42,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
+    from ...remotes import load_remotes, open_remote, save_remote, spec_for
+    
     store = ctx.open_store()
     with store.writing("arkeep remote add"):
         if args.name in load_remotes(store):
@@ -62,6 +62,9 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ledger import Ledger
+    from ...remotes import load_remotes
+    
     store = ctx.open_store()
     remotes = load_remotes(store)
     with Ledger(store.state_dir / "ledger.sqlite") as ledger:
@@ -82,6 +85,9 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_remove(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ledger import Ledger
+    from ...remotes import delete_remote
+    
     store = ctx.open_store()
     with store.writing("arkeep remote remove"):
         delete_remote(store, args.name)

@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...ops.rebuild import rebuild
-from ...ops.repair import repair
-from ...plan import plan_units
-from ...remotes import load_remotes, open_url, save_remote, spec_for
 from ..context import Context
-from ..replicas import chosen_remotes, ledger_of, open_backends
 
 REPAIR_EXAMPLES = """examples:
   arkeep verify --all && arkeep repair
@@ -39,6 +34,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.repair import repair
+    from ...plan import plan_units
+    from ..replicas import chosen_remotes, ledger_of, open_backends
+    
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     secret = ctx.unlock(store)
@@ -64,6 +63,9 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.rebuild import rebuild
+    from ...remotes import load_remotes, open_url, save_remote, spec_for
+    
     backend = open_url(args.source, args.endpoint_url)
     passphrase = ctx.passphrase()
     result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)

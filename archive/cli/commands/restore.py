@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...ops.restore import needs_secret, restore_release
 from ..context import Context
 
 EXAMPLES = """examples:
@@ -27,6 +26,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.restore import needs_secret, restore_release
+    
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     secret = ctx.unlock(store) if needs_secret(store, release) else None

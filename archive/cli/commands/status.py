@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...ops.status import Policy, status, whereis
-from ...remotes import load_remotes
 from ..context import Context
-from ..replicas import ledger_of
 
 WHEREIS_EXAMPLES = """examples:
   arkeep whereis "GNU Hello@2.10-3"
@@ -33,6 +30,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.status import whereis
+    from ...remotes import load_remotes
+    from ..replicas import ledger_of
+    
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     with ledger_of(store) as ledger:
@@ -50,6 +51,10 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.status import Policy, status
+    from ...remotes import load_remotes
+    from ..replicas import ledger_of
+    
     store = ctx.open_store()
     policy = Policy.from_config(store.config)
     remotes = load_remotes(store)

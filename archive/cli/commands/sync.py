@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from backends.errors import BackendError
 
 from ...errors import EXIT_ENVIRONMENT, ArkeepError
-from ...ops.render import human_size
-from ...ops.sync import sync_remote
-from ...plan import plan_units
 from ..context import Context
-from ..replicas import chosen_remotes, ledger_of, open_backends
 
 EXAMPLES = """examples:
   arkeep sync                 every remote; drives that are not plugged in are skipped
@@ -30,6 +25,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from backends.errors import BackendError
+    
+    from ...ops.render import human_size
+    from ...ops.sync import sync_remote
+    from ...plan import plan_units
+    from ..replicas import chosen_remotes, ledger_of, open_backends
+    
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     secret = ctx.unlock(store)

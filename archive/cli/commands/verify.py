@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from backends.errors import BackendError, NotConnected
 
-from ...ops.render import human_size
-from ...ops.verify import Finding, VerifyReport, verify_store
-from ...ops.verify_remote import verify_remote
-from ...plan import plan_units
 from ..context import Context
-from ..replicas import chosen_remotes, ledger_of, open_backends
+
+if TYPE_CHECKING:
+    from ...ops.verify import VerifyReport
+    from ...store import Store
 
 EXAMPLES = """examples:
   arkeep verify                  re-hash every object, check every manifest
@@ -43,6 +42,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...ops.render import human_size
+    from ...ops.verify import VerifyReport, verify_store
+    
     store = ctx.open_store()
     report = VerifyReport()
     if not args.remote:
@@ -70,7 +72,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 1
 
 
-def _verify_remotes(store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> None:
+def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> None:
+    from backends.errors import BackendError, NotConnected
+    
+    from ...ops.verify import Finding
+    from ...ops.verify_remote import verify_remote
+    from ...plan import plan_units
+    from ..replicas import chosen_remotes, ledger_of, open_backends
+    
     """Add every remote's findings to `report`; an unreachable remote is a finding too."""
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     secret = ctx.unlock(store)
