@@ -68,3 +68,23 @@ def run_arkeep(*args: str | Path, env: dict[str, str] | None = None, input: byte
     return subprocess.run([sys.executable, "-m", "archive", *map(str, args)], env=env,
                           input=input.decode() if input is not None else None, capture_output=True,
                           text=True, cwd=cwd, start_new_session=True)
+
+
+# The S3 server (SeaweedFS), shared by every test that needs one: one per test process.
+from tests.support import seaweed  # noqa: E402
+
+s3_server = pytest.fixture(scope="session", name="s3_server")(seaweed.s3_server)
+
+
+@pytest.fixture
+def s3_env(s3_server: "seaweed.SeaweedServer", monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """AWS credential chain and endpoint pointed at the test server, nothing of the developer's."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server
