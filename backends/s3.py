@@ -1,10 +1,13 @@
 """S3-compatible storage: s3fs moves the bytes, boto3 handles the bucket.
 
 Atomicity comes from S3 itself: an object appears only when its PutObject or its multipart
-upload completes, and an upload abandoned by an exception is aborted. No conditional puts
-(`If-None-Match`): SeaweedFS answers them with 412, which s3fs turns into `OSError(EINVAL)`,
-and s3fs's `xb` mode stored an empty object over an existing one when closed with no data.
-Units are content-addressed, so overwriting one with the same bytes is harmless.
+upload completes, and an upload abandoned by an exception is aborted. Writes go through
+`MultipartUpload` (s3fs's calls and event loop, several parts in flight) rather than s3fs's
+own file object, which uploads one part at a time and commits whatever it holds when it is
+garbage-collected. No conditional puts (`If-None-Match`): SeaweedFS answers them with 412,
+which s3fs turns into `OSError(EINVAL)`, and s3fs's `xb` mode stored an empty object over an
+existing one when closed with no data. Units are content-addressed, so overwriting one with
+the same bytes is harmless.
 
 Timeouts are deliberate, because botocore's defaults wait 60 s per read and retry five times,
 which turned a silent endpoint into a six-minute hang:
@@ -27,10 +30,15 @@ s3fs and boto3 are imported only when an S3 backend is built: together they cost
 
 from __future__ import annotations
 
+import asyncio
+import io
 import math
 import os
 import re
+import shutil
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -38,7 +46,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from .base import GuardedFile, key_problem
+from .base import CHUNK, GuardedFile, key_problem
 from .errors import (
     S3_PACKAGES,
     AccessDenied,
@@ -79,10 +87,10 @@ class S3Options:
     versioning: turn bucket versioning on if it is off.
     storage_class: e.g. `STANDARD_IA`, `GLACIER_IR`, `DEEP_ARCHIVE`, applied to every write.
     lock_mode, lock_days: Object Lock retention for every write (the bucket must have it).
-    part_size: multipart part size; also the read-ahead block. Objects up to 10,000 parts
-        when streamed through `open_write` (156 GiB at 16 MiB); `put_file` scales parts up.
-    max_concurrency: parts in flight at once for `put_file`/`get_file` (memory: this many
-        parts).
+    part_size: multipart part size; also the read-ahead block. An object has at most 10,000
+        parts, so `open_write` streams up to 156 GiB at 16 MiB; `put_file` scales parts up.
+    max_concurrency: parts in flight at once for writes and `get_file` (memory: about this
+        many parts plus one).
     """
 
     endpoint_url: str | None = None
@@ -289,52 +297,35 @@ class S3Backend(FsspecBackend):
 
     @contextmanager
     def open_write(self, key: str) -> Iterator[BinaryIO]:
-        """See `Backend.open_write`. Streams in `part_size` parts, one in flight at a time."""
+        """See `Backend.open_write`. Uploads `part_size` parts, `max_concurrency` at once."""
+        with self._upload(key, self.options.part_size) as handle:
+            yield handle
+
+    @contextmanager
+    def _upload(self, key: str, part_size: int) -> Iterator[BinaryIO]:
         path = self._path(key)
-        extra = self._write_kwargs()
-        with self._guard(key):
-            raw = self.fs.open(path, "wb", block_size=self.options.part_size, **extra)
-        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
+        upload = MultipartUpload(
+            self.fs, self.bucket, self._object_key(path), part_size,
+            self.options.max_concurrency, self._write_kwargs(),
+        )
+        guarded = GuardedFile(upload, lambda exc: self._translate(exc, key), owns_raw=False)
         try:
             yield guarded  # type: ignore[misc]
             with self._guard(key):
-                written = raw.tell()
-                if written == 0:
-                    self._discard(raw)
-                    self.fs.call_s3(
-                        "put_object", Bucket=self.bucket, Key=self._object_key(path),
-                        Body=b"", **extra,
-                    )
-                else:
-                    raw.close()
-                self._verify_size(key, path, written)
+                upload.commit()
+                self._verify_size(key, path, upload.tell())
         except BaseException:
-            self._discard(raw)
+            upload.abort()
             raise
         finally:
             guarded.close()
 
-    @staticmethod
-    def _discard(raw: Any) -> None:
-        """Abort the upload; marking the file closed keeps its finaliser from committing."""
-        try:
-            if not raw.closed:
-                raw.discard()
-        except Exception:
-            pass
-        raw.closed = True
-
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
-        """See `Backend.put_file`. Uploads up to `max_concurrency` parts at once."""
-        path = self._path(key)
+        """See `Backend.put_file`. Parts grow past `part_size` to fit S3's 10,000-part limit."""
         size = os.path.getsize(local_path)
-        chunk = max(self.options.part_size, math.ceil(size / MAX_PARTS))
-        with self._guard(key):
-            self.fs.put_file(
-                os.fspath(local_path), path, chunksize=chunk,
-                max_concurrency=self.options.max_concurrency, **self._write_kwargs(),
-            )
-            self._verify_size(key, path, size)
+        part_size = max(self.options.part_size, math.ceil(size / MAX_PARTS))
+        with open(local_path, "rb") as source, self._upload(key, part_size) as target:
+            shutil.copyfileobj(source, target, CHUNK)
 
     def _download(self, key: str, local_path: Path) -> None:
         path = self._path(key)
@@ -360,3 +351,101 @@ class S3Backend(FsspecBackend):
                     )
                     aborted += 1
         return aborted
+
+
+class MultipartUpload(io.RawIOBase):
+    """A write-only stream into one S3 object, published only by `commit`.
+
+    Data is cut into `part_size` parts uploaded through s3fs's event loop, at most
+    `max_concurrency` in flight, so memory stays near (max_concurrency + 1) x part_size
+    while the next part fills as the previous ones travel. Nothing is sent until the first
+    part is full: a small object becomes one PutObject at `commit`, as does an empty one.
+    `abort` stops the uploads in flight and aborts the multipart upload, leaving nothing.
+    """
+
+    def __init__(
+        self, fs: Any, bucket: str, key: str, part_size: int, max_concurrency: int,
+        extra: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self._fs = fs
+        self._target = {"Bucket": bucket, "Key": key}
+        self._part_size = part_size
+        self._max_concurrency = max(1, max_concurrency)
+        self._extra = extra
+        self._buffer = bytearray()
+        self._written = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._pending: deque[tuple[int, Future[Any]]] = deque()
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._written
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
+        self._buffer += data
+        self._written += size
+        while len(self._buffer) >= self._part_size:
+            part = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            self._send(part)
+        return size
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        from fsspec.asyn import sync
+
+        return sync(self._fs.loop, self._fs._call_s3, method, self._extra, **self._target,
+                    **kwargs)
+
+    def _send(self, part: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._call("create_multipart_upload")["UploadId"]
+        while len(self._pending) >= self._max_concurrency:
+            self._collect_oldest()
+        number = len(self._parts) + len(self._pending) + 1
+        request = self._fs._call_s3(
+            "upload_part", **self._target, UploadId=self._upload_id, PartNumber=number,
+            Body=part,
+        )
+        self._pending.append((number, asyncio.run_coroutine_threadsafe(request, self._fs.loop)))
+
+    def _collect_oldest(self) -> None:
+        number, future = self._pending.popleft()
+        answer = future.result()
+        part = {"PartNumber": number, "ETag": answer["ETag"]}
+        part.update({k: v for k, v in answer.items() if k.startswith("Checksum")})
+        self._parts.append(part)
+
+    def commit(self) -> None:
+        if self._upload_id is None:
+            self._call("put_object", Body=bytes(self._buffer))
+        else:
+            if self._buffer:
+                self._send(bytes(self._buffer))
+            while self._pending:
+                self._collect_oldest()
+            self._call("complete_multipart_upload", UploadId=self._upload_id,
+                       MultipartUpload={"Parts": self._parts})
+        self._buffer = bytearray()
+        self._upload_id = None
+        self.close()
+
+    def abort(self) -> None:
+        """Best effort: a failure here leaves an unfinished upload for `cleanup_temp`."""
+        pending = [future for _, future in self._pending]
+        for future in pending:
+            future.cancel()
+        wait(pending, timeout=60)
+        self._pending.clear()
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            try:
+                self._call("abort_multipart_upload", UploadId=self._upload_id)
+            except Exception:
+                pass
+            self._upload_id = None
+        self.close()

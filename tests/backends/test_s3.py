@@ -25,6 +25,8 @@ from backends import (
 from backends.s3 import S3Backend
 from tests.support.seaweed import SeaweedServer
 
+MiB = 1 << 20
+
 
 def timed_failure(operation: Callable[[], object]) -> tuple[BackendError, float]:
     start = time.monotonic()
@@ -212,3 +214,34 @@ def test_missing_s3fs_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
         open_backend("cloud", "s3://bucket/x")
     assert "pip install 's3fs==" in str(caught.value)
     assert "'cloud'" in str(caught.value)
+
+
+def test_streamed_writes_are_multipart_with_parts_of_the_configured_size(
+    s3_env: SeaweedServer, bucket: str
+) -> None:
+    backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True, part_size=5 * MiB,
+                           max_concurrency=2)
+    with backend.open_write("units/big.zip") as handle:
+        for _ in range(23):
+            handle.write(b"\x5a" * MiB)
+    head = s3_env.client().head_object(Bucket=bucket, Key="units/big.zip")
+    assert head["ContentLength"] == 23 * MiB
+    assert head["ETag"].strip('"').endswith("-5"), "4 full parts of 5 MiB and the rest"
+
+
+def test_an_upload_that_vanishes_mid_write_is_a_translated_error(
+    s3_env: SeaweedServer, bucket: str
+) -> None:
+    backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True, part_size=5 * MiB)
+    client = s3_env.client()
+    with pytest.raises(BackendError) as caught:
+        with backend.open_write("units/unit.zip") as handle:
+            handle.write(b"\x01" * 6 * MiB)
+            [upload] = client.list_multipart_uploads(Bucket=bucket)["Uploads"]
+            client.abort_multipart_upload(
+                Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+            handle.write(b"\x02" * 6 * MiB)
+    assert "NoSuchUpload" in str(caught.value)
+    assert not backend.exists("units/unit.zip")
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket)
