@@ -70,10 +70,16 @@ class Catalog:
     def read_license_file(self, path: Path) -> License:
         return parse_license(path.read_bytes(), str(path))
 
-    def releases(self) -> Iterator[Release]:
-        """Every valid release; an invalid manifest raises (verify reports them all instead)."""
+    def releases(self, damaged: list[ManifestInvalid] | None = None) -> Iterator[Release]:
+        """Every valid release. An invalid manifest raises, or is set aside in `damaged` when
+        given, so that one damaged file does not hide every other release."""
         for path in self.release_files():
-            yield self.read_release_file(path)
+            try:
+                yield self.read_release_file(path)
+            except ManifestInvalid as exc:
+                if damaged is None:
+                    raise
+                damaged.append(exc)
 
     def has_release(self, rid: str) -> bool:
         return self.release_path(rid).is_file()
@@ -105,15 +111,20 @@ class Catalog:
 
     def resolve(self, ref: str) -> Release:
         """Find the release meant by `PRODUCT@VERSION` (name or slug, any case) or a full id."""
-        matches = find_matches(ref, self.releases())
+        damaged: list[ManifestInvalid] = []
+        matches = find_matches(ref, self.releases(damaged))
         if not matches:
-            raise ReleaseNotFound(f"no release matches '{ref}'; `arkeep list` shows what is archived")
+            for exc in damaged:
+                if exc.problems and Path(exc.problems[0].source).stem == ref.strip().lower():
+                    raise exc
+            hint = f" ({len(damaged)} damaged manifest(s): `arkeep verify` names them)" if damaged else ""
+            raise ReleaseNotFound(f"no release matches '{ref}'; `arkeep list` shows what is archived{hint}")
         if len(matches) > 1:
             raise AmbiguousRelease(ref, sorted(r.id for r in matches))
         return matches[0]
 
-    def search(self, query: str | None) -> list[Release]:
-        found = [r for r in self.releases() if matches_query(r, query)]
+    def search(self, query: str | None, damaged: list[ManifestInvalid] | None = None) -> list[Release]:
+        found = [r for r in self.releases(damaged) if matches_query(r, query)]
         return sorted(found, key=lambda r: (r.product.lower(), r.version, r.id))
 
 

@@ -210,11 +210,19 @@ def test_ambiguous_release(env: dict[str, str], installer: Path) -> None:
 
 @pytest.mark.parametrize("content", [b"schema = 1\nkind = ", b"\xff\xfe\x00garbage",
                                      b'schema = 1\nkind = "release"\nid = "broken@1"\n'])
-def test_malformed_manifest_in_the_store(env: dict[str, str], store_dir: Path, content: bytes) -> None:
+def test_malformed_manifest_in_the_store(env: dict[str, str], store_dir: Path, content: bytes,
+                                        installer: Path) -> None:
+    assert run_arkeep("add", installer, "--product", "Good", "--version", "2", env=env).returncode == 0
     path = store_dir / "manifests" / "releases" / "broken@1.toml"
     path.write_bytes(content)
-    line = one_line_error(run_arkeep("list", env=env), 1, str(path), "damaged manifest")
-    assert "arkeep verify" in line
+    listing = run_arkeep("list", env=env)
+    warnings = [line for line in listing.stderr.splitlines() if line.strip()]
+    assert listing.returncode == 1 and "Traceback" not in listing.stderr
+    assert len(warnings) == 1 and str(path) in warnings[0] and "damaged manifest" in warnings[0]
+    assert "arkeep verify" in warnings[0]
+    assert "good@2" in listing.stdout, "one damaged manifest must not hide the others"
+    one_line_error(run_arkeep("show", "broken@1", env=env), 1, str(path), "damaged manifest")
+    assert run_arkeep("show", "good@2", env=env).returncode == 0
     verify = run_arkeep("verify", env=env)
     assert verify.returncode == 1 and "broken@1" in verify.stdout and "Traceback" not in verify.stderr
 

@@ -33,21 +33,27 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.render import human_size
     
     store = ctx.open_store()
-    releases = store.catalog.search(args.query)
+    damaged: list = []
+    releases = store.catalog.search(args.query, damaged)
+    status = 0
+    for exc in damaged:
+        print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem",
+              file=ctx.err)
+        status = 1
     if ctx.json:
         ctx.emit_json([{"id": r.id, "product": r.product, "version": r.version, "vendor": r.vendor,
                         "edition": r.edition, "platform": r.platform, "files": len(r.artifacts),
                         "size": sum(a.size for a in r.artifacts), "licenses": len(r.licenses)}
                        for r in releases])
-        return 0
+        return status
     if not releases:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
-        return 0
+        return status
     for r in releases:
         size = human_size(sum(a.size for a in r.artifacts))
         ctx.say(f"{r.id:<40} {r.title}  [{len(r.artifacts)} files, {size}, "
                 f"{len(r.licenses)} licence{'s' * (len(r.licenses) != 1)}]")
-    return 0
+    return status
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
