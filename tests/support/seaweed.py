@@ -228,40 +228,55 @@ def start_seaweed(
     tie_to_parent: bool = True,
 ) -> SeaweedServer:
     """Start `weed mini` with its data, config and log under `workdir`; wait until it
-    takes writes. `tie_to_parent` kills it when this process dies (Linux)."""
+    takes writes. `tie_to_parent` kills it when this process dies (Linux). A server that
+    exits at once (another process took a port between the check and the bind) is retried
+    on new ports."""
     weed = find_weed()
     workdir = Path(workdir)
-    data = workdir / "data"
-    data.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
     access_key = access_key or "AK" + secrets.token_hex(8).upper()
     secret_key = secret_key or secrets.token_urlsafe(24)
     config = workdir / "s3.json"
     config.write_text(json.dumps(_identities(access_key, secret_key)))
     config.chmod(0o600)
+    deadline = time.monotonic() + timeout
+    for attempt in range(3):
+        server = _launch(weed, workdir, config, access_key, secret_key, s3_port, tie_to_parent)
+        try:
+            _wait_healthy(server, deadline)
+            _wait_writable(server, deadline)
+            return server
+        except BaseException as exc:
+            server.stop()
+            exited_early = server.process.returncode not in (None, -signal.SIGTERM)
+            if isinstance(exc, SeaweedError) and exited_early and attempt < 2 and not s3_port:
+                continue
+            if isinstance(exc, SeaweedError):
+                raise SeaweedError(
+                    f"{exc}; last lines of {server.log_path}:\n{server.log_tail()}"
+                ) from None
+            raise
+    raise AssertionError("unreachable")
+
+
+def _launch(
+    weed: str, workdir: Path, config: Path, access_key: str, secret_key: str,
+    s3_port: int | None, tie_to_parent: bool,
+) -> SeaweedServer:
     fixed = {SERVICES.index("s3"): s3_port} if s3_port else None
     ports = dict(zip(SERVICES, pick_ports(fixed=fixed)))
     log_path = workdir / "weed.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            _command(weed, data, config, ports),
+            _command(weed, workdir / "data", config, ports),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
             preexec_fn=_die_with_parent if tie_to_parent and sys.platform == "linux" else None,
             start_new_session=not tie_to_parent,
         )
-    server = SeaweedServer(
+    return SeaweedServer(
         f"http://127.0.0.1:{ports['s3']}", access_key, secret_key, process, workdir, log_path,
         ports,
     )
-    deadline = time.monotonic() + timeout
-    try:
-        _wait_healthy(server, deadline)
-        _wait_writable(server, deadline)
-    except BaseException as exc:
-        server.stop()
-        if isinstance(exc, SeaweedError):
-            raise SeaweedError(f"{exc}; last lines of {log_path}:\n{server.log_tail()}") from None
-        raise
-    return server
 
 
 _shared: SeaweedServer | None = None
