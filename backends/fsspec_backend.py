@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -250,7 +250,7 @@ class FsspecBackend(Backend):
         try:
             yield guarded  # type: ignore[misc]
             with self._guard(key):
-                written = raw.tell()
+                written = raw.seek(0, os.SEEK_END) if raw.seekable() else raw.tell()
                 raw.close()
                 stored = self.fs.size(temp)
                 if stored != written:
@@ -258,11 +258,18 @@ class FsspecBackend(Backend):
                 self._before_commit()
                 self.fs.mv(temp, path)
         except BaseException:
-            try:
-                raw.close()
-                self.fs.rm_file(temp)
-            except Exception:
-                pass
+            self._abandon(raw, temp)
             raise
         finally:
             guarded.close()
+
+    def _abandon(self, raw: Any, temp: str) -> None:
+        """Throw a temp write away: remote buffered files drop their upload, then whatever
+        reached the temp name is removed. Best effort; `cleanup_temp` catches the rest."""
+        for step in (getattr(raw, "discard", None), raw.close):
+            with suppress(Exception):
+                if step is not None:
+                    step()
+        with suppress(Exception):
+            if self.fs.exists(temp):
+                self.fs.rm_file(temp)
