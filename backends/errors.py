@@ -242,12 +242,6 @@ for _name, _kind in (("EDQUOT", NoSpace), ("ESTALE", Unreachable), ("ENOTCONN", 
     if hasattr(errno, _name):
         _ERRNOS[getattr(errno, _name)] = _kind
 
-_HINTS: dict[type[BackendError], str] = {
-    AccessDenied: "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the "
-    "bucket policy",
-}
-
-
 def _chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes, outermost first; s3fs hides the ClientError in there."""
     seen: list[BaseException] = []
@@ -341,5 +335,4 @@ def translate(
 def _build(kind: type[BackendError], remote: str, detail: str, key: str | None) -> BackendError:
     if kind is NotFound:
         return NotFound(remote, key=key)
-    hint = _HINTS.get(kind) if detail.startswith("S3 error") or "Credentials" in detail else None
-    return kind(remote, detail, key=key, hint=hint)
+    return kind(remote, detail, key=key)

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from .base import CHUNK, GuardedFile, key_problem
+from .base import CHUNK, GuardedFile, key_problem, translated
 from .errors import (
     S3_PACKAGES,
     AccessDenied,
@@ -57,6 +57,7 @@ from .errors import (
     Unreachable,
     Unsupported,
     safe_url,
+    translate,
 )
 from .fsspec_backend import FsspecBackend
 
@@ -159,7 +160,10 @@ class S3Backend(FsspecBackend):
         )
         style = options.addressing_style or ("path" if self.endpoint_url else "auto")
         s3_config = {"addressing_style": style}
-        session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
+        with translated(lambda exc: translate(exc, name)):
+            session = boto3.session.Session(
+                profile_name=options.profile, region_name=options.region
+            )
         self._make_control = lambda: session.client(
             "s3", endpoint_url=self.endpoint_url, config=config(**CONTROL_CONFIG, s3=s3_config)
         )
@@ -198,6 +202,11 @@ class S3Backend(FsspecBackend):
         if type(error) is Unreachable:
             where = safe_url(self.endpoint_url) if self.endpoint_url else "AWS"
             error.rehint(f"check the network and that the S3 endpoint ({where}) is up, then retry")
+        elif type(error) is AccessDenied:
+            error.rehint(
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the "
+                "bucket's policy"
+            )
         return error
 
     def _error_code(self, exc: Exception) -> str | None:
@@ -231,7 +240,7 @@ class S3Backend(FsspecBackend):
             raise BucketMissing(self.name, f"'{self.bucket}' does not exist")
         request: dict[str, Any] = {"Bucket": self.bucket}
         region = self.control.meta.region_name
-        if region and region != "us-east-1" and not self.endpoint_url:
+        if region and region != "us-east-1":
             request["CreateBucketConfiguration"] = {"LocationConstraint": region}
         if self.options.lock_mode:
             request["ObjectLockEnabledForBucket"] = True

@@ -245,3 +245,17 @@ def test_an_upload_that_vanishes_mid_write_is_a_translated_error(
     assert "NoSuchUpload" in str(caught.value)
     assert not backend.exists("units/unit.zip")
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket)
+
+
+def test_an_unknown_profile_is_access_denied(s3_env: SeaweedServer) -> None:
+    with pytest.raises(AccessDenied) as caught:
+        open_backend("cloud", "s3://bucket", profile="no-such-profile")
+    assert "ProfileNotFound" in str(caught.value)
+
+
+def test_a_region_outside_us_east_1_creates_the_bucket_there(
+    s3_env: SeaweedServer, bucket: str
+) -> None:
+    backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True, region="eu-west-1")
+    backend.check()
+    s3_env.client().head_bucket(Bucket=bucket)
