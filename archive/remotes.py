@@ -102,8 +102,9 @@ def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
     return open_backend(spec.name, spec.url, **options)
 
 
-def open_url(url: str, endpoint_url: str | None = None) -> Any:
-    """A backend for a replica given only by URL (rebuild on a new machine)."""
+def open_url(url: str, endpoint_url: str | None = None, name: str = "source") -> Any:
+    """A backend for a replica given only by URL (rebuild on a new machine), named `name`:
+    the ledger records what it holds under that name."""
     from backends import kind_of, open_backend
     kind = kind_of(url)
     options: dict[str, Any] = {}
@@ -111,4 +112,4 @@ def open_url(url: str, endpoint_url: str | None = None) -> Any:
         options["endpoint_url"] = endpoint_url
     if kind == "dir":
         url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
-    return open_backend("source", url, **options)
+    return open_backend(name, url, **options)

@@ -85,12 +85,21 @@ def rebuild(root: Path, passphrase: str, backend: Backend,
             _fetch_objects(store, backend, secret, namer, releases, present, ledger, result, progress_for)
             for lic in licenses:
                 store.catalog.write_license(lic)
+                _record_manifest(ledger, backend, namer.license(lic.id), present)
             for release in releases:
                 store.catalog.write_release(release)
+                _record_manifest(ledger, backend, namer.release(release.id), present)
         finally:
             ledger.close()
     result.releases, result.licenses = len(releases), len(licenses)
     return result
+
+
+def _record_manifest(ledger: Ledger, backend: Backend, unit: UnitRef, present: dict[str, int]) -> None:
+    """The ledger learns that a manifest unit read (and authenticated) above is on the replica."""
+    if unit.name in present:
+        ledger.record(backend.name, unit.name, unit.kind, unit.ref, PRESENT, present[unit.name],
+                      None, HOW_READ)
 
 
 def _entry_name(backend: Backend, key: str) -> str | None:

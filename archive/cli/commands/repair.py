@@ -66,7 +66,7 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.rebuild import rebuild
     from ...remotes import load_remotes, open_url, save_remote, spec_for
     
-    backend = open_url(args.source, args.endpoint_url)
+    backend = open_url(args.source, args.endpoint_url, name=args.name)
     passphrase = ctx.passphrase()
     result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
     ctx.close_bars()
