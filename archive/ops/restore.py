@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from manifests.model import Release
+from manifests.model import Artifact, Release
 
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, Progress, new_hasher
@@ -32,12 +32,15 @@ def needs_secret(store: Store, release: Release) -> bool:
 
 def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
                     force: bool = False, progress_for: Callable[[str, int], Progress | None] | None = None,
-                    fetch: Callable[[str, Path], None] | None = None) -> RestoreResult:
+                    fetch: Callable[[str, Path], None] | None = None,
+                    from_remote: Callable[[Artifact, Path, Progress | None], None] | None = None,
+                    ) -> RestoreResult:
     """Write every artifact under its original name, re-hashed against the manifest.
 
     Each file is written to a temp name inside `target` and renamed only once its digest matched,
     so a corrupt object never takes the place of a good file. Existing files are kept unless
-    `force`; nothing is written outside `target`.
+    `force`; nothing is written outside `target`. With `from_remote`, each file is written by it
+    instead of copied from the store (it must check the digest before the file takes its name).
     """
     target.mkdir(parents=True, exist_ok=True)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
@@ -51,6 +54,10 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
                              f"({len(clash)} file{'s' * (len(clash) > 1)} in the way)")
     written: list[Path] = []
     for art, dest in plan:
+        if from_remote is not None:
+            from_remote(art, dest, progress_for(art.filename, art.size) if progress_for else None)
+            written.append(dest)
+            continue
         source = store.object_path(art.blake3)
         if not source.is_file() and fetch is not None:
             fetch(art.blake3, source)
