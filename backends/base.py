@@ -147,8 +147,10 @@ class Backend(ABC):
         over the key, and the directory is fsynced; on S3 it is an upload that the store
         publishes only when it completes. If the with-block raises, nothing appears under
         `key`, the temp data is removed (or the upload aborted) and the exception propagates.
-        Writing zero bytes stores an empty object; the backend checks that what it stored
-        has exactly as many bytes as were written. Overwriting an existing key is allowed.
+        Writing zero bytes stores an empty object; where the bytes travel to another system
+        the backend checks that the stored object has exactly as many bytes as were written.
+        Overwriting an existing key is allowed. The handle always supports `write` and
+        `tell`; `seek` only where `seekable()` says so (local files yes, S3 uploads no).
         """
 
     @abstractmethod
