@@ -1,0 +1,117 @@
+"""S3 remotes through the command line: what the user sees when credentials or the endpoint are wrong.
+
+Run as separate processes without a terminal (as cron would), so that each run builds its S3
+clients from the environment afresh.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.archive.replication_support import (  # noqa: F401 - fixtures
+    add_sample, dir_listing, fast_template, recovery_code, s3_listing, store_dir, wanted_keys,
+)
+from tests.conftest import run_arkeep
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env(**changes: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out.update(changes)
+    return out
+
+
+def assert_one_clean_line(err: str, *secrets: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("arkeep: error: ")
+    assert "Traceback" not in err
+    for secret in secrets:
+        assert secret not in err
+
+
+def test_remote_add_with_a_wrong_secret_key(cli, store_dir: Path, s3_env) -> None:  # type: ignore[no-untyped-def]
+    url = f"s3://{s3_env.new_bucket_name('creds')}/arkeep"
+    wrong = "wrong" + s3_env.secret_key[5:]
+    started = time.monotonic()
+    result = run_arkeep("remote", "add", "cloud", url, env=env(AWS_SECRET_ACCESS_KEY=wrong))
+    assert time.monotonic() - started < 10
+    assert result.returncode == 3, result.stderr
+    assert_one_clean_line(result.stderr, wrong, s3_env.secret_key)
+    assert "remote 'cloud' denied access" in result.stderr
+    assert wrong not in result.stdout and s3_env.secret_key not in result.stdout
+    assert json.loads(cli("remote", "list", "--json").out) == []   # not added
+
+
+def test_remote_add_with_an_unknown_access_key(store_dir: Path, s3_env) -> None:  # type: ignore[no-untyped-def]
+    url = f"s3://{s3_env.new_bucket_name('creds')}/arkeep"
+    result = run_arkeep("remote", "add", "cloud", url, env=env(AWS_ACCESS_KEY_ID="AKNOBODY"))
+    assert result.returncode == 3
+    assert_one_clean_line(result.stderr, s3_env.secret_key)
+    assert "remote 'cloud'" in result.stderr
+
+
+def test_sync_to_a_closed_port_fails_fast_naming_the_remote(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            s3_env) -> None:
+    add_sample(cli, tmp_path)
+    bucket = s3_env.new_bucket_name("closed")
+    assert cli("remote", "add", "cloud", f"s3://{bucket}/arkeep").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    result = run_arkeep("sync", env=env(AWS_ENDPOINT_URL=endpoint))
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cloud: FAILED: remote 'cloud' cannot be reached" in result.stderr
+    assert endpoint in result.stderr and "Traceback" not in result.stderr
+    assert s3_env.secret_key not in result.stdout + result.stderr
+    # The other remote went on.
+    assert "nas: sent" in result.stdout
+    assert dir_listing(tmp_path / "nas") == wanted_keys(store_dir)
+    # And when the endpoint is back, the bucket catches up.
+    assert cli("sync").code == 0
+    assert s3_listing(s3_env, bucket, "arkeep") == wanted_keys(store_dir)
+
+
+def test_remote_add_to_a_closed_port(store_dir: Path, s3_env) -> None:  # type: ignore[no-untyped-def]
+    url = f"s3://{s3_env.new_bucket_name('closed')}/arkeep"
+    started = time.monotonic()
+    result = run_arkeep("remote", "add", "cloud", url, "--endpoint-url",
+                        f"http://127.0.0.1:{closed_port()}")
+    assert time.monotonic() - started < 10
+    assert result.returncode == 3
+    assert_one_clean_line(result.stderr, s3_env.secret_key)
+    assert "remote 'cloud' cannot be reached" in result.stderr
+
+
+def test_a_missing_bucket_that_may_not_be_created(store_dir: Path, s3_env) -> None:  # type: ignore[no-untyped-def]
+    url = f"s3://{s3_env.new_bucket_name('absent')}/arkeep"
+    result = run_arkeep("remote", "add", "cloud", url, "--no-create-bucket")
+    assert result.returncode == 3
+    assert_one_clean_line(result.stderr, s3_env.secret_key)
+    assert "remote 'cloud'" in result.stderr and "bucket" in result.stderr.lower()
+
+
+def test_sync_with_wrong_credentials_keeps_the_ledger_honest(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                             s3_env) -> None:
+    add_sample(cli, tmp_path)
+    bucket = s3_env.new_bucket_name("later")
+    assert cli("remote", "add", "cloud", f"s3://{bucket}/arkeep").code == 0
+    result = run_arkeep("sync", "--json", env=env(AWS_SECRET_ACCESS_KEY="x" * 30))
+    assert result.returncode == 3
+    rows = json.loads(result.stdout)
+    assert rows == [{"remote": "cloud", "status": "failed", "message": rows[0]["message"]}]
+    assert "denied access" in rows[0]["message"]
+    where = json.loads(cli("whereis", "acme-studio@7.5.1", "--json").out)
+    assert all(i["copies"]["cloud"]["state"] == "unknown" for i in where["items"])
