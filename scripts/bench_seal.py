@@ -4,9 +4,10 @@
     .venv/bin/python scripts/bench_seal.py [--size-mib 1024] [--runs 3] [--dir DIR] [--no-pyzipper]
 
 Makes a random file in a temporary directory, then for each operation does one warm-up and
-`--runs` timed runs and prints the median wall time, seconds per GiB, and the ratio to the 7-Zip
-command that does the same job (below 1.00 means arkeep is faster). Page cache warm, no fsync,
-on either side. Needs `7zz` on PATH.
+`--runs` timed runs (ours and 7-Zip's alternating) and prints the median wall times, seconds per
+GiB, and the median per-run ratio to the 7-Zip command that does the same job (below 1.00 means
+arkeep is faster). Page cache warm; `sync` (untimed) before every run; no fsync inside any timed
+run, on either side. Needs `7zz` on PATH.
 """
 from __future__ import annotations
 
@@ -41,15 +42,42 @@ def make_random_file(path: Path, size: int) -> None:
             left -= n
 
 
+def timed_pair(ours: Callable[[], object], peer: Callable[[], object],
+               before_ours: Callable[[], object], before_peer: Callable[[], object],
+               runs: int) -> tuple[float, float, float]:
+    """Median seconds of `ours` and `peer`, and the median of their per-run ratios.
+
+    The two alternate (which one goes first alternates too) so that noise from other processes
+    on the machine hits both alike; dirty pages are flushed (untimed) before every run.
+    """
+    mine, theirs, ratios = [], [], []
+    for i in range(runs + 1):  # the first round is the warm-up
+        pair = []
+        for fn in ((ours, peer) if i % 2 else (peer, ours)):
+            (before_ours if fn is ours else before_peer)()
+            os.sync()
+            start = time.perf_counter()
+            fn()
+            pair.append((fn, time.perf_counter() - start))
+        if i == 0:
+            continue
+        a = next(t for fn, t in pair if fn is ours)
+        b = next(t for fn, t in pair if fn is peer)
+        mine.append(a)
+        theirs.append(b)
+        ratios.append(a / b)
+    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+
+
 def timed(fn: Callable[[], object], before: Callable[[], object], runs: int) -> float:
-    before()
-    fn()  # warm-up
     times = []
-    for _ in range(runs):
+    for i in range(runs + 1):
         before()
+        os.sync()
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
+        if i:
+            times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
@@ -110,22 +138,22 @@ def main() -> int:
 
         seven_a = ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{PASSWORD}", str(theirs),
                    str(src)]
-        rows = [("seal", timed(our_seal, rm(ours), args.runs),
-                 timed(lambda: run(seven_a), rm(theirs), args.runs), "7zz a -tzip -mem=AES256 -mx0")]
-        rows.append(("unseal to a file", timed(our_unseal, rm(out_ours), args.runs),
-                     timed(lambda: run(["7zz", "x", "-y", f"-p{PASSWORD}", f"-o{out_dir}",
-                                        str(theirs)]), rm(out_dir), args.runs), "7zz x"))
-        rows.append(("authenticate only", timed(our_test, lambda: None, args.runs),
-                     timed(lambda: run(["7zz", "t", f"-p{PASSWORD}", str(theirs)]),
-                           lambda: None, args.runs), "7zz t"))
+        rows = [("seal", *timed_pair(our_seal, lambda: run(seven_a), rm(ours), rm(theirs),
+                                     args.runs), "7zz a -tzip -mem=AES256 -mx0")]
+        rows.append(("unseal to a file", *timed_pair(
+            our_unseal, lambda: run(["7zz", "x", "-y", f"-p{PASSWORD}", f"-o{out_dir}",
+                                     str(theirs)]), rm(out_ours), rm(out_dir), args.runs), "7zz x"))
+        rows.append(("authenticate only", *timed_pair(
+            our_test, lambda: run(["7zz", "t", f"-p{PASSWORD}", str(theirs)]), lambda: None,
+            lambda: None, args.runs), "7zz t"))
         pyz = None if args.no_pyzipper else timed(pyzipper_seal, rm(theirs), max(1, args.runs))
 
-    print(f"{args.size_mib} MiB random file, median of {args.runs} runs after a warm-up, "
-          f"{os.cpu_count()} CPUs")
+    print(f"{args.size_mib} MiB random file, medians of {args.runs} alternating runs after a "
+          f"warm-up, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"{'operation':<20}{'arkeep s':>10}{'s/GiB':>8}{'7zz s':>9}{'s/GiB':>8}{'ratio':>8}  peer")
-    for name, ours_s, peer_s, peer in rows:
+    for name, ours_s, peer_s, ratio, peer in rows:
         print(f"{name:<20}{ours_s:>10.2f}{ours_s / gib:>8.2f}{peer_s:>9.2f}{peer_s / gib:>8.2f}"
-              f"{ours_s / peer_s:>8.2f}  {peer}")
+              f"{ratio:>8.2f}  {peer}")
     if pyz is not None:
         seal_s = rows[0][1]
         print(f"{'pyzipper seal':<20}{pyz:>10.2f}{pyz / gib:>8.2f}   (stock, 1 MiB writes; "
