@@ -124,16 +124,17 @@ def unchecked_positions(blob: bytes) -> set[int]:
 
 
 class PipeWriter(io.RawIOBase):
-    """A non-seekable destination that accepts at most 1000 bytes per write (like a pipe)."""
+    """A non-seekable destination that accepts at most `max_write` bytes per write (a pipe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_write: int = 1000) -> None:
         self.data = bytearray()
+        self.max_write = max_write
 
     def writable(self) -> bool:
         return True
 
     def write(self, b) -> int:
-        n = min(len(b), 1000)
+        n = min(len(b), self.max_write)
         self.data += bytes(memoryview(b)[:n])
         return n
 
@@ -377,6 +378,36 @@ def test_pyzipper_bundles_open(compression: int, streamed: bool) -> None:
             z.writestr("entry.bin", data)
     plain, result = unseal_bytes(buf.getvalue())
     assert plain == data and result.entry_name == "entry.bin" and result.blake3 == b3(data)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED],
+                         ids=["stored", "deflated"])
+def test_pyzipper_streamed_to_a_pipe_opens(compression: int) -> None:
+    """Written without seeking, pyzipper uses a data descriptor (with 8-byte sizes here)."""
+    data = text_bytes(300_000)
+    pipe = PipeWriter(max_write=1 << 30)
+    with pyzipper.AESZipFile(pipe, "w", compression=compression,
+                             encryption=pyzipper.WZ_AES) as z:
+        z.setpassword(PASSWORD)
+        with z.open("entry.bin", "w", force_zip64=True) as w:
+            w.write(data)
+    assert zipfile.ZipFile(io.BytesIO(pipe.data)).infolist()[0].flag_bits & 0x08
+    assert unseal_bytes(bytes(pipe.data))[0] == data
+
+
+@needs_7zz
+def test_7zip_streamed_to_stdout_opens(tmp_path: Path) -> None:
+    """7-Zip writing to a pipe (-so) uses a data descriptor (it can only deflate there)."""
+    data = text_bytes(1_000_000)
+    (tmp_path / "f.bin").write_bytes(data)
+    with open(tmp_path / "b.zip", "wb") as out:
+        made = subprocess.run([SEVEN_ZIP, "a", "-tzip", "-mem=AES256", "-mx5",
+                               f"-p{PASSWORD.decode()}", "-so", "x.zip", "f.bin"],
+                              stdout=out, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert made.returncode == 0
+    blob = (tmp_path / "b.zip").read_bytes()
+    assert zipfile.ZipFile(io.BytesIO(blob)).infolist()[0].flag_bits & 0x08
+    assert unseal_bytes(blob) == (data, UnsealResult("f.bin", len(data), b3(data)))
 
 
 def test_golden_bundle_still_opens() -> None:
