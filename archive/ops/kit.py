@@ -23,7 +23,7 @@ To get an installer and its key back with 7-Zip alone (no arkeep needed), see do
   1. Extract every bundle of a replica:
        7zz x -p'{code}' -orecovered 'REPLICA/units/*/*.zip'
   2. Every file that ends in .toml is a manifest. Find the release you want:
-       grep -l 'product = ' recovered/*.toml
+       grep -l 'kind = "release"' recovered/*.toml | xargs grep -H '^product\\|^version'
   3. Each [[artifact]] in it names its `filename`, its `blake3` and the `unit` that holds it:
        cp recovered/UNIT "FILENAME" && b3sum "FILENAME"   (must print the blake3 value)
   4. The licence records are the .toml files with kind = "license"; the key is in `key`.
