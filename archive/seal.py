@@ -14,23 +14,55 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from hmac import HMAC
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import blake3
 import numpy as np
 
 from ._pipeline import Pipeline
 from .errors import ArkeepError, EnvironmentFailure, IntegrityError, UsageError
-from .winzip_aes import (MAC_LEN, OVERHEAD, SALT_LEN, VERIFIER_LEN, CtrCipher, derive_keys,
-                         mac_matches, new_mac, new_salt, verifier_matches)
-from .zip_layout import (DEFLATED, STORED, U32_MAX, EntrySpec, Layout, LayoutError,
-                         encode_descriptor, encode_local_header, encode_trailer, read_layout)
+from .winzip_aes import (
+    MAC_LEN,
+    OVERHEAD,
+    SALT_LEN,
+    VERIFIER_LEN,
+    CtrCipher,
+    derive_keys,
+    mac_matches,
+    new_mac,
+    new_salt,
+    verifier_matches,
+)
+from .zip_layout import (
+    DEFLATED,
+    STORED,
+    U32_MAX,
+    EntrySpec,
+    Layout,
+    LayoutError,
+    encode_descriptor,
+    encode_local_header,
+    encode_trailer,
+    read_layout,
+)
 
-__all__ = ["SealResult", "UnsealResult", "SealError", "WrongSecret", "BundleCorrupt",
-           "BundleRefused", "SourceSizeMismatch", "seal", "unseal", "seal_path",
-           "unseal_to_path"]
+__all__ = [
+    "BundleCorrupt",
+    "BundleRefused",
+    "SealError",
+    "SealResult",
+    "SourceSizeMismatch",
+    "UnsealResult",
+    "WrongSecret",
+    "seal",
+    "seal_path",
+    "unseal",
+    "unseal_to_path",
+]
 
 Progress = Callable[[int], None]
 
@@ -92,7 +124,7 @@ class SourceSizeMismatch(SealError, EnvironmentFailure):
 class _Slot:
     """One chunk in flight: its plaintext and ciphertext buffers and where it sits in the entry."""
 
-    __slots__ = ("plain", "cipher", "n", "offset")
+    __slots__ = ("cipher", "n", "offset", "plain")
 
     def __init__(self, size: int) -> None:
         self.plain = np.empty(size, dtype=np.uint8)
@@ -159,13 +191,13 @@ class _CountingWriter:
             self.count += written
 
 
-def _new_hasher() -> "blake3.blake3":
+def _new_hasher() -> blake3.blake3:
     # One thread: the pipeline already keeps both cores busy, and blake3's own thread pool was
     # measured to cost more CPU (and wall time) than it saves here.
     return blake3.blake3()
 
 
-def _hash_and_xor(hasher: "blake3.blake3", cipher: CtrCipher, src: np.ndarray, dst: np.ndarray,
+def _hash_and_xor(hasher: blake3.blake3, cipher: CtrCipher, src: np.ndarray, dst: np.ndarray,
                   offset: int, *, hash_src: bool) -> None:
     """dst = src XOR keystream at `offset`, hashing the plaintext side (src when sealing, dst
     when unsealing), one cache-sized piece at a time."""
@@ -179,8 +211,10 @@ def _hash_and_xor(hasher: "blake3.blake3", cipher: CtrCipher, src: np.ndarray, d
 
 
 def _check_password(password: bytes) -> None:
-    if not isinstance(password, (bytes, bytearray)) or not password:
-        raise TypeError("password must be non-empty bytes")
+    if not isinstance(password, (bytes, bytearray)):
+        raise TypeError("the password must be bytes (the recovery code, ASCII)")
+    if not password:
+        raise ValueError("the password must not be empty")
 
 
 def _encode_name(entry_name: str) -> tuple[bytes, bool]:
@@ -264,8 +298,8 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
     produce = _plain_producer(reader, size)
     if compress:
         sealed = _stream_deflated(produce, hasher, mac, cipher, out, progress) + OVERHEAD
-        if sealed >= ZIP64_FROM and not spec.zip64:
-            raise AssertionError("deflate exceeded its bound")  # cannot happen: zlib's bound
+        if sealed >= ZIP64_FROM and not spec.zip64:  # cannot happen: zlib's bound holds
+            raise RuntimeError("deflate's output exceeded its bound; the bundle is unusable")
         spec = EntrySpec(name, utf8, DEFLATED, size, sealed, spec.zip64, descriptor=True)
     else:
         _stream_stored(produce, hasher, mac, cipher, out, progress)
@@ -276,7 +310,7 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
     return SealResult(entry_name, size, out.count, hasher.hexdigest())
 
 
-def _stream_stored(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", mac,
+def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                    cipher: CtrCipher, out: _CountingWriter, progress: Progress | None) -> None:
     """read -> BLAKE3 + encrypt -> HMAC -> write, each in its own thread (write in ours)."""
 
@@ -293,7 +327,7 @@ def _stream_stored(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", ma
     ]).run()
 
 
-def _stream_deflated(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", mac,
+def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                      cipher: CtrCipher, out: _CountingWriter, progress: Progress | None) -> int:
     """read -> BLAKE3 in threads; deflate -> encrypt -> HMAC -> write in ours. Returns the
     deflated size. Deflate dominates here, so more threads would not buy much."""
@@ -404,7 +438,7 @@ def unseal(src: BinaryIO, dst: BinaryIO | None, *, password: bytes, max_size: in
     return UnsealResult(layout.name, layout.plain_size, hasher.hexdigest())
 
 
-def _unstream_stored(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", mac,
+def _unstream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                      cipher: CtrCipher, dst: BinaryIO | None, progress: Progress | None,
                      layout: Layout) -> int:
     """read -> HMAC -> decrypt + BLAKE3 (+CRC for AE-1) in threads -> write in ours."""
@@ -433,7 +467,7 @@ def _unstream_stored(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", 
     return crc
 
 
-def _unstream_deflated(produce: Callable[[_Slot], bool], hasher: "blake3.blake3", mac,
+def _unstream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                        cipher: CtrCipher, dst: BinaryIO | None, progress: Progress | None,
                        layout: Layout) -> int:
     """read -> HMAC -> decrypt in threads; inflate (never past the declared size) -> BLAKE3

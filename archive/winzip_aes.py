@@ -36,7 +36,7 @@ def derive_keys(password: bytes, salt: bytes) -> tuple[bytes, bytes, bytes]:
     return material[:32], material[32:64], material[64:]
 
 
-def new_mac(hmac_key: bytes) -> "hmac.HMAC":
+def new_mac(hmac_key: bytes) -> hmac.HMAC:
     """HMAC-SHA1 backed by OpenSSL (hashlib), which releases the GIL on large updates."""
     return hmac.new(hmac_key, digestmod="sha1")
 
@@ -45,7 +45,7 @@ def verifier_matches(expected: bytes, stored: bytes) -> bool:
     return hmac.compare_digest(expected, stored)
 
 
-def mac_matches(mac: "hmac.HMAC", stored: bytes) -> bool:
+def mac_matches(mac: hmac.HMAC, stored: bytes) -> bool:
     return hmac.compare_digest(mac.digest()[:MAC_LEN], stored)
 
 

@@ -20,12 +20,12 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.seal import seal, unseal  # noqa: E402
+from archive.seal import seal, unseal
 
 PASSWORD = "BENCH-ABCD-EFGH-IJKL-MNOP-QRST-UVWX"
 

@@ -21,8 +21,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archive.seal as seal_mod
-from archive.seal import (BundleCorrupt, BundleRefused, SealError, SealResult, SourceSizeMismatch,
-                          UnsealResult, WrongSecret, seal, seal_path, unseal, unseal_to_path)
+from archive.seal import (
+    BundleCorrupt,
+    BundleRefused,
+    SealError,
+    SealResult,
+    SourceSizeMismatch,
+    UnsealResult,
+    WrongSecret,
+    seal,
+    seal_path,
+    unseal,
+    unseal_to_path,
+)
 from archive.winzip_aes import CtrCipher
 from archive.zip_layout import read_layout
 
@@ -71,7 +82,8 @@ def b3(data: bytes) -> str:
 
 
 def seven(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([SEVEN_ZIP, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([SEVEN_ZIP, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          check=False)
 
 
 def flip(blob: bytes, pos: int, mask: int = 0x01) -> bytes:
@@ -403,7 +415,7 @@ def test_7zip_streamed_to_stdout_opens(tmp_path: Path) -> None:
     with open(tmp_path / "b.zip", "wb") as out:
         made = subprocess.run([SEVEN_ZIP, "a", "-tzip", "-mem=AES256", "-mx5",
                                f"-p{PASSWORD.decode()}", "-so", "x.zip", "f.bin"],
-                              stdout=out, stderr=subprocess.PIPE, cwd=tmp_path)
+                              stdout=out, stderr=subprocess.PIPE, cwd=tmp_path, check=False)
     assert made.returncode == 0
     blob = (tmp_path / "b.zip").read_bytes()
     assert zipfile.ZipFile(io.BytesIO(blob)).infolist()[0].flag_bits & 0x08
