@@ -303,3 +303,27 @@ def test_sync_without_remotes_says_how_to_add_one(cli, store_dir: Path, tmp_path
     assert result.err.strip() == ("arkeep: error: this store has no remotes yet; "
                                   "`arkeep remote add NAME URL` adds one")
     assert cli("sync", "nowhere").code == 2
+
+
+def test_rescan_keeps_what_is_known_of_an_unplugged_drive(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = add_sample(cli, tmp_path)
+    mnt = tmp_path / "mnt"
+    (mnt / "usb1").mkdir(parents=True)
+    monkeypatch.setenv("ARKEEP_DRIVE_PATHS", str(mnt))
+    assert cli("remote", "add", "usb", mnt / "usb1", "--drive").code == 0
+    assert cli("sync").code == 0
+    known = ledger_rows(store_dir, "usb")
+    assert len(known) == 4 and set(known.values()) == {PRESENT}
+    (mnt / "usb1").rename(tmp_path / "away")
+    result = cli("sync", "--rescan")
+    assert result.code == 0
+    assert "usb: skipped, not connected, last seen" in result.out
+    assert ledger_rows(store_dir, "usb") == known
+    where = json.loads(cli("whereis", sample.rid, "--json").out)
+    assert {i["copies"]["usb"]["state"] for i in where["items"]} == {"present"}
+    # Plugged in again, the rescan lists it afresh.
+    (tmp_path / "away").rename(mnt / "usb2")
+    rows = sync_json(cli, "--rescan")
+    assert rows["usb"]["status"] == "up-to-date"
+    assert ledger_rows(store_dir, "usb") == known

@@ -41,7 +41,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         plan = plan_units(store, secret)
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             if args.rescan:
-                ledger.forget_remote(spec.name)
+                try:
+                    backend.check()
+                except BackendError:
+                    pass  # an unplugged drive keeps what the ledger knows; sync_remote reports it
+                else:
+                    ledger.forget_remote(spec.name)
             try:
                 result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
             except (BackendError, ArkeepError) as exc:
