@@ -158,11 +158,12 @@ def _push(backend: Backend, secret: bytes, wanted: WantedUnit, ledger: Ledger,
             assert wanted.path is not None
             with open(wanted.path, "rb") as src:
                 sealed = seal_unit(src, wanted.size, unit, out, secret, progress)
-    if sealed.blake3 != wanted.expected_digest:
-        # The local object changed under us: never record a copy of bytes we did not mean to send.
-        ledger.record(backend.name, unit.name, unit.kind, unit.ref, BAD, sealed.sealed_size)
-        raise IntegrityError(f"{', '.join(f'{r} / {n}' for r, n in wanted.labels)}: the local copy "
-                             "does not match its BLAKE3; run `arkeep verify` and `arkeep repair`")
+        if sealed.blake3 != wanted.expected_digest:
+            # The local object is corrupt or changed under us: raising inside the write makes the
+            # backend discard it, so bytes we did not mean to send never reach the remote.
+            raise IntegrityError(f"{', '.join(f'{r} / {n}' for r, n in wanted.labels)}: the local "
+                                 "copy does not match its BLAKE3; nothing was sent. Run "
+                                 "`arkeep verify` and `arkeep repair`")
     ledger.record(backend.name, unit.name, unit.kind, unit.ref, PRESENT, sealed.sealed_size,
                   wanted.source_digest, HOW_WRITTEN)
 

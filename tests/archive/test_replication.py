@@ -327,3 +327,25 @@ def test_rescan_keeps_what_is_known_of_an_unplugged_drive(cli, store_dir: Path, 
     rows = sync_json(cli, "--rescan")
     assert rows["usb"]["status"] == "up-to-date"
     assert ledger_rows(store_dir, "usb") == known
+
+
+def test_a_corrupt_local_object_never_reaches_a_remote(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sample = add_sample(cli, tmp_path)
+    assert cli("remote", "add", "good", tmp_path / "good").code == 0
+    assert cli("sync").code == 0
+    store = Store.open(store_dir)
+    flip_byte(store.object_path(store.catalog.load_release(sample.rid).artifacts[0].blake3))
+    nas = tmp_path / "nas"
+    assert cli("remote", "add", "nas", nas).code == 0
+    result = cli("sync", "nas")
+    assert result.code == 3
+    assert f"{sample.rid} / {sample.installer.name}: the local copy does not match" in result.err
+    installer_key = object_unit_key(store_dir, sample.rid, sample.installer.name)
+    assert installer_key not in dir_listing(nas)
+    assert not any(".arkeep-" in k for k in dir_listing(nas))
+    assert unit_name_of_key(installer_key) not in ledger_rows(store_dir, "nas")
+    # repair brings the object back from the good remote, then fills the new one.
+    repaired = cli("repair")
+    assert repaired.code == 0, repaired.out + repaired.err
+    assert dir_listing(nas) == wanted_keys(store_dir)
+    assert cli("verify", "--all").code == 0
