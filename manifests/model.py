@@ -52,6 +52,9 @@ class Artifact:
     # Set only in sealed manifests: the name of the unit that holds this artifact on a remote.
     unit: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Where values of the release were read from this file, e.g.
+    # {"product": "MSI Property table: ProductName"}; written as [artifact.detected].
+    detected: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,17 @@ class _Fields:
             return {}
         return value
 
+    def string_table(self, name: str) -> dict[str, str]:
+        value = self.table_field(name)
+        for key, text in value.items():
+            if not isinstance(text, str):
+                self.problem(f"{name}.{key}", f"must be a string, not {type(text).__name__}")
+                return {}
+            if len(text) > MAX_TEXT:
+                self.problem(f"{name}.{key}", f"is longer than {MAX_TEXT} characters")
+                return {}
+        return value
+
     def finish(self) -> None:
         for name in self.table:
             if name not in self.seen:
@@ -210,13 +221,14 @@ def _artifact(table: Any, source: str, index: int, problems: list[Problem]) -> A
     retrieved = f.moment("retrieved")
     unit = f.text("unit", pattern=UNIT_NAME)
     extra = f.table_field("extra")
+    detected = f.string_table("detected")
     f.finish()
     if len(problems) > before:
         return None
     assert role is not None and filename is not None and size is not None and digest is not None
     return Artifact(role=role, filename=filename, size=size, blake3=digest, media_type=media_type,
                     license=license_id, source_url=source_url, retrieved=retrieved, unit=unit,
-                    extra=extra)
+                    extra=extra, detected=detected)
 
 
 def release_from_table(table: dict[str, Any], source: str = "") -> Release:

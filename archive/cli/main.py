@@ -10,14 +10,15 @@ from manifests.errors import AmbiguousRelease, ManifestError, ManifestInvalid, R
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
 from .commands import (
-    add, catalog, export, init, key, remote, repair, restore, status, sync, verify,
+    add, catalog, export, init, inspect, key, remote, repair, restore, scan, status, sync, verify,
 )
 from .context import Context
 
-COMMANDS = (init, add, catalog, remote, sync, status, verify, repair, restore, export, key)
+COMMANDS = (init, add, inspect, scan, catalog, remote, sync, status, verify, repair, restore,
+            export, key)
 EPILOG = """commands by job:
   set up       init, key passwd, key export
-  archive      add
+  archive      add, inspect, scan
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
   check        verify [--remote NAME | --all], repair

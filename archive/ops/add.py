@@ -64,6 +64,8 @@ class AddRequest:
     license_id: str | None = None
     license: LicenseFields = LicenseFields()
     source_url: str | None = None
+    # Per file name: where values were read from that file ([artifact.detected] in the manifest).
+    detected: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
                           media_type=media_type(path), license=lic_id,
                           source_url=request.source_url if role == "installer" else None,
-                          retrieved=None)
+                          retrieved=None, detected=dict(request.detected.get(path.name, {})))
                  for role, path, digest, size in ingested]
     return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
 

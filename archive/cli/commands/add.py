@@ -5,6 +5,7 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ...errors import UsageError
 from ..context import Context, read_secret_file
@@ -15,7 +16,10 @@ EXAMPLES = """examples:
       --edition Extended --platform windows-x64 --invoice order-2012.pdf --key-file key.txt
   printf '%s' "$KEY" | arkeep add hello_2.10-3_amd64.deb --product hello --version 2.10-3 --key-stdin
   arkeep add setup-x86.exe setup-x64.exe --product Foo --version 7.5 --license lic-0a1b2c3d4e
+  arkeep add ContosoLedger-4.2.1-x64.msi      (product, version, vendor, platform read from the file)
 
+Without --product or --version, arkeep reads them from the first installer (see `arkeep inspect`),
+shows what it found, and records in the manifest where each value came from. Flags always win.
 The licence key never goes on the command line: give it in a file or on standard input.
 """
 
@@ -34,9 +38,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "in a manifest that links the files to their licence record. "
                                    "Adding the same release again changes nothing.")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="installer file(s)")
-    p.add_argument("--product", required=True, help="product name, e.g. 'Adobe Photoshop CS6'")
-    p.add_argument("--version", required=True, dest="release_version", metavar="VER",
-                   help="the exact version, e.g. 13.0.1")
+    p.add_argument("--product", help="product name, e.g. 'Adobe Photoshop CS6' "
+                                      "(default: read from the first installer)")
+    p.add_argument("--version", dest="release_version", metavar="VER",
+                   help="the exact version, e.g. 13.0.1 (default: read from the first installer)")
     p.add_argument("--vendor")
     p.add_argument("--edition")
     p.add_argument("--platform", help="e.g. windows-x64, macos-arm64, linux-amd64")
@@ -105,12 +110,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         price=args.price, currency=args.currency.upper() if args.currency else None,
         seller=args.seller, expires=args.expires, maintenance_end=args.maintenance_end,
         activation_notes=args.activation_notes)
+    product, version, vendor, platform = args.product, args.release_version, args.vendor, args.platform
+    detected: dict[str, dict[str, str]] = {}
+    if product is None or version is None:
+        found, used = detect(args.files[0], args)
+        product, version = product or found.product, version or found.version
+        vendor = vendor or (found.vendor if "vendor" in used else None)
+        platform = platform or (found.platform if "platform" in used else None)
+        detected = {args.files[0].name: {k: found.sources[k] for k in used}}
+        show_detected(ctx, found, used)
     request = AddRequest(
-        product=args.product, version=args.release_version, installers=tuple(args.files),
-        vendor=args.vendor, edition=args.edition, platform=args.platform,
+        product=product, version=version, installers=tuple(args.files),
+        vendor=vendor, edition=args.edition, platform=platform,
         license_files=tuple(args.license_file), invoices=tuple(args.invoice),
         receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
-        source_url=args.source_url)
+        source_url=args.source_url, detected=detected)
     secret = ctx.unlock(store) if key is not None else None
     with store.writing("arkeep add"):
         try:
@@ -122,7 +136,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json({"release": rel.id, "created": result.created, "unchanged": result.unchanged,
                        "new_files": [a.filename for a in result.new_artifacts],
                        "new_objects": result.new_objects,
-                       "license": result.license.id if result.license else None})
+                       "license": result.license.id if result.license else None,
+                       "detected": detected.get(args.files[0].name, {})})
         return 0
     if result.unchanged:
         ctx.say(f"{rel.title} is already archived with these files; nothing changed ({rel.id}).")
@@ -134,3 +149,40 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0
+
+
+def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """Inspect the first installer for what the flags left out; refuse when it does not say."""
+    from ...inspect import inspect_file
+    from ...ops.add import check_input_file
+
+    check_input_file(path)
+    found = inspect_file(path)
+    missing = [n for n, flag in (("product", args.product), ("version", args.release_version))
+               if flag is None and not found.fields.get(n)]
+    if found.damaged:
+        raise UsageError(f"{path.name}: {found.problems[0]}; give --product and --version to "
+                         "archive it anyway")
+    if missing:
+        said = " and ".join(missing)
+        hints = {k: v for k, v in found.hints.items() if k in missing}
+        hint = ("; the file name suggests " + " ".join(f"--{k} {_quote(v)}" for k, v in hints.items())
+                if hints else "")
+        raise UsageError(f"{path.name} ({found.label}) does not say its {said}: give "
+                         f"{' '.join('--' + m + ' ' + m.upper() for m in missing)}{hint}")
+    flags = {"product": args.product, "version": args.release_version, "vendor": args.vendor,
+             "platform": args.platform}
+    used = [n for n in ("product", "version", "vendor", "platform")
+            if flags[n] is None and found.fields.get(n)]
+    return found, used
+
+
+def _quote(text: str) -> str:
+    import shlex
+    return shlex.quote(text)
+
+
+def show_detected(ctx: Context, found: Any, used: list[str]) -> None:
+    ctx.say(f"Read from {Path(found.path).name} ({found.label}):")
+    for name in used:
+        ctx.say(f"  {name:<9} {found.fields[name]:<28} ({found.sources[name]})")

@@ -1,0 +1,438 @@
+"""`arkeep scan`: turn a folder of installers, licence files and receipts into proposed releases.
+
+The plan is a pure function of the folder: every file is classified (installer, licence file,
+invoice, receipt, or ignored, each with the reason), installers are grouped into releases by
+what they say about themselves (or, marked as such, by their file names), and licence files,
+invoices and receipts are linked to the release they name. Applying the plan goes through
+`add_release`, so keys from receipts are stored encrypted like any other key.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from manifests.model import release_id, slugify
+
+from ..errors import ArkeepError, UsageError
+from ..hashing import Progress
+from ..store import Store
+from .add import AddRequest, AddResult, LicenseFields, add_release
+from .receipts import Receipt, mask_key, read_receipt
+
+INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
+LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")
+LICENSE_WORDS = re.compile(r"(^|[-_ .])(licen[cs]e|serial|registration|activation)([-_ .]|$)", re.I)
+INVOICE_WORDS = re.compile(r"invoice|rechnung|facture|factura|fattura", re.I)
+RECEIPT_WORDS = re.compile(r"receipt|quittung|order|bestellung|purchase|confirmation", re.I)
+MAX_LICENSE_FILE = 1024 * 1024
+MAX_TEXT_PEEK = 64 * 1024
+ITEM_LINE = re.compile(r"^\s*(?:product|item|software|artikel|produkt|description|licen[cs]e for)"
+                       r"(?:\s+name)?\s*[:=]", re.I)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One file of the folder and what the scan made of it."""
+
+    path: Path
+    role: str                 # installer, license-file, invoice, receipt, ignored
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProposedRelease:
+    product: str
+    version: str
+    vendor: str | None = None
+    platform: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)   # product/version/... -> where read
+    installers: tuple[Path, ...] = ()
+    license_files: tuple[Path, ...] = ()
+    invoices: tuple[Path, ...] = ()
+    receipts: tuple[Path, ...] = ()
+    links: dict[str, str] = field(default_factory=dict)     # file name -> why it belongs here
+    key: str | None = field(default=None, repr=False)
+    key_source: str | None = None
+    license: LicenseFields = LicenseFields()
+    license_sources: dict[str, str] = field(default_factory=dict)
+    detected: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return release_id(self.product, self.version, None, self.platform)
+
+    def request(self) -> AddRequest:
+        return AddRequest(product=self.product, version=self.version, installers=self.installers,
+                          vendor=self.vendor, platform=self.platform,
+                          license_files=self.license_files, invoices=self.invoices,
+                          receipts=self.receipts, key=self.key, license=self.license,
+                          detected=self.detected)
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    root: Path
+    releases: tuple[ProposedRelease, ...]
+    unlinked: tuple[Found, ...]       # useful files the scan could not place
+    ignored: tuple[Found, ...]        # everything else, with the reason
+    files: int
+
+
+# -- classifying --------------------------------------------------------------------------------
+def walk(root: Path) -> list[Path]:
+    """Every regular file under `root`, sorted, without following symbolic links."""
+    if not root.exists():
+        raise UsageError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder; `arkeep inspect` reads one file")
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out.extend(Path(dirpath) / f for f in sorted(filenames))
+    return out
+
+
+def classify(path: Path) -> tuple[str, str, Any]:
+    """(role, reason, detail) for one file; detail is an Inspection or a Receipt when read."""
+    from ..inspect import inspect_file
+
+    name = path.name
+    lower = name.lower()
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return "ignored", f"cannot be read ({exc.strerror})", None
+    if stat.S_ISLNK(st.st_mode):
+        return "ignored", "a symbolic link (scan archives the files themselves)", None
+    if not stat.S_ISREG(st.st_mode):
+        return "ignored", "not a regular file", None
+    if name.startswith("."):
+        return "ignored", "a hidden file", None
+    if lower.endswith(INCOMPLETE):
+        return "ignored", "an incomplete download", None
+    if st.st_size == 0:
+        return "ignored", "empty", None
+    if not os.access(path, os.R_OK):
+        return "ignored", "permission denied", None
+    if _is_license_name(path) and st.st_size <= MAX_LICENSE_FILE:
+        return "license-file", "named like a licence file", None
+    found = inspect_file(path, display=str(path))
+    if found.format == "email" or lower.endswith(".eml"):
+        receipt = read_receipt(path)
+        if receipt.is_purchase:
+            return "receipt", "an email with an order number, price or key", receipt
+        return "ignored", "an email that names no order, price or key", None
+    if found.damaged:
+        return "ignored", f"damaged: {found.problems[0]}", found
+    if found.is_installer:
+        return "installer", found.label, found
+    if found.format == "pdf":
+        if INVOICE_WORDS.search(name):
+            return "invoice", "a PDF named like an invoice", None
+        if RECEIPT_WORDS.search(name):
+            return "receipt", "a PDF named like a receipt", None
+        return "ignored", "a PDF not named like an invoice or receipt (PDF text is not read)", None
+    if found.format in ("zip", "iso9660"):
+        return "ignored", f"a {found.label} with no installer inside", None
+    return "ignored", f"not an installer ({found.label})", None
+
+
+def _is_license_name(path: Path) -> bool:
+    lower = path.name.lower()
+    return (lower.startswith(("license", "licence")) or lower.endswith(LICENSE_SUFFIXES)
+            or bool(LICENSE_WORDS.search(Path(lower).stem)))
+
+
+# -- planning -----------------------------------------------------------------------------------
+@dataclass
+class _Group:
+    product: str
+    version: str
+    vendor: str | None = None
+    platforms: set[str | None] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)
+    installers: list[Path] = field(default_factory=list)
+    detected: dict[str, dict[str, str]] = field(default_factory=dict)
+    license_files: list[Path] = field(default_factory=list)
+    invoices: list[Path] = field(default_factory=list)
+    # Each linked receipt with the products it names (to tell whose key is whose).
+    receipts: list[tuple[Receipt, tuple[str, ...]]] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> ScanPlan:
+    """Classify every file under `root` and propose releases; nothing is written."""
+    groups: dict[tuple[str, str], _Group] = {}
+    extras: list[tuple[str, Path, Any]] = []
+    unlinked: list[Found] = []
+    ignored: list[Found] = []
+    paths = walk(root)
+    for path in paths:
+        if on_file:
+            on_file(path)
+        role, reason, detail = classify(path)
+        if role == "ignored":
+            ignored.append(Found(path, role, reason))
+        elif role == "installer":
+            if not _group_installer(groups, path, detail):
+                unlinked.append(Found(path, role, f"{reason}; it does not say its product and "
+                                      "version, nor does its name: archive it with `arkeep add "
+                                      "FILE --product NAME --version VER`"))
+        else:
+            extras.append((role, path, detail))
+    for role, path, detail in extras:
+        problem = _link(groups, role, path, detail)
+        if problem:
+            unlinked.append(Found(path, role, problem))
+    releases = tuple(_proposal(g) for g in groups.values())
+    return ScanPlan(root=root, releases=releases, unlinked=tuple(unlinked),
+                    ignored=tuple(ignored), files=len(paths))
+
+
+def _group_installer(groups: dict[tuple[str, str], _Group], path: Path, found: Any) -> bool:
+    product, version = found.product, found.version
+    detected = {k: found.sources[k] for k in ("product", "version", "vendor", "platform")
+                if k in found.fields}
+    if not product or not version:
+        hints = found.hints
+        product = product or hints.get("product")
+        version = version or hints.get("version")
+        if not product or not version:
+            return False
+        for k in ("product", "version"):
+            if k not in found.fields:
+                detected[k] = "file name (a guess; the file does not say)"
+    key = (slugify(product), slugify(version))
+    group = groups.setdefault(key, _Group(product=product, version=version))
+    if group.vendor is None and found.vendor:
+        group.vendor = found.vendor
+    group.platforms.add(found.platform)
+    group.installers.append(path)
+    group.detected[path.name] = detected
+    for k, v in detected.items():
+        group.sources.setdefault(k, f"{path.name}: {v}")
+    group.links[path.name] = found.label
+    return True
+
+
+def _words(text: str) -> str:
+    return " " + re.sub(r"[^a-z0-9.]+", " ", text.lower()) + " "
+
+
+def _mentions(group: _Group, text: str) -> tuple[int, int]:
+    """(how strongly `text` names the group's product, where it first does; -1 when not)."""
+    hay = _words(text)
+    needle = _words(group.product)
+    at = hay.find(needle)
+    score = 0
+    if at >= 0:
+        score = 3
+    else:
+        squashed = re.sub(r"[^a-z0-9]", "", group.product.lower())
+        flat = re.sub(r"[^a-z0-9]", "", text.lower())
+        if len(squashed) >= 6 and squashed in flat:
+            score, at = 2, 0
+    if score and group.version.lower() in text.lower():
+        score += 1
+    if score and group.vendor and group.vendor.lower() in text.lower():
+        score += 1
+    return score, at
+
+
+def _best(groups: dict[tuple[str, str], _Group], score: Callable[[_Group], int]) -> tuple[_Group | None, str]:
+    ranked = sorted(((score(g), g) for g in groups.values()), key=lambda t: -t[0])
+    if not ranked or ranked[0][0] <= 0:
+        return None, "names none of the products found"
+    if len(ranked) > 1 and ranked[1][0] == ranked[0][0]:
+        names = ", ".join(f"{g.product} {g.version}" for s, g in ranked if s == ranked[0][0])
+        return None, f"could belong to more than one release ({names}); add it by hand"
+    return ranked[0][1], ""
+
+
+def _peek_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_TEXT_PEEK).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _link(groups: dict[tuple[str, str], _Group], role: str, path: Path, detail: Any) -> str | None:
+    """Attach one licence file, invoice or receipt to the release it names; or say why not."""
+    if not groups:
+        return "no release was found to link it to"
+    if isinstance(detail, Receipt):
+        return _link_receipt(groups, detail)
+    content = _peek_text(path) if role == "license-file" else ""
+
+    def score(g: _Group) -> int:
+        s = max(_mentions(g, path.stem)[0], _mentions(g, content)[0])
+        same_dir = any(p.parent == path.parent for p in g.installers)
+        return s * 2 + (1 if same_dir else 0) if s else (1 if same_dir and len(groups) == 1 else 0)
+
+    group, why_not = _best(groups, score)
+    if group is None:
+        return why_not
+    (group.license_files if role == "license-file" else group.invoices).append(path)
+    strength = max(_mentions(group, path.stem)[0], _mentions(group, content)[0])
+    group.links[path.name] = (f"names {group.product}" if strength else
+                              "the only release in its folder")
+    return None
+
+
+def _receipt_score(g: _Group, receipt: Receipt) -> int:
+    """How strongly a receipt names a release: on an item line ('Product: …') or in the
+    subject counts more than anywhere in the text (where 'Hello Jane' would name `hello`)."""
+    named, _ = _mentions(g, receipt.text)
+    if not named:
+        return 0
+    item_lines = [ln for ln in receipt.text.splitlines() if ITEM_LINE.match(ln)]
+    score = 1 + (1 if " " in g.product.strip() else 0)
+    if any(_mentions(g, ln)[0] for ln in item_lines):
+        score += 4
+    if receipt.subject and _mentions(g, receipt.subject)[0]:
+        score += 2
+    text = receipt.text.lower()
+    if g.version.lower() in text:
+        score += 2
+    elif ".".join(g.version.split(".")[:2]).lower() in text:
+        score += 1
+    if g.vendor and g.vendor.split()[0].lower().strip(",.") in text and len(g.vendor) >= 4:
+        score += 1
+    return score
+
+
+def _link_receipt(groups: dict[tuple[str, str], _Group], receipt: Receipt) -> str | None:
+    scored = [(g, _receipt_score(g, receipt)) for g in groups.values()]
+    top = max(s for _, s in scored)
+    if top < 3:
+        return "names none of the products found; add it with `arkeep add … --receipt FILE`"
+    chosen = [g for g, s in scored if s >= 3 and s * 2 >= top]
+    products = tuple(g.product for g in chosen)
+    for g in chosen:
+        g.receipts.append((receipt, products))
+        g.links[receipt.path.name] = f"names {g.product}"
+        if len(chosen) > 1:
+            g.notes.append(f"{receipt.path.name} names several products; its price is the order's")
+    return None
+
+
+def _keys_for(product: str, receipt: Receipt, products: tuple[str, ...]) -> list[Any]:
+    """The receipt's keys that belong to `product`: all of them, or in a receipt naming several
+    products, those that follow this product's name more closely than any other's."""
+    if len(products) <= 1:
+        return list(receipt.keys)
+    mine = []
+    for key in receipt.keys:
+        before = receipt.text[:key.position].lower()
+        owner = max(products, key=lambda p: before.rfind(p.lower()))
+        if owner == product and before.rfind(product.lower()) >= 0:
+            mine.append(key)
+    return mine
+
+
+def _proposal(g: _Group) -> ProposedRelease:
+    platforms = {p for p in g.platforms}
+    platform = platforms.pop() if len(platforms) == 1 else None
+    notes = list(dict.fromkeys(g.notes))
+    sources = dict(g.sources)
+    if len(g.platforms) > 1:
+        notes.append("the installers are for different platforms: "
+                     + ", ".join(sorted(p or "?" for p in g.platforms)) + "; no platform is set")
+        sources.pop("platform", None)
+    key = key_source = None
+    fields: dict[str, Any] = {}
+    field_sources: dict[str, str] = {}
+    for receipt, products in g.receipts:
+        keys = _keys_for(g.product, receipt, products)
+        ranked = sorted(keys, key=lambda k: not k.labelled)
+        if ranked and key is None:
+            key, key_source = ranked[0].value, f"{receipt.path.name}: {ranked[0].how}"
+            if len(ranked) > 1:
+                notes.append(f"{len(ranked) - 1} more candidate key(s) in {receipt.path.name}; "
+                             "the first is stored as the key, and the email itself is archived")
+        for name in ("order_number", "purchase_date", "price", "currency", "seller",
+                     "licensed_to", "email"):
+            value = getattr(receipt, name)
+            if value is not None and name not in fields:
+                fields[name] = value
+                if name in receipt.sources:
+                    field_sources[name] = f"{receipt.path.name}: {receipt.sources[name]}"
+    kind = "serial" if key else ("licence-file" if g.license_files else "other")
+    license_fields = LicenseFields(kind=kind, **fields)
+    detected = dict(g.detected)
+    for receipt, _ in g.receipts:
+        table = {f"license.{n}": f"{receipt.sources[n]}" for n in fields
+                 if n in receipt.sources and getattr(receipt, n) == fields[n]}
+        if key_source and key_source.startswith(receipt.path.name + ":"):
+            table["license.key"] = key_source.split(": ", 1)[1]
+        if table:
+            detected[receipt.path.name] = table
+    return ProposedRelease(
+        product=g.product, version=g.version, vendor=g.vendor, platform=platform, sources=sources,
+        installers=tuple(g.installers), license_files=tuple(g.license_files),
+        invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts),
+        links=dict(g.links), key=key, key_source=key_source, license=license_fields,
+        license_sources=field_sources, detected=detected, notes=tuple(notes))
+
+
+# -- applying -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Applied:
+    release: ProposedRelease
+    result: AddResult | None
+    error: str | None = None
+
+
+def apply_plan(store: Store, plan: ScanPlan, secret: bytes | None,
+               progress_for: Callable[[str, int], Progress | None] | None = None) -> list[Applied]:
+    """Archive every proposed release through add_release; one failure does not stop the rest."""
+    out: list[Applied] = []
+    for proposal in plan.releases:
+        try:
+            result = add_release(store, proposal.request(), secret if proposal.key else None,
+                                 progress_for=progress_for)
+        except ArkeepError as exc:
+            out.append(Applied(proposal, None, str(exc)))
+            continue
+        out.append(Applied(proposal, result))
+    return out
+
+
+# -- rendering ----------------------------------------------------------------------------------
+def shown_key(proposal: ProposedRelease, reveal: bool) -> str | None:
+    if proposal.key is None:
+        return None
+    return proposal.key if reveal else mask_key(proposal.key)
+
+
+def plan_data(plan: ScanPlan, reveal: bool = False) -> dict[str, Any]:
+    """The plan as plain data for --json; keys masked unless `reveal`."""
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(plan.root))
+        except ValueError:
+            return str(p)
+
+    releases = []
+    for r in plan.releases:
+        files = [{"role": role, "path": rel(p), "why": r.links.get(p.name, "")}
+                 for role, paths in (("installer", r.installers), ("license-file", r.license_files),
+                                     ("invoice", r.invoices), ("receipt", r.receipts))
+                 for p in paths]
+        lic = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+               for k, v in vars(r.license).items() if v is not None}
+        releases.append({"id": r.id, "product": r.product, "version": r.version,
+                         "vendor": r.vendor, "platform": r.platform, "sources": r.sources,
+                         "files": files, "key": shown_key(r, reveal), "key_source": r.key_source,
+                         "license": lic, "license_sources": r.license_sources,
+                         "notes": list(r.notes)})
+    return {"root": str(plan.root), "files": plan.files, "releases": releases,
+            "unlinked": [{"path": rel(f.path), "role": f.role, "why": f.reason} for f in plan.unlinked],
+            "ignored": [{"path": rel(f.path), "why": f.reason} for f in plan.ignored]}
