@@ -60,9 +60,11 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
     units = list(objects.values())
     for lic in licenses:
         data = sealed_license_bytes(lic, box)
+        # Named by every release it belongs to, so a problem with it names the release too.
+        labels = tuple((r.id, f"licence record {lic.id}") for r in releases if lic.id in r.licenses)
         units.append(WantedUnit(namer.license(lic.id), len(data), None, data,
                                 hash_bytes(store.catalog.license_path(lic.id).read_bytes()),
-                                hash_bytes(data), ((lic.id, "licence record"),)))
+                                hash_bytes(data), labels))
     for release in releases:
         data = sealed_release_bytes(release, namer)
         units.append(WantedUnit(namer.release(release.id), len(data), None, data,

@@ -17,12 +17,12 @@ import pytest
 
 from archive.ledger import PRESENT, Ledger
 from archive.store import Store
-from archive.units import unit_name_of_key
+from archive.units import UnitNamer, unit_name_of_key
 from backends.base import GuardedFile
 from backends.fsspec_backend import FsspecBackend
 from tests.archive.replication_support import (  # noqa: F401 - fixtures
     KEY, add_sample, dir_listing, fast_template, flip_byte, object_unit_key, recovery_code,
-    release_keys, s3_listing, store_dir, wanted_keys,
+    release_keys, s3_listing, secret_of, store_dir, wanted_keys,
 )
 from tests.conftest import PASSPHRASE
 
@@ -349,3 +349,40 @@ def test_a_corrupt_local_object_never_reaches_a_remote(cli, store_dir: Path, tmp
     assert repaired.code == 0, repaired.out + repaired.err
     assert dir_listing(nas) == wanted_keys(store_dir)
     assert cli("verify", "--all").code == 0
+
+
+def test_verify_remote_names_the_release_of_a_bad_manifest_or_licence_record(  # type: ignore[no-untyped-def]
+        cli, synced, store_dir: Path) -> None:
+    sample, nas = synced
+    store = Store.open(store_dir)
+    release = store.catalog.load_release(sample.rid)
+    namer = UnitNamer(store.unlock(PASSPHRASE))
+    (lid,) = release.licenses
+    flip_byte(nas / namer.license(lid).key)
+    flip_byte(nas / namer.release(sample.rid).key)
+    result = cli("verify", "--remote", "nas", "--json")
+    assert result.code == 1
+    problems = {(p["release"], p["file"], p["copy"]) for p in json.loads(result.out)["problems"]}
+    assert problems == {(sample.rid, f"licence record {lid}", "remote nas"),
+                        (sample.rid, "manifest", "remote nas")}
+    assert cli("repair").code == 0
+    assert cli("verify", "--remote", "nas").code == 0
+
+
+def test_an_edited_release_sends_its_new_file_and_its_manifest(cli, synced, store_dir: Path,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    sample, nas = synced
+    before = dir_listing(nas)
+    receipt = tmp_path / "receipt.eml"
+    receipt.write_text("From: shop@example.com\n\nThank you for your order.\n")
+    added = cli("add", receipt, "--product", "Acme Studio", "--version", "7.5.1")
+    assert added.code == 0, added.err
+    release_unit = UnitNamer(secret_of(store_dir)).release(sample.rid).key
+    manifest_before = (nas / release_unit).read_bytes()
+    rows = sync_json(cli)
+    assert rows["nas"]["pushed"] == 2                     # the receipt and the release manifest
+    after = dir_listing(nas)
+    assert len(after - before) == 1 and before <= after   # the manifest unit keeps its name
+    assert (nas / release_unit).read_bytes() != manifest_before
+    assert cli("verify", "--remote", "nas").code == 0
+    assert sync_json(cli)["nas"]["status"] == "up-to-date"
