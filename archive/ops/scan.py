@@ -162,6 +162,7 @@ class _Group:
     invoices: list[Path] = field(default_factory=list)
     # Each linked receipt with the products it names (to tell whose key is whose).
     receipts: list[tuple[Receipt, tuple[str, ...]]] = field(default_factory=list)
+    receipt_files: list[Path] = field(default_factory=list)        # PDF receipts, not read
     links: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -186,6 +187,8 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
                                       "FILE --product NAME --version VER`"))
         else:
             extras.append((role, path, detail))
+    # Receipts first: an invoice can then be placed by the order number a receipt gave.
+    extras.sort(key=lambda e: not isinstance(e[2], Receipt))
     for role, path, detail in extras:
         problem = _link(groups, role, path, detail)
         if problem:
@@ -270,19 +273,25 @@ def _link(groups: dict[tuple[str, str], _Group], role: str, path: Path, detail: 
     if isinstance(detail, Receipt):
         return _link_receipt(groups, detail)
     content = _peek_text(path) if role == "license-file" else ""
+    in_folder = [g for g in groups.values() if any(p.parent == path.parent for p in g.installers)]
 
-    def score(g: _Group) -> int:
-        s = max(_mentions(g, path.stem)[0], _mentions(g, content)[0])
-        same_dir = any(p.parent == path.parent for p in g.installers)
-        return s * 2 + (1 if same_dir else 0) if s else (1 if same_dir and len(groups) == 1 else 0)
+    def evidence(g: _Group) -> tuple[int, str]:
+        named = max(_mentions(g, path.stem)[0], _mentions(g, content)[0])
+        if named:
+            return named * 2 + (g in in_folder), f"names {g.product}"
+        orders = {r.order_number for r, _ in g.receipts if r.order_number}
+        if any(o.lower() in path.name.lower() for o in orders):
+            return 5, "its name carries the order number of this release's receipt"
+        if in_folder == [g]:
+            return 1, "the only release with installers in its folder"
+        return 0, ""
 
-    group, why_not = _best(groups, score)
+    group, why_not = _best(groups, lambda g: evidence(g)[0])
     if group is None:
         return why_not
-    (group.license_files if role == "license-file" else group.invoices).append(path)
-    strength = max(_mentions(group, path.stem)[0], _mentions(group, content)[0])
-    group.links[path.name] = (f"names {group.product}" if strength else
-                              "the only release in its folder")
+    {"license-file": group.license_files, "invoice": group.invoices,
+     "receipt": group.receipt_files}[role].append(path)
+    group.links[path.name] = evidence(group)[1]
     return None
 
 
@@ -377,7 +386,7 @@ def _proposal(g: _Group) -> ProposedRelease:
     return ProposedRelease(
         product=g.product, version=g.version, vendor=g.vendor, platform=platform, sources=sources,
         installers=tuple(g.installers), license_files=tuple(g.license_files),
-        invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts),
+        invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts) + tuple(g.receipt_files),
         links=dict(g.links), key=key, key_source=key_source, license=license_fields,
         license_sources=field_sources, detected=detected, notes=tuple(notes))
 

@@ -50,6 +50,7 @@ def downloads(tmp_path: Path, msi_file: Path, deb_file: Path) -> Path:
     (folder / "LICENSE").write_text("Contoso Ledger 4.2 - End-User Licence Agreement\n"
                                     "Licensed to Jane Doe, 1 seat.\n")
     (folder / "Your Contoso order.eml").write_text(ORDER_EMAIL, encoding="utf-8")
+    (folder / "invoice CS-2026-0042.pdf").write_bytes(b"%PDF-1.4\n% Contoso invoice\n%%EOF\n")
     (folder / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(500))
     (folder / "big-download.iso.part").write_bytes(os.urandom(100))
     return folder
@@ -63,6 +64,8 @@ def test_plan_links_key_and_order_to_the_right_release(downloads: Path, deb_file
     assert ledger.version == "4.2.1" and ledger.platform == "windows-x64"
     assert [p.name for p in ledger.license_files] == ["LICENSE"]
     assert [p.name for p in ledger.receipts] == ["Your Contoso order.eml"]
+    assert [p.name for p in ledger.invoices] == ["invoice CS-2026-0042.pdf"]
+    assert "order number" in ledger.links["invoice CS-2026-0042.pdf"]
     assert ledger.key == KEY and "License key" in (ledger.key_source or "")
     assert ledger.license.order_number == "CS-2026-0042"
     assert ledger.license.purchase_date == date(2026, 3, 3)
@@ -100,7 +103,7 @@ def test_scan_apply_archives_and_links(cli, store_dir: Path, downloads: Path) ->
     shown = json.loads(cli("show", "Contoso Ledger@4.2.1", "--reveal", "--json").out)
     assert {a["filename"]: a["role"] for a in shown["artifacts"]} == {
         "ContosoLedger-4.2.1-x64.msi": "installer", "LICENSE": "license-file",
-        "Your Contoso order.eml": "receipt"}
+        "Your Contoso order.eml": "receipt", "invoice CS-2026-0042.pdf": "invoice"}
     [lic] = shown["license_records"]
     assert lic["key"] == KEY and lic["order_number"] == "CS-2026-0042"
     assert (lic["price"], lic["currency"], lic["purchase_date"]) == ("129.00", "EUR", "2026-03-03")
