@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from archive.ledger import PRESENT, Ledger
+from archive.ops import sync as sync_ops
 from archive.store import Store
 from archive.units import UnitNamer, unit_name_of_key
 from backends.base import GuardedFile
-from backends.fsspec_backend import FsspecBackend
 from tests.archive.replication_support import (  # noqa: F401 - fixtures
     KEY, add_sample, dir_listing, fast_template, flip_byte, object_unit_key, recovery_code,
     release_keys, s3_listing, secret_of, store_dir, wanted_keys,
@@ -253,46 +253,57 @@ def test_a_remote_of_another_archive_is_refused(cli, store_dir: Path, tmp_path: 
     assert (other / "key.toml").read_text() == foreign
 
 
+@pytest.mark.parametrize("kind", ["dir", "s3"])
 def test_an_interrupted_sync_records_nothing_unwritten_and_resumes(  # type: ignore[no-untyped-def]
-        cli, store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        cli, store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+        request: pytest.FixtureRequest) -> None:
     add_sample(cli, tmp_path)
     add_sample(cli, tmp_path, version="8.0", size=300_000)
-    nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    if kind == "dir":
+        url, listing = str(tmp_path / "nas"), lambda: dir_listing(tmp_path / "nas")
+    else:
+        server = request.getfixturevalue("s3_env")
+        bucket = server.new_bucket_name("interrupt")
+        url, listing = f"s3://{bucket}/{PREFIX}", lambda: s3_listing(server, bucket, PREFIX)
+    assert cli("remote", "add", "nas", url).code == 0
     want = wanted_keys(store_dir)
 
-    # The disk fails in the middle of the fourth write (key.toml, then two whole units).
-    opened = {"n": 0}
-    real_open_write, real_write = FsspecBackend.open_write, GuardedFile.write
+    # The remote fails in the middle of writing the third unit (after key.toml and two units).
+    pushes = {"n": 0}
+    real_push, real_write = sync_ops._push, GuardedFile.write
 
-    def counting_open_write(self, key):  # type: ignore[no-untyped-def]
-        opened["n"] += 1
-        return real_open_write(self, key)
+    def counting_push(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pushes["n"] += 1
+        return real_push(*args, **kwargs)
 
     def failing_write(self, data):  # type: ignore[no-untyped-def]
-        if opened["n"] >= 4 and self.writable():
+        if pushes["n"] >= 3 and self.writable():
             def boom(_: object) -> None:
                 raise OSError(errno.EIO, "Input/output error")
             return self._call(boom, data)
         return real_write(self, data)
 
-    monkeypatch.setattr(FsspecBackend, "open_write", counting_open_write)
+    monkeypatch.setattr(sync_ops, "_push", counting_push)
     monkeypatch.setattr(GuardedFile, "write", failing_write)
     result = cli("sync")
     assert result.code == 3, result.out + result.err
     assert "nas: FAILED" in result.err and "Traceback" not in result.err
-    on_remote = dir_listing(nas)
+    on_remote = listing()
     assert len(on_remote) == 3 and on_remote < want
     assert not any(".arkeep-" in k for k in on_remote)      # no temp file left behind
+    if kind == "dir":
+        assert not any(".arkeep-" in p.name for p in (tmp_path / "nas").rglob("*"))
+    else:
+        uploads = server.client().list_multipart_uploads(Bucket=bucket)
+        assert not uploads.get("Uploads")
     present = {k for k, state in ledger_rows(store_dir, "nas").items() if state == PRESENT}
     assert present == {unit_name_of_key(k) for k in on_remote if k != "key.toml"}
 
-    monkeypatch.undo()
-    monkeypatch.setenv("ARKEEP_STORE", str(store_dir))
-    monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(sync_ops, "_push", real_push)
+    monkeypatch.setattr(GuardedFile, "write", real_write)
     rows = sync_json(cli)
     assert rows["nas"]["pushed"] == len(want) - 3
-    assert dir_listing(nas) == want
+    assert listing() == want
     assert cli("verify", "--remote", "nas").code == 0
 
 
