@@ -73,14 +73,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> None:
+    """Add every remote's findings to `report`; an unreachable remote is a finding too.
+
+    A drive that is not plugged in is skipped with a note under --all, and is an error when it
+    is the one remote asked for: "OK, 0 units checked" would be a false comfort.
+    """
     from backends.errors import BackendError, NotConnected
-    
+
     from ...ops.verify import Finding
     from ...ops.verify_remote import verify_remote
     from ...plan import plan_units
     from ..replicas import chosen_remotes, ledger_of, open_backends
-    
-    """Add every remote's findings to `report`; an unreachable remote is a finding too."""
+
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     secret = ctx.unlock(store)
     with store.writing("arkeep verify"), ledger_of(store) as ledger:
@@ -89,6 +93,8 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
             try:
                 part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
             except NotConnected as exc:
+                if args.remote:
+                    raise
                 ctx.note(f"{spec.name}: skipped, {exc}")
                 continue
             except BackendError as exc:
