@@ -10,19 +10,20 @@ from manifests.errors import AmbiguousRelease, ManifestError, ManifestInvalid, R
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
 from .commands import (
-    add, catalog, export, init, inspect, key, remote, repair, restore, scan, status, sync, verify,
+    add, catalog, check, completion, export, importer, init, inspect, key, remote, repair, restore,
+    scan, status, sync, verify,
 )
 from .context import Context
 
-COMMANDS = (init, add, inspect, scan, catalog, remote, sync, status, verify, repair, restore,
-            export, key)
+COMMANDS = (init, add, inspect, scan, importer, catalog, remote, sync, status, check, verify, repair,
+            restore, export, key, completion)
 EPILOG = """commands by job:
-  set up       init, key passwd, key export
-  archive      add, inspect, scan
+  set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish
+  archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
-  check        verify [--remote NAME | --all], repair
-  get back     restore, export --zip, rebuild --from URL
+  check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair
+  get back     restore, export --zip | --bagit DIR | --csv FILE, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a
 hidden prompt, $ARKEEP_PASSPHRASE or --passphrase-file, never from the command line.

@@ -16,6 +16,16 @@ S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_
 AWS_PROFILE, an instance role) and AWS_ENDPOINT_URL; they are never written to the store.
 """
 
+LIST_EXAMPLES = """examples:
+  arkeep remote list
+  arkeep remote list --json
+"""
+REMOVE_EXAMPLES = """examples:
+  arkeep remote remove nas
+
+arkeep forgets the remote and what its ledger knew of it; nothing on the remote is deleted.
+"""
+
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("remote", parents=[common], help="add, list or remove replication targets",
@@ -34,9 +44,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint (else $AWS_ENDPOINT_URL)")
     add.add_argument("--no-create-bucket", action="store_true", help="fail if the bucket does not exist")
     add.set_defaults(run=run_add)
-    ls = rsub.add_parser("list", parents=[common], help="list remotes and when each was last seen")
+    ls = rsub.add_parser("list", parents=[common], help="list remotes and when each was last seen",
+                         epilog=LIST_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.set_defaults(run=run_list)
-    rm = rsub.add_parser("remove", parents=[common], help="forget a remote (its data stays where it is)")
+    rm = rsub.add_parser("remove", parents=[common], help="forget a remote (its data stays where it is)",
+                         epilog=REMOVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     rm.add_argument("name")
     rm.set_defaults(run=run_remove)
 

@@ -12,6 +12,7 @@ WHEREIS_EXAMPLES = """examples:
 STATUS_EXAMPLES = """examples:
   arkeep status
   arkeep status --json
+  arkeep status --ready        (for every release: restorable, at risk or not restorable, and why)
 
 Exit status 1 when a release breaks the policy: fewer good remote copies than [policy]
 min_remotes (default 2), no offsite copy (min_offsite 1), a copy known to be bad, or a copy
@@ -26,6 +27,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w.set_defaults(run=run_whereis)
     s = sub.add_parser("status", parents=[common], help="releases that fall short of the copy policy",
                        epilog=STATUS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--ready", action="store_true",
+                   help="say for every release whether it can be reinstalled today (see `arkeep check`)")
     s.set_defaults(run=run_status)
 
 
@@ -58,6 +61,9 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.open_store()
     policy = Policy.from_config(store.config)
     remotes = load_remotes(store)
+    if args.ready:
+        from .check import run_ready
+        return run_ready(store, ctx, policy, remotes)
     with ledger_of(store) as ledger:
         results, notes = status(store, ledger, remotes, policy)
     bad = [r for r in results if not r.ok]

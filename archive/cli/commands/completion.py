@@ -1,0 +1,260 @@
+"""arkeep completion: shell completion scripts generated from the argument parser itself,
+so every command, subcommand and option arkeep knows is completed, and nothing it does not."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..context import Context
+
+SHELLS = ("bash", "zsh", "fish")
+EXAMPLES = """examples:
+  arkeep completion bash > ~/.local/share/bash-completion/completions/arkeep
+  arkeep completion zsh > "${fpath[1]}/_arkeep"        (then start a new shell)
+  arkeep completion fish > ~/.config/fish/completions/arkeep.fish
+  source <(arkeep completion bash)                     (this shell only)
+"""
+FILE_METAVARS = {"FILE", "DIR", "F", "PATH", "URL"}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("completion", parents=[common], help="print a shell completion script",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("shell", choices=SHELLS, help="bash, zsh or fish")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..main import build_parser
+
+    tree = command_tree(build_parser())
+    script = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell](tree)
+    ctx.out.write(script)
+    return 0
+
+
+# ---- the parser as data ----------------------------------------------------------------------
+
+@dataclass
+class Option:
+    names: list[str]
+    help: str
+    takes_value: bool
+    file: bool
+
+
+@dataclass
+class Node:
+    path: str
+    help: str = ""
+    options: list[Option] = field(default_factory=list)
+    subs: dict[str, Node] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    positional_files: bool = False
+
+    def walk(self) -> list[Node]:
+        out = [self]
+        for child in self.subs.values():
+            out.extend(child.walk())
+        return out
+
+
+def _is_file(action: argparse.Action) -> bool:
+    return action.type is Path or str(action.metavar or "").upper() in FILE_METAVARS
+
+
+def command_tree(parser: argparse.ArgumentParser, path: str = "", help_text: str = "") -> Node:
+    node = Node(path, help_text)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help or "" for a in action._choices_actions}
+            for name, child in action.choices.items():
+                node.subs[name] = command_tree(child, f"{path} {name}".strip(), helps.get(name, ""))
+        elif action.option_strings:
+            if action.help == argparse.SUPPRESS:
+                continue
+            node.options.append(Option(list(action.option_strings), _one_line(action.help or ""),
+                                       action.nargs != 0, _is_file(action)))
+        else:
+            if action.choices:
+                node.choices.extend(str(c) for c in action.choices)
+            if _is_file(action):
+                node.positional_files = True
+    return node
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sq(text: str) -> str:
+    """Single-quoted for sh and zsh."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _sq_fish(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _case_lines(tree: Node, what) -> list[str]:  # type: ignore[no-untyped-def]
+    lines = []
+    for node in tree.walk():
+        words = what(node)
+        lines.append(f"        {_sq(node.path)}) echo {_sq(' '.join(words))} ;;")
+    return lines
+
+
+def _shared_functions(tree: Node, prefix: str) -> str:
+    """POSIX-ish functions (bash and zsh both run them): the data of the tree, per command path."""
+    def opts(n: Node) -> list[str]:
+        return [name for o in n.options for name in o.names]
+
+    def values(n: Node) -> list[str]:
+        return [name for o in n.options if o.takes_value for name in o.names]
+
+    def files(n: Node) -> list[str]:
+        return [name for o in n.options if o.takes_value and o.file for name in o.names]
+
+    parts = []
+    for fname, what in (("subs", lambda n: list(n.subs)), ("opts", opts), ("valopts", values),
+                        ("fileopts", files), ("choices", lambda n: n.choices),
+                        ("posfiles", lambda n: ["yes"] if n.positional_files else [])):
+        parts.append(f"{prefix}_{fname}() {{\n    case \"$1\" in\n" + "\n".join(_case_lines(tree, what))
+                     + "\n    esac\n}\n")
+    parts.append(f"""{prefix}_has() {{   # is word $2 in the list that function $1 prints for path $3?
+    local w
+    for w in $($1 "$3"); do [ "$w" = "$2" ] && return 0; done
+    return 1
+}}
+""")
+    return "\n".join(parts)
+
+
+def bash_script(tree: Node) -> str:
+    return f"""# bash completion for arkeep (generated by `arkeep completion bash`)
+{_shared_functions(tree, "_arkeep")}
+_arkeep() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+    local cmdpath="" skip=0 i w
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${{COMP_WORDS[i]}}"
+        if ((skip)); then skip=0; continue; fi
+        case "$w" in
+            -*) _arkeep_has _arkeep_valopts "$w" "$cmdpath" && skip=1; continue ;;
+        esac
+        _arkeep_has _arkeep_subs "$w" "$cmdpath" && cmdpath="${{cmdpath:+$cmdpath }}$w"
+    done
+    if [[ "$prev" == -* ]] && _arkeep_has _arkeep_valopts "$prev" "$cmdpath"; then
+        if _arkeep_has _arkeep_fileopts "$prev" "$cmdpath"; then
+            COMPREPLY=($(compgen -f -- "$cur"))
+        else
+            COMPREPLY=()
+        fi
+        return 0
+    fi
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$(_arkeep_opts "$cmdpath")" -- "$cur"))
+        return 0
+    fi
+    local words="$(_arkeep_subs "$cmdpath") $(_arkeep_choices "$cmdpath")"
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+    if [ -n "$(_arkeep_posfiles "$cmdpath")" ]; then
+        COMPREPLY+=($(compgen -f -- "$cur"))
+    fi
+    return 0
+}}
+complete -o filenames -F _arkeep arkeep
+"""
+
+
+def zsh_script(tree: Node) -> str:
+    described = []
+    for node in tree.walk():
+        if node.subs:
+            entries = " ".join(_sq(name.replace(":", "\\:") + ":" + child.help)
+                               for name, child in node.subs.items())
+            described.append(f"        {_sq(node.path)}) subs=({entries}) ;;")
+    return f"""#compdef arkeep
+# zsh completion for arkeep (generated by `arkeep completion zsh`)
+{_shared_functions(tree, "_arkeep")}
+_arkeep() {{
+    local cmdpath="" skip=0 i w prev
+    for ((i = 2; i < CURRENT; i++)); do
+        w=${{words[i]}}
+        if ((skip)); then skip=0; continue; fi
+        if [[ $w == -* ]]; then
+            _arkeep_has _arkeep_valopts "$w" "$cmdpath" && skip=1
+            continue
+        fi
+        _arkeep_has _arkeep_subs "$w" "$cmdpath" && cmdpath="${{cmdpath:+$cmdpath }}$w"
+    done
+    prev=${{words[CURRENT-1]}}
+    if [[ $prev == -* ]] && _arkeep_has _arkeep_valopts "$prev" "$cmdpath"; then
+        _arkeep_has _arkeep_fileopts "$prev" "$cmdpath" && _files
+        return
+    fi
+    if [[ ${{words[CURRENT]}} == -* ]]; then
+        compadd -- ${{=$(_arkeep_opts "$cmdpath")}}
+        return
+    fi
+    local -a subs
+    case "$cmdpath" in
+{chr(10).join(described)}
+    esac
+    if (( ${{#subs}} )); then
+        _describe -t commands 'arkeep command' subs
+        return
+    fi
+    local choices="$(_arkeep_choices "$cmdpath")"
+    [[ -n $choices ]] && compadd -- ${{=choices}}
+    [[ -n "$(_arkeep_posfiles "$cmdpath")" ]] && _files
+}}
+
+if [[ ${{zsh_eval_context[-1]}} == loadautofunc ]]; then
+    _arkeep "$@"
+else
+    compdef _arkeep arkeep
+fi
+"""
+
+
+def fish_script(tree: Node) -> str:
+    lines = ["# fish completion for arkeep (generated by `arkeep completion fish`)",
+             "function __arkeep_subs", "    switch \"$argv[1]\""]
+    for node in tree.walk():
+        if node.subs:
+            lines += [f"        case {_sq_fish(node.path)}", f"            printf '%s\\n' {' '.join(node.subs)}"]
+    lines += ["    end", "end", "",
+              "function __arkeep_path",
+              "    set -l tokens (commandline -opc)",
+              "    set -e tokens[1]",
+              "    set -l cmdpath ''",
+              "    for t in $tokens",
+              "        if string match -q -- '-*' $t",
+              "            continue",
+              "        end",
+              "        if contains -- $t (__arkeep_subs \"$cmdpath\")",
+              "            set cmdpath (string trim -- \"$cmdpath $t\")",
+              "        end",
+              "    end",
+              "    echo $cmdpath",
+              "end", "",
+              "function __arkeep_at",
+              "    set -l p (__arkeep_path)",
+              "    test \"$p\" = \"$argv[1]\"",
+              "end", "",
+              "complete -c arkeep -f"]
+    for node in tree.walk():
+        cond = f"-n \"__arkeep_at '{node.path}'\""
+        for name, child in node.subs.items():
+            lines.append(f"complete -c arkeep {cond} -a {_sq_fish(name)} -d {_sq_fish(child.help)}")
+        for opt in node.options:
+            flags = " ".join(f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}" for n in opt.names)
+            value = (" -r -F" if opt.file else " -r -x") if opt.takes_value else ""
+            lines.append(f"complete -c arkeep {cond} {flags}{value} -d {_sq_fish(opt.help)}")
+        if node.choices:
+            lines.append(f"complete -c arkeep {cond} -a {_sq_fish(' '.join(node.choices))}")
+        if node.positional_files:
+            lines.append(f"complete -c arkeep {cond} -F")
+    return "\n".join(lines) + "\n"
