@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import keys
 from ..errors import UsageError
 from ..store import Store
-from .kit import write_recovery_kit
+from .kit_html import require_kit_support, write_kit
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,13 @@ def init_store(root: Path, passphrase: str, kit_path: Path | None = None) -> Ini
         raise UsageError("the passphrase is empty; choose one you can remember for decades")
     if kit_path is not None and kit_path.exists():
         raise UsageError(f"{kit_path} already exists; arkeep will not overwrite it")
+    if kit_path is not None:
+        require_kit_support(kit_path)
     secret = keys.new_secret()
     store = Store.create(root, keys.wrap_secret(secret, passphrase))
     code = keys.recovery_code(secret)
     if kit_path is not None:
-        write_recovery_kit(kit_path, code, keys.key_id(secret), store.root)
+        write_kit(kit_path, code, keys.key_id(secret), store.root)
     return InitResult(store, code, keys.key_id(secret), kit_path)
 
 

@@ -4,30 +4,53 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ...errors import UsageError
 from ..context import Context
 
 EXAMPLES = """examples:
   arkeep export "GNU Hello@2.10-3" --zip hello-2.10-3.zip
   7zz x -p'ABCD-EFGH-…' hello-2.10-3.zip      (the recovery code opens it, no arkeep needed)
+  arkeep export hello@2.10-3 --bagit hello-bag
+  bagit.py --validate hello-bag              (any BagIt tool checks it)
+  arkeep export --csv inventory.csv          (every release and licence, keys masked)
+  arkeep export --csv inventory.csv --reveal (with the keys: keep that file safe)
 
-The zip holds the installers, licence files and invoices under their real names, manifest.toml
-and LICENSE.txt with the key. File names inside a zip are visible without the password.
+--zip: one AES-256 zip with the installers, licence files and invoices under their real names,
+manifest.toml and LICENSE.txt with the key. File names inside a zip are visible without the
+password. --bagit: a BagIt bag (RFC 8493) with SHA-512 manifests, blake3sums.txt, the release
+manifest and licence records as tag files (keys masked unless --reveal). --csv: one row per
+release and licence, for a spreadsheet (keys masked unless --reveal).
 """
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", parents=[common], help="one encrypted zip of a release, to hand over",
+    p = sub.add_parser("export", parents=[common],
+                       help="a release as an encrypted zip or a BagIt bag, or the inventory as CSV",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("release", metavar="PRODUCT@VERSION")
-    p.add_argument("--zip", required=True, type=Path, metavar="FILE")
+    p.add_argument("release", metavar="PRODUCT@VERSION", nargs="?",
+                   help="the release (optional with --csv: every release by default)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--zip", type=Path, metavar="FILE", help="one AES-256 zip of the release")
+    what.add_argument("--bagit", type=Path, metavar="DIR", help="a BagIt bag of the release")
+    what.add_argument("--csv", type=Path, metavar="FILE", help="the inventory as a CSV spreadsheet")
+    p.add_argument("--reveal", action="store_true",
+                   help="write the keys in clear into --bagit or --csv (needs the passphrase)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.csv is not None:
+        return run_csv(args, ctx)
+    if args.release is None:
+        raise UsageError("name the release to export: arkeep export PRODUCT@VERSION --zip FILE | --bagit DIR")
+    if args.bagit is not None:
+        return run_bagit(args, ctx)
+    if args.reveal:
+        raise UsageError("--reveal is for --bagit and --csv; the zip always holds the key, encrypted")
     from ...ops.export import export_zip
     from ...ops.render import human_size
-    
+
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     secret = ctx.unlock(store)
@@ -40,4 +63,42 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     ctx.say(f"Wrote {result.path} ({human_size(result.size)}, AES-256): {', '.join(result.entries)}")
     ctx.say("  7-Zip opens it with the recovery code from your recovery kit.")
+    return 0
+
+
+def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
+    from ...keys import SecretBox
+    from ...ops.bagit_export import export_bag
+    from ...ops.render import human_size
+
+    store = ctx.open_store()
+    release = store.catalog.resolve(args.release)
+    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    try:
+        result = export_bag(store, release, args.bagit, box, ctx.file_bar)
+    finally:
+        ctx.close_bars()
+    if ctx.json:
+        ctx.emit_json({"bag": str(result.path), "files": result.files,
+                       "payload_bytes": result.payload_bytes, "keys": "revealed" if box else "masked"})
+        return 0
+    ctx.say(f"Wrote the BagIt bag {result.path}: {result.files} file(s), {human_size(result.payload_bytes)}, "
+            f"SHA-512 manifests, keys {'in clear: keep it safe' if box else 'masked'}.")
+    return 0
+
+
+def run_csv(args: argparse.Namespace, ctx: Context) -> int:
+    from ...keys import SecretBox
+    from ...ops.inventory import export_csv
+
+    store = ctx.open_store()
+    releases = [store.catalog.resolve(args.release)] if args.release else None
+    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    result = export_csv(store, args.csv, releases, box, args.force)
+    if ctx.json:
+        ctx.emit_json({"csv": str(result.path), "rows": result.rows, "releases": result.releases,
+                       "licenses": result.licenses, "keys": "revealed" if box else "masked"})
+        return 0
+    ctx.say(f"Wrote {result.path}: {result.rows} row(s), {result.releases} release(s), "
+            f"{result.licenses} licence record(s), keys {'in clear: keep it safe' if box else 'masked'}.")
     return 0

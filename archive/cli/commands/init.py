@@ -8,6 +8,7 @@ from ..context import Context
 
 HELP = "create a new store with a fresh archive secret"
 EXAMPLES = """examples:
+  arkeep init --recovery-kit ~/arkeep-recovery-kit.html    (printable page with a QR code)
   arkeep init --recovery-kit ~/arkeep-recovery-kit.txt
   ARKEEP_STORE=/srv/arkeep arkeep init
 """
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        "kept wrapped under your passphrase (scrypt).",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recovery-kit", metavar="FILE", type=Path,
-                   help="write a printable recovery kit with the recovery code (mode 0600)")
+                   help="write a recovery kit with the recovery code (mode 0600): "
+                        "FILE.html is a printable page with a QR code, any other name plain text")
     p.set_defaults(run=run)
 
 

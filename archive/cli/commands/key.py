@@ -10,7 +10,21 @@ from ..context import Context, has_terminal, read_secret_file
 
 EXAMPLES = """examples:
   arkeep key passwd --new-passphrase-file new.txt
+  arkeep key export --recovery-kit ~/arkeep-kit.html     (printable page with a QR code)
+  arkeep key export --recovery-kit ~/arkeep-kit.txt      (plain text)
+"""
+PASSWD_EXAMPLES = """examples:
+  arkeep key passwd
+  arkeep key passwd --new-passphrase-file new.txt
+
+The archive secret, the recovery code and every bundle stay as they are.
+"""
+EXPORT_EXAMPLES = """examples:
+  arkeep key export --recovery-kit ~/arkeep-kit.html     (open in a browser, print, delete)
   arkeep key export --recovery-kit ~/arkeep-kit.txt
+
+A FILE ending in .html is a printable page with the recovery code as text and as a QR code, the
+remotes, and the steps of docs/RECOVERY.md; any other name gets the plain-text kit.
 """
 
 
@@ -18,12 +32,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("key", parents=[common], help="change the passphrase or print a recovery kit",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ksub = p.add_subparsers(dest="key_command", metavar="COMMAND", required=True)
-    pw = ksub.add_parser("passwd", parents=[common], help="change the passphrase; the data is untouched")
+    pw = ksub.add_parser("passwd", parents=[common], help="change the passphrase; the data is untouched",
+                         epilog=PASSWD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     pw.add_argument("--new-passphrase-file", type=Path, metavar="F",
                     help="read the new passphrase from a file instead of a prompt")
     pw.set_defaults(run=run_passwd)
-    ex = ksub.add_parser("export", parents=[common], help="write a new recovery kit (needs the passphrase)")
-    ex.add_argument("--recovery-kit", type=Path, required=True, metavar="FILE")
+    ex = ksub.add_parser("export", parents=[common], help="write a new recovery kit (needs the passphrase)",
+                         epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("--recovery-kit", type=Path, required=True, metavar="FILE",
+                    help="kit.html for a printable page with a QR code, else plain text")
     ex.set_defaults(run=run_export)
 
 
@@ -51,12 +68,14 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
     from ... import keys
-    from ...ops.kit import write_recovery_kit
-    
+    from ...ops.kit_html import write_kit
+    from ...remotes import load_remotes
+
     store = ctx.open_store()
     if args.recovery_kit.exists():
         raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")
     secret = ctx.unlock(store)
-    write_recovery_kit(args.recovery_kit, keys.recovery_code(secret), keys.key_id(secret), store.root)
+    write_kit(args.recovery_kit, keys.recovery_code(secret), keys.key_id(secret), store.root,
+              load_remotes(store).values())
     ctx.say(f"Wrote the recovery kit to {args.recovery_kit} (readable by you only).")
     return 0
