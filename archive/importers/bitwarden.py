@@ -38,7 +38,16 @@ def read_json(path: Path) -> list[ImportedItem]:
         raise UsageError(f"{path} is an encrypted Bitwarden export; export again choosing "
                          "'.json' (not '.json (Encrypted)'), import it, then delete it")
     folders = {f.get("id"): f.get("name") for f in doc.get("folders") or [] if isinstance(f, dict)}
-    return [_json_item(path, i, raw, folders) for i, raw in enumerate(doc["items"], 1)]
+    # An organisation export has collections instead of folders.
+    collections = {c.get("id"): c.get("name") for c in doc.get("collections") or [] if isinstance(c, dict)}
+    items = []
+    for i, raw in enumerate(doc["items"], 1):
+        if isinstance(raw, dict) and not raw.get("folderId") and isinstance(raw.get("collectionIds"), list):
+            names = [str(collections[c]) for c in raw["collectionIds"] if collections.get(c)]
+            folders[f"collections {i}"] = ", ".join(names) or None
+            raw = {**raw, "folderId": f"collections {i}"}
+        items.append(_json_item(path, i, raw, folders))
+    return items
 
 
 def _text(path: Path, index: int, raw: dict[str, Any], name: str) -> str | None:

@@ -219,3 +219,10 @@ def check_all(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec], poli
               box: SecretBox | None, damaged: list[Any] | None = None) -> list[Readiness]:
     return [check_release(store, r, ledger, remotes, policy, box)
             for r in store.catalog.search(None, damaged)]
+
+
+def licences_without_release(store: Store) -> list[str]:
+    """Licence records no release names (e.g. imported without a version): `sync` replicates
+    releases and their licences, so these stay in the local store only."""
+    named = {lid for r in store.catalog.releases([]) for lid in r.licenses}
+    return sorted(p.stem for p in store.catalog.license_files() if p.stem not in named)

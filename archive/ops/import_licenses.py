@@ -43,6 +43,8 @@ MASK = "••••••"
 UNKNOWN_VERSION = "unknown"
 DATE_TARGETS = ("purchase_date", "expires", "maintenance_end")
 RELEASE_TARGETS = ("product", "version", "edition", "platform")
+# Keys of `extra` that arkeep itself writes; a source field of that name gets a suffix.
+RESERVED_EXTRA = ("import", "extra_key_labels", "notes (long)")
 TEXT_TARGETS = ("licensed_to", "email", "company", "order_number", "seller", "vendor",
                 "activation_notes")
 
@@ -101,7 +103,7 @@ class _Builder:
     def to_extra(self, label: str, value: str, why: str | None = None) -> None:
         name = label.strip() or "field"
         n = 2
-        while name in self.extra:
+        while name in self.extra or name in RESERVED_EXTRA:
             name = f"{label.strip() or 'field'} ({n})"
             n += 1
         self.extra[name] = value
@@ -413,6 +415,8 @@ def result_data(result: ImportResult, source_format: str, source: str) -> dict[s
         "imported": sum(o.action == "new" for o in result.outcomes),
         "unchanged": sum(o.action == "unchanged" for o in result.outcomes),
         "skipped": len(result.skipped), "items": items,
+        "without_release": [o.draft.item.index for o in result.outcomes
+                            if o.action == "new" and o.release_id is None],
         "skipped_items": [{"index": i.index, "title": i.title, "reason": skip_reason(i)}
                           for i in result.skipped],
     }

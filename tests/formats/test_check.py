@@ -145,7 +145,7 @@ def test_an_imported_licence_without_installer_is_not_restorable(cli, store_dir:
     ready = cli("status", "--ready", "--json")
     assert ready.code == 1
     report = json.loads(ready.out)
-    assert report["ready"] is False
+    assert report["ready"] is False and report["licenses_without_release"] == []
     assert {r["release"]: r["verdict"] for r in report["releases"]} == {
         "affinity-photo@1.10.6+windows-x64": "not restorable", RID: "at risk"}
     text = cli("status", "--ready")
@@ -165,3 +165,12 @@ def test_csv_import_of_a_release_then_add_installer_links_the_licence(cli, store
     add_release(cli, tmp_path, key=KEY)          # the same key: the imported record is reused
     release = Store.open(store_dir).catalog.load_release(RID)
     assert len(release.licenses) == 1 and release.installers()
+
+
+def test_status_ready_names_licences_without_a_release(cli, store_dir: Path, keepass_kdbx,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path) -> None:
+    assert cli(*import_args(keepass_kdbx, tmp_path)).code == 0
+    report = json.loads(cli("status", "--ready", "--json").out)
+    assert len(report["licenses_without_release"]) == 1
+    text = cli("status", "--ready")
+    assert "1 licence record(s) belong to no release" in text.err

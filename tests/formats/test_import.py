@@ -250,3 +250,25 @@ def test_new_user_bitwarden_and_lastpass_then_csv(store_dir: Path, bitwarden_jso
     for secret in bitwarden_json.secrets + lastpass_csv.secrets:
         assert secret not in text
     assert box(store_dir) is not None
+
+
+def test_reserved_extra_names_and_records_without_release(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write_csv(tmp_path / "r.csv", ["Product", "Serial", "import", "extra_key_labels"],
+                     [["Tool", "RES-KEY-1", "from the old PC", "x"]])
+    result = cli("import", "csv", path, "--json")
+    data = json.loads(result.out)
+    assert data["without_release"] == [1]
+    (lic,) = licences(store_dir)
+    assert lic.extra["import (2)"] == "from the old PC" and lic.extra["extra_key_labels (2)"] == "x"
+    assert lic.extra["import"]["format"] == "csv"
+    text = cli("import", "csv", write_csv(tmp_path / "s.csv", ["Product", "Serial"], [["Other", "RES-KEY-2"]]))
+    assert "name no version" in text.err
+
+
+def test_bitwarden_organisation_collections_act_as_folders(tmp_path: Path) -> None:
+    path = tmp_path / "org.json"
+    path.write_text(json.dumps({"encrypted": False, "collections": [{"id": "c1", "name": "Software Licenses"}],
+                                "items": [{"type": 1, "name": "Team Figma", "collectionIds": ["c1"],
+                                           "login": {"username": "it@example.com", "password": "ORG-PW"}}]}))
+    (item,) = import_file("bitwarden", path)
+    assert item.folder == "Software Licenses" and item.licence_like

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_ready(store: Store, ctx: Context, policy: Policy, remotes: dict[str, RemoteSpec]) -> int:
     """`arkeep status --ready`: the verdict of `check` for every release."""
-    from ...ops.check import check_all
+    from ...ops.check import check_all, licences_without_release
     from ..replicas import ledger_of
 
     box = secret_box(store, ctx, ask=False)
@@ -84,10 +84,15 @@ def run_ready(store: Store, ctx: Context, policy: Policy, remotes: dict[str, Rem
     for exc in damaged:
         print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem", file=ctx.err)
     ready = all(r.restorable for r in results) and not damaged
+    loose = licences_without_release(store)
     if ctx.json:
         ctx.emit_json({"ready": ready, "key_checked": box is not None,
-                       "releases": [r.data() for r in results]})
+                       "releases": [r.data() for r in results], "licenses_without_release": loose})
         return 0 if ready else 1
+    if loose:
+        ctx.note(f"note: {len(loose)} licence record(s) belong to no release and stay in this store "
+                 f"only ({', '.join(loose[:5])}{', …' if len(loose) > 5 else ''}); "
+                 "`arkeep add … --license ID` links one to its installer")
     for r in results:
         print_readiness(ctx, r.data(), verbose=False)
     counts = {v: sum(r.verdict == v for r in results) for v in ("restorable", "at risk", "not restorable")}
