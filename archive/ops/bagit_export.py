@@ -148,7 +148,7 @@ def _write_tags(work: Path, release: Release, licenses: list[License], box: Secr
     """Every tag file but the tag manifest; return their paths relative to the bag."""
     total = sum(size for _, _, _, size in payload)
     info = [
-        ("Bag-Software-Agent", "arkeep"),
+        ("Bag-Software-Agent", f"arkeep {_version()}".strip()),
         ("Bagging-Date", datetime.now(timezone.utc).date().isoformat()),
         ("Payload-Oxum", f"{total}.{len(payload)}"),
         ("Bag-Size", human_size(total)),
@@ -194,3 +194,11 @@ def _sha512_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             sha.update(chunk)
     return sha.hexdigest()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("arkeep")
+    except PackageNotFoundError:
+        return ""
