@@ -43,7 +43,10 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
     namer = UnitNamer(secret)
     box = SecretBox.for_secret(secret)
     releases = list(store.catalog.releases())
-    license_ids = sorted({lid for r in releases for lid in r.licenses})
+    # Every licence record, not only those a release names: an imported licence with no release
+    # yet must survive the loss of this machine too.
+    license_ids = sorted({lid for r in releases for lid in r.licenses} |
+                         {p.stem for p in store.catalog.license_files()})
     licenses = [store.catalog.load_license(lid) for lid in license_ids]
     objects: dict[str, WantedUnit] = {}
     for release in releases:
@@ -61,7 +64,8 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
     for lic in licenses:
         data = sealed_license_bytes(lic, box)
         # Named by every release it belongs to, so a problem with it names the release too.
-        labels = tuple((r.id, f"licence record {lic.id}") for r in releases if lic.id in r.licenses)
+        labels = tuple((r.id, f"licence record {lic.id}") for r in releases if lic.id in r.licenses) \
+            or ((lic.id, "licence record"),)
         units.append(WantedUnit(namer.license(lic.id), len(data), None, data,
                                 hash_bytes(store.catalog.license_path(lic.id).read_bytes()),
                                 hash_bytes(data), labels))

@@ -136,8 +136,8 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
                 licenses[lic.id] = lic
         except (ManifestInvalid, IntegrityError, BackendError) as exc:
             result.problems.append(str(exc) if str(exc).startswith(label) else f"{label}: {exc}")
-    if not releases and not result.problems:
-        result.problems.append(f"{backend.url} holds no release manifests")
+    if not releases and not licenses and not result.problems:
+        result.problems.append(f"{backend.url} holds no manifests")
     return sorted(releases.values(), key=lambda r: r.id), sorted(licenses.values(), key=lambda x: x.id)
 
 
