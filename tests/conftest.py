@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from archive import keys
 from archive.cli.main import main as arkeep_main
+from archive.ops.init import init_store
 
 PASSPHRASE = "correct horse battery staple"
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,19 +39,38 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     return store, code
 
 
+@pytest.fixture(scope="session")
+def fast_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An initialised store whose key is wrapped with cheap scrypt parameters.
+
+    The KDF's real strength is tested in tests/archive/test_keys.py (with `template_store`);
+    elsewhere it would cost half a second per unlock. The parameters travel in key.toml, so
+    subprocesses and rebuilt stores unlock fast too.
+    """
+    store = tmp_path_factory.mktemp("fast-template") / "store"
+    mp = pytest.MonkeyPatch()
+    mp.setattr(keys, "SCRYPT_N", 2**12)
+    try:
+        result = init_store(store, PASSPHRASE)
+    finally:
+        mp.undo()
+    return store, result.recovery_code
+
+
 @pytest.fixture
-def store_dir(template_store: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def store_dir(fast_template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh copy of the template store, set as ARKEEP_STORE with the passphrase in the env."""
     store = tmp_path / "store"
-    shutil.copytree(template_store[0], store)
+    shutil.copytree(fast_template[0], store)
     monkeypatch.setenv("ARKEEP_STORE", str(store))
     monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("ARKEEP_DRIVE_PATHS", raising=False)
     return store
 
 
 @pytest.fixture
-def recovery_code(template_store: tuple[Path, str]) -> str:
-    return template_store[1]
+def recovery_code(fast_template: tuple[Path, str]) -> str:
+    return fast_template[1]
 
 
 @pytest.fixture

@@ -7,15 +7,11 @@ Import the fixtures into a test module with
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
-from archive import keys
-from archive.ops.init import init_store
 from archive.plan import plan_units
 from archive.store import Store
 from archive.units import KEY_UNIT, UnitNamer
@@ -27,34 +23,10 @@ INSTALLER = "AcmeStudio-Setup-7.5.1-x64.exe"
 RID = "acme-studio@7.5.1"
 
 
-@pytest.fixture(scope="module")
-def fast_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """An initialised store whose key is wrapped with cheap scrypt parameters (the KDF's
-    strength is tested in test_keys.py; here every unlock would cost half a second). The
-    parameters travel in key.toml, so subprocesses and rebuilt stores are fast too."""
-    store = tmp_path_factory.mktemp("fast-template") / "store"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(keys, "SCRYPT_N", 2**12)
-    try:
-        result = init_store(store, PASSPHRASE)
-    finally:
-        mp.undo()
-    return store, result.recovery_code
 
 
-@pytest.fixture
-def store_dir(fast_template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "store"
-    shutil.copytree(fast_template[0], store)
-    monkeypatch.setenv("ARKEEP_STORE", str(store))
-    monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
-    monkeypatch.delenv("ARKEEP_DRIVE_PATHS", raising=False)
-    return store
 
 
-@pytest.fixture
-def recovery_code(fast_template: tuple[Path, str]) -> str:
-    return fast_template[1]
 
 
 @dataclass

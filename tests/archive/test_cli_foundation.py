@@ -8,7 +8,6 @@ from __future__ import annotations
 import filecmp
 import json
 import os
-import shutil
 import stat
 import subprocess
 from datetime import datetime, timezone
@@ -16,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import keys
 from archive.errors import IntegrityError
-from archive.ops.init import init_store
 from archive.ops.restore import restore_release
 from archive.paths import safe_join
 from archive.store import Store
@@ -29,36 +26,10 @@ KEY = "ARKEEP-TEST-KEY-7F3A-91QZ-XK42"
 RID = "acme-studio@7.5.1+windows-x64"
 
 
-@pytest.fixture(scope="module")
-def fast_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """An initialised store whose key is wrapped with cheap scrypt parameters.
-
-    The KDF's strength is tested in test_keys.py; here it would only cost 0.5 s per unlock, and
-    almost every test below unlocks (add with a key, restore, show --reveal).
-    """
-    store = tmp_path_factory.mktemp("fast-template") / "store"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(keys, "SCRYPT_N", 2**12)
-    try:
-        result = init_store(store, PASSPHRASE)
-    finally:
-        mp.undo()
-    return store, result.recovery_code
 
 
-@pytest.fixture
-def store_dir(fast_template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Overrides conftest's store_dir for this module: a fresh copy of the fast template."""
-    store = tmp_path / "store"
-    shutil.copytree(fast_template[0], store)
-    monkeypatch.setenv("ARKEEP_STORE", str(store))
-    monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
-    return store
 
 
-@pytest.fixture
-def recovery_code(fast_template: tuple[Path, str]) -> str:
-    return fast_template[1]
 
 
 def b3sum(path: Path) -> str:

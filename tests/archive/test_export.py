@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    KEY, PRODUCT, Sample, add_sample, b3sum, fast_template, recovery_code, sevenzip, store_dir,
+from tests.archive.replication_support import (
+    KEY,
+    PRODUCT,
+    Sample,
+    add_sample,
+    b3sum,
+    sevenzip,
 )
 
 

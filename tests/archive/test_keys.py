@@ -100,7 +100,9 @@ def test_a_tampered_or_damaged_wrapped_key_is_refused(fast_scrypt: None) -> None
 
 
 def test_the_store_key_is_memory_hard_owner_only_and_opens_to_the_recovery_code(
-        store_dir: Path, recovery_code: str) -> None:
+        template_store: tuple[Path, str]) -> None:
+    """`template_store` is made by a real `arkeep init` (the other fixtures use cheap scrypt)."""
+    store_dir, recovery_code = template_store
     store = Store.open(store_dir)
     assert stat.S_IMODE(store.key_path.stat().st_mode) == 0o600
     table = tomllib.loads(store.key_path.read_text())

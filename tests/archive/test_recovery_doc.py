@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from archive.ops.kit import KIT_TEMPLATE
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    KEY, PRODUCT, Sample, add_sample, fast_template, recovery_code, store_dir,
+from tests.archive.replication_support import (
+    KEY,
+    PRODUCT,
+    Sample,
+    add_sample,
 )
 from tests.conftest import ROOT
 

@@ -11,10 +11,12 @@ import socket
 import time
 from pathlib import Path
 
-import pytest
 
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    add_sample, dir_listing, fast_template, recovery_code, s3_listing, store_dir, wanted_keys,
+from tests.archive.replication_support import (
+    add_sample,
+    dir_listing,
+    s3_listing,
+    wanted_keys,
 )
 from tests.conftest import run_arkeep
 

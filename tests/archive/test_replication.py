@@ -20,9 +20,16 @@ from archive.ops import sync as sync_ops
 from archive.store import Store
 from archive.units import UnitNamer, unit_name_of_key
 from backends.base import GuardedFile
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    KEY, add_sample, dir_listing, fast_template, flip_byte, object_unit_key, recovery_code,
-    release_keys, s3_listing, secret_of, store_dir, wanted_keys,
+from tests.archive.replication_support import (
+    KEY,
+    add_sample,
+    dir_listing,
+    flip_byte,
+    object_unit_key,
+    release_keys,
+    s3_listing,
+    secret_of,
+    wanted_keys,
 )
 from tests.conftest import PASSPHRASE
 

@@ -13,9 +13,17 @@ from pathlib import Path
 import pytest
 
 from archive.store import Store
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    KEY, PRODUCT, Sample, add_sample, b3sum, dir_listing, fast_template, flip_byte,
-    object_unit_key, recovery_code, sevenzip, store_dir, wanted_keys,
+from tests.archive.replication_support import (
+    KEY,
+    PRODUCT,
+    Sample,
+    add_sample,
+    b3sum,
+    dir_listing,
+    flip_byte,
+    object_unit_key,
+    sevenzip,
+    wanted_keys,
 )
 
 

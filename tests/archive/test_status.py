@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from archive.store import Store
-from tests.archive.replication_support import (  # noqa: F401 - fixtures
-    Sample, add_sample, fast_template, flip_byte, object_unit_key, recovery_code, store_dir,
+from tests.archive.replication_support import (
+    Sample,
+    add_sample,
+    flip_byte,
+    object_unit_key,
 )
 
 

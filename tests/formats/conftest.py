@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import keys
 from archive.keys import SecretBox
-from archive.ops.init import init_store
 from archive.store import Store
 from manifests.model import License
 from tests.conftest import PASSPHRASE
@@ -24,33 +22,10 @@ from tests.conftest import PASSPHRASE
 KDBX_PASSWORD = "kdbx-master-Pa55"
 
 
-@pytest.fixture(scope="session")
-def fast_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """An initialised store with cheap scrypt parameters (they travel in key.toml, so
-    subprocesses unlock fast too); the KDF's strength is tested in tests/archive/test_keys.py."""
-    store = tmp_path_factory.mktemp("formats-template") / "store"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(keys, "SCRYPT_N", 2**12)
-    try:
-        result = init_store(store, PASSPHRASE)
-    finally:
-        mp.undo()
-    return store, result.recovery_code
 
 
-@pytest.fixture
-def store_dir(fast_template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "store"
-    shutil.copytree(fast_template[0], store)
-    monkeypatch.setenv("ARKEEP_STORE", str(store))
-    monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
-    monkeypatch.delenv("ARKEEP_DRIVE_PATHS", raising=False)
-    return store
 
 
-@pytest.fixture
-def recovery_code(fast_template: tuple[Path, str]) -> str:
-    return fast_template[1]
 
 
 # ---- looking into a store ------------------------------------------------------------------
