@@ -88,25 +88,58 @@ def _read_ole(ole, path: Path, r: Reading) -> None:  # type: ignore[no-untyped-d
 
 def _summary(ole, r: Reading) -> None:  # type: ignore[no-untyped-def]
     """Platform from the summary information's Template ('x64;1033'), plus Author and Subject."""
-    try:
-        meta = ole.get_metadata()
-    except Exception:  # noqa: BLE001 - a missing or damaged summary is one note
-        r.note("the summary information stream could not be read")
+    if not ole.exists("\x05SummaryInformation"):
+        r.note("there is no summary information: the platform is not recorded")
         return
-    template = meta.template.decode("latin-1") if isinstance(meta.template, bytes) else meta.template
+    props = summary_properties(_read_stream(ole, "\x05SummaryInformation", "summary information"))
+    template = props.get(PID_TEMPLATE)
     if template is None:
         r.note("the summary information has no Template: the platform is not recorded")
     else:
         platform = template.split(";", 1)[0].strip()
         arch = TEMPLATE_PLATFORMS.get(platform.lower())
         if arch is None:
-            r.note(f"the summary information names an unknown platform {platform!r}")
+            r.note(f"the summary information names an unknown platform {platform[:40]!r}")
         else:
             how = "an empty platform means Intel, x86" if not platform else platform
             r.set("platform", f"windows-{arch}", f"MSI summary information: Template ({how})")
             r.set("architecture", arch, "MSI summary information: Template")
-    r.set("description", meta.subject, "MSI summary information: Subject")
-    r.set("author", meta.author, "MSI summary information: Author")
+    r.set("description", props.get(PID_SUBJECT), "MSI summary information: Subject")
+    r.set("author", props.get(PID_AUTHOR), "MSI summary information: Author")
+
+
+PID_CODEPAGE, PID_SUBJECT, PID_AUTHOR, PID_TEMPLATE = 1, 3, 4, 7
+VT_I2, VT_LPSTR = 2, 30
+
+
+def summary_properties(data: bytes) -> dict[int, str]:
+    """The string properties of a property-set stream ([MS-OLEPS]), every offset bounds-checked.
+
+    olefile's own reader trusts vector counts in the stream, which a damaged file turns into
+    billions of iterations; the summary information needs only a few plain strings.
+    """
+    def u32(pos: int) -> int:
+        if pos < 0 or pos + 4 > len(data):
+            raise Unreadable("the MSI summary information is cut short; the file is damaged")
+        return int.from_bytes(data[pos:pos + 4], "little")
+
+    if u32(24) < 1:
+        return {}
+    section = u32(44)
+    count = min(u32(section + 4), 1024)
+    entries = [(u32(section + 8 + 8 * i), u32(section + 12 + 8 * i)) for i in range(count)]
+    codepage = 1252
+    for pid, offset in entries:
+        if pid == PID_CODEPAGE and u32(section + offset) == VT_I2:
+            codepage = int.from_bytes(data[section + offset + 4:section + offset + 6], "little")
+    out: dict[int, str] = {}
+    for pid, offset in entries:
+        at = section + offset
+        if pid in (PID_SUBJECT, PID_AUTHOR, PID_TEMPLATE) and u32(at) == VT_LPSTR:
+            size = min(u32(at + 4), 64 * 1024)
+            raw = data[at + 8:at + 8 + size].split(b"\x00", 1)[0]
+            out[pid] = raw.decode(_codec(codepage & 0xFFFF), "replace")
+    return out
 
 
 def _read_stream(ole, entry, what: str) -> bytes:  # type: ignore[no-untyped-def]

@@ -115,3 +115,18 @@ def test_random_bytes_named_msi(cli, store_dir: Path, tmp_path: Path) -> None:
     res = cli("add", fake)
     assert res.code == 2 and "not a .msi file" in res.err, res.err
     assert len(res.err.strip().splitlines()) == 1
+
+
+def test_hostile_summary_vector_count_is_not_trusted(msi_file: Path, tmp_path: Path) -> None:
+    """A damaged summary stream that claims a vector of 2**31 strings (olefile's own reader
+    loops over that count and runs out of memory) is read in bounded time."""
+    data = bytearray(msi_file.read_bytes())
+    at = data.find(b"x64;1033\x00")
+    assert at > 0 and data[at - 8:at] == bytes.fromhex("1e00000009000000")
+    data[at - 8:at] = bytes.fromhex("1e100000ffffff7f")        # VT_VECTOR | VT_LPSTR, 2**31 - 1
+    bad = tmp_path / "hostile.msi"
+    bad.write_bytes(bytes(data))
+    found = inspect_file(bad)
+    assert found.product == "Contoso Ledger"                    # the Property table still reads
+    assert "platform" not in found.fields
+    assert any("no Template" in n for n in found.notes)
