@@ -117,9 +117,11 @@ def classify(path: Path) -> tuple[str, str, Any]:
         return "ignored", "empty", None
     if not os.access(path, os.R_OK):
         return "ignored", "permission denied", None
-    if _is_license_name(path) and st.st_size <= MAX_LICENSE_FILE:
-        return "license-file", "named like a licence file", None
+    if lower.endswith(".msg"):
+        return "receipt", "an Outlook message (.msg: placed by its name; its text is not read)", None
     found = inspect_file(path, display=str(path))
+    if _is_license_name(path) and st.st_size <= MAX_LICENSE_FILE and not found.is_installer:
+        return "license-file", "named like a licence file", None
     if found.format == "email" or lower.endswith(".eml"):
         receipt = read_receipt(path)
         if receipt.is_purchase:

@@ -181,3 +181,63 @@ def test_mask_key() -> None:
     assert mask_key(KEY) == "CLDGR-•••••-…"
     assert mask_key("A1B2C3D4E5F6G7") == "A1B2C-•••••-…"
     assert "SECRET" not in mask_key("SECRET")
+
+
+def test_one_order_for_two_products_gives_each_its_own_key(tmp_path: Path, msi_file: Path,
+                                                            nsis_exe: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    shutil.copy(msi_file, folder)
+    shutil.copy(nsis_exe, folder)
+    (folder / "order.eml").write_text("""\
+From: Software Outlet <sales@outlet.example>
+To: it@example.org
+Subject: Order MX-7781 shipped
+Date: Mon, 02 Feb 2026 08:00:00 +0000
+
+Order number: MX-7781
+
+Item: Fabrikam Paint 7.5
+  Serial number: FP75-9X2K-LL3Q-7ZTW
+Item: Contoso Ledger 4.2
+  License key: CLDGR-7Q2WX-9KD3M-HT4PB-88ZRA
+
+Grand total: $300.00
+""")
+    plan = plan_scan(folder)
+    by_product = {r.product: r for r in plan.releases}
+    assert by_product["Fabrikam Paint"].key == "FP75-9X2K-LL3Q-7ZTW"
+    assert by_product["Contoso Ledger"].key == KEY
+    for r in plan.releases:
+        assert [p.name for p in r.receipts] == ["order.eml"]
+        assert r.license.order_number == "MX-7781"
+        assert any("several products" in n for n in r.notes)
+
+
+def test_unplaceable_files_are_listed_with_the_reason(tmp_path: Path, msi_file: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "license.lic").write_text("FEATURE something 1.0\n")
+    plan = plan_scan(folder)                     # no installer at all
+    assert plan.releases == ()
+    assert [(f.path.name, f.role) for f in plan.unlinked] == [("license.lic", "license-file")]
+    assert "no release" in plan.unlinked[0].reason
+    shutil.copy(msi_file, folder / "mystery.exe")
+    (folder / "Setup.exe").write_bytes(b"MZ" + bytes(200))
+    plan = plan_scan(folder)
+    assert [r.product for r in plan.releases] == ["Contoso Ledger"]
+    placed = {f.path.name: f.reason for f in plan.unlinked + plan.ignored}
+    assert "damaged" in placed["Setup.exe"]
+    assert plan.releases[0].license_files == (folder / "license.lic",)
+
+
+def test_names_decide_only_what_the_bytes_leave_open(tmp_path: Path, nsis_exe: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    shutil.copy(nsis_exe, folder / "LicenseManagerSetup.exe")      # an installer, whatever its name
+    (folder / "Fabrikam Paint order.msg").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(600))
+    plan = plan_scan(folder)
+    [paint] = plan.releases
+    assert [p.name for p in paint.installers] == ["LicenseManagerSetup.exe"]
+    assert [p.name for p in paint.receipts] == ["Fabrikam Paint order.msg"]
+    assert paint.license_files == ()
