@@ -146,3 +146,17 @@ def test_appimage_says_what_it_cannot_read(tmp_path: Path) -> None:
     assert found.platform == "linux-x86_64" and found.product is None
     assert any("SquashFS" in n for n in found.notes)
     assert found.hints == {"version": "3.1.4", "product": "Northwind Notes"}
+
+
+def test_add_refuses_a_file_that_does_not_say_its_version(cli, store_dir: Path, tmp_path: Path) -> None:
+    elf = bytearray(64)
+    elf[0:4], elf[4], elf[5], elf[8:11] = b"\x7fELF", 2, 1, b"AI\x02"
+    f = tmp_path / "Northwind_Notes-3.1.4-x86_64.AppImage"
+    f.write_bytes(bytes(elf) + bytes(100))
+    res = cli("add", f)
+    assert res.code == 2 and "Traceback" not in res.err
+    assert "does not say its product and version: give --product NAME --version VER" in res.err
+    assert "the file name suggests --product 'Northwind Notes' --version 3.1.4" in res.err
+    assert len(res.err.strip().splitlines()) == 1
+    res = cli("add", f, "--product", "Northwind Notes", "--version", "3.1.4")
+    assert res.code == 0, res.err

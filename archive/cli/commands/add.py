@@ -165,11 +165,12 @@ def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
                          "archive it anyway")
     if missing:
         said = " and ".join(missing)
-        hints = {k: v for k, v in found.hints.items() if k in missing}
-        hint = ("; the file name suggests " + " ".join(f"--{k} {_quote(v)}" for k, v in hints.items())
+        flags = " ".join(f"--{m} {'NAME' if m == 'product' else 'VER'}" for m in missing)
+        hints = [(k, found.hints[k]) for k in ("product", "version") if k in missing and k in found.hints]
+        hint = ("; the file name suggests " + " ".join(f"--{k} {_quote(v)}" for k, v in hints)
                 if hints else "")
-        raise UsageError(f"{path.name} ({found.label}) does not say its {said}: give "
-                         f"{' '.join('--' + m + ' ' + m.upper() for m in missing)}{hint}")
+        raise UsageError(f"{path.name} ({found.label}) does not say its {said}: give {flags}{hint} "
+                         f"(`arkeep inspect {_quote(str(path))}` shows what it does say)")
     flags = {"product": args.product, "version": args.release_version, "vendor": args.vendor,
              "platform": args.platform}
     used = [n for n in ("product", "version", "vendor", "platform")
