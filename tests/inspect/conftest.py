@@ -130,8 +130,15 @@ def deb_file(tools_dir: Path) -> Path:
     need("apt-get", "apt")
     work = tools_dir / "deb"
     work.mkdir()
-    done = subprocess.run(["apt-get", "download", "hello"], cwd=work, capture_output=True,
-                          text=True, timeout=300)
+    def download() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["apt-get", "download", "hello"], cwd=work, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    done = download()
+    if done.returncode != 0 and "locate package" in done.stderr:
+        # Package lists never fetched on this machine: fetch them once, then try again.
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=300, check=False)
+        done = download()
     debs = sorted(work.glob("hello_*.deb"))
     if done.returncode != 0 or not debs:
         pytest.fail("`apt-get download hello` failed: these tests need a real .deb from the "
