@@ -158,11 +158,16 @@ class Backend(ABC):
         """Remove `key`. A key that is already missing is not an error."""
 
     @abstractmethod
-    def cleanup_temp(self) -> int:
+    def cleanup_temp(self, older_than: float | None = None) -> int:
         """Remove leftovers of writes that crashed (temp files, unfinished uploads).
 
-        Returns how many were removed. Run it while no other writer uses the remote: it
-        cannot tell a crashed write from one in progress.
+        Returns how many were removed. On a local filesystem every writer holds a lock on its
+        temp file (the kernel drops it when the writer dies, even by kill -9), so a write in
+        progress is never removed. Where no such lock can be seen (unfinished S3 uploads,
+        other fsspec filesystems, filesystems without locks) only leftovers untouched for
+        `older_than` seconds are removed, which spares another machine's write in progress;
+        None removes them all. Removing a write in progress corrupts nothing: that write fails
+        and publishes nothing.
         """
 
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:

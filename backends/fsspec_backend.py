@@ -16,6 +16,7 @@ must stay cheap for commands that never touch a remote.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -33,6 +34,11 @@ from .base import (
     validate_prefix,
 )
 from .errors import BackendError, NotFound, Unreachable, translate
+
+try:
+    import fcntl
+except ImportError:  # Windows: temp files are told apart by age alone
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -54,6 +60,48 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, tz=timezone.utc)
     return None
+
+
+def _lock_temp(raw: Any) -> int | None:
+    """Mark a local temp file as a write in progress: an exclusive flock held through a
+    duplicate descriptor until the write is published or thrown away. None where the
+    filesystem has no locks."""
+    if fcntl is None:
+        return None
+    fd = os.dup(raw.fileno())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _abandoned_local_temp(path: str, details: dict[str, Any], older_than: float | None) -> bool:
+    """True if no live writer holds the temp file's lock (or, where locks cannot be taken,
+    if it is older than `older_than`)."""
+    if fcntl is not None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return _older_than(details, older_than)
+
+
+def _older_than(details: dict[str, Any], older_than: float | None) -> bool:
+    if older_than is None:
+        return True
+    mtime = _mtime(details)
+    return mtime is not None and time.time() - mtime.timestamp() >= older_than
 
 
 def fsync_dir(path: str) -> None:
@@ -173,14 +221,25 @@ class FsspecBackend(Backend):
         except NotFound:
             pass
 
-    def cleanup_temp(self) -> int:
+    def cleanup_temp(self, older_than: float | None = None) -> int:
         root = self.root()
+        removed = 0
         with self._guard():
-            found = self.fs.find(root, detail=False)
-            temps = [p for p in found if p.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)]
-            for path in temps:
-                self.fs.rm_file(path)
-        return len(temps)
+            found = self.fs.find(root, detail=True)
+            for path, details in found.items():
+                if not path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+                    continue
+                if self._local:
+                    if not _abandoned_local_temp(path, details, older_than):
+                        continue
+                elif not _older_than(details, older_than):
+                    continue
+                try:
+                    self.fs.rm_file(path)
+                except FileNotFoundError:
+                    continue
+                removed += 1
+        return removed
 
     # -- atomic writes ----------------------------------------------------------------------
 
@@ -214,16 +273,24 @@ class FsspecBackend(Backend):
             self._make_parents_local(directory, self.root())
             temp = os.path.join(directory, temp_name())
             raw = open(temp, "xb")
+        lock = _lock_temp(raw)  # held until the rename: cleanup_temp leaves this file alone
         guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
         try:
             yield guarded  # type: ignore[misc]
-            with self._guard(key):
-                raw.flush()
-                os.fsync(raw.fileno())
-                raw.close()
-                self._before_commit()
-                os.replace(temp, path)
-                fsync_dir(directory)
+            try:
+                with self._guard(key):
+                    raw.flush()
+                    os.fsync(raw.fileno())
+                    raw.close()
+                    self._before_commit()
+                    os.replace(temp, path)
+                    fsync_dir(directory)
+            except NotFound as exc:
+                # A write looks for no key: its directory went away under it (an unmounted NAS,
+                # a removed folder). Say that, not "no such key".
+                self._require_root(self.root())
+                raise Unreachable(self.name, f"{directory} disappeared during the write",
+                                  key=key, hint="check the mount or the folder, then retry") from exc
         except BaseException:
             try:
                 raw.close()
@@ -235,6 +302,8 @@ class FsspecBackend(Backend):
                 pass
             raise
         finally:
+            if lock is not None:
+                os.close(lock)
             guarded.close()
 
     @contextmanager

@@ -343,18 +343,27 @@ class S3Backend(FsspecBackend):
         with open(local_path, "rb+") as handle:
             os.fsync(handle.fileno())
 
-    def cleanup_temp(self) -> int:
-        """Abort unfinished multipart uploads under this remote's prefix."""
+    def cleanup_temp(self, older_than: float | None = None) -> int:
+        """Abort unfinished multipart uploads under this remote's prefix; with `older_than`,
+        only those started at least that many seconds ago (an upload in progress elsewhere
+        looks exactly like an abandoned one)."""
         root = self.root()
         prefix = root.partition("/")[2]
         prefix = f"{prefix}/" if prefix else ""
         aborted = 0
+        now = datetime.now(timezone.utc)
         with self._guard():
             pages = self.control.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix
             )
             for page in pages:
                 for upload in page.get("Uploads", []):
+                    started = upload.get("Initiated")
+                    if older_than is not None and (
+                        not isinstance(started, datetime)
+                        or (now - started).total_seconds() < older_than
+                    ):
+                        continue
                     self.control.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                     )

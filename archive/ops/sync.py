@@ -23,6 +23,12 @@ from ..units import KEY_UNIT, KIND_OBJECT, unit_name_of_key
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
 
+# Leftovers of a killed write (a temp file on a directory or drive remote, an unfinished S3
+# upload) are removed at the start of every sync. A local writer locks its temp file, so a
+# write in progress is never touched there; unfinished uploads carry no such mark, so only
+# those started longer ago than this are aborted, sparing another machine's upload in progress.
+STALE_TEMP_AFTER = 24 * 3600
+
 
 @dataclass
 class RemoteSyncResult:
@@ -78,6 +84,10 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
         result.message = f"not connected, {seen}"
         return result
     ledger.seen(backend.name)
+    try:
+        backend.cleanup_temp(older_than=STALE_TEMP_AFTER)
+    except BackendError:
+        pass  # housekeeping only: if the remote cannot be written, the writes below say so
     if not check_key_unit(backend, store):
         with backend.open_write(KEY_UNIT) as f:
             f.write(store.key_path.read_bytes())
