@@ -16,7 +16,7 @@ from manifests.schema import unsafe_filename_reason
 from ..errors import UsageError
 from ..hashing import Progress
 from ..keys import SecretBox
-from ..store import Store
+from ..store import Store, environment_error
 
 EXTRA_MEDIA_TYPES = {
     ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",
@@ -198,10 +198,14 @@ def _write(store: Store, request: AddRequest, rid: str, existing: Release | None
                              "archive it under another version or name")
         licenses = existing.licenses + ((lic_id,) if lic_id and lic_id not in existing.licenses else ())
         release = replace(existing, licenses=licenses, artifacts=existing.artifacts + fresh)
-    if lic is not None and not store.catalog.has_license(lic.id):
-        store.catalog.write_license(lic)
     unchanged = existing is not None and release == existing
-    if not unchanged:
-        store.catalog.write_release(release)
+    try:
+        if lic is not None and not store.catalog.has_license(lic.id):
+            store.catalog.write_license(lic)
+        if not unchanged:
+            store.catalog.write_release(release)
+    except OSError as exc:
+        # The objects are in place; without its manifest the release is simply not archived yet.
+        raise environment_error(exc, f"cannot write the manifest of {rid}") from None
     return AddResult(release=release, license=lic, created=existing is None, new_artifacts=fresh,
                      new_objects=new_objects, unchanged=unchanged)
