@@ -87,13 +87,18 @@ def unseal_unit_bytes(src: BinaryIO, unit: UnitRef, secret: bytes, label: str,
 
 
 def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, secret: bytes, dest: Path, expected_digest: str,
-                        label: str, progress: Progress | None = None) -> None:
-    """Write the plaintext to a temp file next to `dest`; it takes `dest`'s name only if it checks out."""
+                        label: str, progress: Progress | None = None,
+                        max_size: int | None = None) -> None:
+    """Write the plaintext to a temp file next to `dest`; it takes `dest`'s name only if it checks out.
+
+    `max_size`: the size the manifest gives the file. A bundle that declares more is refused
+    before a byte is written (a zip bomb would otherwise fill the disk before its digest fails)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-unseal-")
     try:
         with os.fdopen(fd, "wb") as out:
-            unseal_unit(src, unit, secret, out, expected_digest, label, progress=progress)
+            unseal_unit(src, unit, secret, out, expected_digest, label, max_size=max_size,
+                        progress=progress)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o444)

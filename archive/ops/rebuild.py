@@ -159,7 +159,8 @@ def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNam
             with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
                 tmp = Path(tmpdir) / "object"
                 with backend.open_read(unit.key) as f:
-                    unseal_unit_to_file(f, unit, secret, tmp, digest, f"{rid} / {art.filename}", progress)
+                    unseal_unit_to_file(f, unit, secret, tmp, digest, f"{rid} / {art.filename}", progress,
+                                        max_size=art.size)
                 store.adopt(tmp, digest)
         except IntegrityError as exc:
             result.problems.append(f"{exc} (on {backend.name})")

@@ -92,7 +92,8 @@ def _fetch_object(store: Store, secret: bytes, wanted: WantedUnit, backends: lis
                 progress = progress_for(f"fetch {wanted.labels[0][1]}", wanted.size) if progress_for else None
                 with backend.open_read(wanted.unit.key) as f:
                     unseal_unit_to_file(f, wanted.unit, secret, tmp, wanted.expected_digest,
-                                        f"{backend.name}: {wanted.labels[0][1]}", progress)
+                                        f"{backend.name}: {wanted.labels[0][1]}", progress,
+                                        max_size=wanted.size)
                 store.adopt(tmp, wanted.expected_digest)
             return True
         except (BackendError, ArkeepError):

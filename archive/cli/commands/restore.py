@@ -69,6 +69,7 @@ def _reader(store, release, name, secret):  # type: ignore[no-untyped-def]
         unit = namer.object(art.blake3)
         with backend.open_read(unit.key) as f:
             unseal_unit_to_file(f, unit, secret, dest, art.blake3,
-                                f"{release.id} / {art.filename} on remote {name}", progress)
+                                f"{release.id} / {art.filename} on remote {name}", progress,
+                                max_size=art.size)
         os.chmod(dest, 0o644)
     return write
