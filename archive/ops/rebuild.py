@@ -66,7 +66,41 @@ def open_target(root: Path, wrapped: dict) -> Store:
         if store.config.get("key_id") != wrapped.get("key_id"):
             raise UsageError(f"{root} already holds a different arkeep store; rebuild into an empty directory")
         return store
+    _clear_unfinished_create(root, wrapped)
     return Store.create(root, wrapped)
+
+
+_SKELETON = {"objects", "manifests", "manifests/releases", "manifests/licenses", "state", "tmp"}
+
+
+def _clear_unfinished_create(root: Path, wrapped: dict) -> None:
+    """Remove what a run killed while creating the store left (the empty folders, key.toml of
+    this same key, temp files; arkeep.toml is written last), so that running rebuild again
+    finishes the work instead of calling the directory not empty. Anything else is left alone,
+    and Store.create then refuses the directory."""
+    if not root.is_dir() or root.is_symlink():
+        return
+    files, folders = [], []
+    for entry in root.rglob("*"):
+        rel = entry.relative_to(root).as_posix()
+        if entry.is_dir() and not entry.is_symlink() and rel in _SKELETON:
+            folders.append(entry)
+        elif entry.is_file() and not entry.is_symlink() and "/" not in rel and rel.startswith(".tmp-"):
+            files.append(entry)
+        elif rel == KEY_UNIT and entry.is_file() and not entry.is_symlink():
+            try:
+                same = tomllib.loads(entry.read_text(encoding="utf-8")).get("key_id") == wrapped.get("key_id")
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return
+            if not same:
+                return
+            files.append(entry)
+        else:
+            return
+    for path in files:
+        path.unlink()
+    for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        path.rmdir()
 
 
 def rebuild(root: Path, passphrase: str, backend: Backend,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 
-from .sweep import SCENARIOS, Lab, MiB, format_table, sweep
+from .sweep import SCENARIOS, Lab, MiB, format_table, local_findings, sweep
 
 # Kills per command in CI: four, three for S3 (the slowest), so the whole file stays
 # near a minute on two busy cores; the stores' key uses a cheaper scrypt (see Lab).
@@ -101,3 +102,29 @@ def test_unfinished_s3_uploads_are_aborted_only_after_the_grace(
     monkeypatch.setattr(sync_ops, "STALE_TEMP_AFTER", 0)  # as if a day had passed
     assert main(["--store", str(store), "sync", "cloud"]) == 0
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_rebuild_killed_while_creating_the_store_is_finished_by_the_next_run(lab: Lab, tmp_path: Path) -> None:
+    """A kill between the store's folders and its arkeep.toml (written last) leaves folders, the
+    key and maybe a temp file: running rebuild again must finish, not call the directory "not
+    empty". A directory with anything else in it is still refused and left as it was."""
+    source = lab.new_store(tmp_path / "source")
+    lab.add_release(source)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    lab.run("--store", source, "remote", "add", "nas", nas)
+    lab.run("--store", source, "sync", "nas")
+    target = tmp_path / "rebuilt"
+    for sub in ("objects", "manifests/releases", "manifests/licenses", "state", "tmp"):
+        (target / sub).mkdir(parents=True)
+    shutil.copy(nas / "key.toml", target / "key.toml")
+    (target / ".tmp-k2j4h5.toml").write_text("schema = 1\n")  # arkeep.toml's write, cut short
+    lab.run("--store", target, "rebuild", "--from", nas)
+    assert local_findings(target, lab.secret) == set()
+    assert len(list((target / "objects").rglob("*/*/*"))) == 3
+    other = tmp_path / "other"
+    (other / "objects").mkdir(parents=True)
+    (other / "notes.txt").write_text("mine")
+    result = lab.run("--store", other, "rebuild", "--from", nas, check=False)
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (other / "notes.txt").read_text() == "mine" and (other / "objects").is_dir()
