@@ -37,7 +37,7 @@ def store_lock(path: Path, command: str, wait: float = 0.0) -> Iterator[dict[str
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = _read(fd)
+                    holder = _holder(fd)
                     raise StoreLocked(
                         f"the store is in use by {_describe(holder)}; "
                         "wait for it to finish and try again") from None
@@ -45,8 +45,9 @@ def store_lock(path: Path, command: str, wait: float = 0.0) -> Iterator[dict[str
         stale = _read(fd) or None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                 "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        record = json.dumps(info).encode()
+        os.pwrite(fd, record, 0)
+        os.ftruncate(fd, len(record))
         try:
             yield stale
         finally:
@@ -54,6 +55,33 @@ def store_lock(path: Path, command: str, wait: float = 0.0) -> Iterator[dict[str
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _holder(fd: int, patience: float = 1.0) -> dict[str, object]:
+    """The holder's record. A holder writes it just after taking the lock, so a second writer
+    that comes at that moment reads nothing, or the previous (dead) holder's record: read again
+    for a moment until it names a live process (or one on another host, which we cannot check)."""
+    deadline = time.monotonic() + patience
+    while True:
+        info = _read(fd)
+        if _names_a_live_holder(info) or time.monotonic() >= deadline:
+            return info
+        time.sleep(0.01)
+
+
+def _names_a_live_holder(info: dict[str, object]) -> bool:
+    pid = info.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return False
+    if info.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read(fd: int) -> dict[str, object]:
