@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,31 +44,48 @@ def make_random_file(path: Path, size: int) -> None:
             left -= n
 
 
-def timed_pair(ours: Callable[[], object], peer: Callable[[], object],
+def _cpu_seconds() -> float:
+    """User + system CPU of this process (all threads) and of its finished children (7zz)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class Row:
+    name: str
+    peer: str
+    ours: float  # median wall seconds
+    theirs: float
+    ratio: float  # median of per-run wall ratios
+    best_ratio: float  # best of ours / best of theirs: the least noisy estimate on a busy machine
+    ours_cpu: float  # median CPU seconds
+    theirs_cpu: float
+
+
+def timed_pair(name: str, peer_name: str, ours: Callable[[], object], peer: Callable[[], object],
                before_ours: Callable[[], object], before_peer: Callable[[], object],
-               runs: int) -> tuple[float, float, float]:
-    """Median seconds of `ours` and `peer`, and the median of their per-run ratios.
+               runs: int) -> Row:
+    """Median wall and CPU seconds of `ours` and `peer`, and the median per-run wall ratio.
 
     The two alternate (which one goes first alternates too) so that noise from other processes
     on the machine hits both alike; dirty pages are flushed (untimed) before every run.
     """
-    mine, theirs, ratios = [], [], []
+    walls: dict[str, list[float]] = {"ours": [], "peer": []}
+    cpus: dict[str, list[float]] = {"ours": [], "peer": []}
     for i in range(runs + 1):  # the first round is the warm-up
-        pair = []
-        for fn in ((ours, peer) if i % 2 else (peer, ours)):
-            (before_ours if fn is ours else before_peer)()
+        order = (("ours", ours, before_ours), ("peer", peer, before_peer))
+        for key, fn, before in (order if i % 2 else order[::-1]):
+            before()
             os.sync()
-            start = time.perf_counter()
+            cpu, start = _cpu_seconds(), time.perf_counter()
             fn()
-            pair.append((fn, time.perf_counter() - start))
-        if i == 0:
-            continue
-        a = next(t for fn, t in pair if fn is ours)
-        b = next(t for fn, t in pair if fn is peer)
-        mine.append(a)
-        theirs.append(b)
-        ratios.append(a / b)
-    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+            if i:
+                walls[key].append(time.perf_counter() - start)
+                cpus[key].append(_cpu_seconds() - cpu)
+    ratios = [a / b for a, b in zip(walls["ours"], walls["peer"], strict=True)]
+    med = statistics.median
+    return Row(name, peer_name, med(walls["ours"]), med(walls["peer"]), med(ratios),
+               min(walls["ours"]) / min(walls["peer"]), med(cpus["ours"]), med(cpus["peer"]))
 
 
 def timed(fn: Callable[[], object], before: Callable[[], object], runs: int) -> float:
@@ -138,24 +157,30 @@ def main() -> int:
 
         seven_a = ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{PASSWORD}", str(theirs),
                    str(src)]
-        rows = [("seal", *timed_pair(our_seal, lambda: run(seven_a), rm(ours), rm(theirs),
-                                     args.runs), "7zz a -tzip -mem=AES256 -mx0")]
-        rows.append(("unseal to a file", *timed_pair(
-            our_unseal, lambda: run(["7zz", "x", "-y", f"-p{PASSWORD}", f"-o{out_dir}",
-                                     str(theirs)]), rm(out_ours), rm(out_dir), args.runs), "7zz x"))
-        rows.append(("authenticate only", *timed_pair(
-            our_test, lambda: run(["7zz", "t", f"-p{PASSWORD}", str(theirs)]), lambda: None,
-            lambda: None, args.runs), "7zz t"))
+        rows = [timed_pair("seal", "7zz a -tzip -mem=AES256 -mx0", our_seal,
+                           lambda: run(seven_a), rm(ours), rm(theirs), args.runs)]
+        rows.append(timed_pair(
+            "unseal to a file", "7zz x", our_unseal,
+            lambda: run(["7zz", "x", "-y", f"-p{PASSWORD}", f"-o{out_dir}", str(theirs)]),
+            rm(out_ours), rm(out_dir), args.runs))
+        rows.append(timed_pair(
+            "authenticate only", "7zz t", our_test,
+            lambda: run(["7zz", "t", f"-p{PASSWORD}", str(theirs)]), lambda: None,
+            lambda: None, args.runs))
         pyz = None if args.no_pyzipper else timed(pyzipper_seal, rm(theirs), max(1, args.runs))
 
     print(f"{args.size_mib} MiB random file, medians of {args.runs} alternating runs after a "
           f"warm-up, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    print(f"{'operation':<20}{'arkeep s':>10}{'s/GiB':>8}{'7zz s':>9}{'s/GiB':>8}{'ratio':>8}  peer")
-    for name, ours_s, peer_s, ratio, peer in rows:
-        print(f"{name:<20}{ours_s:>10.2f}{ours_s / gib:>8.2f}{peer_s:>9.2f}{peer_s / gib:>8.2f}"
-              f"{ratio:>8.2f}  {peer}")
+    print("wall s are medians; ratio = median of per-run ours/7zz; best = fastest ours / fastest 7zz;"
+          " CPU = user+sys s")
+    print(f"{'operation':<19}{'arkeep s':>9}{'s/GiB':>7}{'7zz s':>7}{'s/GiB':>7}{'ratio':>7}"
+          f"{'best':>6}{'CPU ours':>10}{'7zz':>6}  peer")
+    for r in rows:
+        print(f"{r.name:<19}{r.ours:>9.2f}{r.ours / gib:>7.2f}{r.theirs:>7.2f}"
+              f"{r.theirs / gib:>7.2f}{r.ratio:>7.2f}{r.best_ratio:>6.2f}{r.ours_cpu:>10.2f}"
+              f"{r.theirs_cpu:>6.2f}  {r.peer}")
     if pyz is not None:
-        seal_s = rows[0][1]
+        seal_s = rows[0].ours
         print(f"{'pyzipper seal':<20}{pyz:>10.2f}{pyz / gib:>8.2f}   (stock, 1 MiB writes; "
               f"arkeep is {pyz / seal_s:.1f}x faster)")
     return 0
