@@ -2,22 +2,27 @@
 
 Layout: `releases/<release id>.toml` and `licenses/<licence id>.toml`. Files are replaced
 atomically (temp file in the same directory, fsync, rename), so a reader never sees half a file.
+With an index path (a store's `state/catalog-index.sqlite`), list, search, look-ups and
+replication plans go through a rebuildable index of the files (manifests/index.py); the files
+stay the only source of truth, and every release handed out is read from its file.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
 from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNotFound
+from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, Snapshot
 from .model import License, Release, slugify
 from .schema import LICENSE_ID, RELEASE_ID
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a mix."""
+    import tempfile     # here, not at the top: `arkeep list` never writes
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".toml")
     try:
@@ -40,10 +45,34 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 class Catalog:
     """Reads and writes the manifests under one directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, index_path: Path | None = None) -> None:
         self.root = Path(root)
         self.releases_dir = self.root / "releases"
         self.licenses_dir = self.root / "licenses"
+        self._index = None if index_path is None else ManifestIndex(
+            index_path, {"release": self.releases_dir, "license": self.licenses_dir},
+            {"release": lambda path, data: self._parse_release(path, data),
+             "license": lambda path, data: parse_license(data, str(path))})
+
+    def _parse_release(self, path: Path, data: bytes) -> Release:
+        release = parse_release(data, str(path))
+        if path.name != f"{release.id}.toml":
+            raise ManifestInvalid([Problem(str(path), "id", f"'{release.id}' does not match the file name")])
+        return release
+
+    def _indexed(self, kind: str = "release", full: bool = False) -> ManifestIndex | None:
+        """The index, brought up to date for `kind`; None where it cannot be used."""
+        if self._index is None:
+            return None
+        try:
+            self._index.ensure([kind], full=full)
+        except IndexUnavailable:
+            return None
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
 
     def release_path(self, rid: str) -> Path:
         if not RELEASE_ID.match(rid):
@@ -62,10 +91,7 @@ class Catalog:
         return _manifest_files(self.licenses_dir)
 
     def read_release_file(self, path: Path) -> Release:
-        release = parse_release(path.read_bytes(), str(path))
-        if path.name != f"{release.id}.toml":
-            raise ManifestInvalid([Problem(str(path), "id", f"'{release.id}' does not match the file name")])
-        return release
+        return self._parse_release(path, path.read_bytes())
 
     def read_license_file(self, path: Path) -> License:
         return parse_license(path.read_bytes(), str(path))
@@ -101,24 +127,106 @@ class Catalog:
 
     def write_release(self, release: Release) -> Path:
         path = self.release_path(release.id)
-        write_atomic(path, release_to_toml(release))
+        self._write("release", path, release_to_toml(release), release)
         return path
 
     def write_license(self, lic: License) -> Path:
         path = self.license_path(lic.id)
-        write_atomic(path, license_to_toml(lic), mode=0o600)
+        self._write("license", path, license_to_toml(lic), lic, mode=0o600)
         return path
 
+    def _write(self, kind: str, path: Path, text: str, parsed: Release | License,
+               mode: int = 0o644) -> None:
+        index = self._index if self._index is not None and self._index.fresh_before_write(kind) \
+            else None
+        write_atomic(path, text, mode=mode)
+        if index is not None:
+            index.record_write(kind, path, text.encode("utf-8"), parsed)
+
+    def entries(self, query: str | None = None,
+                damaged: list[ManifestInvalid] | None = None) -> list[ReleaseEntry]:
+        """What `list` shows: the releases matching `query`, from the index (see index.py for
+        how fresh it is), or from the files where no index can be used."""
+        index = self._indexed()
+        if index is not None:
+            try:
+                if damaged is not None:
+                    damaged.extend(exc for _, exc in index.damaged())
+                return index.entries(query)
+            except IndexUnavailable:
+                pass
+        return [ReleaseEntry(r.id, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
+                             len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses))
+                for r in self.search(query, damaged)]
+
+    def check_index(self) -> None:
+        """Check every manifest file against the index (the full check), e.g. before `verify`,
+        so that a manifest edited in place shows in `list` from then on."""
+        if self._index is not None:
+            try:
+                self._index.ensure(("release", "license"), full=True)
+            except IndexUnavailable:
+                pass
+
+    def snapshot(self) -> Snapshot | None:
+        """Every manifest as a fully checked index knows it; None where no index can be used."""
+        if self._index is None:
+            return None
+        try:
+            return self._index.snapshot()
+        except IndexUnavailable:
+            return None
+
     def resolve(self, ref: str) -> Release:
-        """Find the release meant by `PRODUCT@VERSION` (name or slug, any case) or a full id."""
+        """Find the release meant by `PRODUCT@VERSION` (name or slug, any case) or a full id.
+
+        With an index, candidates come from it and each is then read from its file and checked
+        again; no match, or any disagreement (a file edited in place), means a full check of
+        the files and a second try, then a deep one (every file read and its BLAKE3 compared)
+        and a third: a "not found" is only ever said after every file was read.
+        """
+        index = self._indexed()
+        if index is None:
+            return self._resolve_scan(ref)
+        try:
+            found = self._resolve_indexed(ref, index)
+            for deep in (False, True):
+                if found is not None:
+                    break
+                index.ensure(["release"], full=True, deep=deep)
+                found = self._resolve_indexed(ref, index)
+            if found is not None:
+                return found
+            if index.match_ids(ref):        # files changing under us: read them all
+                return self._resolve_scan(ref)
+            damaged = [exc for _, exc in index.damaged()]
+        except IndexUnavailable:
+            return self._resolve_scan(ref)
+        raise _not_found(ref, damaged)
+
+    def _resolve_indexed(self, ref: str, index: ManifestIndex) -> Release | None:
+        """The release, or None when the index and the files disagree or nothing matched."""
+        ids = index.match_ids(ref)
+        if not ids:
+            return None
+        releases = []
+        for rid in ids:
+            path = self.release_path(rid)
+            try:
+                releases.append(self.read_release_file(path))
+            except (FileNotFoundError, ManifestInvalid):
+                return None
+        if len(find_matches(ref, iter(releases))) != len(releases):
+            return None
+        if len(releases) > 1:
+            raise AmbiguousRelease(ref, sorted(r.id for r in releases))
+        return releases[0]
+
+    def _resolve_scan(self, ref: str) -> Release:
         damaged: list[ManifestInvalid] = []
         matches = find_matches(ref, self.releases(damaged))
         if not matches:
-            for exc in damaged:
-                if exc.problems and Path(exc.problems[0].source).stem == ref.strip().lower():
-                    raise exc
-            hint = f" ({len(damaged)} damaged manifest(s): `arkeep verify` names them)" if damaged else ""
-            raise ReleaseNotFound(f"no release matches '{ref}'; `arkeep list` shows what is archived{hint}")
+            raise _not_found(ref, damaged)
         if len(matches) > 1:
             raise AmbiguousRelease(ref, sorted(r.id for r in matches))
         return matches[0]
@@ -126,6 +234,15 @@ class Catalog:
     def search(self, query: str | None, damaged: list[ManifestInvalid] | None = None) -> list[Release]:
         found = [r for r in self.releases(damaged) if matches_query(r, query)]
         return sorted(found, key=lambda r: (r.product.lower(), r.version, r.id))
+
+
+def _not_found(ref: str, damaged: list[ManifestInvalid]) -> Exception:
+    """The error for a reference nothing matches: the damaged manifest it names, if any."""
+    for exc in damaged:
+        if exc.problems and Path(exc.problems[0].source).stem == ref.strip().lower():
+            return exc
+    hint = f" ({len(damaged)} damaged manifest(s): `arkeep verify` names them)" if damaged else ""
+    return ReleaseNotFound(f"no release matches '{ref}'; `arkeep list` shows what is archived{hint}")
 
 
 def _manifest_files(directory: Path) -> list[Path]:

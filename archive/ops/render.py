@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from manifests.model import License, Release, Secret
 
-from ..keys import SecretBox
+if TYPE_CHECKING:   # only annotations here: `arkeep list` must not pay for cryptography
+    from ..keys import SecretBox
 
 MASK = "•••••• (hidden; --reveal shows it)"
 

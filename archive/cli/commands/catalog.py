@@ -34,7 +34,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     
     store = ctx.open_store()
     damaged: list = []
-    releases = store.catalog.search(args.query, damaged)
+    releases = store.catalog.entries(args.query, damaged)    # from the index: no TOML parsed
     status = 0
     for exc in damaged:
         print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem",
@@ -42,17 +42,17 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         status = 1
     if ctx.json:
         ctx.emit_json([{"id": r.id, "product": r.product, "version": r.version, "vendor": r.vendor,
-                        "edition": r.edition, "platform": r.platform, "files": len(r.artifacts),
-                        "size": sum(a.size for a in r.artifacts), "licenses": len(r.licenses)}
+                        "edition": r.edition, "platform": r.platform, "files": r.files,
+                        "size": r.size, "licenses": r.licenses}
                        for r in releases])
         return status
     if not releases:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
         return status
-    for r in releases:
-        size = human_size(sum(a.size for a in r.artifacts))
-        ctx.say(f"{r.id:<40} {r.title}  [{len(r.artifacts)} files, {size}, "
-                f"{len(r.licenses)} licence{'s' * (len(r.licenses) != 1)}]")
+    if not ctx.quiet:
+        ctx.out.write("".join(
+            f"{r.id:<40} {r.title}  [{r.files} files, {human_size(r.size)}, "
+            f"{r.licenses} licence{'s' * (r.licenses != 1)}]\n" for r in releases))
     return status
 
 
