@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
-import tempfile
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,12 +20,14 @@ import tomli_w
 
 from manifests.catalog import Catalog, write_atomic
 
-from . import keys
 from .errors import EnvironmentFailure, StoreMissing, UsageError
-from .hashing import CHUNK, Progress, new_hasher
-from .lock import command_line_summary, store_lock
+from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
+
+# keys (cryptography) and lock (socket, for the lock owner's host name) are imported where they
+# are used: `arkeep list` and `show` need neither, and start-up time is a budget (docs/BENCHMARKS.md).
 
 STORE_FORMAT = 1
+INDEX_FILE = "catalog-index.sqlite"
 HEX = set("0123456789abcdef")
 
 
@@ -73,8 +73,9 @@ class Store:
         self.config_path = self.root / "arkeep.toml"
         self.key_path = self.root / "key.toml"
         self.objects_dir = self.root / "objects"
-        self.catalog = Catalog(self.root / "manifests")
         self.state_dir = self.root / "state"
+        # The index is a cache in state/ (list, search, look-ups, sync plans); see manifests/index.py.
+        self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE)
         self.tmp_dir = self.root / "tmp"
 
     # -- opening -----------------------------------------------------------------------------
@@ -128,6 +129,7 @@ class Store:
                              "from a replica") from None
 
     def unlock(self, passphrase: str) -> bytes:
+        from . import keys
         return keys.unwrap_secret(self.wrapped_key(), passphrase)
 
     def save_wrapped_key(self, table: dict[str, Any]) -> None:
@@ -137,6 +139,7 @@ class Store:
     @contextmanager
     def writing(self, command: str | None = None) -> Iterator[None]:
         """Hold the store lock; clear temp files a crashed writer left behind."""
+        from .lock import command_line_summary, store_lock
         with store_lock(self.root / "lock", command or command_line_summary()):
             self.clean_tmp()
             yield
@@ -146,6 +149,7 @@ class Store:
         removed = 0
         for entry in self.tmp_dir.iterdir():
             if entry.is_dir() and not entry.is_symlink():
+                import shutil
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
@@ -174,6 +178,7 @@ class Store:
             raise environment_error(exc, f"cannot read {source}") from None
         with src:
             size = os.fstat(src.fileno()).st_size
+            import tempfile
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
             try:
                 digest, copied = self._copy_hashing(src, fd, size, progress)
@@ -188,6 +193,16 @@ class Store:
 
     @staticmethod
     def _copy_hashing(src: Any, fd: int, size: int, progress: Progress | None) -> tuple[str, int]:
+        """One read of the source, hashed and written. Big files: copied by the kernel and hashed
+        from the copy, in two threads (hashing.copy_hashing), the copy's pages pushed to disk as
+        they are written so that the fsync (durability) costs little."""
+        if size >= PIPELINE_FROM:
+            try:
+                digest, total = copy_hashing(src, fd, progress)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return digest, total
         hasher = new_hasher(size)
         buf = bytearray(CHUNK)
         view = memoryview(buf)

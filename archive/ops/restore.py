@@ -10,7 +10,7 @@ from typing import Callable
 from manifests.model import Artifact, Release
 
 from ..errors import IntegrityError, UsageError
-from ..hashing import CHUNK, Progress, new_hasher
+from ..hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from ..keys import SecretBox
 from ..paths import safe_join
 from ..store import Store, environment_error, fsync_dir
@@ -86,19 +86,26 @@ def license_file_name(release: Release) -> str:
 
 
 def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None) -> None:
+    """One pass over the stored object: hashed while it is written to a temp file, which takes
+    `dest`'s name only if the digest matches (big files: read, hash and write overlap)."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-restore-")
     try:
-        hasher = new_hasher(source.stat().st_size)
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
         with open(source, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as out:
-            while n := src.readinto(buf):
-                hasher.update(view[:n])
-                out.write(view[:n])
-                if progress:
-                    progress(n)
+            size = os.fstat(src.fileno()).st_size
+            if size >= PIPELINE_FROM:
+                found, _ = copy_hashing(src, out.fileno(), progress)
+            else:
+                hasher = new_hasher(size)
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                while n := src.readinto(buf):
+                    hasher.update(view[:n])
+                    out.write(view[:n])
+                    if progress:
+                        progress(n)
+                found = hasher.hexdigest()
             os.fsync(out.fileno())
-        if hasher.hexdigest() != digest:
+        if found != digest:
             raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); nothing was "
                                  "written. Run `arkeep repair` to mend it from a replica")
         os.chmod(tmp, 0o644)

@@ -13,7 +13,6 @@ from manifests.errors import ManifestInvalid
 from manifests.model import Release
 
 from ..hashing import hash_file
-from ..keys import SecretBox
 from ..store import Store
 
 
@@ -49,6 +48,7 @@ class VerifyReport:
 def verify_store(store: Store, sample: float | None = None, secret: bytes | None = None,
                  progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> VerifyReport:
     report = VerifyReport()
+    store.catalog.check_index()     # verify reads every manifest anyway; the index catches up
     releases = _check_manifests(store, report, secret)
     wanted: dict[str, list[tuple[Release, str, int]]] = {}
     for release in releases:
@@ -98,7 +98,10 @@ def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -
                 report.problems.append(Finding(f"manifest invalid: {problem.field or 'file'}: {problem.reason}",
                                                path.stem))
     report.releases = len(releases)
-    box = SecretBox.for_secret(secret) if secret is not None else None
+    box = None
+    if secret is not None:
+        from ..keys import SecretBox    # cryptography: only when secrets are to be checked
+        box = SecretBox.for_secret(secret)
     for path in catalog.license_files():
         try:
             lic = catalog.read_license_file(path)
