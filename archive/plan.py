@@ -2,12 +2,24 @@
 
 Pure planning over the catalog: no remote is touched here. Sync pushes `wanted - present`,
 verify reads what is present, repair and status compare the ledger against the same list.
+
+The plan comes from the catalog's index (manifests/index.py), fully checked against the files
+first, so planning 10,000 releases parses no TOML: objects are known from the index, and a
+manifest unit's sealed form (its bytes, size and BLAKE3, which need the TOML parsed, licence
+secrets decrypted and the result serialised) is computed only when something asks for it:
+when it is pushed, or read back to be compared. A sync with nothing to do compares names with
+one listing and each manifest's source digest (BLAKE3 of its file, kept in the index) with the
+ledger, and seals nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
+from manifests.codec import parse_license, parse_release
+from manifests.errors import ManifestInvalid, Problem, ReleaseNotFound
+from manifests.index import IndexedLicense, IndexedRelease, Snapshot
 from manifests.model import License, Release
 
 from .hashing import hash_bytes
@@ -16,65 +28,176 @@ from .sealing import sealed_license_bytes, sealed_release_bytes
 from .store import Store
 from .units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
 
+Loader = Callable[[], tuple[bytes, str]]     # -> (sealed plaintext, BLAKE3 of the source file)
 
-@dataclass(frozen=True)
+
 class WantedUnit:
-    unit: UnitRef
-    size: int                       # plaintext size
-    path: Path | None = None        # objects: the file in the store
-    data: bytes | None = field(default=None, repr=False)  # manifests: the sealed plaintext
-    source_digest: str = ""         # objects: their id; manifests: BLAKE3 of the local file
-    expected_digest: str = ""       # BLAKE3 of the plaintext inside the bundle
-    labels: tuple[tuple[str, str], ...] = ()   # (release id, file name) for messages
+    """One unit the store wants on a remote.
+
+    unit: its kind, ref and name; size: plaintext size; path: objects, the file in the store;
+    data: manifests, the sealed plaintext; source_digest: objects, their id; manifests, BLAKE3
+    of the local file; expected_digest: BLAKE3 of the plaintext inside the bundle; labels:
+    (release id, file name) pairs for messages. A manifest's data, size and expected digest are
+    computed on first use; its source digest is then the digest of the bytes actually sealed.
+    """
+
+    __slots__ = ("unit", "path", "labels", "_size", "_data", "_source_digest", "_expected",
+                 "_load")
+
+    def __init__(self, unit: UnitRef, size: int | None, path: Path | None = None,
+                 data: bytes | None = None, source_digest: str = "", expected_digest: str = "",
+                 labels: tuple[tuple[str, str], ...] = (), load: Loader | None = None) -> None:
+        self.unit = unit
+        self.path = path
+        self.labels = labels
+        self._size = size
+        self._data = data
+        self._source_digest = source_digest
+        self._expected = expected_digest
+        self._load = load
+
+    def _materialise(self) -> None:
+        if self._load is not None:
+            data, source_digest = self._load()
+            self._load = None
+            self._data, self._source_digest = data, source_digest
+            self._size, self._expected = len(data), hash_bytes(data)
+
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            self._materialise()
+        return self._size  # type: ignore[return-value]
+
+    @property
+    def data(self) -> bytes | None:
+        self._materialise()
+        return self._data
+
+    @property
+    def expected_digest(self) -> str:
+        self._materialise()
+        return self._expected
+
+    @property
+    def source_digest(self) -> str:
+        return self._source_digest
+
+    def __repr__(self) -> str:
+        return f"WantedUnit({self.unit.kind} {self.unit.ref} -> {self.unit.name[:16]}…)"
 
 
-@dataclass
 class UnitPlan:
-    units: list[WantedUnit]
-    releases: list[Release]
-    licenses: list[License]
+    """Every unit, in push order (objects, licence records, releases), and what they came from."""
+
+    def __init__(self, store: Store, units: list[WantedUnit], release_count: int,
+                 license_ids: list[str]) -> None:
+        self.units = units
+        self.release_count = release_count
+        self.license_count = len(license_ids)
+        self._store = store
+        self._license_ids = license_ids
 
     def by_name(self) -> dict[str, WantedUnit]:
         return {w.unit.name: w for w in self.units}
+
+    @cached_property
+    def releases(self) -> list[Release]:
+        """The releases themselves, read from their files (only when someone asks)."""
+        return list(self._store.catalog.releases())
+
+    @cached_property
+    def licenses(self) -> list[License]:
+        return [self._store.catalog.load_license(lid) for lid in self._license_ids]
 
 
 def plan_units(store: Store, secret: bytes) -> UnitPlan:
     """Every unit this store should have on a remote: objects first, then licences, then releases."""
     namer = UnitNamer(secret)
-    box = SecretBox.for_secret(secret)
-    releases = list(store.catalog.releases())
-    # Every licence record, not only those a release names: an imported licence with no release
-    # yet must survive the loss of this machine too.
-    license_ids = sorted({lid for r in releases for lid in r.licenses} |
-                         {p.stem for p in store.catalog.license_files()})
-    licenses = [store.catalog.load_license(lid) for lid in license_ids]
+    snap = store.catalog.snapshot() or _snapshot_from_files(store)
+    if snap.damaged_releases:
+        raise snap.damaged_releases[0]
+    releases = snap.releases
+    license_ids = sorted({lid for r in releases for lid in r.licenses})
+    for lid in license_ids:
+        if lid in snap.damaged_licenses:
+            raise snap.damaged_licenses[lid]
+        if lid not in snap.licenses:
+            raise ReleaseNotFound(f"no licence record '{lid}' in this store")
     objects: dict[str, WantedUnit] = {}
     for release in releases:
-        for art in release.artifacts:
-            label = (release.id, art.filename)
-            if art.blake3 in objects:
-                w = objects[art.blake3]
-                objects[art.blake3] = WantedUnit(w.unit, w.size, w.path, None, w.source_digest,
-                                                 w.expected_digest, w.labels + (label,))
+        for filename, digest, size in release.artifacts:
+            label = (release.id, filename)
+            wanted = objects.get(digest)
+            if wanted is not None:
+                wanted.labels += (label,)
             else:
-                objects[art.blake3] = WantedUnit(namer.object(art.blake3), art.size,
-                                                 store.object_path(art.blake3), None, art.blake3,
-                                                 art.blake3, (label,))
+                objects[digest] = WantedUnit(namer.object(digest), size, store.object_path(digest),
+                                             None, digest, digest, (label,))
     units = list(objects.values())
-    for lic in licenses:
-        data = sealed_license_bytes(lic, box)
-        # Named by every release it belongs to, so a problem with it names the release too.
-        labels = tuple((r.id, f"licence record {lic.id}") for r in releases if lic.id in r.licenses) \
-            or ((lic.id, "licence record"),)
-        units.append(WantedUnit(namer.license(lic.id), len(data), None, data,
-                                hash_bytes(store.catalog.license_path(lic.id).read_bytes()),
-                                hash_bytes(data), labels))
+    box: list[SecretBox] = []           # made on first use: only a licence push needs it
+    owners: dict[str, list[str]] = {}
     for release in releases:
-        data = sealed_release_bytes(release, namer)
-        units.append(WantedUnit(namer.release(release.id), len(data), None, data,
-                                hash_bytes(store.catalog.release_path(release.id).read_bytes()),
-                                hash_bytes(data), ((release.id, "manifest"),)))
-    return UnitPlan(units, releases, licenses)
+        for lid in release.licenses:
+            owners.setdefault(lid, []).append(release.id)
+    for lid in license_ids:
+        lic = snap.licenses[lid]
+        # Named by every release it belongs to, so a problem with it names the release too.
+        labels = tuple((rid, f"licence record {lid}") for rid in owners[lid])
+        units.append(WantedUnit(namer.license(lid), None, None, None, lic.digest, "", labels,
+                                load=_license_loader(lic, secret, box)))
+    for release in releases:
+        units.append(WantedUnit(namer.release(release.id), None, None, None, release.digest, "",
+                                ((release.id, "manifest"),), load=_release_loader(release, namer)))
+    return UnitPlan(store, units, len(releases), license_ids)
+
+
+def _release_loader(entry: IndexedRelease, namer: UnitNamer) -> Loader:
+    def load() -> tuple[bytes, str]:
+        raw = entry.path.read_bytes()
+        release = parse_release(raw, str(entry.path))
+        if release.id != entry.id:
+            raise ManifestInvalid([Problem(str(entry.path), "id",
+                                           f"'{release.id}' does not match the file name")])
+        return sealed_release_bytes(release, namer), hash_bytes(raw)
+    return load
+
+
+def _license_loader(entry: IndexedLicense, secret: bytes, box: list[SecretBox]) -> Loader:
+    def load() -> tuple[bytes, str]:
+        if not box:
+            box.append(SecretBox.for_secret(secret))
+        raw = entry.path.read_bytes()
+        return sealed_license_bytes(parse_license(raw, str(entry.path)), box[0]), hash_bytes(raw)
+    return load
+
+
+def _snapshot_from_files(store: Store) -> Snapshot:
+    """The same view without an index (a store that cannot be written to): read every file."""
+    catalog = store.catalog
+    releases: list[IndexedRelease] = []
+    damaged: list[ManifestInvalid] = []
+    for path in catalog.release_files():
+        raw = path.read_bytes()
+        try:
+            r = catalog.read_release_file(path)
+        except ManifestInvalid as exc:
+            damaged.append(exc)
+            continue
+        releases.append(IndexedRelease(r.id, path, hash_bytes(raw),
+                                       tuple((a.filename, a.blake3, a.size) for a in r.artifacts),
+                                       r.licenses))
+    licenses: dict[str, IndexedLicense] = {}
+    bad: dict[str, ManifestInvalid] = {}
+    for path in catalog.license_files():
+        raw = path.read_bytes()
+        try:
+            parse_license(raw, str(path))
+        except ManifestInvalid as exc:
+            bad[path.stem] = exc
+            continue
+        licenses[path.stem] = IndexedLicense(path.stem, path, hash_bytes(raw))
+    return Snapshot(releases, licenses, damaged, bad)
 
 
 def units_of_release(release: Release, namer: UnitNamer) -> list[UnitRef]:

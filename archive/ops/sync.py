@@ -4,9 +4,19 @@ Order on every remote: the wrapped key, then objects, then licence records, then
 a remote never holds a manifest whose objects are missing. A unit is recorded as present only
 after the backend has committed it (rename, completed upload); a killed sync is resumed by
 running it again, since the next listing shows exactly what made it.
+
+Small units (manifests, small objects) are sealed and written by a pool of WORKERS threads, so
+the per-unit round trips (a fsync and a rename on a disk, a request on S3) overlap; a big object
+streams alone, its own sealing pipeline already keeping both cores busy. Each kind still
+finishes before the next starts, so the order above holds. The ledger learns of committed
+units in batches: a unit is never recorded before it is durably on the remote, and a unit
+committed but not yet recorded when sync is killed is found by the next listing.
 """
 from __future__ import annotations
 
+import zlib
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -15,13 +25,22 @@ from backends.base import Backend
 from backends.errors import BackendError, NotConnected
 
 from ..errors import IntegrityError
+from ..keys import zip_password
 from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, Ledger
 from ..plan import UnitPlan, WantedUnit
-from ..sealing import seal_bytes, seal_unit, unseal_unit
+from ..seal import SealResult
+from ..seal_small import SMALL_MAX, seal_small
+from ..sealing import seal_unit, unseal_unit
 from ..store import Store
-from ..units import KEY_UNIT, KIND_OBJECT, unit_name_of_key
+from ..units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, unit_name_of_key
+from ..writeback import WritebackWriter
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
+
+WORKERS = 4                     # small units in flight at once
+PARALLEL_FROM = 8               # fewer small units than this go one by one (threads not worth it)
+BIG_UNIT = 8 * 1024 * 1024      # from this size an object streams alone, in the calling thread
+LEDGER_BATCH = 256              # ledger rows per transaction while pushing
 
 # Leftovers of a killed write (a temp file on a directory or drive remote, an unfinished S3
 # upload) are removed at the start of every sync. A local writer locks its temp file, so a
@@ -98,11 +117,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     result.present = len(plan.units) - len(todo)
     total = sum(w.size for w in todo)
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
-    for wanted in todo:
-        _push(backend, secret, wanted, ledger, progress)
-        result.pushed += 1
-        result.pushed_bytes += wanted.size
-        result.pushed_units.append(wanted)
+    _push_all(backend, secret, todo, ledger, progress, result)
     ledger.seen(backend.name, synced=True)
     if result.pushed == 0:
         result.status = "up-to-date"
@@ -117,6 +132,13 @@ def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[st
         for name, copy in known.items():
             if name not in present and copy.state == PRESENT:
                 ledger.mark(backend.name, name, MISSING)
+    with ledger.transaction():      # one commit (one fsync) for what the listing taught us
+        _compare(backend, secret, plan, present, known, ledger, todo)
+    return todo
+
+
+def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
+             known: dict, ledger: Ledger, todo: list[WantedUnit]) -> None:
     for wanted in plan.units:
         name = wanted.unit.name
         copy = known.get(name)
@@ -142,7 +164,6 @@ def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[st
                           present[name], wanted.source_digest, HOW_READ)
         else:
             todo.append(wanted)
-    return todo
 
 
 def _manifest_is_current(backend: Backend, secret: bytes, wanted: WantedUnit) -> bool:
@@ -156,25 +177,103 @@ def _manifest_is_current(backend: Backend, secret: bytes, wanted: WantedUnit) ->
         return False
 
 
-def _push(backend: Backend, secret: bytes, wanted: WantedUnit, ledger: Ledger,
-          progress: Callable[[int], None] | None) -> None:
+def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: Ledger,
+              progress: Callable[[int], None] | None, result: RemoteSyncResult) -> None:
+    """Push `todo` kind by kind (objects, licences, releases); small units in parallel."""
+    rows: list[tuple] = []
+
+    def done(wanted: WantedUnit, sealed: SealResult) -> None:
+        unit = wanted.unit
+        rows.append((backend.name, unit.name, unit.kind, unit.ref, PRESENT, sealed.sealed_size,
+                     wanted.source_digest, HOW_WRITTEN))
+        if len(rows) >= LEDGER_BATCH:
+            ledger.record_many(rows)
+            rows.clear()
+        result.pushed += 1
+        result.pushed_bytes += wanted.size
+        result.pushed_units.append(wanted)
+
+    try:
+        for kind in (KIND_OBJECT, KIND_LICENSE, KIND_RELEASE):
+            group = [w for w in todo if w.unit.kind == kind]
+            _push_parallel(backend, secret, [w for w in group if w.size < BIG_UNIT], progress, done)
+            for wanted in group:
+                if wanted.size >= BIG_UNIT:
+                    done(wanted, _push(backend, secret, wanted, progress))
+    finally:
+        if rows:
+            ledger.record_many(rows)
+
+
+def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
+                   progress: Callable[[int], None] | None,
+                   done: Callable[[WantedUnit, SealResult], None]) -> None:
+    """Push small units with WORKERS threads; results are handled here, in the calling thread.
+
+    On the first failure nothing new starts, the units in flight finish (and are recorded),
+    and the failure is raised.
+    """
+    if len(units) < PARALLEL_FROM:
+        for wanted in units:
+            done(wanted, _push(backend, secret, wanted, None))
+            if progress:
+                progress(wanted.size)
+        return
+    queue = deque(units)
+    running: dict[Future, WantedUnit] = {}
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync") as pool:
+        while running or (queue and error is None):
+            while queue and error is None and len(running) < 2 * WORKERS:
+                wanted = queue.popleft()
+                running[pool.submit(_push, backend, secret, wanted, None)] = wanted
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                wanted = running.pop(future)
+                try:
+                    sealed = future.result()
+                except BaseException as exc:  # noqa: BLE001 - the first one is raised below
+                    error = error or exc
+                    continue
+                done(wanted, sealed)
+                if progress:
+                    progress(wanted.size)
+    if error is not None:
+        raise error
+
+
+def _worth_deflating(sample: bytes) -> bool:
+    """seal.seal's rule for objects, applied before choosing the one-thread sealer."""
+    return bool(sample) and len(zlib.compress(sample, 1)) < 0.9 * len(sample)
+
+
+def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
+          progress: Callable[[int], None] | None) -> SealResult:
+    """Seal one unit into its key on the remote; return what was written (not yet recorded)."""
     unit = wanted.unit
     with backend.open_write(unit.key) as out:
         if wanted.data is not None:
-            sealed = seal_bytes(wanted.data, unit, out, secret)
+            sealed = seal_small(wanted.data, out, password=zip_password(secret),
+                                entry_name=unit.entry_name)
             if progress:
                 progress(len(wanted.data))
         else:
             assert wanted.path is not None
             with open(wanted.path, "rb") as src:
-                sealed = seal_unit(src, wanted.size, unit, out, secret, progress)
+                if wanted.size <= SMALL_MAX:
+                    data = src.read(SMALL_MAX + 1)
+                if wanted.size <= SMALL_MAX and len(data) == wanted.size \
+                        and not _worth_deflating(data):
+                    sealed = seal_small(data, out, password=zip_password(secret),
+                                        entry_name=unit.entry_name)
+                else:
+                    src.seek(0)
+                    sealed = seal_unit(src, wanted.size, unit, WritebackWriter(out), secret,
+                                       progress)
         if sealed.blake3 != wanted.expected_digest:
             # The local object is corrupt or changed under us: raising inside the write makes the
             # backend discard it, so bytes we did not mean to send never reach the remote.
             raise IntegrityError(f"{', '.join(f'{r} / {n}' for r, n in wanted.labels)}: the local "
                                  "copy does not match its BLAKE3; nothing was sent. Run "
                                  "`arkeep verify` and `arkeep repair`")
-    ledger.record(backend.name, unit.name, unit.kind, unit.ref, PRESENT, sealed.sealed_size,
-                  wanted.source_digest, HOW_WRITTEN)
-
-
+    return sealed

@@ -38,7 +38,7 @@ def choose_sample(units: list[WantedUnit], ledger: Ledger, remote: str, fraction
 def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledger,
                   sample: float | None = None,
                   progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None) -> VerifyReport:
-    report = VerifyReport(releases=len(plan.releases), licenses=len(plan.licenses))
+    report = VerifyReport(releases=plan.release_count, licenses=plan.license_count)
     copy = f"remote {backend.name}"
     backend.check()
     ledger.seen(backend.name)
