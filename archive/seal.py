@@ -210,6 +210,24 @@ def _hash_and_xor(hasher: blake3.blake3, cipher: CtrCipher, src: np.ndarray, dst
             hasher.update(dst[start:end])
 
 
+def _capacity(total: int) -> int:
+    """Bytes per chunk for an entry of `total` bytes: CHUNK, or less for small entries."""
+    return min(CHUNK, max(total, 1))
+
+
+def _run(produce: Callable[[_Slot], bool], stages: list[Callable[[_Slot], None]], total: int,
+         slots: int = SLOTS) -> None:
+    """Run the stages over every chunk: in a thread pipeline when there is more than one chunk,
+    else in the calling thread (threads would cost a small bundle, e.g. a manifest, ~5 ms)."""
+    if total > CHUNK:
+        Pipeline([_Slot(CHUNK) for _ in range(slots)], produce, stages).run()
+        return
+    slot = _Slot(_capacity(total))
+    while produce(slot):
+        for stage in stages:
+            stage(slot)
+
+
 def _check_password(password: bytes) -> None:
     if not isinstance(password, (bytes, bytearray)):
         raise TypeError("the password must be bytes (the recovery code, ASCII)")
@@ -294,15 +312,16 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
                          zip64=size + OVERHEAD >= ZIP64_FROM, descriptor=False)
     out.write(encode_local_header(spec))
     out.write(salt + verifier)
-    hasher, mac, cipher = _new_hasher(), new_mac(hmac_key), CtrCipher(aes_key, CHUNK)
+    hasher, mac = _new_hasher(), new_mac(hmac_key)
+    cipher = CtrCipher(aes_key, _capacity(size))
     produce = _plain_producer(reader, size)
     if compress:
-        sealed = _stream_deflated(produce, hasher, mac, cipher, out, progress) + OVERHEAD
+        sealed = _stream_deflated(produce, hasher, mac, cipher, out, progress, size) + OVERHEAD
         if sealed >= ZIP64_FROM and not spec.zip64:  # cannot happen: zlib's bound holds
             raise RuntimeError("deflate's output exceeded its bound; the bundle is unusable")
         spec = EntrySpec(name, utf8, DEFLATED, size, sealed, spec.zip64, descriptor=True)
     else:
-        _stream_stored(produce, hasher, mac, cipher, out, progress)
+        _stream_stored(produce, hasher, mac, cipher, out, progress, size)
     out.write(mac.digest()[:MAC_LEN])
     if spec.descriptor:
         out.write(encode_descriptor(spec))
@@ -311,7 +330,8 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
 
 
 def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
-                   cipher: CtrCipher, out: _CountingWriter, progress: Progress | None) -> None:
+                   cipher: CtrCipher, out: _CountingWriter, progress: Progress | None,
+                   size: int) -> None:
     """read -> BLAKE3 + encrypt -> HMAC -> write, each in its own thread (write in ours)."""
 
     def write(slot: _Slot) -> None:
@@ -319,27 +339,29 @@ def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac:
         if progress:
             progress(slot.n)
 
-    Pipeline([_Slot(CHUNK) for _ in range(SLOTS)], produce, [
+    _run(produce, [
         lambda s: _hash_and_xor(hasher, cipher, s.plain[:s.n], s.cipher, s.offset,
                                 hash_src=True),
         lambda s: mac.update(s.cipher[:s.n]),
         write,
-    ]).run()
+    ], size)
 
 
 def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
-                     cipher: CtrCipher, out: _CountingWriter, progress: Progress | None) -> int:
+                     cipher: CtrCipher, out: _CountingWriter, progress: Progress | None,
+                     size: int) -> int:
     """read -> BLAKE3 in threads; deflate -> encrypt -> HMAC -> write in ours. Returns the
     deflated size. Deflate dominates here, so more threads would not buy much."""
     deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-    scratch = np.empty(CHUNK, dtype=np.uint8)
+    step = cipher.max_chunk
+    scratch = np.empty(step, dtype=np.uint8)
     written = 0
 
     def emit(data: bytes) -> None:
         nonlocal written
         view = np.frombuffer(data, dtype=np.uint8)
-        for start in range(0, len(view), CHUNK):
-            piece = view[start:start + CHUNK]
+        for start in range(0, len(view), step):
+            piece = view[start:start + step]
             cipher.xor(piece, scratch, written)
             mac.update(scratch[:len(piece)])
             out.write(scratch[:len(piece)])
@@ -350,10 +372,7 @@ def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, ma
         if progress:
             progress(slot.n)
 
-    Pipeline([_Slot(CHUNK) for _ in range(4)], produce, [
-        lambda s: hasher.update(s.plain[:s.n]),
-        deflate,
-    ]).run()
+    _run(produce, [lambda s: hasher.update(s.plain[:s.n]), deflate], size, slots=4)
     emit(deflater.flush())
     return written
 
@@ -424,9 +443,10 @@ def unseal(src: BinaryIO, dst: BinaryIO | None, *, password: bytes, max_size: in
     aes_key, hmac_key, verifier = derive_keys(bytes(password), head[:SALT_LEN])
     if not verifier_matches(verifier, head[SALT_LEN:]):
         raise WrongSecret("wrong password for this bundle (or its salt/verifier is damaged)")
-    hasher, mac, cipher = _new_hasher(), new_mac(hmac_key), CtrCipher(aes_key, CHUNK)
-    produce = _cipher_producer(src, layout.payload_offset + SALT_LEN + VERIFIER_LEN,
-                               layout.sealed_size - OVERHEAD)
+    data_len = layout.sealed_size - OVERHEAD
+    hasher, mac = _new_hasher(), new_mac(hmac_key)
+    cipher = CtrCipher(aes_key, _capacity(data_len))
+    produce = _cipher_producer(src, layout.payload_offset + SALT_LEN + VERIFIER_LEN, data_len)
     if layout.method == STORED:
         crc = _unstream_stored(produce, hasher, mac, cipher, dst, progress, layout)
     else:
@@ -459,11 +479,8 @@ def _unstream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, ma
         if progress:
             progress(slot.n)
 
-    Pipeline([_Slot(CHUNK) for _ in range(SLOTS)], produce, [
-        lambda s: mac.update(s.cipher[:s.n]),
-        digest,
-        write,
-    ]).run()
+    _run(produce, [lambda s: mac.update(s.cipher[:s.n]), digest, write],
+         layout.sealed_size - OVERHEAD)
     return crc
 
 
@@ -510,11 +527,11 @@ def _unstream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, 
         except zlib.error as exc:
             raise BundleCorrupt(f"the deflate stream is damaged ({exc})") from None
 
-    Pipeline([_Slot(CHUNK) for _ in range(4)], produce, [
+    _run(produce, [
         lambda s: mac.update(s.cipher[:s.n]),
         lambda s: cipher.xor(s.cipher[:s.n], s.plain, s.offset),
         inflate,
-    ]).run()
+    ], layout.sealed_size - OVERHEAD, slots=4)
     if not inflater.eof:
         raise BundleCorrupt("the deflate stream ends early (truncated or damaged)")
     if produced != declared:

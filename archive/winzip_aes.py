@@ -66,6 +66,10 @@ class CtrCipher:
         self._keystream = np.empty(blocks * _BLOCK + _BLOCK, dtype=np.uint8)
         self._max_chunk = max_chunk
 
+    @property
+    def max_chunk(self) -> int:
+        return self._max_chunk
+
     def xor(self, data: np.ndarray, out: np.ndarray, offset: int) -> None:
         """out[:n] = data[:n] XOR keystream[offset:offset+n], n = len(data); both uint8 arrays."""
         n = len(data)

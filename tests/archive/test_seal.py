@@ -254,6 +254,55 @@ def test_source_size_must_match() -> None:
         seal(io.BytesIO(data), io.BytesIO(), password=PASSWORD, entry_name="o", size=4999)
 
 
+class FailingReader(io.BytesIO):
+    """Raises EIO on any read of more than 100 bytes that would go past byte `fail_at`."""
+
+    def __init__(self, data: bytes, fail_at: int) -> None:
+        super().__init__(data)
+        self.fail_at = fail_at
+
+    def _check(self, n: int) -> None:
+        if n > 100 and self.tell() + n > self.fail_at:
+            raise OSError(5, "Input/output error (simulated unplugged drive)")
+
+    def readinto(self, b) -> int:
+        self._check(len(b))
+        return super().readinto(b)
+
+    def read(self, n: int | None = -1) -> bytes:
+        self._check(len(self.getbuffer()) if n is None or n < 0 else n)
+        return super().read(n)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["stored", "deflated"])
+def test_errors_in_pipeline_threads_reach_the_caller(monkeypatch: pytest.MonkeyPatch,
+                                                     compress: bool) -> None:
+    """A read error, damage or a failing progress callback in the middle of a many-chunk
+    stream ends the call with that error (no hang, no swallowed exception)."""
+    monkeypatch.setattr(seal_mod, "CHUNK", 4096)
+    size = 1536 * 1024  # past the 1 MiB sample that seal() reads before its pipeline starts
+    data = random_bytes(size) if not compress else text_bytes(size)
+    with pytest.raises(OSError, match="simulated"):
+        seal(FailingReader(data, 1280 * 1024), io.BytesIO(), password=PASSWORD,
+             entry_name="o", size=size, compress=compress)
+    with pytest.raises(SourceSizeMismatch):
+        seal(TrickleReader(data[:-1]), io.BytesIO(), password=PASSWORD, entry_name="o",
+             size=size, compress=compress)
+    blob, _ = seal_bytes(data, compress=compress)
+    assert len(blob) > 3 * 4096
+    with pytest.raises(OSError, match="simulated"):
+        unseal(FailingReader(blob, len(blob) // 2), io.BytesIO(), password=PASSWORD)
+
+    def stop(n: int) -> None:
+        raise KeyError("progress callback failed")
+
+    with pytest.raises(KeyError):
+        unseal(io.BytesIO(blob), None, password=PASSWORD, progress=stop)
+    for pos in (200, len(blob) // 2, len(blob) - 200):
+        with pytest.raises(BundleCorrupt):
+            unseal_bytes(flip(blob, pos))
+
+
 def test_progress_adds_up() -> None:
     data = random_bytes(2 * CHUNK + 5)
     seen: list[int] = []
