@@ -154,6 +154,13 @@ class Store:
             else:
                 entry.unlink(missing_ok=True)
             removed += 1
+        # A manifest, the key or the configuration is written to `.tmp-*.toml` beside it and
+        # renamed (write_atomic): a writer killed in between leaves that file, never read.
+        for folder in (self.root, self.catalog.releases_dir, self.catalog.licenses_dir):
+            for entry in folder.glob(".tmp-*.toml"):
+                if entry.is_file() and not entry.is_symlink():
+                    entry.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     # -- objects -----------------------------------------------------------------------------

@@ -128,3 +128,18 @@ def test_rebuild_killed_while_creating_the_store_is_finished_by_the_next_run(lab
     result = lab.run("--store", other, "rebuild", "--from", nas, check=False)
     assert result.returncode == 2 and "not empty" in result.stderr
     assert (other / "notes.txt").read_text() == "mine" and (other / "objects").is_dir()
+
+
+def test_a_manifest_write_cut_short_leaves_a_temp_file_the_next_writer_removes(lab: Lab, tmp_path: Path) -> None:
+    """Manifests, key.toml and arkeep.toml are written to `.tmp-*.toml` beside their name, then
+    renamed; a kill in between leaves that file (never read as a manifest). The next writer
+    removes it along with tmp/."""
+    store = lab.new_store(tmp_path / "store")
+    planted = [store / "manifests" / "releases" / ".tmp-a1b2c3d4.toml",
+               store / "manifests" / "licenses" / ".tmp-e5f6g7h8.toml", store / ".tmp-k9l0m1n2.toml"]
+    for path in planted:
+        path.write_text('schema = 1\nkind = "release"\nid = "half')
+    (store / "tmp" / "ingest-x1y2z3").write_bytes(b"half an installer")
+    lab.run("--store", store, "add", lab.license_file, "--product", "Next", "--version", "1")
+    assert [p for p in planted if p.exists()] == []
+    assert list((store / "tmp").iterdir()) == []
