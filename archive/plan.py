@@ -13,7 +13,7 @@ ledger, and seals nothing.
 """
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 
@@ -41,14 +41,14 @@ class WantedUnit:
     computed on first use; its source digest is then the digest of the bytes actually sealed.
     """
 
-    __slots__ = ("unit", "path", "labels", "_size", "_data", "_source_digest", "_expected",
+    __slots__ = ("unit", "_path", "labels", "_size", "_data", "_source_digest", "_expected",
                  "_load")
 
-    def __init__(self, unit: UnitRef, size: int | None, path: Path | None = None,
+    def __init__(self, unit: UnitRef, size: int | None, path: Path | Callable[[], Path] | None = None,
                  data: bytes | None = None, source_digest: str = "", expected_digest: str = "",
                  labels: tuple[tuple[str, str], ...] = (), load: Loader | None = None) -> None:
         self.unit = unit
-        self.path = path
+        self._path = path           # a Path, or a function that makes it (made when first asked)
         self.labels = labels
         self._size = size
         self._data = data
@@ -62,6 +62,12 @@ class WantedUnit:
             self._load = None
             self._data, self._source_digest = data, source_digest
             self._size, self._expected = len(data), hash_bytes(data)
+
+    @property
+    def path(self) -> Path | None:
+        if callable(self._path):
+            self._path = self._path()
+        return self._path
 
     @property
     def size(self) -> int:
@@ -118,7 +124,10 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
     if snap.damaged_releases:
         raise snap.damaged_releases[0]
     releases = snap.releases
-    license_ids = sorted({lid for r in releases for lid in r.licenses})
+    # Every licence record, not only those a release names: an imported licence with no release
+    # yet must survive the loss of this machine too.
+    license_ids = sorted({lid for r in releases for lid in r.licenses} | set(snap.licenses)
+                         | set(snap.damaged_licenses))
     for lid in license_ids:
         if lid in snap.damaged_licenses:
             raise snap.damaged_licenses[lid]
@@ -132,7 +141,8 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
             if wanted is not None:
                 wanted.labels += (label,)
             else:
-                objects[digest] = WantedUnit(namer.object(digest), size, store.object_path(digest),
+                objects[digest] = WantedUnit(namer.object(digest), size,
+                                             partial(store.object_path, digest),
                                              None, digest, digest, (label,))
     units = list(objects.values())
     box: list[SecretBox] = []           # made on first use: only a licence push needs it
@@ -143,7 +153,8 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
     for lid in license_ids:
         lic = snap.licenses[lid]
         # Named by every release it belongs to, so a problem with it names the release too.
-        labels = tuple((rid, f"licence record {lid}") for rid in owners[lid])
+        labels = tuple((rid, f"licence record {lid}") for rid in owners.get(lid, ())) \
+            or ((lid, "licence record"),)
         units.append(WantedUnit(namer.license(lid), None, None, None, lic.digest, "", labels,
                                 load=_license_loader(lic, secret, box)))
     for release in releases:
