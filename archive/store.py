@@ -22,6 +22,7 @@ from manifests.catalog import Catalog, write_atomic
 
 from .errors import EnvironmentFailure, StoreMissing, UsageError
 from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
+from .listing import list_line
 
 # keys (cryptography) and lock (socket, for the lock owner's host name) are imported where they
 # are used: `arkeep list` and `show` need neither, and start-up time is a budget (docs/BENCHMARKS.md).
@@ -75,7 +76,7 @@ class Store:
         self.objects_dir = self.root / "objects"
         self.state_dir = self.root / "state"
         # The index is a cache in state/ (list, search, look-ups, sync plans); see manifests/index.py.
-        self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE)
+        self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE, list_line)
         self.tmp_dir = self.root / "tmp"
 
     # -- opening -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
 from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNotFound
@@ -45,14 +45,15 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 class Catalog:
     """Reads and writes the manifests under one directory."""
 
-    def __init__(self, root: Path, index_path: Path | None = None) -> None:
+    def __init__(self, root: Path, index_path: Path | None = None,
+                 list_line: Callable[[Release], str] | None = None) -> None:
         self.root = Path(root)
         self.releases_dir = self.root / "releases"
         self.licenses_dir = self.root / "licenses"
         self._index = None if index_path is None else ManifestIndex(
             index_path, {"release": self.releases_dir, "license": self.licenses_dir},
             {"release": lambda path, data: self._parse_release(path, data),
-             "license": lambda path, data: parse_license(data, str(path))})
+             "license": lambda path, data: parse_license(data, str(path))}, list_line)
 
     def _parse_release(self, path: Path, data: bytes) -> Release:
         release = parse_release(data, str(path))
@@ -150,9 +151,10 @@ class Catalog:
         index = self._indexed()
         if index is not None:
             try:
+                found = index.entries(query)
                 if damaged is not None:
                     damaged.extend(exc for _, exc in index.damaged())
-                return index.entries(query)
+                return found
             except IndexUnavailable:
                 pass
         return [ReleaseEntry(r.id, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
@@ -167,6 +169,21 @@ class Catalog:
                 self._index.ensure(("release", "license"), full=True)
             except IndexUnavailable:
                 pass
+
+    def lines(self, query: str | None = None,
+              damaged: list[ManifestInvalid] | None = None) -> list[str] | None:
+        """The `list_line` of every release matching `query`, kept ready in the index; None when
+        there is no index or it keeps no lines (then format `entries` or `search` instead)."""
+        index = self._indexed()
+        if index is None or index.line is None:
+            return None
+        try:
+            found = index.lines(query)
+            if damaged is not None:
+                damaged.extend(exc for _, exc in index.damaged())
+            return found
+        except IndexUnavailable:
+            return None
 
     def snapshot(self) -> Snapshot | None:
         """Every manifest as a fully checked index knows it; None where no index can be used."""

@@ -29,17 +29,22 @@ import os
 import sqlite3
 import stat
 import time
+from datetime import datetime, timezone
 from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
-from .model import License, Release, slugify
+from .model import Artifact, License, Release, slugify
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "3"
 # A file or directory whose mtime is this close to the moment it was indexed may change again
 # within the same timestamp tick without its mtime moving: such entries are re-checked.
 RACY_NS = 2_000_000_000
+# The same for a directory's mtime, which only the quick check relies on: timestamps move at
+# least every clock tick (4 ms at HZ=250; finer with multigrain timestamps), so a directory
+# whose mtime is older than this has been seen after its last change.
+DIR_RACY_NS = 100_000_000
 KINDS = ("release", "license")
 
 _SCHEMA = """
@@ -55,8 +60,9 @@ CREATE TABLE files (
     error TEXT,
     PRIMARY KEY (kind, name)
 );
+CREATE INDEX files_damaged ON files (kind, name) WHERE error IS NOT NULL;
 CREATE TABLE releases (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     file TEXT NOT NULL,
     product TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -71,9 +77,10 @@ CREATE TABLE releases (
     product_slug TEXT NOT NULL,
     version_lower TEXT NOT NULL,
     version_slug TEXT NOT NULL,
-    hay TEXT NOT NULL
-);
-CREATE INDEX releases_order ON releases (product_lower, version, id);
+    hay TEXT NOT NULL,
+    line TEXT,
+    PRIMARY KEY (product_lower, version, id)
+) WITHOUT ROWID;
 CREATE INDEX releases_product ON releases (product_lower);
 CREATE INDEX releases_product_slug ON releases (product_slug);
 CREATE TABLE artifacts (
@@ -163,6 +170,13 @@ class Snapshot:
         self.damaged_licenses = damaged_licenses
 
 
+_LINE_SAMPLE = Release(id="sample@1.0+edition+platform", product="Sample Ünïcødé Product",
+                       version="1.0", created=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                       edition="Edition", platform="platform", licenses=("lic-sample1",),
+                       artifacts=(Artifact(role="installer", filename="setup.exe", size=123_456_789,
+                                           blake3="0" * 64),))
+
+
 class IndexUnavailable(Exception):
     """The index cannot be used here (e.g. a read-only store): read the manifests instead."""
 
@@ -195,14 +209,19 @@ class ManifestIndex:
     """The index file at `path` over the manifests in `dirs` (kind -> directory).
 
     `parse[kind](path, data)` turns a file's bytes into a Release / License or raises
-    ManifestInvalid, exactly as the catalog reads it.
+    ManifestInvalid, exactly as the catalog reads it. `line(release)`, when given, is the text
+    `list` prints for a release: kept ready in the index, so listing 100,000 releases is one
+    column read. The index remembers what `line` made of a fixed sample release and is rebuilt
+    when that changes (a new arkeep that prints releases differently).
     """
 
     def __init__(self, path: Path, dirs: dict[str, Path],
-                 parse: dict[str, Callable[[Path, bytes], object]]) -> None:
+                 parse: dict[str, Callable[[Path, bytes], object]],
+                 line: Callable[[Release], str] | None = None) -> None:
         self.path = Path(path)
         self.dirs = dirs
         self.parse = parse
+        self.line = line
         self._db: sqlite3.Connection | None = None
 
     # -- the connection ----------------------------------------------------------------------
@@ -242,17 +261,20 @@ class ManifestIndex:
             if db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone():
                 row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
                 version = row[0] if row else None
-            if version != INDEX_VERSION:
-                self._create(db)
-            else:
-                db.execute("SELECT count(*) FROM files").fetchone()   # reads a page or two
+            if version != self._version():
+                self._create(db, self._version())
         except BaseException:
             db.close()
             raise
         return db
 
+    def _version(self) -> str:
+        if self.line is None:
+            return INDEX_VERSION
+        return f"{INDEX_VERSION}\n{self.line(_LINE_SAMPLE)}"
+
     @staticmethod
-    def _create(db: sqlite3.Connection) -> None:
+    def _create(db: sqlite3.Connection, version: str) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
@@ -260,7 +282,7 @@ class ManifestIndex:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute("INSERT INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
+            db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -313,13 +335,13 @@ class ManifestIndex:
         if self._meta(db, f"dir:{kind}") != sig:
             return False
         checked = int(self._meta(db, f"checked:{kind}") or 0)
-        if mtime_ns < checked - RACY_NS:
+        if mtime_ns < checked - DIR_RACY_NS:
             return True
         # The directory changed near the time it was indexed: compare names and inodes.
         indexed = dict(db.execute("SELECT name, ino FROM files WHERE kind=?", (kind,)).fetchall())
         if self._names_and_inodes(kind) != indexed:
             return False
-        if mtime_ns < when - RACY_NS:
+        if mtime_ns < when - DIR_RACY_NS:
             self._set_meta(db, f"checked:{kind}", str(when))
         return True
 
@@ -424,13 +446,12 @@ class ManifestIndex:
         if isinstance(parsed, Release):
             self._store_release(db, name, parsed)
 
-    @staticmethod
-    def _store_release(db: sqlite3.Connection, name: str, r: Release) -> None:
-        db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    def _store_release(self, db: sqlite3.Connection, name: str, r: Release) -> None:
+        db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (r.id, name, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
                     len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses),
                     r.product.lower(), slugify(r.product), r.version.lower(), slugify(r.version),
-                    _hay(r)))
+                    _hay(r), self.line(r) if self.line is not None else None))
         db.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
                        [(r.id, i, a.filename, a.blake3, a.size) for i, a in enumerate(r.artifacts)])
         db.executemany("INSERT INTO release_licenses VALUES (?, ?, ?)",
@@ -476,14 +497,33 @@ class ManifestIndex:
     # -- queries -----------------------------------------------------------------------------
     def entries(self, query: str | None) -> list[ReleaseEntry]:
         """Releases matching every word of `query` (all if None), in list order."""
+        return [ReleaseEntry._make(row) for batch in self.entry_rows(query) for row in batch]
+
+    def lines(self, query: str | None) -> list[str]:
+        """What `list` prints for the releases matching `query`, one line each, in list order."""
+        if self.line is None:
+            raise IndexUnavailable("this index keeps no list lines")
+        return [row[0] for batch in self.entry_rows(query, columns="line") for row in batch]
+
+    def entry_rows(self, query: str | None, batch: int = 4096,
+                   columns: str = "id, product, version, vendor, edition, platform, title, files, "
+                                  "size, nlicenses") -> Iterable[list[tuple]]:
+        """The same as plain tuples in batches (constant memory for a listing of any size).
+        The table is stored in list order (product, version, id), so no sort is needed."""
         words = query.lower().split() if query else []
-        sql = ("SELECT id, product, version, vendor, edition, platform, title, files, size, nlicenses "
-               "FROM releases")
+        sql = f"SELECT {columns} FROM releases"
         if words:
             sql += " WHERE " + " AND ".join("instr(hay, ?) > 0" for _ in words)
         sql += " ORDER BY product_lower, version, id"
-        rows = self._run(lambda db: db.execute(sql, words).fetchall())
-        return list(map(ReleaseEntry._make, rows))  # type: ignore[arg-type]
+        cursor = self._run(lambda db: db.execute(sql, words))
+        while True:
+            try:
+                rows = cursor.fetchmany(batch)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:
+                raise IndexUnavailable(str(exc)) from None
+            if not rows:
+                return
+            yield rows
 
     def match_ids(self, ref: str) -> list[str]:
         """Ids of the releases `ref` means (exact id first, else product@version by name or

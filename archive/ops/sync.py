@@ -14,6 +14,7 @@ committed but not yet recorded when sync is killed is found by the next listing.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,7 +33,7 @@ from ..seal import SealResult
 from ..seal_small import SMALL_MAX, seal_small
 from ..sealing import seal_unit, unseal_unit
 from ..store import Store
-from ..units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, unit_name_of_key
+from ..units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from ..writeback import WritebackWriter
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
@@ -82,13 +83,20 @@ def check_key_unit(backend: Backend, store: Store) -> bool:
     return False
 
 
+# What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
+# rather than character by character; with 20,000 units that was a tenth of a no-op sync):
+# units/ab/<ab + 62 hex>.zip
+_UNIT_KEY = re.compile(r"units/([0-9a-f]{2})/(\1[0-9a-f]{62})\.zip")
+
+
 def listing(backend: Backend) -> dict[str, int]:
     """Unit name -> size, from one recursive listing."""
     found: dict[str, int] = {}
+    match = _UNIT_KEY.fullmatch
     for info in backend.list("units/"):
-        name = unit_name_of_key(info.key)
-        if name is not None:
-            found[name] = info.size
+        m = match(info.key)
+        if m is not None:
+            found[m.group(2)] = info.size
     return found
 
 
@@ -112,7 +120,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
             f.write(store.key_path.read_bytes())
         result.pushed += 1
     present = listing(backend)
-    known = ledger.by_unit(backend.name)
+    known = _known_copies(ledger, backend.name)
     todo = _reconcile(backend, secret, plan, present, known, ledger)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size for w in todo)
@@ -122,6 +130,23 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     if result.pushed == 0:
         result.status = "up-to-date"
     return result
+
+
+class _Known:
+    """What the ledger says of one copy, as far as sync needs it (no dates parsed)."""
+
+    __slots__ = ("state", "size", "source_digest")
+
+    def __init__(self, state: str, size: int | None, source_digest: str | None) -> None:
+        self.state, self.size, self.source_digest = state, size, source_digest
+
+
+def _known_copies(ledger: Ledger, remote: str) -> dict[str, _Known]:
+    """The ledger's rows for `remote`, read in one query: with 20,000 units, building full Copy
+    records (three dates parsed each) cost more than the rest of a sync with nothing to do."""
+    rows = ledger.db.execute("SELECT unit, state, size, source_digest FROM copies WHERE remote=?",
+                             (remote,))
+    return {unit: _Known(state, size, digest) for unit, state, size, digest in rows}
 
 
 def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],

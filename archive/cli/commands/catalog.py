@@ -30,11 +30,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.render import human_size
-    
     store = ctx.open_store()
     damaged: list = []
-    releases = store.catalog.entries(args.query, damaged)    # from the index: no TOML parsed
+    # From the index (no TOML parsed): the fields for --json, or the lines ready to print.
+    if ctx.json:
+        releases = store.catalog.entries(args.query, damaged)
+    else:
+        lines = store.catalog.lines(args.query, damaged)
+        if lines is None:           # no usable index: read the manifests
+            from ...listing import list_line
+            lines = [list_line(r) for r in store.catalog.search(args.query, damaged)]
     status = 0
     for exc in damaged:
         print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem",
@@ -46,13 +51,11 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
                         "size": r.size, "licenses": r.licenses}
                        for r in releases])
         return status
-    if not releases:
+    if not lines:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
         return status
     if not ctx.quiet:
-        ctx.out.write("".join(
-            f"{r.id:<40} {r.title}  [{r.files} files, {human_size(r.size)}, "
-            f"{r.licenses} licence{'s' * (r.licenses != 1)}]\n" for r in releases))
+        ctx.out.write("\n".join(lines) + "\n")
     return status
 
 
