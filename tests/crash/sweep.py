@@ -703,9 +703,9 @@ SCENARIOS = {"add": AddScenario, "sync-dir": DirSyncScenario, "sync-s3": S3SyncS
 def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
     """Measure the command with one clean run, then `rounds` tries of kill -9 at a random moment.
 
-    The clean run gives T (start to end) and W (from the first write, `scenario.started()`, to
+    Two clean runs give T (start to end) and W (from the first write, `scenario.started()`, to
     the end: most of T is Python starting and scrypt unwrapping the key, before anything is
-    written). Three tries in four wait for the first write and kill after a delay drawn
+    written); the faster of the two counts, the first having warmed the page cache. Three tries in four wait for the first write and kill after a delay drawn
     uniformly from [0, 1.05 W]; every fourth kills after a delay drawn from [0.05 T, 1.05 T]
     counted from the start, so that the start-up is hit too.
     """
@@ -713,9 +713,13 @@ def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
     tally = Tally(scenario.name)
     started = time.monotonic()
     scenario.setup()
-    scenario.prepare(0)
-    tally.duration, tally.work = lab.timed_run(scenario.args(), scenario.started)
-    tally.violations += [f"clean run: {v}" for v in scenario.check(final=True)]
+    for _ in range(2):  # the first run also warms the page cache: keep the faster of the two
+        scenario.prepare(0)
+        duration, work = lab.timed_run(scenario.args(), scenario.started)
+        tally.duration = min(tally.duration or duration, duration)
+        tally.work = min(tally.work or work, work)
+        tally.violations += [f"clean run: {v}" for v in scenario.check(final=True)]
+    seen = 0
     for attempt in range(1, rounds + 1):
         scenario.prepare(attempt)
         if attempt % 4 == 0:
@@ -743,6 +747,9 @@ def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
         tally.violations += [f"{where}, after the rerun: {v}" for v in scenario.check(final=True)]
         if log is not None:
             print(f"  {scenario.name}: {where}", file=log, flush=True)
+            for violation in tally.violations[seen:]:
+                print(f"    VIOLATION {violation}", file=log, flush=True)
+        seen = len(tally.violations)
     tally.seconds = time.monotonic() - started
     return tally
 
