@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .sweep import MiB, Lab
+from .sweep import Lab, MiB
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
 
@@ -52,12 +52,12 @@ def mount_permitted(probe: Path) -> bool:
     probe.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
-                              capture_output=True, timeout=20)
+                              capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     if done.returncode != 0:
         return False
-    subprocess.run(["umount", str(probe)], capture_output=True, timeout=20)
+    subprocess.run(["umount", str(probe)], capture_output=True, timeout=20, check=False)
     return True
 
 
@@ -70,7 +70,7 @@ def tmpfs(path: Path, size: str = "20m") -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=20)
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=20, check=False)
 
 
 def remount(path: Path, options: str) -> None:

@@ -35,10 +35,11 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "crash sweep: correct horse battery staple"
@@ -79,7 +80,7 @@ class Finding:
     kind: str  # "missing" or "bad"
 
     @classmethod
-    def of(cls, f: Any) -> "Finding":
+    def of(cls, f: Any) -> Finding:
         kind = "missing" if "missing" in f.what else "bad"
         return cls(f.release, f.filename, f.copy, kind)
 
@@ -147,7 +148,7 @@ class Lab:
             env: dict[str, str] | None = None, **popen: Any) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(arkeep_argv(*args), env=env or self.env, capture_output=True,
                                 text=True, timeout=timeout, start_new_session=True, cwd=self.dir,
-                                **popen)
+                                check=False, **popen)
         if check and result.returncode != 0:
             raise SweepError(f"arkeep {' '.join(map(str, args))} exited {result.returncode}: "
                              f"{result.stderr.strip()[-500:]}")
@@ -261,9 +262,7 @@ def store_leftovers(store_root: Path) -> list[str]:
         rel = path.relative_to(store_root)
         if rel.parts[0] == "objects":
             continue
-        if rel.parts[0] == "tmp" and len(rel.parts) > 1:
-            found.append(str(rel))
-        elif is_temp_name(path.name):
+        if rel.parts[0] == "tmp" and len(rel.parts) > 1 or is_temp_name(path.name):
             found.append(str(rel))
     return sorted(found)
 
@@ -474,8 +473,8 @@ class SyncScenario(Scenario):
     def check(self, final: bool) -> list[str]:
         problems = object_violations(self.store)
         problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.secret)]
-        more, found, have, want = remote_check(self.store, self.remote, self.lab.secret,
-                                               set() if final else self.base)
+        more, _, have, want = remote_check(self.store, self.remote, self.lab.secret,
+                                           set() if final else self.base)
         problems += more
         if final:
             if have != want:
@@ -520,9 +519,10 @@ class S3SyncScenario(SyncScenario):
                      f"s3://{self.bucket}/{self.prefix}")
 
     def reset_remote(self, attempt: int) -> None:
+        from dataclasses import replace
+
         from archive.remotes import get_remote, save_remote
         from archive.store import Store
-        from dataclasses import replace
         store = Store.open(self.store)
         self.prefix = f"r{attempt + 1}"
         spec = get_remote(store, self.remote)
@@ -631,8 +631,8 @@ class RepairScenario(Scenario):
         local = local_findings(self.store, self.lab.secret)
         allowed = set() if final else self.base_local
         problems += [f"verify found something new: {f}" for f in sorted(local - allowed, key=str)]
-        more, found, have, want = remote_check(self.store, self.remote, self.lab.secret,
-                                               set() if final else self.base)
+        more, *_ = remote_check(self.store, self.remote, self.lab.secret,
+                                set() if final else self.base)
         problems += more
         if final:
             left = store_leftovers(self.store) + dir_remote_temps(self.remote_dir)
@@ -755,8 +755,8 @@ def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
 
 
 def format_table(tallies: list[Tally]) -> str:
-    lines = [f"{'scenario':<18} {'T (s)':>6} {'W (s)':>6} {'tries':>5} {'killed':>6}  "
-             f"{'violations':>10}  outcomes (what each kill left)"]
+    lines = [(f"{'scenario':<18} {'T (s)':>6} {'W (s)':>6} {'tries':>5} {'killed':>6}  "
+              f"{'violations':>10}  outcomes (what each kill left)")]
     for t in tallies:
         outcomes = "; ".join(f"{what}: {n}" for what, n in t.outcomes.most_common())
         lines.append(f"{t.name:<18} {t.duration:>6.2f} {t.work:>6.2f} {t.tries:>5} {t.killed:>6}  "

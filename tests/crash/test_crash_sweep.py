@@ -67,9 +67,10 @@ def test_next_sync_removes_a_killed_writes_temp_file_but_not_a_live_one(lab: Lab
     dead.write_bytes(b"half a unit")
     live = folder / ".arkeep-tmp-fedcba9876543210"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time\n"
-         "fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(120)\n", str(live)],
+        [sys.executable, "-c", ("import fcntl, os, sys, time\n"
+                                "fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)\n"
+                                "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\n"
+                                "time.sleep(120)\n"), str(live)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"

@@ -20,15 +20,22 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import as_plain_user, mount_permitted, one_line, remount, tmpfs
-from .sweep import MiB, Finding, Lab, dir_remote_temps, local_findings, object_violations, \
-    random_file, remote_check, s3_uploads
+from .sweep import (
+    Finding,
+    Lab,
+    MiB,
+    dir_remote_temps,
+    local_findings,
+    object_violations,
+    random_file,
+    remote_check,
+)
 
 FAST = 15.0  # seconds: every fault is reported within this
 
@@ -89,7 +96,7 @@ def test_s3_server_killed_mid_sync_then_restarted(lab: Lab, tmp_path: Path,
             remote = f"cloud{attempt}"
             proc = lab.spawn("--store", store, "sync", remote, env=env)
 
-            def uploading() -> bool:
+            def uploading(prefix: str = prefix) -> bool:
                 answer = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/")
                 return bool(answer.get("Uploads"))
             if wait_for(uploading, proc):
@@ -262,6 +269,7 @@ def test_store_disk_full_while_writing_the_manifest(lab: Lab, tmp_path: Path, ca
         pytest.skip("needs a real small filesystem: page-exact filling cannot be injected "
                     "in process (mount -t tmpfs was refused)")
     from archive.store import Store
+
     from .sweep import force_rmtree, store_leftovers
     installer = random_file(tmp_path / "exact.exe", 8 * MiB, lab.rng)
     pages = -(-installer.stat().st_size // 4096)
@@ -314,8 +322,8 @@ def test_remote_disk_full_during_sync(lab: Lab, tmp_path: Path, can_mount: bool,
             problems, found, have, want = remote_check(store, "nas", lab.secret, set())
             assert problems == [] and found == set() and have == want
     else:
-        from archive.cli.main import main
         import backends.fsspec_backend as fb
+        from archive.cli.main import main
         mount.mkdir()
         lab.run("--store", store, "remote", "add", "nas", mount)
         real_open = open

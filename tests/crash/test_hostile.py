@@ -17,12 +17,13 @@ import shutil
 import struct
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import pyzipper
 import pytest
+import pyzipper
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -354,6 +355,7 @@ def test_hostile_units_on_a_remote_are_refused_by_every_reader(world: World) -> 
     temp directory, which is empty again. Returns quickly: the bomb is refused by what it
     declares, before inflating."""
     import time
+
     from archive.ledger import Ledger
     from archive.ops.verify_remote import verify_remote
     from archive.remotes import get_remote, open_remote
@@ -368,7 +370,7 @@ def test_hostile_units_on_a_remote_are_refused_by_every_reader(world: World) -> 
         before = snapshot(world.out, skip=work)
         dest = work / "object"
         started = time.monotonic()
-        with open(bundle, "rb") as f, pytest.raises(ArkeepError) as caught:
+        with open(bundle, "rb") as f, pytest.raises(ArkeepError):
             unseal_unit_to_file(f, wanted.unit, world.lab.secret, dest, wanted.expected_digest,
                                 f"test: {name}", max_size=wanted.size)
         assert time.monotonic() - started < 5, name

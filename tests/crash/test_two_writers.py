@@ -23,7 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from .sweep import Lab, local_findings, object_violations, random_file, remote_check, store_leftovers
+from .sweep import (
+    Lab,
+    local_findings,
+    object_violations,
+    random_file,
+    remote_check,
+    store_leftovers,
+)
 
 
 def wait_until(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +59,8 @@ def test_second_writer_is_told_who_holds_the_lock_and_a_killed_holder_leaves_no_
     for attempt in range(5):
         store = lab.new_store(tmp_path / f"store{attempt}")
         holder = lab.spawn(*add_args(store, lab.installer, "Held"))
-        wait_until(lambda: any((store / "tmp").iterdir()) or holder.poll() is not None)
+        wait_until(lambda store=store, holder=holder:
+                   any((store / "tmp").iterdir()) or holder.poll() is not None)
         os.kill(holder.pid, signal.SIGSTOP)  # the holder we started, by its pid
         if holder.poll() is None:
             break
@@ -168,13 +176,18 @@ def test_two_machines_editing_the_same_release_is_detected_not_silent(
     assert problems == [] and found == set()  # C's view: all is well, its edit won
 
 
-@pytest.mark.parametrize("left_behind", ["", '{"pid": 999999999, "host": "HOST", "command": "arkeep sync", "since": "2026-01-01T00:00:00+00:00"}'])
+DEAD_HOLDER = ('{"pid": 999999999, "host": "HOST", "command": "arkeep sync", '
+               '"since": "2026-01-01T00:00:00+00:00"}')
+
+
+@pytest.mark.parametrize("left_behind", ["", DEAD_HOLDER], ids=["empty record", "dead holder's record"])
 def test_a_writer_arriving_as_the_holder_takes_the_lock_is_told_the_right_holder(
         tmp_path: Path, left_behind: str) -> None:
     """The holder takes the flock, then writes its record: a second writer arriving in between
     read an empty record ("pid ? on ?") or the previous, dead holder's. It now reads again for a
     moment until the record names a live process."""
     import sys
+
     from archive.errors import StoreLocked
     from archive.lock import store_lock
     lock = tmp_path / "lock"
@@ -191,9 +204,8 @@ def test_a_writer_arriving_as_the_holder_takes_the_lock_is_told_the_right_holder
         "time.sleep(30)\n"), str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(StoreLocked) as caught:
-            with store_lock(lock, "arkeep add"):
-                pass
+        with pytest.raises(StoreLocked) as caught, store_lock(lock, "arkeep add"):
+            pass
         assert f"pid {holder.pid} on {socket.gethostname()} (arkeep add" in str(caught.value)
     finally:
         holder.kill()  # the holder we started, by its pid
