@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from manifests.schema import unsafe_filename_reason
@@ -21,3 +22,20 @@ def safe_join(base: Path, name: str) -> Path:
     if os.path.islink(target):
         raise UsageError(f"{target} is a symbolic link; arkeep will not write through it")
     return Path(target)
+
+
+def check_readable_file(path: Path, directory_hint: str = "give the files inside it") -> int:
+    """Refuse what is not a readable regular file, saying which; return its size."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path} is a directory; {directory_hint}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{path}: permission denied; arkeep cannot read it")
+    return st.st_size

@@ -10,14 +10,13 @@ Every reader is imported when its format is met, so importing this package is ch
 """
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..paths import check_readable_file
 from .signatures import EXPECTED_MAGIC, expected_format, match, read_ends
 
 MAX_DEPTH = 2                 # an installer inside a zip inside an ISO, no deeper
@@ -183,20 +182,7 @@ def _reader(fmt: str) -> Callable[[Path, Reading], None] | None:
 
 
 def check_readable(path: Path) -> int:
-    """Refuse what is not a readable regular file, with a message that says which; return the size."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{path} is a directory; give a file (`arkeep scan` walks a folder)")
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{path} is not a regular file")
-    if not os.access(path, os.R_OK):
-        raise UsageError(f"{path}: permission denied; arkeep cannot read it")
-    return st.st_size
+    return check_readable_file(path, "give a file (`arkeep scan` walks a folder)")
 
 
 def inspect_file(path: Path | str, *, depth: int = 0, display: str | None = None) -> Inspection:

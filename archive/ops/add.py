@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import mimetypes
-import os
 import secrets as pysecrets
-import stat
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -16,6 +14,7 @@ from manifests.schema import unsafe_filename_reason
 from ..errors import UsageError
 from ..hashing import Progress
 from ..keys import SecretBox
+from ..paths import check_readable_file
 from ..store import Store, environment_error
 
 EXTRA_MEDIA_TYPES = {
@@ -85,24 +84,13 @@ def media_type(path: Path) -> str:
 
 def check_input_file(path: Path) -> int:
     """Refuse what cannot be archived before anything is written; return the size."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{path} is a directory; give the files inside it")
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{path} is not a regular file")
-    if not os.access(path, os.R_OK):
-        raise UsageError(f"{path}: permission denied; arkeep cannot read it")
-    if st.st_size == 0:
+    size = check_readable_file(path)
+    if size == 0:
         raise UsageError(f"{path} is empty; an empty file is almost certainly an incomplete download")
     reason = unsafe_filename_reason(path.name)
     if reason:
         raise UsageError(f"{path}: the file name {reason}")
-    return st.st_size
+    return size
 
 
 def new_license_id() -> str:
