@@ -221,17 +221,23 @@ def free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def enospc_after(limit: int):  # type: ignore[no-untyped-def]
-    """An os.write that fails with ENOSPC once `limit` bytes were written (the fallback)."""
-    real = os.write
+def inject_enospc(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """The fallback: os.write and os.copy_file_range (the two ways the store writes an object)
+    fail with ENOSPC once `limit` bytes were written between them."""
     state = {"written": 0}
 
-    def write(fd: int, data: bytes) -> int:  # type: ignore[override]
-        if state["written"] + len(data) > limit:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        state["written"] += len(data)
-        return real(fd, data)
-    return write
+    def guard(real, size_of):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if state["written"] + size_of(*args, **kwargs) > limit:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done = real(*args, **kwargs)
+            state["written"] += done
+            return done
+        return call
+    monkeypatch.setattr(os, "write", guard(os.write, lambda fd, data: len(data)))
+    if hasattr(os, "copy_file_range"):
+        monkeypatch.setattr(os, "copy_file_range", guard(
+            os.copy_file_range, lambda src, dst, count, *rest, **kw: count))
 
 
 def test_store_disk_full_during_add(lab: Lab, tmp_path: Path, can_mount: bool, cli,  # type: ignore[no-untyped-def]
@@ -254,7 +260,7 @@ def test_store_disk_full_during_add(lab: Lab, tmp_path: Path, can_mount: bool, c
         store = lab.new_store(tmp_path / "store")
         monkeypatch.setenv("ARKEEP_STORE", str(store))
         assert cli("add", small, "--product", "Small", "--version", "1").code == 0
-        monkeypatch.setattr(os, "write", enospc_after(20 * MiB))
+        inject_enospc(monkeypatch, 20 * MiB)
         result = cli("add", big, "--product", "Big", "--version", "1")
         monkeypatch.undo()
         assert result.code == 3 and "the disk is full" in result.err, result.err
@@ -337,6 +343,7 @@ def test_remote_disk_full_during_sync(lab: Lab, tmp_path: Path, can_mount: bool,
                 return Full(path, mode.replace("b", ""))
             return real_open(path, mode, *args, **kwargs)
         monkeypatch.setattr(fb, "open", fake_open, raising=False)
+        monkeypatch.setenv("ARKEEP_PASSPHRASE", lab.env["ARKEEP_PASSPHRASE"])
         code = main(["--store", str(store), "sync", "nas"])
         monkeypatch.undo()
         assert code == 3
