@@ -19,6 +19,7 @@ from .errors import IntegrityError
 from .keys import SecretBox, zip_password
 from .seal import SealError, SealResult, UnsealResult, seal, unseal
 from .units import UnitNamer, UnitRef
+from .writeback import WritebackWriter
 
 Progress = Callable[[int], None]
 
@@ -97,8 +98,9 @@ def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, secret: bytes, dest: Path,
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-unseal-")
     try:
         with os.fdopen(fd, "wb") as out:
-            unseal_unit(src, unit, secret, out, expected_digest, label, max_size=max_size,
-                        progress=progress)
+            # WritebackWriter: the pages go to disk as they are written, so the fsync is quick.
+            unseal_unit(src, unit, secret, WritebackWriter(out), expected_digest, label,
+                        max_size=max_size, progress=progress)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o444)
