@@ -5,6 +5,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 
+from ...errors import EXIT_ENVIRONMENT
 from ..context import Context
 
 if TYPE_CHECKING:
@@ -47,18 +48,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     
     store = ctx.open_store()
     report = VerifyReport()
+    unreachable = 0
     if not args.remote:
         report = verify_store(store, sample=args.sample, progress_for=lambda total: ctx.bar("verify", total))
         ctx.close_bars()
     if args.remote or args.all:
-        _verify_remotes(store, args, ctx, report)
+        unreachable = _verify_remotes(store, args, ctx, report)
+    # Only remotes that could not be reached: an environment failure (3), not damage found (1).
+    failed = 0 if report.ok else (EXIT_ENVIRONMENT if unreachable == len(report.problems) else 1)
     if ctx.json:
         ctx.emit_json({"ok": report.ok, "releases": report.releases, "licenses": report.licenses,
                        "objects_checked": report.objects_checked, "bytes_checked": report.bytes_checked,
                        "problems": [{"release": p.release, "file": p.filename, "copy": p.copy,
                                      "problem": p.what} for p in report.problems],
                        "unreferenced_objects": report.unreferenced})
-        return 0 if report.ok else 1
+        return failed
     for problem in report.problems:
         print(f"PROBLEM {problem}", file=ctx.out)
     if report.unreferenced:
@@ -69,14 +73,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"OK: {summary}.")
         return 0
     print(f"{len(report.problems)} problem(s) found in {summary}.", file=ctx.out)
-    return 1
+    return failed
 
 
-def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> None:
+def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> int:
     """Add every remote's findings to `report`; an unreachable remote is a finding too.
 
     A drive that is not plugged in is skipped with a note under --all, and is an error when it
-    is the one remote asked for: "OK, 0 units checked" would be a false comfort.
+    is the one remote asked for: "OK, 0 units checked" would be a false comfort. Returns how
+    many remotes could not be reached.
     """
     from backends.errors import BackendError, NotConnected
 
@@ -87,6 +92,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     secret = ctx.unlock(store)
+    unreachable = 0
     with store.writing("arkeep verify"), ledger_of(store) as ledger:
         plan = plan_units(store, secret)
         for spec, backend in zip(specs, open_backends(specs, ledger)):
@@ -99,6 +105,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
                 continue
             except BackendError as exc:
                 report.problems.append(Finding(f"cannot be checked: {exc}", copy=f"remote {spec.name}"))
+                unreachable += 1
                 continue
             finally:
                 ctx.close_bars()
@@ -107,3 +114,4 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
             report.objects_checked += part.objects_checked
             report.bytes_checked += part.bytes_checked
             report.problems.extend(part.problems)
+    return unreachable
