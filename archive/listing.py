@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from manifests.model import Release
 
-from .ops.render import human_size
+from .humanize import human_size
 
 
 def list_line(r: Release) -> str:

@@ -39,7 +39,8 @@ from ..keys import SecretBox
 from ..paths import safe_join
 from ..sealing import sealed_license_bytes
 from ..store import Store, environment_error
-from .render import human_size, license_text
+from ..humanize import human_size
+from .render import license_text
 
 BAGIT_VERSION = "1.0"
 B3SUMS = "blake3sums.txt"

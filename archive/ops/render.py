@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from manifests.model import License, Release, Secret
 
+from ..humanize import human_size
+
 if TYPE_CHECKING:   # only annotations here: `arkeep list` must not pay for cryptography
     from ..keys import SecretBox
 
@@ -100,11 +102,3 @@ def release_text(release: Release, licenses: list[License], box: SecretBox | Non
         lines.extend("  " + line for line in license_text(release, lic, box).splitlines())
     return "\n".join(lines)
 
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

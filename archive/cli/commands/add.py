@@ -93,7 +93,7 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.add import AddRequest, LicenseFields, add_release
-    from ...ops.render import human_size
+    from ...humanize import human_size
     
     store = ctx.open_store()
     key = read_key(args)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.reveal:
         raise UsageError("--reveal is for --bagit and --csv; the zip always holds the key, encrypted")
     from ...ops.export import export_zip
-    from ...ops.render import human_size
+    from ...humanize import human_size
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
     from ...keys import SecretBox
     from ...ops.bagit_export import export_bag
-    from ...ops.render import human_size
+    from ...humanize import human_size
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)

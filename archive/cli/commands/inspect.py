@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def describe(found: Any, indent: str = "") -> list[str]:
     """An inspection as lines of text: each value with where it was read."""
-    from ...ops.render import human_size
+    from ...humanize import human_size
 
     lines = [f"{indent}{found.path}", f"{indent}  format          {found.label}, {human_size(found.size)}"]
     rows = found.ordered_fields()

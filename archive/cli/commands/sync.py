@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from backends.errors import BackendError
     
-    from ...ops.render import human_size
+    from ...humanize import human_size
     from ...ops.sync import sync_remote
     from ...plan import plan_units
     from ..replicas import chosen_remotes, ledger_of, open_backends

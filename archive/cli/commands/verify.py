@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.render import human_size
+    from ...humanize import human_size
     from ...ops.verify import VerifyReport, verify_store
     
     store = ctx.open_store()
