@@ -123,3 +123,23 @@ def test_fileno_of_finds_local_files_only(tmp_path: Path) -> None:
         guarded = GuardedFile(raw, lambda exc: None, owns_raw=False)
         assert fileno_of(guarded) == raw.fileno()
     assert fileno_of(io.BytesIO()) is None
+
+
+def test_a_file_that_cannot_be_mapped_is_read(big: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import mmap as mmap_mod
+
+    def refuse(*_: object, **__: object) -> object:
+        raise OSError(errno.ENODEV, "No such device")
+    monkeypatch.setattr(mmap_mod, "mmap", refuse)
+    path, digest = big
+    seen: list[int] = []
+    assert hashing.hash_file(path, seen.append) == digest
+    assert sum(seen) == SIZE
+
+
+def test_mapped_hashing_in_small_windows(big: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "MAP_WINDOW", 1 << 20)       # many windows, a short last one
+    path, digest = big
+    seen: list[int] = []
+    assert hashing.hash_file(path, seen.append) == digest
+    assert sum(seen) == SIZE and len(seen) == -(-SIZE // (1 << 20))
