@@ -29,6 +29,7 @@ from .store import Store
 from .units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
 
 Loader = Callable[[], tuple[bytes, str]]     # -> (sealed plaintext, BLAKE3 of the source file)
+MANIFEST_SIZE_HINT = 2048
 
 
 class WantedUnit:
@@ -74,6 +75,12 @@ class WantedUnit:
         if self._size is None:
             self._materialise()
         return self._size  # type: ignore[return-value]
+
+    @property
+    def size_hint(self) -> int:
+        """The size if known, else a typical manifest's: for progress totals, without sealing
+        every manifest just to count its bytes."""
+        return self._size if self._size is not None else MANIFEST_SIZE_HINT
 
     @property
     def data(self) -> bytes | None:

@@ -11,7 +11,7 @@ round runs ours and the peer's back to back, alternating which goes first, after
 warm-up round; dirty pages are flushed (untimed `sync`) before every run; the page cache is warm.
 The ratio is the median of the per-round ratios (ours / peer), so load from other processes hits
 both sides alike and a noisy machine cannot fake a result. Peak memory is the child's max RSS
-(wait4). Sections (`--only`): big, s3, many, catalog, memory, startup; `--growth` runs the growth
+(wait4). Sections (`--only`): startup, catalog, many, big, seal, s3, memory; `--growth` runs the growth
 table instead. Results go to stdout and, with --json, to a file.
 
 fsync: arkeep makes every object, bundle and restored file durable (fsync) before it counts;
@@ -160,6 +160,7 @@ class Results:
     machine: dict[str, object] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     growth: list[dict[str, object]] = field(default_factory=list)
+    seal_engine: str = ""
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -188,6 +189,9 @@ def fmt_row(r: Row) -> str:
 
 def print_table(results: Results) -> None:
     print("\n" + "=" * 100)
+    if results.seal_engine:
+        print("sealing engine alone (scripts/bench_seal.py):\n" + results.seal_engine.rstrip())
+        print("-" * 100)
     m = results.machine
     print(f"machine: {m.get('cpu')} x{m.get('nproc')}, {m.get('ram_gib')} GiB RAM, {m.get('disk')}, "
           f"kernel {m.get('kernel')}, Python {m.get('python')}")
@@ -776,6 +780,20 @@ class Bench:
         shutil.rmtree(d)
         return rows
 
+    # -- the sealing engine alone (issue 3, item 4) -------------------------------------------
+    def seal(self) -> None:
+        """scripts/bench_seal.py (kept with archive/seal.py) times seal, unseal and authenticate
+        in-process against 7zz on the same file; its table is reported here as it prints it."""
+        mib = max(16, int(self.args.size_gib * 1024))
+        self.note(f"seal: scripts/bench_seal.py --size-mib {mib} --runs {self.runs} --no-pyzipper")
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_seal.py"), "--size-mib",
+                               str(mib), "--runs", str(self.runs), "--no-pyzipper", "--dir",
+                               str(self.work)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BenchError(f"bench_seal.py exited {proc.returncode}: {proc.stderr[-1000:]}")
+        self.results.seal_engine = proc.stdout
+        print(proc.stdout, flush=True)
+
     # -- start-up ----------------------------------------------------------------------------
     def startup(self) -> None:
         self.note("startup: list, show, verify on a small store")
@@ -830,7 +848,7 @@ class Bench:
             self.results.growth.append({"gib": gib, "rows": [asdict(r) for r in rows]})
 
 
-SECTIONS = ("startup", "catalog", "many", "big", "s3", "memory")
+SECTIONS = ("startup", "catalog", "many", "big", "seal", "s3", "memory")
 
 
 def main() -> int:
@@ -904,7 +922,8 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps({"machine": results.machine, "commands": results.commands,
                                          "rows": [asdict(r) for r in results.rows],
-                                         "growth": results.growth}, indent=2, default=str))
+                                         "growth": results.growth,
+                                         "seal_engine": results.seal_engine}, indent=2, default=str))
     missed = [r for r in results.rows if r.met is False]
     print(f"\n{sum(r.met is True for r in results.rows)} targets met, {len(missed)} missed"
           + (f"; sections failed: {', '.join(failed)}" if failed else ""))

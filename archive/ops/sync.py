@@ -123,7 +123,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     known = _known_copies(ledger, backend.name)
     todo = _reconcile(backend, secret, plan, present, known, ledger)
     result.present = len(plan.units) - len(todo)
-    total = sum(w.size for w in todo)
+    total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
     _push_all(backend, secret, todo, ledger, progress, result)
     ledger.seen(backend.name, synced=True)
@@ -221,9 +221,11 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
     try:
         for kind in (KIND_OBJECT, KIND_LICENSE, KIND_RELEASE):
             group = [w for w in todo if w.unit.kind == kind]
-            _push_parallel(backend, secret, [w for w in group if w.size < BIG_UNIT], progress, done)
+            # size_hint: a manifest's exact size needs it sealed, which the workers do.
+            _push_parallel(backend, secret, [w for w in group if w.size_hint < BIG_UNIT], progress,
+                           done)
             for wanted in group:
-                if wanted.size >= BIG_UNIT:
+                if wanted.size_hint >= BIG_UNIT:
                     done(wanted, _push(backend, secret, wanted, progress))
     finally:
         if rows:
