@@ -161,10 +161,11 @@ class Lab:
                                 start_new_session=True, cwd=self.dir)
 
     def run_killed(self, args: list[object], delay: float,
-                   started: Callable[[], bool] | None = None) -> tuple[bool, int, str, float]:
+                   started: Callable[[], bool] | None = None) -> tuple[bool, int, str, float, float]:
         """Start arkeep and SIGKILL it `delay` s after it starts, or, with `started`, `delay` s
         after `started()` first holds (polled every few ms). Returns (killed mid-run, exit
-        code, output, seconds from the start to the kill)."""
+        code, output, seconds from the start to the kill or the exit, seconds from `started()`
+        holding to the kill or the exit)."""
         log = self.dir / "killed.log"
         with open(log, "wb") as out:
             t0 = time.monotonic()
@@ -173,14 +174,15 @@ class Lab:
             if started is not None:
                 while proc.poll() is None and not started():
                     time.sleep(0.002)
+            t_work = time.monotonic()
             try:
                 proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # our own child's session, by its id
                 proc.wait()
-            at = time.monotonic() - t0
+            end = time.monotonic()
         killed = proc.returncode == -signal.SIGKILL
-        return killed, proc.returncode, log.read_text(errors="replace"), at
+        return killed, proc.returncode, log.read_text(errors="replace"), end - t0, end - t_work
 
     def timed_run(self, args: list[object], started: Callable[[], bool]) -> tuple[float, float]:
         """Run to completion; (seconds in all, seconds from `started()` first holding to the end)."""
@@ -701,13 +703,20 @@ SCENARIOS = {"add": AddScenario, "sync-dir": DirSyncScenario, "sync-s3": S3SyncS
 
 
 def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
-    """Measure the command with one clean run, then `rounds` tries of kill -9 at a random moment.
+    """Measure the command with clean runs, then `rounds` tries of kill -9 at a random moment.
 
     Two clean runs give T (start to end) and W (from the first write, `scenario.started()`, to
     the end: most of T is Python starting and scrypt unwrapping the key, before anything is
-    written); the faster of the two counts, the first having warmed the page cache. Three tries in four wait for the first write and kill after a delay drawn
-    uniformly from [0, 1.05 W]; every fourth kills after a delay drawn from [0.05 T, 1.05 T]
-    counted from the start, so that the start-up is hit too.
+    written); the faster of the two counts, the first having warmed the page cache. Three tries
+    in four wait for the first write and kill after a delay drawn uniformly from [0, 1.05 W];
+    every fourth kills after a delay drawn from [0.05 T, 1.05 T] counted from the start, so
+    that the start-up is hit too.
+
+    A busy machine makes one clean run slow and the next fast, so a try that finishes before
+    its kill lowers W (or T) to what that run took: the next delays are drawn over the run as
+    it is now. If no kill has landed after `rounds` tries, up to `rounds` more are made, each
+    counted in the table and aimed at the first half of the work, until one lands: a sweep
+    that killed nothing proved nothing.
     """
     lab = scenario.lab
     tally = Tally(scenario.name)
@@ -720,20 +729,28 @@ def sweep(scenario: Scenario, rounds: int, log: Any = None) -> Tally:
         tally.work = min(tally.work or work, work)
         tally.violations += [f"clean run: {v}" for v in scenario.check(final=True)]
     seen = 0
-    for attempt in range(1, rounds + 1):
+    attempt = 0
+    while attempt < rounds or (tally.killed == 0 and attempt < 2 * rounds):
+        attempt += 1
         scenario.prepare(attempt)
-        if attempt % 4 == 0:
+        from_start = attempt % 4 == 0 and attempt <= rounds
+        if from_start:
             delay = lab.rng.uniform(0.05 * tally.duration, 1.05 * tally.duration)
-            killed, code, output, at = lab.run_killed(scenario.args(), delay)
+            killed, code, output, at, ran = lab.run_killed(scenario.args(), delay)
         else:
-            delay = lab.rng.uniform(0, 1.05 * tally.work)
-            killed, code, output, at = lab.run_killed(scenario.args(), delay, scenario.started)
+            extra = attempt > rounds  # no kill has landed yet: aim at the first half of the work
+            delay = lab.rng.uniform(0, (0.5 if extra else 1.05) * tally.work)
+            killed, code, output, at, ran = lab.run_killed(scenario.args(), delay, scenario.started)
         tally.tries += 1
         if killed:
             tally.killed += 1
             outcome = scenario.classify()
         elif code == 0:
             outcome = "finished before the kill"
+            if from_start:
+                tally.duration = min(tally.duration, at)
+            else:
+                tally.work = min(tally.work, ran)
         else:
             outcome = f"failed by itself (exit {code})"
             tally.violations.append(f"try {attempt}: exit {code} without a kill: {output.strip()[-300:]}")

@@ -32,9 +32,12 @@ def run_sweep(name: str, tmp_path: Path, s3: object = None) -> None:
     tally = sweep(SCENARIOS[name](lab), ROUNDS[name])
     table = format_table([tally])
     print(f"\nseed {SEED}\n{table}")
-    assert tally.tries == ROUNDS[name]
+    # Tries beyond ROUNDS are made only while no kill has landed (see sweep()).
+    assert ROUNDS[name] <= tally.tries <= 2 * ROUNDS[name]
+    assert tally.tries == ROUNDS[name] or tally.killed <= 1
     assert not tally.violations, f"seed {SEED}\n{table}\n" + "\n".join(tally.violations)
-    # Kills land uniformly over [0.05 T, 1.05 T]: all of them missing the run is a broken sweep.
+    # After 2 x ROUNDS tries with W shrinking to each missed run's length, still no kill means
+    # the sweep is broken (a wrong started() or a command that no longer does the work).
     assert tally.killed >= 1, f"seed {SEED}: no kill landed while {name} was running\n{table}"
 
 
