@@ -22,7 +22,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .errors import UsageError, WrongPassphrase
 
 SECRET_BYTES = 20
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+# OWASP's scrypt floor is N=2^17, r=8, p=1; N=2^16, r=8, p=2 is its listed equivalent: the same
+# work per guess (OpenSSL runs the two lanes one after the other) in 64 MiB instead of 128 MiB,
+# which keeps every command under 150 MB. Keys made with other parameters still open.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**16, 8, 2
+# A key.toml comes back from remotes during rebuild: refuse a cost that would hang the unlock
+# (16 x ours) or exceed the memory bound, rather than trust the file.
+_SCRYPT_MAX_WORK = 16 * 2**17 * 8
+_SCRYPT_MAXMEM = 256 * 1024 * 1024
 CONTEXT_UNIT_NAMES = "arkeep 2026-11 unit names v1"
 CONTEXT_MANIFEST_SECRETS = "arkeep 2026-11 manifest secrets v1"
 CONTEXT_KEY_ID = "arkeep 2026-11 key id v1"
@@ -67,8 +74,10 @@ def unit_name_key(secret: bytes) -> bytes:
 
 
 def _kek(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    if min(n, r, p) < 1 or n * r * p > _SCRYPT_MAX_WORK:
+        raise ValueError("scrypt parameters out of range")
     return hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                          maxmem=256 * 1024 * 1024, dklen=32)
+                          maxmem=_SCRYPT_MAXMEM, dklen=32)
 
 
 def wrap_secret(secret: bytes, passphrase: str) -> dict[str, Any]:

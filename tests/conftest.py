@@ -50,6 +50,7 @@ def fast_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     store = tmp_path_factory.mktemp("fast-template") / "store"
     mp = pytest.MonkeyPatch()
     mp.setattr(keys, "SCRYPT_N", 2**12)
+    mp.setattr(keys, "SCRYPT_P", 1)
     try:
         result = init_store(store, PASSPHRASE)
     finally:

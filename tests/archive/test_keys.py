@@ -92,6 +92,9 @@ def test_a_tampered_or_damaged_wrapped_key_is_refused(fast_scrypt: None) -> None
                     {**table, "cipher": {**table["cipher"], "nonce": "***"}},      # decodes to b""
                     {**table, "cipher": {**table["cipher"], "nonce": "AAAA"}},     # 3 bytes
                     {**table, "kdf": {**table["kdf"], "n": 3}},
+                    {**table, "kdf": {**table["kdf"], "p": 10**9}},    # would hang the unlock
+                    {**table, "kdf": {**table["kdf"], "n": 2**24}},    # 16 GiB of memory
+                    {**table, "kdf": {**table["kdf"], "r": 0}},
                     {**table, "schema": 2}, {**table, "kdf": {**table["kdf"], "name": "md5"}}):
         with pytest.raises(UsageError) as exc:
             keys.unwrap_secret(damaged, "pw")
@@ -106,7 +109,10 @@ def test_the_store_key_is_memory_hard_owner_only_and_opens_to_the_recovery_code(
     store = Store.open(store_dir)
     assert stat.S_IMODE(store.key_path.stat().st_mode) == 0o600
     table = tomllib.loads(store.key_path.read_text())
-    assert table["kdf"]["name"] == "scrypt" and table["kdf"]["n"] >= 2**17 and table["kdf"]["r"] >= 8
+    kdf = table["kdf"]
+    # OWASP's floor (N=2^17, r=8, p=1) in work per guess, in the 64 MiB form N=2^16, r=8, p=2.
+    assert kdf["name"] == "scrypt" and kdf["n"] * kdf["r"] * kdf["p"] >= 2**17 * 8 and kdf["r"] >= 8
+    assert 128 * kdf["r"] * kdf["n"] == 64 * 2**20
     secret = store.unlock(PASSPHRASE)
     assert keys.recovery_code(secret) == recovery_code          # what init printed is the secret
     assert keys.parse_recovery_code(recovery_code) == secret
@@ -213,3 +219,13 @@ def test_key_export_writes_a_new_owner_only_kit_and_never_overwrites(cli, store_
     assert recovery_code not in result.out + result.err
     again = cli("key", "export", "--recovery-kit", kit)
     assert again.code == 2 and "already exists" in again.err
+
+
+def test_a_key_wrapped_with_the_first_parameters_still_opens() -> None:
+    """tests/data/golden-key-n17.toml: GOLDEN_SECRET wrapped under "golden passphrase" with scrypt
+    N=2^17, r=8, p=1 (the parameters of the first keys); unwrap reads them from the file."""
+    table = tomllib.loads((GOLDEN_LICENSE.parent / "golden-key-n17.toml").read_text())
+    assert (table["kdf"]["n"], table["kdf"]["r"], table["kdf"]["p"]) == (2**17, 8, 1)
+    assert keys.unwrap_secret(table, "golden passphrase") == GOLDEN_SECRET
+    with pytest.raises(WrongPassphrase):
+        keys.unwrap_secret(table, "golden passphrase ")

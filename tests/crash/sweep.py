@@ -132,16 +132,16 @@ class Lab:
         wrapped = tomllib.loads((self.template / "key.toml").read_text())
         self.secret = keys.unwrap_secret(wrapped, PASSPHRASE)
         if fast_kdf:
-            # CI: the same secret wrapped with scrypt N = 2^14 instead of 2^17 (key.toml carries its
+            # CI: the same secret wrapped with scrypt N = 2^14, p = 1 instead of 2^16, p = 2 (key.toml carries its
             # parameters), so that every arkeep start unlocks in 0.1 s instead of 0.75 s and more
             # kills land on the work itself. The long sweep keeps the real cost.
             from archive.store import Store
-            saved = keys.SCRYPT_N
-            keys.SCRYPT_N = 2**14
+            saved = keys.SCRYPT_N, keys.SCRYPT_P
+            keys.SCRYPT_N, keys.SCRYPT_P = 2**14, 1
             try:
                 Store(self.template).save_wrapped_key(keys.wrap_secret(self.secret, PASSPHRASE))
             finally:
-                keys.SCRYPT_N = saved
+                keys.SCRYPT_N, keys.SCRYPT_P = saved
 
     # -- running arkeep -------------------------------------------------------------------
     def run(self, *args: object, check: bool = True, timeout: float = 600,
