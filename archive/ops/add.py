@@ -60,6 +60,8 @@ class AddRequest:
     invoices: tuple[Path, ...] = ()
     receipts: tuple[Path, ...] = ()
     key: str | None = field(default=None, repr=False)
+    # More candidate keys, each with where it came from (kept in the licence record's extra keys).
+    extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     license_id: str | None = None
     license: LicenseFields = LicenseFields()
     source_url: str | None = None
@@ -106,7 +108,7 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     """
     if not request.installers:
         raise UsageError("give at least one installer file")
-    if request.key is not None and secret is None:
+    if (request.key is not None or request.extra_keys) and secret is None:
         raise UsageError("a licence key is encrypted with the archive secret: the passphrase is needed")
     if request.key is not None and not request.key.strip():
         raise UsageError("the licence key is empty")
@@ -147,8 +149,8 @@ def _license_for(store: Store, request: AddRequest, existing: Release | None,
     """A new licence record when the user gave a key or purchase details, unless one matches."""
     if request.license_id:
         return None
-    if request.key is None and not request.license.any_given() and not request.license_files \
-            and not request.invoices:
+    if request.key is None and not request.extra_keys and not request.license.any_given() \
+            and not request.license_files and not request.invoices:
         return None
     if existing is not None and request.key is not None and secret is not None:
         box = SecretBox.for_secret(secret)
@@ -158,11 +160,14 @@ def _license_for(store: Store, request: AddRequest, existing: Release | None,
                 return old
     if existing is not None and request.key is None and existing.licenses:
         return store.catalog.load_license(existing.licenses[0])
-    key = Secret(token=SecretBox.for_secret(secret).seal(request.key)) \
-        if request.key is not None and secret is not None else None
+    box = SecretBox.for_secret(secret) if secret is not None else None
+    key = Secret(token=box.seal(request.key)) if request.key is not None and box else None
+    extra_keys = tuple(Secret(token=box.seal(value)) for _, value in request.extra_keys) if box else ()
+    extra = {"extra_key_labels": [label for label, _ in request.extra_keys]} if extra_keys else {}
     f = request.license
     return License(id=new_license_id(), kind=f.kind, created=datetime.now(timezone.utc).replace(microsecond=0),
-                   product=request.product, key=key, licensed_to=f.licensed_to, email=f.email,
+                   product=request.product, key=key, extra_keys=extra_keys, extra=extra,
+                   licensed_to=f.licensed_to, email=f.email,
                    company=f.company, seats=f.seats, purchase_date=f.purchase_date,
                    order_number=f.order_number, price=f.price, currency=f.currency, seller=f.seller,
                    vendor=request.vendor, expires=f.expires, maintenance_end=f.maintenance_end,

@@ -55,6 +55,7 @@ class ProposedRelease:
     links: dict[str, str] = field(default_factory=dict)     # file name -> why it belongs here
     key: str | None = field(default=None, repr=False)
     key_source: str | None = None
+    extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (where found, value)
     license: LicenseFields = LicenseFields()
     license_sources: dict[str, str] = field(default_factory=dict)
     detected: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -68,7 +69,8 @@ class ProposedRelease:
         return AddRequest(product=self.product, version=self.version, installers=self.installers,
                           vendor=self.vendor, platform=self.platform,
                           license_files=self.license_files, invoices=self.invoices,
-                          receipts=self.receipts, key=self.key, license=self.license,
+                          receipts=self.receipts, key=self.key, extra_keys=self.extra_keys,
+                          license=self.license,
                           detected=self.detected)
 
 
@@ -216,6 +218,7 @@ def _proposal(g: Group) -> ProposedRelease:
                      + ", ".join(sorted(p or "?" for p in g.platforms)) + "; no platform is set")
         sources.pop("platform", None)
     key = key_source = None
+    extra_keys: dict[str, str] = {}  # value -> where found; insertion order is the receipts' order
     fields: dict[str, Any] = {}
     field_sources: dict[str, str] = {}
     for receipt, products in g.receipts:
@@ -223,9 +226,9 @@ def _proposal(g: Group) -> ProposedRelease:
         ranked = sorted(keys, key=lambda k: not k.labelled)
         if ranked and key is None:
             key, key_source = ranked[0].value, f"{receipt.path.name}: {ranked[0].how}"
-            if len(ranked) > 1:
-                notes.append(f"{len(ranked) - 1} more candidate key(s) in {receipt.path.name}; "
-                             "the first is stored as the key, and the email itself is archived")
+        for candidate in ranked:
+            if candidate.value != key and candidate.value not in extra_keys:
+                extra_keys[candidate.value] = f"{receipt.path.name}: {candidate.how}"
         for name in ("order_number", "purchase_date", "price", "currency", "seller",
                      "licensed_to", "email"):
             value = getattr(receipt, name)
@@ -233,6 +236,9 @@ def _proposal(g: Group) -> ProposedRelease:
                 fields[name] = value
                 if name in receipt.sources:
                     field_sources[name] = f"{receipt.path.name}: {receipt.sources[name]}"
+    if extra_keys:
+        notes.append(f"{len(extra_keys)} more candidate key(s) kept as extra keys of the licence "
+                     "record; the key is the first labelled one, and the emails are archived")
     kind = "serial" if key else ("licence-file" if g.license_files else "other")
     license_fields = LicenseFields(kind=kind, **fields)
     detected = dict(g.detected)
@@ -247,7 +253,8 @@ def _proposal(g: Group) -> ProposedRelease:
         product=g.product, version=g.version, vendor=g.vendor, platform=platform, sources=sources,
         installers=tuple(g.installers), license_files=tuple(g.license_files),
         invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts) + tuple(g.receipt_files),
-        links=dict(g.links), key=key, key_source=key_source, license=license_fields,
+        links=dict(g.links), key=key, key_source=key_source,
+        extra_keys=tuple((where, value) for value, where in extra_keys.items()), license=license_fields,
         license_sources=field_sources, detected=detected, notes=tuple(notes))
 
 
@@ -265,7 +272,7 @@ def apply_plan(store: Store, plan: ScanPlan, secret: bytes | None,
     out: list[Applied] = []
     for proposal in plan.releases:
         try:
-            result = add_release(store, proposal.request(), secret if proposal.key else None,
+            result = add_release(store, proposal.request(), secret if proposal.key or proposal.extra_keys else None,
                                  progress_for=progress_for)
         except ArkeepError as exc:
             out.append(Applied(proposal, None, str(exc)))
@@ -300,6 +307,8 @@ def plan_data(plan: ScanPlan, reveal: bool = False) -> dict[str, Any]:
         releases.append({"id": r.id, "product": r.product, "version": r.version,
                          "vendor": r.vendor, "platform": r.platform, "sources": r.sources,
                          "files": files, "key": shown_key(r, reveal), "key_source": r.key_source,
+                         "extra_keys": [{"key": v if reveal else mask_key(v), "source": where}
+                                        for where, v in r.extra_keys],
                          "license": lic, "license_sources": r.license_sources,
                          "notes": list(r.notes)})
     return {"root": str(plan.root), "files": plan.files, "releases": releases,

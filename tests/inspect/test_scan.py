@@ -241,3 +241,33 @@ def test_names_decide_only_what_the_bytes_leave_open(tmp_path: Path, nsis_exe: P
     assert [p.name for p in paint.installers] == ["LicenseManagerSetup.exe"]
     assert [p.name for p in paint.receipts] == ["Fabrikam Paint order.msg"]
     assert paint.license_files == ()
+
+
+UPGRADE = "UPGR-4411-7823-KQ9Z"
+
+
+def test_every_candidate_key_of_a_receipt_is_kept_the_first_labelled_as_the_key(
+        cli, store_dir: Path, downloads: Path) -> None:
+    """A receipt with a licence key and a second code (an upgrade code here): the labelled key
+    is the key, the other is an extra key of the same licence record with where it was read,
+    masked in the plan and stored encrypted."""
+    email = downloads / "Your Contoso order.eml"
+    email.write_text(ORDER_EMAIL.replace(
+        f"License key: {KEY}\n", f"License key: {KEY}\nUpgrade code: {UPGRADE}\n"), encoding="utf-8")
+    [ledger] = [r for r in plan_scan(downloads).releases if r.product == "Contoso Ledger"]
+    assert ledger.key == KEY
+    assert [v for _, v in ledger.extra_keys] == [UPGRADE]
+    assert ledger.extra_keys[0][0].startswith("Your Contoso order.eml: ")
+    assert UPGRADE not in repr(ledger)
+    shown = cli("scan", downloads)
+    assert shown.code == 0, shown.err
+    assert UPGRADE not in shown.out + shown.err and "extra key" in shown.out
+    data = json.loads(cli("scan", downloads, "--json").out)
+    [entry] = [r for r in data["releases"] if r["product"] == "Contoso Ledger"]
+    assert entry["extra_keys"] == [{"key": mask_key(UPGRADE), "source": ledger.extra_keys[0][0]}]
+    assert cli("scan", downloads, "--apply", "--yes").code == 0
+    for path in (store_dir / "manifests").rglob("*.toml"):
+        assert UPGRADE not in path.read_text(), path
+    [lic] = json.loads(cli("show", "Contoso Ledger@4.2.1", "--reveal", "--json").out)["license_records"]
+    assert lic["key"] == KEY and lic["extra_keys"] == [UPGRADE]
+    assert lic["extra"]["extra_key_labels"] == [ledger.extra_keys[0][0]]

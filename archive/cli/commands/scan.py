@@ -96,6 +96,7 @@ def confirm(ctx: Context, count: int) -> bool:
 
 
 def plan_lines(plan: Any, reveal: bool) -> list[str]:
+    from ...ops.receipts import mask_key
     from ...ops.scan import shown_key
 
     def rel(p: Path) -> str:
@@ -119,6 +120,8 @@ def plan_lines(plan: Any, reveal: bool) -> list[str]:
                 lines.append(f"  {role:<13} {rel(p):<28} {why}")
         if r.key:
             lines.append(f"  {'key':<13} {shown_key(r, reveal):<28} {r.key_source}")
+        for where, value in r.extra_keys:
+            lines.append(f"  {'extra key':<13} {value if reveal else mask_key(value):<28} {where}")
         lic = r.license
         order = ", ".join(str(v) for v in (lic.order_number, lic.purchase_date,
                                            f"{lic.price} {lic.currency or ''}".strip()
