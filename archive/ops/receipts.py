@@ -1,7 +1,8 @@
-"""Order confirmations and receipt emails (.eml): what was bought, when, for how much, from whom,
-and the licence keys in them.
+"""Order confirmations and receipt emails (.eml, and Outlook .msg): what was bought, when, for how
+much, from whom, and the licence keys in them.
 
-Parsed with the standard `email` package. Keys are secrets: a `CandidateKey` never shows its
+.eml files are parsed with the standard `email` package, .msg files by `outlook_msg`; both give
+the same `MessageParts`, and one function reads the fields and keys from those. Keys are secrets: a `CandidateKey` never shows its
 value in repr, and nothing here logs or raises with a key in the message. Each value read
 carries where it came from (`sources`), as inspect does for installers.
 """
@@ -94,8 +95,29 @@ def mask_key(key: str) -> str:
     return f"{head}-•••••-…"
 
 
+@dataclass(frozen=True)
+class MessageParts:
+    """What a receipt is read from, whichever file it came from; the `*_source` strings say
+    where in that file each part was found."""
+
+    subject: str | None = None
+    sender: str | None = None          # 'Name <address>', as in a From header
+    recipient: str | None = None       # one or more addresses, as in a To header
+    sent: datetime | None = None
+    body: str = field(default="", repr=False)   # plain text; empty when there is only HTML
+    html: str = field(default="", repr=False)
+    sender_source: str = "the message's From header"
+    recipient_source: str = "the message's To header"
+    sent_source: str = "the message's Date header"
+
+
 def read_receipt(path: Path) -> Receipt:
-    """Parse one .eml file; what cannot be read is noted, never raised with content in it."""
+    """Parse one .eml or .msg file; what cannot be read in an .eml is noted, never raised with
+    content in it. A damaged .msg raises `outlook_msg.MsgUnreadable` (a UsageError)."""
+    if path.suffix.lower() == ".msg":
+        from .outlook_msg import read_msg
+
+        return receipt_from_parts(path, read_msg(path))
     try:
         if path.stat().st_size > MAX_EMAIL_BYTES:
             return Receipt(path=path, notes=(f"larger than {MAX_EMAIL_BYTES >> 20} MiB; not read",))
@@ -107,9 +129,22 @@ def read_receipt(path: Path) -> Receipt:
     except Exception:  # noqa: BLE001 - a broken message is one note
         return Receipt(path=path, notes=("the message cannot be parsed",))
     assert isinstance(msg, EmailMessage)
-    subject = _header(msg, "subject")
-    body = _body_text(msg)
-    return _extract(path, msg, subject, body)
+    parts = MessageParts(subject=_header(msg, "subject"), sender=_header(msg, "from"),
+                         recipient=_header(msg, "to"), sent=_sent(msg), body=_body_text(msg))
+    return receipt_from_parts(path, parts)
+
+
+def receipt_from_parts(path: Path, parts: MessageParts) -> Receipt:
+    """The receipt in a message already taken apart; the HTML is read only without a plain body."""
+    body = parts.body or (_html_to_text(parts.html[:MAX_TEXT * 4]) if parts.html else "")
+    return _extract(path, parts, body[:MAX_TEXT])
+
+
+def _sent(msg: EmailMessage) -> datetime | None:
+    try:
+        return parsedate_to_datetime(str(msg.get("date", "")))
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _header(msg: EmailMessage, name: str) -> str | None:
@@ -177,8 +212,9 @@ def _html_to_text(html: str) -> str:
     return "\n".join(" ".join(line.split()) for line in lines if line.strip())
 
 
-def _extract(path: Path, msg: EmailMessage, subject: str | None, body: str) -> Receipt:
+def _extract(path: Path, parts: MessageParts, body: str) -> Receipt:
     """Values from the body's lines (numbered from 1 in the body) and the headers."""
+    subject = parts.subject
     sources: dict[str, str] = {}
     values: dict[str, object] = {}
     lines = body.splitlines()
@@ -199,13 +235,9 @@ def _extract(path: Path, msg: EmailMessage, subject: str | None, body: str) -> R
             sources["purchase_date"] = sources.pop("date")
         else:
             sources.pop("date")
-    if "purchase_date" not in values:
-        try:
-            sent = parsedate_to_datetime(str(msg.get("date", "")))
-            values["purchase_date"] = sent.date()
-            sources["purchase_date"] = "the message's Date header"
-        except (TypeError, ValueError, IndexError):
-            pass
+    if "purchase_date" not in values and parts.sent is not None:
+        values["purchase_date"] = parts.sent.date()
+        sources["purchase_date"] = parts.sent_source
 
     order = _order_number(lines, subject)
     if order:
@@ -215,16 +247,16 @@ def _extract(path: Path, msg: EmailMessage, subject: str | None, body: str) -> R
         values["price"], values["currency"], sources["price"], currency_source = price
         if values["currency"]:
             sources["currency"] = currency_source
-    sender = _header(msg, "from")
+    sender = parts.sender
     name, address = parseaddr(sender or "")
     if "seller" not in values and (name or address):
         values["seller"] = name or address.split("@")[-1]
-        sources["seller"] = "the message's From header" + ("" if name else " (domain)")
-    recipients = getaddresses([_header(msg, "to") or ""])
+        sources["seller"] = parts.sender_source + ("" if name else " (domain)")
+    recipients = getaddresses([parts.recipient or ""])
     recipient = recipients[0][1] if recipients and recipients[0][1] else None
     if "email" not in values and recipient:
         values["email"] = recipient
-        sources["email"] = "the message's To header"
+        sources["email"] = parts.recipient_source
     keys = _keys(lines, str(values.get("order_number") or ""), len(head))
     return Receipt(path=path, subject=subject, sender=sender, recipient=recipient,
                    keys=tuple(keys), sources=sources, text=text, **values)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from ..hashing import Progress
 from ..store import Store
 from .add import AddRequest, AddResult, LicenseFields, add_release
 from .linking import Group, keys_for, link
+from .outlook_msg import MsgUnreadable
 from .receipts import Receipt, mask_key, read_receipt
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
@@ -98,7 +99,8 @@ def walk(root: Path) -> list[Path]:
 
 
 def classify(path: Path) -> tuple[str, str, Any]:
-    """(role, reason, detail) for one file; detail is an Inspection or a Receipt when read."""
+    """(role, reason, detail) for one file; detail is an Inspection or a Receipt when read, the
+    MsgUnreadable for an Outlook message whose text could not be read."""
     from ..inspect import inspect_file
 
     name = path.name
@@ -120,7 +122,7 @@ def classify(path: Path) -> tuple[str, str, Any]:
     if not os.access(path, os.R_OK):
         return "ignored", "permission denied", None
     if lower.endswith(".msg"):
-        return "receipt", "an Outlook message (.msg: placed by its name; its text is not read)", None
+        return _classify_msg(path)
     found = inspect_file(path, display=str(path))
     if _is_license_name(path) and st.st_size <= MAX_LICENSE_FILE and not found.is_installer:
         return "license-file", "named like a licence file", None
@@ -142,6 +144,22 @@ def classify(path: Path) -> tuple[str, str, Any]:
     if found.format in ("zip", "iso9660"):
         return "ignored", f"a {found.label} with no installer inside", None
     return "ignored", f"not an installer ({found.label})", None
+
+
+def _classify_msg(path: Path) -> tuple[str, str, Any]:
+    """An Outlook message is read like an .eml; one whose text cannot be read is still a
+    receipt, placed by its name, with the reason."""
+    try:
+        receipt = read_receipt(path)
+    except MsgUnreadable as exc:
+        return "receipt", f"an Outlook message placed by its name ({_unread(exc)})", exc
+    if receipt.is_purchase:
+        return "receipt", "an Outlook message with an order number, price or key", receipt
+    return "ignored", "an Outlook message that names no order, price or key", None
+
+
+def _unread(exc: MsgUnreadable) -> str:
+    return f"its text was not read: {exc.why}"
 
 
 def _is_license_name(path: Path) -> bool:
@@ -175,6 +193,11 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
     extras.sort(key=lambda e: not isinstance(e[2], Receipt))
     for role, path, detail in extras:
         problem = link(groups, role, path, detail)
+        if isinstance(detail, MsgUnreadable):       # placed by its name: say why it was not read
+            problem = problem and f"{problem} ({_unread(detail)})"
+            for g in groups.values():
+                if path in g.receipt_files:
+                    g.links[path.name] = f"{g.links[path.name]} ({_unread(detail)})"
         if problem:
             unlinked.append(Found(path, role, problem))
     releases = tuple(_proposal(g) for g in groups.values())
