@@ -23,6 +23,7 @@ EXTRA_MEDIA_TYPES = {
     ".dmg": "application/x-apple-diskimage", ".pkg": "application/x-newton-compatible-pkg",
     ".iso": "application/x-iso9660-image", ".appimage": "application/x-executable",
     ".lic": "text/plain", ".key": "text/plain", ".eml": "message/rfc822",
+    ".msg": "application/vnd.ms-outlook",
 }
 
 

@@ -3,6 +3,8 @@ one is placed by its name with the reason. The .msg files are built by tests/sup
 and opened by olefile itself, so the reader under test is the third-party one, not our writer."""
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import struct
@@ -155,6 +157,13 @@ def test_scan_links_an_msg_order_to_its_installer_with_the_key_masked(
     assert res.code == 0, res.err
     assert KEY not in res.out + res.err and "CLDGR-•••••-…" in res.out
     assert "CS-2026-0042" in res.out
+    applied = cli("scan", folder, "--apply", "--yes")
+    assert applied.code == 0, applied.err
+    shown = json.loads(cli("show", "Contoso Ledger@4.2.1", "--reveal", "--json").out)
+    [receipt] = [a for a in shown["artifacts"] if a["role"] == "receipt"]
+    assert receipt["filename"] == "Your Contoso order.msg"
+    assert receipt["media_type"] == "application/vnd.ms-outlook"
+    assert shown["license_records"][0]["key"] == KEY
 
 
 def test_the_delivery_time_stands_in_for_a_missing_submit_time(tmp_path: Path) -> None:
