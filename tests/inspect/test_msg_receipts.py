@@ -4,7 +4,6 @@ and opened by olefile itself, so the reader under test is the third-party one, n
 from __future__ import annotations
 
 import json
-
 import os
 import shutil
 import struct
