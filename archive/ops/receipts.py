@@ -1,8 +1,9 @@
-"""Order confirmations and receipt emails (.eml, and Outlook .msg): what was bought, when, for how
-much, from whom, and the licence keys in them.
+"""Order confirmations and receipt emails (.eml, and Outlook .msg) and receipt PDFs: what was
+bought, when, for how much, from whom, and the licence keys in them.
 
-.eml files are parsed with the standard `email` package, .msg files by `outlook_msg`; both give
-the same `MessageParts`, and one function reads the fields and keys from those. Keys are secrets: a `CandidateKey` never shows its
+.eml files are parsed with the standard `email` package, .msg files by `outlook_msg`, PDFs by
+`pdf_text` (its text as the body); all give the same `MessageParts`, and one function reads the
+fields and keys from those. Keys are secrets: a `CandidateKey` never shows its
 value in repr, and nothing here logs or raises with a key in the message. Each value read
 carries where it came from (`sources`), as inspect does for installers.
 """
@@ -132,6 +133,15 @@ def read_receipt(path: Path) -> Receipt:
     parts = MessageParts(subject=_header(msg, "subject"), sender=_header(msg, "from"),
                          recipient=_header(msg, "to"), sent=_sent(msg), body=_body_text(msg))
     return receipt_from_parts(path, parts)
+
+
+def read_pdf_receipt(path: Path) -> Receipt:
+    """The receipt in a PDF's text (an invoice, a licence certificate): no subject, sender or
+    date header, so the date is only what an "Order date:" line says. Raises
+    `pdf_text.PdfUnreadable` (a UsageError) if the text cannot be read."""
+    from .pdf_text import pdf_text
+
+    return receipt_from_parts(path, MessageParts(body=pdf_text(path)))
 
 
 def receipt_from_parts(path: Path, parts: MessageParts) -> Receipt:

@@ -23,7 +23,8 @@ from ..store import Store
 from .add import AddRequest, AddResult, LicenseFields, add_release
 from .linking import Group, keys_for, link
 from .outlook_msg import MsgUnreadable
-from .receipts import Receipt, mask_key, read_receipt
+from .pdf_text import PdfUnreadable
+from .receipts import Receipt, mask_key, read_pdf_receipt, read_receipt
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
 LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")
@@ -100,7 +101,7 @@ def walk(root: Path) -> list[Path]:
 
 def classify(path: Path) -> tuple[str, str, Any]:
     """(role, reason, detail) for one file; detail is an Inspection or a Receipt when read, the
-    MsgUnreadable for an Outlook message whose text could not be read."""
+    MsgUnreadable or PdfUnreadable for a message or PDF whose text could not be read."""
     from ..inspect import inspect_file
 
     name = path.name
@@ -124,6 +125,8 @@ def classify(path: Path) -> tuple[str, str, Any]:
     if lower.endswith(".msg"):
         return _classify_msg(path)
     found = inspect_file(path, display=str(path))
+    if found.format == "pdf" and not found.damaged:
+        return _classify_pdf(path, st.st_size)
     if _is_license_name(path) and st.st_size <= MAX_LICENSE_FILE and not found.is_installer:
         return "license-file", "named like a licence file", None
     if found.format == "email" or lower.endswith(".eml"):
@@ -135,12 +138,6 @@ def classify(path: Path) -> tuple[str, str, Any]:
         return "ignored", f"damaged: {found.problems[0]}", found
     if found.is_installer:
         return "installer", found.label, found
-    if found.format == "pdf":
-        if INVOICE_WORDS.search(name):
-            return "invoice", "a PDF named like an invoice", None
-        if RECEIPT_WORDS.search(name):
-            return "receipt", "a PDF named like a receipt", None
-        return "ignored", "a PDF not named like an invoice or receipt (PDF text is not read)", None
     if found.format in ("zip", "iso9660"):
         return "ignored", f"a {found.label} with no installer inside", None
     return "ignored", f"not an installer ({found.label})", None
@@ -158,7 +155,31 @@ def _classify_msg(path: Path) -> tuple[str, str, Any]:
     return "ignored", "an Outlook message that names no order, price or key", None
 
 
-def _unread(exc: MsgUnreadable) -> str:
+def _classify_pdf(path: Path, size: int) -> tuple[str, str, Any]:
+    """A PDF is kept if its text names an order, a price or a key, and kept as what its name
+    says (a licence file, an invoice, else a receipt); one whose text cannot be read is placed
+    by its name alone, with the reason."""
+    if _is_license_name(path) and size <= MAX_LICENSE_FILE:
+        role, named = "license-file", "named like a licence file"
+    elif INVOICE_WORDS.search(path.name):
+        role, named = "invoice", "a PDF named like an invoice"
+    elif RECEIPT_WORDS.search(path.name):
+        role, named = "receipt", "a PDF named like a receipt"
+    else:
+        role, named = "ignored", "a PDF not named like an invoice or receipt"
+    try:
+        receipt = read_pdf_receipt(path)
+    except PdfUnreadable as exc:
+        return role, f"{named} ({_unread(exc)})", exc
+    if receipt.is_purchase:
+        role = "receipt" if role == "ignored" else role
+        return role, "a PDF with an order number, price or key", receipt
+    if role == "ignored":
+        return role, "a PDF that names no order, price or key", None
+    return role, f"{named}; its text names no order, price or key", None
+
+
+def _unread(exc: MsgUnreadable | PdfUnreadable) -> str:
     return f"its text was not read: {exc.why}"
 
 
@@ -189,20 +210,45 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
                                       "FILE --product NAME --version VER`"))
         else:
             extras.append((role, path, detail))
-    # Receipts first: an invoice can then be placed by the order number a receipt gave.
-    extras.sort(key=lambda e: not isinstance(e[2], Receipt))
+    # Receipts first, then the invoices and licence PDFs read like receipts: an invoice can
+    # then be placed by the order number a receipt gave.
+    extras.sort(key=lambda e: (not isinstance(e[2], Receipt), e[0] != "receipt"))
     for role, path, detail in extras:
-        problem = link(groups, role, path, detail)
-        if isinstance(detail, MsgUnreadable):       # placed by its name: say why it was not read
+        if isinstance(detail, Receipt) and role != "receipt":
+            problem = _link_read_pdf(groups, role, path, detail)
+        else:
+            problem = link(groups, role, path, detail)
+        if isinstance(detail, (MsgUnreadable, PdfUnreadable)):  # placed by its name: say why
             problem = problem and f"{problem} ({_unread(detail)})"
             for g in groups.values():
-                if path in g.receipt_files:
+                if path in _placed(g, role):
                     g.links[path.name] = f"{g.links[path.name]} ({_unread(detail)})"
         if problem:
             unlinked.append(Found(path, role, problem))
     releases = tuple(_proposal(g) for g in groups.values())
     return ScanPlan(root=root, releases=releases, unlinked=tuple(unlinked),
                     ignored=tuple(ignored), files=len(paths))
+
+
+def _placed(g: Group, role: str) -> list[Path]:
+    return {"license-file": g.license_files, "invoice": g.invoices}.get(role, g.receipt_files)
+
+
+def _link_read_pdf(groups: dict[tuple[str, str], Group], role: str, path: Path,
+                   receipt: Receipt) -> str | None:
+    """An invoice or licence PDF whose text was read goes where its text points, as a receipt
+    would, else where its name points, as before; either way its fields and keys count like a
+    receipt's, and it is archived in its own role."""
+    if link(groups, "receipt", path, receipt) is None:
+        for g in groups.values():
+            if any(r is receipt for r, _ in g.receipts):
+                _placed(g, role).append(path)
+        return None
+    problem = link(groups, role, path, None)
+    for g in groups.values():
+        if path in _placed(g, role):
+            g.receipts.append((receipt, (g.product,)))
+    return problem
 
 
 def _group_installer(groups: dict[tuple[str, str], Group], path: Path, found: Any) -> bool:
@@ -275,7 +321,9 @@ def _proposal(g: Group) -> ProposedRelease:
     return ProposedRelease(
         product=g.product, version=g.version, vendor=g.vendor, platform=platform, sources=sources,
         installers=tuple(g.installers), license_files=tuple(g.license_files),
-        invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts) + tuple(g.receipt_files),
+        invoices=tuple(g.invoices), receipts=tuple(r.path for r, _ in g.receipts
+                                                   if r.path not in g.invoices + g.license_files)
+        + tuple(g.receipt_files),
         links=dict(g.links), key=key, key_source=key_source,
         extra_keys=tuple((where, value) for value, where in extra_keys.items()), license=license_fields,
         license_sources=field_sources, detected=detected, notes=tuple(notes))

@@ -1,0 +1,93 @@
+"""The text of a PDF (a licence certificate, an invoice), read with pypdf, so scan can read a
+receipt that came as a PDF like one that came as an email.
+
+Bounded like the emails: a file over `receipts.MAX_EMAIL_BYTES` is not opened, at most the first
+`MAX_PAGES` pages are read, and the text stops at `receipts.MAX_TEXT` characters. Encrypted PDFs
+are not opened (no password is tried). No error message carries any of the PDF's text, and
+pypdf's warnings about damaged files are kept out of arkeep's output.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from . import receipts
+
+MAX_PAGES = 20
+
+
+class PdfUnreadable(UsageError):
+    """A PDF whose text cannot be read; `why` says why in a few words, without its content."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.why = why
+
+
+def pdf_text(path: Path) -> str:
+    """The text of the first pages of one PDF, a line per line of text; raises PdfUnreadable if
+    it is too large, encrypted or damaged, or pypdf is missing, UsageError if the file cannot be
+    read at all."""
+    pypdf = _pypdf(path)
+    data = _read_bounded(path)
+    parts: list[str] = []
+    size = 0
+    with _quiet():
+        try:
+            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise PdfUnreadable(path, "an encrypted PDF; arkeep tries no passwords")
+            for number, page in enumerate(reader.pages):
+                if number >= MAX_PAGES or size >= receipts.MAX_TEXT:
+                    break
+                text = page.extract_text() or ""
+                parts.append(text)
+                size += len(text) + 1
+        except PdfUnreadable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pypdf raises many types for a damaged file
+            why = f"damaged: pypdf cannot read it: {type(exc).__name__}"
+            raise PdfUnreadable(path, why) from None
+    return "\n".join(parts)[:receipts.MAX_TEXT]
+
+
+def _pypdf(path: Path) -> Any:
+    try:
+        import pypdf
+    except ImportError:
+        raise PdfUnreadable(path, "reading the text of PDFs needs pypdf: "
+                                  "install arkeep[inspect]") from None
+    return pypdf
+
+
+def _read_bounded(path: Path) -> bytes:
+    limit = receipts.MAX_EMAIL_BYTES
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > limit:
+        shown = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+        raise PdfUnreadable(path, f"larger than {shown}; not read")
+    return data
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """pypdf logs and warns about every repair it makes; scan reports the outcome instead."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
