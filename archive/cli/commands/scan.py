@@ -18,7 +18,7 @@ EXAMPLES = """examples:
 
 Installers are grouped into releases by what they say about themselves (see `arkeep inspect`),
 else by their file names (marked as a guess). Licence files (*.lic, LICENSE*, *.key, ...),
-invoices and receipt emails (.eml, Outlook .msg) are linked to the release they name; the order number,
+invoices and receipts (.eml, Outlook .msg, PDF text) are linked to the release they name; the order number,
 date, price, seller and licence key in a receipt email go into the licence record, the key
 stored encrypted. Keys are masked in the plan unless --reveal.
 """
