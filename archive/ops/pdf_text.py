@@ -2,8 +2,10 @@
 receipt that came as a PDF like one that came as an email.
 
 Bounded like the emails: a file over `receipts.MAX_EMAIL_BYTES` is not opened, at most the first
-`MAX_PAGES` pages are read, and the text stops at `receipts.MAX_TEXT` characters. Encrypted PDFs
-are not opened (no password is tried). No error message carries any of the PDF's text, and
+`MAX_PAGES` pages are read, and the text stops at `receipts.MAX_TEXT` characters. An encrypted
+PDF is opened only when its user password is empty (as every viewer opens it without asking:
+vendors use that to forbid printing or copying, not to hide the text); no other password is
+tried. No error message carries any of the PDF's text, and
 pypdf's warnings about damaged files are kept out of arkeep's output.
 """
 from __future__ import annotations
@@ -41,8 +43,8 @@ def pdf_text(path: Path) -> str:
     with _quiet():
         try:
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                raise PdfUnreadable(path, "an encrypted PDF; arkeep tries no passwords")
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise PdfUnreadable(path, "an encrypted PDF with a password; arkeep tries none")
             for number, page in enumerate(reader.pages):
                 if number >= MAX_PAGES or size >= receipts.MAX_TEXT:
                     break
