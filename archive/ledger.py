@@ -119,6 +119,30 @@ class Ledger:
             yield Copy(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _dt(row[7]),
                        _dt(row[8]), row[9])
 
+    def states_by_ref(self, remotes: Iterable[str]) -> dict[str, dict[str, tuple[str, datetime | None]]]:
+        """ref -> remote -> (state, verified_at) of every copy on `remotes`, in one query
+        (`status` over every release). Where one remote holds a ref under two units, the row
+        recorded first is overwritten by the later one, as when iterating `copies(ref=...)`."""
+        names = list(remotes)
+        out: dict[str, dict[str, tuple[str, datetime | None]]] = {}
+        times: dict[str | None, datetime | None] = {None: None, "": None}
+        if not names:
+            return out
+        # `+remote`: one scan of the table in rowid order, no look-up per row and no sort.
+        rows = self.db.execute(
+            f"SELECT ref, remote, state, verified_at FROM copies "
+            f"WHERE +remote IN ({', '.join('?' * len(names))}) ORDER BY rowid", names)
+        for ref, remote, state, verified_at in rows:
+            when = times.get(verified_at, times)    # a few distinct times: parse each once
+            if when is times:
+                when = times[verified_at] = datetime.fromisoformat(verified_at)
+            held = out.get(ref)
+            if held is None:
+                out[ref] = {remote: (state, when)}
+            else:
+                held[remote] = (state, when)
+        return out
+
     def by_unit(self, remote: str) -> dict[str, Copy]:
         return {c.unit: c for c in self.copies(remote)}
 

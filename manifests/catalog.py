@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
 from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNotFound
-from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, Snapshot
+from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, ReleaseOutline, Snapshot
 from .model import License, Release, slugify
 from .schema import LICENSE_ID, RELEASE_ID
 
@@ -193,6 +193,20 @@ class Catalog:
             return self._index.snapshot()
         except IndexUnavailable:
             return None
+
+    def outlines(self) -> list[ReleaseOutline]:
+        """Every release in list order with its artifacts and licence ids (what `status`
+        needs): from the index after a full check, so a manifest edited in place counts too;
+        else from the files. A damaged manifest raises, as `search` does: the files are then
+        read, so the error is the one reading them gives."""
+        index = self._indexed(full=True)
+        if index is not None:
+            try:
+                if not index.damaged():
+                    return index.outlines()
+            except IndexUnavailable:
+                pass
+        return [ReleaseOutline.of(r) for r in self.search(None)]
 
     def resolve(self, ref: str) -> Release:
         """Find the release meant by `PRODUCT@VERSION` (name or slug, any case) or a full id.

@@ -224,3 +224,52 @@ def test_the_snapshot_lists_every_manifest_with_its_digest(catalog: Catalog) -> 
         assert r.digest == hash_bytes(r.path.read_bytes())
         assert r.artifacts == tuple((a.filename, a.blake3, a.size)
                                     for a in catalog.load_release(r.id).artifacts)
+
+
+def outline_rows(cat: Catalog) -> list[tuple]:
+    return [(o.id, o.title, o.artifacts, o.licenses) for o in cat.outlines()]
+
+
+def test_outlines_say_what_the_files_say_in_list_order(catalog: Catalog, paths: tuple[Path, Path]) -> None:
+    many = replace(release("Many", "2.0", licenses=("lic-00000000bb", "lic-00000000aa")),
+                   artifacts=tuple(Artifact(role="installer", filename=f"part{n}.bin", size=n,
+                                            blake3=f"{9 - n:x}" * 64) for n in range(10)))
+    catalog.write_release(many)
+    expected = [(r.id, r.title, tuple((a.filename, a.blake3, a.size) for a in r.artifacts),
+                 r.licenses) for r in catalog.search(None)]
+    assert [row[0] for row in expected] == ids(catalog)
+    assert outline_rows(fresh(paths)) == expected
+    assert outline_rows(catalog) == expected
+
+
+def test_outlines_see_an_edit_in_place_at_once(catalog: Catalog, paths: tuple[Path, Path]) -> None:
+    """status answers from the index after the full check, not the quick one `list` runs."""
+    outline_rows(catalog)
+    path = catalog.release_path("tool-2@1.0")
+    text = path.read_text().replace('filename = "tool2.exe"', 'filename = "edited.exe"')
+    with open(path, "r+", encoding="utf-8") as f:      # same file, same inode
+        f.write(text)
+        f.truncate()
+    rows = {row[0]: row[2] for row in outline_rows(fresh(paths))}
+    assert rows["tool-2@1.0"][0][0] == "edited.exe"
+
+
+def test_outlines_raise_on_a_damaged_manifest_as_the_files_do(catalog: Catalog,
+                                                              paths: tuple[Path, Path]) -> None:
+    outline_rows(catalog)
+    catalog.release_path("tool-3@1.0").write_text("schema = 1\nkind = 'release'\n")
+    with pytest.raises(ManifestInvalid) as from_files:
+        catalog.search(None)
+    with pytest.raises(ManifestInvalid) as from_index:
+        fresh(paths).outlines()
+    assert str(from_index.value) == str(from_files.value)
+
+
+def test_outlines_without_a_usable_index_read_the_files(catalog: Catalog, paths: tuple[Path, Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = outline_rows(catalog)
+
+    def unavailable(self: ManifestIndex) -> None:
+        raise IndexUnavailable("read-only store")
+    monkeypatch.setattr(ManifestIndex, "_connect", unavailable)
+    assert outline_rows(fresh(paths)) == expected
