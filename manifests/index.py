@@ -394,7 +394,7 @@ class ManifestIndex:
         settled = set() if deep else set(db.execute(
             "SELECT name, ino, size, mtime_ns FROM files WHERE +kind=? AND mtime_ns < indexed_ns - ?",
             (kind, RACY_NS)))   # +kind: a scan of the table beats 100k look-ups through its key
-        known = dict(db.execute("SELECT name, ino FROM files WHERE +kind=?", (kind,)))
+        hits = 0
         seen: set[str] = set()
         changes: list[tuple[str, os.stat_result, bytes]] = []
         touched: list[tuple[int, int, int, int, str, str]] = []
@@ -415,10 +415,10 @@ class ManifestIndex:
                 continue
             seen.add(name)
             if (name, st.st_ino, st.st_size, st.st_mtime_ns) in settled:
+                hits += 1
                 continue
             old = db.execute("SELECT ino, size, mtime_ns, indexed_ns, digest FROM files "
-                             "WHERE kind=? AND name=?", (kind, name)).fetchone() \
-                if name in known else None
+                             "WHERE kind=? AND name=?", (kind, name)).fetchone()
             try:
                 data = Path(entry.path).read_bytes()
             except FileNotFoundError:
@@ -431,7 +431,11 @@ class ManifestIndex:
                     touched.append((st.st_ino, st.st_size, st.st_mtime_ns, when, kind, name))
                 continue
             changes.append((name, st, data))
-        gone = [name for name in known if name not in seen]
+        # Every indexed file seen as settled (the usual case): none is gone.
+        indexed = db.execute("SELECT count(*) FROM files WHERE kind=?", (kind,)).fetchone()[0]
+        gone = [] if indexed == hits else [
+            name for (name,) in db.execute("SELECT name FROM files WHERE kind=?", (kind,))
+            if name not in seen]
         db.execute("BEGIN IMMEDIATE")
         try:
             for name in gone:

@@ -75,11 +75,15 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         return 1 if bad else 0
     for note in notes:
         ctx.note(f"warning: {note}")
+    # One write for the whole report (100k releases); problems print even with --quiet.
+    lines = []
     for r in results:
-        mark = "OK     " if r.ok else "AT RISK"
-        ctx.say(f"{mark} {r.release}: copies on {', '.join(r.good_remotes) or 'no remote'}")
-        for p in r.problems:
-            print(f"        - {p}", file=ctx.out)
+        if not ctx.quiet:
+            mark = "OK     " if r.ok else "AT RISK"
+            lines.append(f"{mark} {r.release}: copies on {', '.join(r.good_remotes) or 'no remote'}")
+        lines.extend(f"        - {p}" for p in r.problems)
+    if lines:
+        ctx.out.write("\n".join(lines) + "\n")
     ctx.say(f"{len(results) - len(bad)} of {len(results)} releases meet the policy "
             f"({policy.min_remotes} remotes, {policy.min_offsite} offsite, verified within "
             f"{policy.max_verify_age_days} days).")
