@@ -46,8 +46,18 @@ class Context:
             print(text, file=self.err)
 
     def emit_json(self, data: Any) -> None:
-        json.dump(data, self.out, indent=2, ensure_ascii=False, default=str)
-        self.out.write("\n")
+        # json.dump hands the stream one small string per token: 4 million writes (2.5 s) for
+        # `list --json` over 100,000 releases. Joined in batches, the writes are few and the
+        # memory stays that of one batch, not of the whole text.
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
+        batch: list[str] = []
+        for chunk in encoder.iterencode(data):
+            batch.append(chunk)
+            if len(batch) >= 65536:
+                self.out.write("".join(batch))
+                batch.clear()
+        batch.append("\n")
+        self.out.write("".join(batch))
 
     # -- progress ----------------------------------------------------------------------------
     def progress_enabled(self) -> bool:

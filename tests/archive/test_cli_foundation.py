@@ -434,3 +434,20 @@ def test_the_whole_job_in_separate_processes(store_dir: Path, files: dict[str, P
     assert KEY in (target / "LICENSE.txt").read_text()
     when = datetime.now(timezone.utc)
     assert the_release(Store.open(store_dir)).created <= when
+
+
+def test_json_output_is_json_dumps_with_indent_two_however_it_is_batched() -> None:
+    """emit_json writes in batches; the text must be what json.dumps(indent=2) gives, across
+    batch boundaries, with non-ASCII kept and dates as strings."""
+    import io
+    from datetime import date
+
+    from archive.cli.context import Context
+
+    data = [{"id": f"tool-{i:05d}@1.0", "title": "Wörterbuch ✓", "date": date(2026, 3, 3),
+             "files": [{"n": i, "ok": i % 2 == 0, "none": None}]} for i in range(6000)]
+    out = io.StringIO()
+    Context(store_path=Path("unused"), json=True, out=out).emit_json(data)
+    text = out.getvalue()
+    assert text == json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    assert json.loads(text)[5999]["date"] == "2026-03-03" and "Wörterbuch ✓" in text
