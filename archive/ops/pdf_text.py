@@ -2,16 +2,17 @@
 receipt that came as a PDF like one that came as an email.
 
 Bounded like the emails: a file over `receipts.MAX_EMAIL_BYTES` is not opened, at most the first
-`MAX_PAGES` pages are read, and the text stops at `receipts.MAX_TEXT` characters. An encrypted
-PDF is opened only when its user password is empty (as every viewer opens it without asking:
-vendors use that to forbid printing or copying, not to hide the text); no other password is
-tried. No error message carries any of the PDF's text, and
+`MAX_PAGES` pages are read (no page is started after `MAX_SECONDS`), and the text stops at
+`receipts.MAX_TEXT` characters. An encrypted PDF is opened only when its user password is empty
+(every viewer opens it without asking: vendors use that to forbid printing or copying, not to
+hide the text); no other password is tried. No error message carries any of the PDF's text, and
 pypdf's warnings about damaged files are kept out of arkeep's output.
 """
 from __future__ import annotations
 
 import io
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from ..errors import UsageError
 from . import receipts
 
 MAX_PAGES = 20
+# pypdf is pure Python: a hostile page can take long to lay out. No page is started after this
+# many seconds; what was read by then is the text (scan must not stall on one file).
+MAX_SECONDS = 10.0
 
 
 class PdfUnreadable(UsageError):
@@ -40,13 +44,15 @@ def pdf_text(path: Path) -> str:
     data = _read_bounded(path)
     parts: list[str] = []
     size = 0
+    deadline = time.monotonic() + MAX_SECONDS
     with _quiet():
         try:
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted and not reader.decrypt(""):
                 raise PdfUnreadable(path, "an encrypted PDF with a password; arkeep tries none")
             for number, page in enumerate(reader.pages):
-                if number >= MAX_PAGES or size >= receipts.MAX_TEXT:
+                if number >= MAX_PAGES or size >= receipts.MAX_TEXT or \
+                        (number and time.monotonic() > deadline):
                     break
                 text = page.extract_text() or ""
                 parts.append(text)

@@ -229,6 +229,15 @@ def test_only_the_first_pages_and_characters_are_read(
     assert len(pdf_text(write_pdf(tmp_path / "c.pdf", CERTIFICATE))) == 30
 
 
+def test_no_page_is_started_after_the_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the budget spent at once, the first page is still read and no other."""
+    monkeypatch.setattr(pdf_text_module, "MAX_SECONDS", 0.0)
+    text = pdf_text(write_pdf(tmp_path / "two.pdf", ["Page 1"], [f"License key: {KEY}"]))
+    assert "Page 1" in text and KEY not in text
+    monkeypatch.setattr(pdf_text_module, "MAX_SECONDS", 10.0)
+    assert KEY in pdf_text(tmp_path / "two.pdf")
+
+
 def test_without_pypdf_a_pdf_is_placed_by_its_name(
         downloads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_pdf(downloads / "invoice CS-2026-0042.pdf", INVOICE)
