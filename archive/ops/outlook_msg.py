@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from .receipts import MAX_EMAIL_BYTES, MAX_TEXT, MessageParts
+from .receipts import MAX_TEXT, MessageParts, TextUnreadable, read_capped
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 PROPERTIES = "__properties_version1.0"
@@ -36,19 +35,15 @@ CODEC_NAMES = {65001: "utf-8", 20127: "ascii", 50220: "iso2022_jp",
                51932: "euc_jp", 936: "gbk", 28591: "latin-1"}
 
 
-class MsgUnreadable(UsageError):
-    """A .msg whose text cannot be read; `why` says why in a few words, without its content."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"{path}: {why}")
-        self.why = why
+class MsgUnreadable(TextUnreadable):
+    """A .msg whose text cannot be read."""
 
 
 def read_msg(path: Path) -> MessageParts:
     """The parts of one Outlook message; raises MsgUnreadable if it is damaged, too large or
     olefile is missing, UsageError if the file cannot be read at all."""
     olefile = _olefile(path)
-    data = _read_bounded(path)
+    data = read_capped(path, MsgUnreadable)
     if not data.startswith(OLE_MAGIC):
         raise MsgUnreadable(path, "not an Outlook message (no OLE compound file signature)")
     try:
@@ -75,16 +70,6 @@ def _olefile(path: Path) -> Any:
         raise MsgUnreadable(path, "reading Outlook .msg files needs olefile: "
                                   "install arkeep[inspect]") from None
     return olefile
-
-
-def _read_bounded(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_EMAIL_BYTES:
-            raise MsgUnreadable(path, f"larger than {MAX_EMAIL_BYTES >> 20} MiB; not read")
-        with path.open("rb") as f:
-            return f.read(MAX_EMAIL_BYTES + 1)[:MAX_EMAIL_BYTES]
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
 def _is_message(ole: Any) -> bool:

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
 from . import receipts
 
 MAX_PAGES = 20
@@ -28,12 +27,8 @@ MAX_PAGES = 20
 MAX_SECONDS = 10.0
 
 
-class PdfUnreadable(UsageError):
-    """A PDF whose text cannot be read; `why` says why in a few words, without its content."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"{path}: {why}")
-        self.why = why
+class PdfUnreadable(receipts.TextUnreadable):
+    """A PDF whose text cannot be read."""
 
 
 def pdf_text(path: Path) -> str:
@@ -41,7 +36,7 @@ def pdf_text(path: Path) -> str:
     it is too large, encrypted or damaged, or pypdf is missing, UsageError if the file cannot be
     read at all."""
     pypdf = _pypdf(path)
-    data = _read_bounded(path)
+    data = receipts.read_capped(path, PdfUnreadable)
     parts: list[str] = []
     size = 0
     deadline = time.monotonic() + MAX_SECONDS
@@ -72,19 +67,6 @@ def _pypdf(path: Path) -> Any:
         raise PdfUnreadable(path, "reading the text of PDFs needs pypdf: "
                                   "install arkeep[inspect]") from None
     return pypdf
-
-
-def _read_bounded(path: Path) -> bytes:
-    limit = receipts.MAX_EMAIL_BYTES
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    if len(data) > limit:
-        shown = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
-        raise PdfUnreadable(path, f"larger than {shown}; not read")
-    return data
 
 
 @contextmanager

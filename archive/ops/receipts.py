@@ -112,6 +112,30 @@ class MessageParts:
     sent_source: str = "the message's Date header"
 
 
+class TextUnreadable(UsageError):
+    """A message or document whose text cannot be read; `why` says why in a few words, never
+    with its content."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.why = why
+
+
+def read_capped(path: Path, unreadable: type[TextUnreadable]) -> bytes:
+    """The bytes of a receipt-like file, refused (as `unreadable`) over MAX_EMAIL_BYTES; read
+    with a bound, so a file that grows meanwhile is refused too."""
+    limit = MAX_EMAIL_BYTES
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > limit:
+        shown = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+        raise unreadable(path, f"larger than {shown}; not read")
+    return data
+
+
 def read_receipt(path: Path) -> Receipt:
     """Parse one .eml or .msg file; what cannot be read in an .eml is noted, never raised with
     content in it. A damaged .msg raises `outlook_msg.MsgUnreadable` (a UsageError)."""

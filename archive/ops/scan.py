@@ -24,7 +24,7 @@ from .add import AddRequest, AddResult, LicenseFields, add_release
 from .linking import Group, keys_for, link
 from .outlook_msg import MsgUnreadable
 from .pdf_text import PdfUnreadable
-from .receipts import Receipt, mask_key, read_pdf_receipt, read_receipt
+from .receipts import Receipt, TextUnreadable, mask_key, read_pdf_receipt, read_receipt
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
 LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")
@@ -179,7 +179,7 @@ def _classify_pdf(path: Path, size: int) -> tuple[str, str, Any]:
     return role, f"{named}; its text names no order, price or key", None
 
 
-def _unread(exc: MsgUnreadable | PdfUnreadable) -> str:
+def _unread(exc: TextUnreadable) -> str:
     return f"its text was not read: {exc.why}"
 
 
@@ -218,7 +218,7 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
             problem = _link_read_pdf(groups, role, path, detail)
         else:
             problem = link(groups, role, path, detail)
-        if isinstance(detail, (MsgUnreadable, PdfUnreadable)):  # placed by its name: say why
+        if isinstance(detail, TextUnreadable):  # placed by its name: say why
             problem = problem and f"{problem} ({_unread(detail)})"
             for g in groups.values():
                 if path in _placed(g, role):
