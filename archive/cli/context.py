@@ -11,6 +11,7 @@ from typing import Any, Callable, TextIO
 
 from ..errors import UsageError
 from ..store import Store, default_store_path
+from .progress import Bars
 
 MAX_SECRET_FILE = 64 * 1024
 
@@ -24,7 +25,7 @@ class Context:
     passphrase_file: Path | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
-    _bars: list[Any] = field(default_factory=list)
+    _bars: Bars | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> "Context":
@@ -61,25 +62,22 @@ class Context:
 
     # -- progress ----------------------------------------------------------------------------
     def progress_enabled(self) -> bool:
-        return not self.quiet and self.err.isatty()
+        """Bars only for a person watching: stderr is a terminal, and neither --quiet nor --json."""
+        return not self.quiet and not self.json and _isatty(self.err)
 
     def bar(self, label: str, total: int) -> Callable[[int], None] | None:
-        """A byte progress bar on stderr, only on a terminal; closed by close_bars()."""
-        if not self.progress_enabled():
-            return None
-        from tqdm import tqdm
-        self.close_bars()
-        bar = tqdm(total=total, desc=label[:30], unit="B", unit_scale=True, unit_divisor=1024,
-                   file=self.err, leave=False, dynamic_ncols=True)
-        self._bars.append(bar)
-        return bar.update
+        """A byte progress bar (bytes, rate, ETA) on stderr, only on a terminal; closed by
+        close_bars()."""
+        if self._bars is None:
+            self._bars = Bars(self.err, self.progress_enabled())
+        return self._bars.bar(label, total)
 
     def file_bar(self, name: str, total: int) -> Callable[[int], None] | None:
         return self.bar(name, total)
 
     def close_bars(self) -> None:
-        while self._bars:
-            self._bars.pop().close()
+        if self._bars is not None:
+            self._bars.close()
 
     # -- the store and secrets ---------------------------------------------------------------
     def open_store(self) -> Store:
@@ -102,6 +100,13 @@ class Context:
 
     def unlock(self, store: Store) -> bytes:
         return store.unlock(self.passphrase())
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def has_terminal() -> bool:
