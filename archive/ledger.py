@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 PRESENT, BAD, MISSING = "present", "bad", "missing"
+# A write the remote could not confirm (it reported another size): the object may be good or
+# not; it counts as no copy until a listing or a read checks it again.
+UNKNOWN = "unknown"
 HOW_WRITTEN, HOW_LISTED, HOW_READ = "written", "listed", "read"
 
 _SCHEMA = """

@@ -9,6 +9,7 @@ from .drive import find_drive, init_drive
 from .errors import (
     AccessDenied,
     BackendError,
+    BadAnswer,
     BucketMissing,
     InvalidKey,
     InvalidRemote,
@@ -16,6 +17,7 @@ from .errors import (
     NoSpace,
     NotConnected,
     NotFound,
+    UnconfirmedWrite,
     Unreachable,
     Unsupported,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "AccessDenied",
     "Backend",
     "BackendError",
+    "BadAnswer",
     "BucketMissing",
     "InvalidKey",
     "InvalidRemote",
@@ -32,6 +35,7 @@ __all__ = [
     "NoSpace",
     "NotConnected",
     "NotFound",
+    "UnconfirmedWrite",
     "Unreachable",
     "Unsupported",
     "UnitInfo",

@@ -148,7 +148,9 @@ class Backend(ABC):
         publishes only when it completes. If the with-block raises, nothing appears under
         `key`, the temp data is removed (or the upload aborted) and the exception propagates.
         Writing zero bytes stores an empty object; where the bytes travel to another system
-        the backend checks that the stored object has exactly as many bytes as were written.
+        the backend checks that the stored object has exactly as many bytes as were written;
+        where it reports another size the backend raises `UnconfirmedWrite` and deletes
+        nothing (the object may be a stale answer or another writer's good copy).
         Overwriting an existing key is allowed. The handle always supports `write` and
         `tell`; `seek` only where `seekable()` says so (local files yes, S3 uploads no).
         """

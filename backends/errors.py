@@ -84,6 +84,29 @@ class Unreachable(BackendError):
     hint = "check the network or the mount, and that the server is up, then retry"
 
 
+class BadAnswer(BackendError):
+    """The endpoint answered, but not with anything an S3 client can use: XML that does not
+    parse, a listing that repeats itself or never ends, a body other than the one asked for.
+    Told apart from `Unreachable` because retrying the network will not help."""
+
+    what = "gave an answer that could not be read"
+    hint = ("check that the endpoint URL names an S3-compatible server (not a web page or a "
+            "proxy that rewrites answers), then retry")
+
+
+class UnconfirmedWrite(BackendError):
+    """A write completed but reading it back disagrees with what was sent (another size).
+
+    The object is left where it is: the answer may be stale (a store with eventual reads
+    after an overwrite) or another writer's good copy may have landed on the same key, and
+    nothing may delete a copy that can be the good one. The caller counts the copy as
+    unknown until a later listing or read checks it."""
+
+    what = "could not confirm a write"
+    hint = ("the object was left in place and counts as unknown; the next `arkeep sync` or "
+            "`arkeep verify --remote` checks it again")
+
+
 class AccessDenied(BackendError):
     """Wrong or missing credentials, missing permission, or a read-only medium."""
 
@@ -202,6 +225,7 @@ _CLASS_NAMES: dict[str, type[BackendError]] = {
     "ProxyConnectionError": Unreachable,
     "ResponseStreamingError": Unreachable,
     "SSLError": Unreachable,
+    "ResponseParserError": BadAnswer,
     "NoCredentialsError": AccessDenied,
     "PartialCredentialsError": AccessDenied,
     "CredentialRetrievalError": AccessDenied,

@@ -54,6 +54,7 @@ from .errors import (
     BucketMissing,
     InvalidRemote,
     MissingDependency,
+    UnconfirmedWrite,
     Unreachable,
     Unsupported,
     safe_url,
@@ -299,10 +300,14 @@ class S3Backend(FsspecBackend):
         return path.split("/", 1)[1]
 
     def _verify_size(self, key: str, path: str, expected: int) -> None:
+        """Read the size back after a commit. A mismatch deletes nothing: the object under
+        `key` may be a stale answer or another writer's good copy, and cannot be proven to be
+        this write's bad one (see `UnconfirmedWrite`)."""
         stored = int(self.fs.info(path)["size"])
         if stored != expected:
-            self.fs.rm_file(path)
-            raise BackendError(self.name, f"stored {stored} bytes of {expected}", key=key)
+            raise UnconfirmedWrite(
+                self.name, f"sent {expected} bytes, the store reports {stored}", key=key
+            )
 
     @contextmanager
     def open_write(self, key: str) -> Iterator[BinaryIO]:

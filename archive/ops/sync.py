@@ -23,11 +23,11 @@ from datetime import datetime
 from typing import Callable
 
 from backends.base import Backend
-from backends.errors import BackendError, NotConnected
+from backends.errors import BackendError, NotConnected, UnconfirmedWrite
 
 from ..errors import IntegrityError
 from ..keys import zip_password
-from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, Ledger
+from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, UNKNOWN, Ledger
 from ..plan import UnitPlan, WantedUnit
 from ..seal import SealResult
 from ..seal_small import SMALL_MAX, seal_small
@@ -227,6 +227,13 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
             for wanted in group:
                 if wanted.size_hint >= BIG_UNIT:
                     done(wanted, _push(backend, secret, wanted, progress))
+    except UnconfirmedWrite as exc:
+        # Not present, not deleted: whatever the remote holds there is checked again later.
+        for wanted in todo:
+            if wanted.unit.key == exc.key:
+                rows.append((backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref,
+                             UNKNOWN, None))
+        raise
     finally:
         if rows:
             ledger.record_many(rows)

@@ -12,13 +12,20 @@ import time
 from pathlib import Path
 
 
+import pytest
+
+from archive.ledger import PRESENT, UNKNOWN, Ledger
+from archive.store import Store
+from archive.units import UnitNamer
 from tests.archive.replication_support import (
+    PRODUCT,
     add_sample,
     dir_listing,
     s3_listing,
     wanted_keys,
 )
-from tests.conftest import run_arkeep
+from tests.conftest import PASSPHRASE, run_arkeep
+from tests.support.loopback_s3 import Lies, forwarding
 
 
 def closed_port() -> int:
@@ -117,3 +124,35 @@ def test_sync_with_wrong_credentials_keeps_the_ledger_honest(cli, store_dir: Pat
     assert "denied access" in rows[0]["message"]
     where = json.loads(cli("whereis", "acme-studio@7.5.1", "--json").out)
     assert all(i["copies"]["cloud"]["state"] == "unknown" for i in where["items"])
+
+
+def test_sync_never_deletes_a_manifest_whose_size_reads_back_wrong(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, s3_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11, item 7: the size read back after overwriting a release's manifest differs (a
+    store with stale reads, two writers): the unit stays in the bucket, the ledger says unknown
+    rather than present, and the next sync checks it again."""
+    sample = add_sample(cli, tmp_path)
+    bucket = s3_env.new_bucket_name("stale")
+    assert cli("remote", "add", "cloud", f"s3://{bucket}/arkeep").code == 0
+    assert cli("sync").code == 0
+    invoice = tmp_path / "invoice-2.pdf"
+    invoice.write_bytes(b"%PDF-1.4 a second invoice\n")
+    assert cli("add", invoice, "--product", PRODUCT, "--version", "7.5.1").code == 0
+    store = Store.open(store_dir)
+    manifest = UnitNamer(store.unlock(PASSPHRASE)).release(sample.rid)
+    lies = Lies(head_size=lambda key, real: real + 1 if key == f"arkeep/{manifest.key}" else None)
+    with forwarding(s3_env.endpoint, lies) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy)
+        result = cli("sync")
+    assert result.code == 3, result.err
+    assert "remote 'cloud' could not confirm a write" in result.err
+    assert manifest.key in s3_listing(s3_env, bucket, "arkeep")
+    with Ledger(store.state_dir / "ledger.sqlite") as ledger:
+        assert ledger.by_unit("cloud")[manifest.name].state == UNKNOWN
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env.endpoint)
+    assert cli("sync").code == 0
+    with Ledger(store.state_dir / "ledger.sqlite") as ledger:
+        assert ledger.by_unit("cloud")[manifest.name].state == PRESENT
+    assert s3_listing(s3_env, bucket, "arkeep") == wanted_keys(store_dir)
+    verified = cli("verify", "--remote", "cloud")
+    assert verified.code == 0, verified.out + verified.err
