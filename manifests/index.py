@@ -38,7 +38,7 @@ from typing import Callable, Iterable
 from .errors import ManifestInvalid, Problem, UnknownSchema
 from .model import Artifact, License, Release, slugify
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 # A file or directory whose mtime is this close to the moment it was indexed may change again
 # within the same timestamp tick without its mtime moving: such entries are re-checked.
 RACY_NS = 2_000_000_000
@@ -90,6 +90,7 @@ CREATE TABLE artifacts (
     filename TEXT NOT NULL,
     blake3 TEXT NOT NULL,
     size INTEGER NOT NULL,
+    role TEXT NOT NULL,
     PRIMARY KEY (release_id, pos)
 ) WITHOUT ROWID;
 CREATE TABLE release_licenses (
@@ -150,21 +151,23 @@ class IndexedRelease:
 
 class ReleaseOutline:
     """What `status` needs of one release: its id, title, artifacts as (file name, blake3,
-    size) and licence ids, in manifest order."""
+    size) and licence ids, in manifest order, and its installers as (file name, blake3)."""
 
-    __slots__ = ("artifacts", "id", "licenses", "title")
+    __slots__ = ("artifacts", "id", "installers", "licenses", "title")
 
     def __init__(self, id: str, title: str, artifacts: tuple[tuple[str, str, int], ...],
-                 licenses: tuple[str, ...]) -> None:
+                 licenses: tuple[str, ...],
+                 installers: tuple[tuple[str, str], ...] = ()) -> None:
         self.id = id
         self.title = title
         self.artifacts = artifacts
         self.licenses = licenses
+        self.installers = installers
 
     @classmethod
     def of(cls, r: Release) -> ReleaseOutline:
         return cls(r.id, r.title, tuple((a.filename, a.blake3, a.size) for a in r.artifacts),
-                   tuple(r.licenses))
+                   tuple(r.licenses), tuple((a.filename, a.blake3) for a in r.installers()))
 
 
 class IndexedLicense:
@@ -480,8 +483,9 @@ class ManifestIndex:
                     len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses),
                     r.product.lower(), slugify(r.product), r.version.lower(), slugify(r.version),
                     _hay(r), self.line(r) if self.line is not None else None))
-        db.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
-                       [(r.id, i, a.filename, a.blake3, a.size) for i, a in enumerate(r.artifacts)])
+        db.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                       [(r.id, i, a.filename, a.blake3, a.size, a.role)
+                        for i, a in enumerate(r.artifacts)])
         db.executemany("INSERT INTO release_licenses VALUES (?, ?, ?)",
                        [(r.id, i, lid) for i, lid in enumerate(r.licenses)])
 
@@ -608,19 +612,25 @@ class ManifestIndex:
         def work(db: sqlite3.Connection) -> list[ReleaseOutline]:
             lics = self._licenses(db)
             out: list[ReleaseOutline] = []
-            rid, title, arts = None, "", []
+            rid, title, arts, installers = None, "", [], []
+
+            def outline() -> ReleaseOutline:
+                return ReleaseOutline(rid, title, tuple(arts), tuple(lics.get(rid, ())),  # type: ignore[arg-type]
+                                      tuple(installers))
             # One pass in list order: the artifacts table is keyed by (release, position).
-            for row in db.execute("SELECT r.id, r.title, a.filename, a.blake3, a.size "
+            for row in db.execute("SELECT r.id, r.title, a.filename, a.blake3, a.size, a.role "
                                   "FROM releases r LEFT JOIN artifacts a ON a.release_id = r.id "
                                   "ORDER BY r.product_lower, r.version, r.id, a.pos"):
                 if row[0] != rid:
                     if rid is not None:
-                        out.append(ReleaseOutline(rid, title, tuple(arts), tuple(lics.get(rid, ()))))
-                    rid, title, arts = row[0], row[1], []
+                        out.append(outline())
+                    rid, title, arts, installers = row[0], row[1], [], []
                 if row[2] is not None:
-                    arts.append(row[2:])
+                    arts.append(row[2:5])
+                    if row[5] == "installer":
+                        installers.append(row[2:4])
             if rid is not None:
-                out.append(ReleaseOutline(rid, title, tuple(arts), tuple(lics.get(rid, ()))))
+                out.append(outline())
             return out
         return self._run(work)  # type: ignore[return-value]
 

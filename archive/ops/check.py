@@ -22,9 +22,9 @@ from ..ledger import BAD, PRESENT, Ledger
 from ..remotes import RemoteSpec
 from ..store import Store
 from .status import Policy, copies_by_remote, release_refs
+from .verdict import RESTORABLE, installer_blockers, verdict
 
 BLOCKER, RISK, INFO, OK = "blocker", "risk", "info", "ok"
-RESTORABLE, AT_RISK, NOT_RESTORABLE = "restorable", "at risk", "not restorable"
 EXPIRY_WARN_DAYS = 30
 
 
@@ -54,8 +54,8 @@ class Readiness:
 
     @property
     def verdict(self) -> str:
-        severities = {r.severity for r in self.reasons}
-        return NOT_RESTORABLE if BLOCKER in severities else AT_RISK if RISK in severities else RESTORABLE
+        severities = [r.severity for r in self.reasons]
+        return verdict(severities.count(BLOCKER), severities.count(RISK))
 
     @property
     def restorable(self) -> bool:
@@ -110,23 +110,21 @@ def _remote_copies(release: Release, ledger: Ledger, remotes: dict[str, RemoteSp
 
 
 def _check_files(store: Store, release: Release, held: dict[str, set[str]], result: Readiness) -> None:
-    installers = release.installers()
-    if not installers:
-        result.add(BLOCKER, "installer", "no installer is archived for this release "
-                   "(`arkeep add FILE --product … --version …` adds one)")
+    installers = [(a.filename, a.blake3) for a in release.installers()]
+    for message in installer_blockers(installers, store.has_object, held.__contains__):
+        result.add(BLOCKER, "installer", message)
     for art in release.artifacts:
         local = store.has_object(art.blake3)
         where = sorted(held.get(art.blake3, ()))
+        topic = "installer" if art.role == "installer" else "documents"
         if local and art.role == "installer":
             result.add(OK, "installer", f"{art.filename} is in the local store")
         elif not local and where:
-            result.add(RISK, "installer" if art.role == "installer" else "documents",
-                       f"{art.filename} is missing from the local store (copies on {', '.join(where)}; "
-                       "`arkeep repair` fetches it)")
-        elif not local:
-            result.add(BLOCKER if art.role == "installer" else RISK,
-                       "installer" if art.role == "installer" else "documents",
-                       f"{art.filename} is missing from the local store and no remote holds a copy")
+            result.add(RISK, topic, f"{art.filename} is missing from the local store (copies on "
+                       f"{', '.join(where)}; `arkeep repair` fetches it)")
+        elif not local and art.role != "installer":
+            result.add(RISK, topic, f"{art.filename} is missing from the local store and no "
+                       "remote holds a copy")
     for role, what in (("license-file", "licence file"), ("invoice", "invoice")):
         found = [a.filename for a in release.artifacts if a.role == role]
         if found:

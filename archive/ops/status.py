@@ -1,7 +1,8 @@
 """`arkeep whereis` and `arkeep status`: where each copy is, and what falls short of the policy.
 
 Both read the ledger and the catalog only: no remote is contacted, no passphrase is needed.
-Policy (the 3-2-1 rule with the local store as the first copy): at least `min_remotes` remotes
+A release that cannot be restored at all (ops/verdict.py: no installer, or one with no copy
+anywhere) is reported as such, as `check` does, whatever its copies. Policy (the 3-2-1 rule with the local store as the first copy): at least `min_remotes` remotes
 hold every unit of a release, at least `min_offsite` of them offsite, no copy known bad, and no
 counted copy verified longer ago than `max_verify_age_days`.
 """
@@ -19,6 +20,7 @@ from manifests.model import Release
 from ..ledger import BAD, PRESENT, Copy, Ledger
 from ..remotes import RemoteSpec
 from ..store import Store
+from .verdict import installer_blockers, verdict
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,15 @@ class ReleaseStatus:
     offsite_remotes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.blockers
+
+    @property
+    def verdict(self) -> str:
+        return verdict(len(self.blockers), len(self.problems))
 
 
 def release_refs(release: Release) -> list[str]:
@@ -151,7 +158,11 @@ class _Judge:
         if not all(map(self._has, digests)):
             missing_local = [name for name, digest, _ in release.artifacts if not self._has(digest)]
             problems.append(f"missing from the local store: {', '.join(missing_local)}")
-        return ReleaseStatus(release.id, release.title, good, offsite, problems, [])
+        blockers = installer_blockers(release.installers, self._has, self._on_a_remote)
+        return ReleaseStatus(release.id, release.title, good, offsite, problems, [], blockers)
+
+    def _on_a_remote(self, digest: str) -> bool:
+        return any(state == PRESENT for state, _ in self.held.get(digest, {}).values())
 
     def _has(self, digest: str) -> bool:
         found = self._local.get(digest)

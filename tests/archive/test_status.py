@@ -85,7 +85,8 @@ def test_a_directory_and_a_bucket_meet_the_policy(cli, nas_and_cloud) -> None:  
                               "drive_warn_days": 30}
     assert data["notes"] == []
     (release,) = data["releases"]
-    assert release == {"release": sample.rid, "ok": True, "good_remotes": ["cloud", "nas"],
+    assert release == {"release": sample.rid, "ok": True, "verdict": "restorable", "blockers": [],
+                       "good_remotes": ["cloud", "nas"],
                        "offsite_remotes": ["cloud"], "problems": [], "warnings": []}
     text = cli("status")
     assert text.code == 0 and f"OK      {sample.rid}: copies on cloud, nas" in text.out

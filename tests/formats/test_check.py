@@ -174,3 +174,39 @@ def test_status_ready_names_licences_without_a_release(cli, store_dir: Path, kee
     assert len(report["licenses_without_release"]) == 1
     text = cli("status", "--ready")
     assert "1 licence record(s) belong to no release" in text.err
+
+
+def test_status_and_check_give_one_verdict(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                           bitwarden_json) -> None:
+    """An import-only release (a licence, no installer) is not restorable for `status` too,
+    however many remotes hold its manifest; a release whose installer is gone from everywhere
+    likewise."""
+    assert cli(*import_args(bitwarden_json, tmp_path)).code == 0
+    add_release(cli, tmp_path)
+    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    assert cli("remote", "add", "vault", tmp_path / "vault", "--offsite").code == 0
+    assert cli("sync").code == 0
+    imported = "affinity-photo@1.10.6+windows-x64"
+    assert check(cli, imported)[1]["verdict"] == "not restorable"
+    assert check(cli, RID)[1]["verdict"] == "restorable"
+
+    result = cli("status", "--json")
+    assert result.code == 1
+    rows = {r["release"]: r for r in json.loads(result.out)["releases"]}
+    assert rows[imported]["verdict"] == "not restorable" and rows[imported]["ok"] is False
+    assert any("no installer is archived" in b for b in rows[imported]["blockers"])
+    assert rows[RID]["verdict"] == "restorable" and rows[RID]["ok"] is True
+    text = cli("status")
+    assert text.code == 1
+    assert f"NOT RESTORABLE {imported}" in text.out and "no installer is archived" in text.out
+    assert "1 cannot be restored at all" in text.out
+
+    store = Store.open(store_dir)
+    art = store.catalog.load_release(RID).installers()[0]
+    store.object_path(art.blake3).unlink()
+    for name in ("nas", "vault"):
+        assert cli("remote", "remove", name).code == 0
+    assert check(cli, RID)[1]["verdict"] == "not restorable"
+    rows = {r["release"]: r for r in json.loads(cli("status", "--json").out)["releases"]}
+    assert rows[RID]["verdict"] == "not restorable"
+    assert any("no remote holds a copy" in b for b in rows[RID]["blockers"])

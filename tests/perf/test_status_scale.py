@@ -13,6 +13,7 @@ import pytest
 from archive.hashing import hash_bytes
 from archive.ledger import BAD, MISSING, PRESENT, Ledger
 from archive.ops.status import Policy, ReleaseStatus, copies_by_remote, release_refs, status
+from archive.ops.verdict import NO_INSTALLER
 from archive.remotes import RemoteSpec
 from archive.store import Store
 from manifests.codec import release_to_toml
@@ -54,6 +55,15 @@ def reference_status(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec
         missing = [a.filename for a in release.artifacts if not store.has_object(a.blake3)]
         if missing:
             st.problems.append(f"missing from the local store: {', '.join(missing)}")
+        if not release.installers():
+            st.blockers.append(NO_INSTALLER)
+        for a in release.installers():
+            held = copies_by_remote(ledger, [a.blake3])
+            if not store.has_object(a.blake3) and not any(
+                    remote in remotes and copies[a.blake3].state == PRESENT
+                    for remote, copies in held.items()):
+                st.blockers.append(f"{a.filename} is missing from the local store and no remote "
+                                   "holds a copy")
         results.append(st)
     return results
 
@@ -137,6 +147,18 @@ def test_status_says_what_reading_every_manifest_says(busy_store: Store) -> None
                    "missing from the local store", "offsite copies", "remote copies"):
         assert phrase in problems
     assert any(r.ok for r in results) and any(r.good_remotes == ["cloud", "nas", "usb"] for r in results)
+    assert not any(r.blockers for r in results)     # the one missing object is on a remote
+
+
+def test_blockers_agree(busy_store: Store) -> None:
+    """Without a remote that holds the object missing locally, the releases that need it
+    cannot be restored; both ways of computing it say which. A never-verified copy still
+    counts as a copy."""
+    results, expected = both(busy_store, {})
+    assert results == expected
+    assert any(r.blockers for r in results) and any(not r.blockers for r in results)
+    results, expected = both(busy_store, {"usb": REMOTES["usb"]})
+    assert results == expected and not any(r.blockers for r in results)
 
 
 def test_other_remotes_and_policies_agree_too(busy_store: Store) -> None:

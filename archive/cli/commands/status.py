@@ -5,6 +5,8 @@ import argparse
 
 from ..context import Context
 
+MARKS = {"restorable": "OK     ", "at risk": "AT RISK", "not restorable": "NOT RESTORABLE"}
+
 WHEREIS_EXAMPLES = """examples:
   arkeep whereis "GNU Hello@2.10-3"
   arkeep whereis hello@2.10-3 --json
@@ -14,7 +16,9 @@ STATUS_EXAMPLES = """examples:
   arkeep status --json
   arkeep status --ready        (for every release: restorable, at risk or not restorable, and why)
 
-Exit status 1 when a release breaks the policy: fewer good remote copies than [policy]
+Each release is OK, AT RISK or NOT RESTORABLE (no installer, or one with no copy anywhere:
+the verdict `arkeep check` gives). Exit status 1 when a release cannot be restored or breaks
+the policy: fewer good remote copies than [policy]
 min_remotes (default 2), no offsite copy (min_offsite 1), a copy known to be bad, or a copy
 last verified more than max_verify_age_days (90) ago. Set them in the store's arkeep.toml.
 """
@@ -69,7 +73,8 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     bad = [r for r in results if not r.ok]
     if ctx.json:
         ctx.emit_json({"ok": not bad, "policy": vars(policy), "notes": notes,
-                       "releases": [{"release": r.release, "ok": r.ok, "good_remotes": r.good_remotes,
+                       "releases": [{"release": r.release, "ok": r.ok, "verdict": r.verdict,
+                                     "blockers": r.blockers, "good_remotes": r.good_remotes,
                                      "offsite_remotes": r.offsite_remotes, "problems": r.problems,
                                      "warnings": r.warnings} for r in results]})
         return 1 if bad else 0
@@ -79,12 +84,14 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     lines = []
     for r in results:
         if not ctx.quiet:
-            mark = "OK     " if r.ok else "AT RISK"
-            lines.append(f"{mark} {r.release}: copies on {', '.join(r.good_remotes) or 'no remote'}")
-        lines.extend(f"        - {p}" for p in r.problems)
+            lines.append(f"{MARKS[r.verdict]} {r.release}: copies on "
+                         f"{', '.join(r.good_remotes) or 'no remote'}")
+        lines.extend(f"        - {p}" for p in r.blockers + r.problems)
     if lines:
         ctx.out.write("\n".join(lines) + "\n")
+    unrestorable = sum(bool(r.blockers) for r in results)
     ctx.say(f"{len(results) - len(bad)} of {len(results)} releases meet the policy "
             f"({policy.min_remotes} remotes, {policy.min_offsite} offsite, verified within "
-            f"{policy.max_verify_age_days} days).")
+            f"{policy.max_verify_age_days} days)"
+            + (f"; {unrestorable} cannot be restored at all." if unrestorable else "."))
     return 1 if bad else 0
