@@ -84,6 +84,9 @@ KIND_WORDS = {
     "licence file": "licence-file", "volume": "volume", "site": "volume", "site license": "volume",
     "other": "other", "perpetual": "serial",
 }
+# A product key as vendors print it: 3 to 8 groups of 4 to 8 capitals or digits joined by dashes
+# (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX). With at least one digit and one letter it is no word list.
+KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9-])[A-Z0-9]{4,8}(?:-[A-Z0-9]{4,8}){2,7}(?![A-Za-z0-9-])")
 FOLDER_HINT = re.compile(r"licen[cs]|software|serial|product key|registration", re.IGNORECASE)
 
 
@@ -100,6 +103,12 @@ def target_of(label: str) -> str | None:
 def is_secret_label(label: str) -> bool:
     name = normalise_label(label)
     return any(name == s or name.endswith(" " + s) or name.startswith(s + " ") for s in SECRET_LABELS)
+
+
+def is_key_shaped(value: str) -> bool:
+    """The whole value is one product key (see KEY_SHAPE), not a password that contains one."""
+    text = value.strip()
+    return bool(KEY_SHAPE.fullmatch(text) and re.search(r"\d", text) and re.search(r"[A-Z]", text))
 
 
 def looks_like_licence(labels: list[str], folder: str | None = None, category: str | None = None) -> bool:

@@ -27,6 +27,7 @@ from ..hashing import hash_bytes
 from ..importers import Attachment, ImportedField, ImportedItem
 from ..importers.fields import (
     SECRET_TARGETS,
+    is_key_shaped,
     parse_date,
     parse_kind,
     parse_price,
@@ -150,8 +151,8 @@ def draft_from_item(item: ImportedItem) -> Draft:
     has_key = any((f.target or target_of(f.label)) == "key" for f in fields)
     for f in fields:
         target = f.target or target_of(f.label)
-        if target is None and f.label.strip().lower() == "password" and not has_key and not usernames:
-            target, has_key = "key", True     # a password with no user name is the licence key
+        if target is None and not has_key and password_is_key(f, bool(usernames)):
+            target, has_key = "key", True
         _place(b, f, target)
     product = b.values.pop("product", None)
     if product is None:
@@ -178,6 +179,16 @@ def draft_from_item(item: ImportedItem) -> Draft:
                  key=b.secrets.get("key"), extra_keys=tuple(b.extra_keys),
                  account_hint=b.secrets.get("account_hint"), notes=notes, extra=extra,
                  mapping=tuple(b.mapping), warnings=tuple(b.warnings) + item.warnings)
+
+
+def password_is_key(f: ImportedField, has_username: bool) -> bool:
+    """A Password field holds the licence key (when no field is labelled as the key) if the item
+    has no user name, or if the value is shaped like a product key (XXXXX-XXXXX-XXXXX): password
+    managers have no serial field, so people put the serial where the password goes, often with
+    the registration name or e-mail as the user name. Anything else is an account's password."""
+    if f.label.strip().lower() != "password":
+        return False
+    return not has_username or is_key_shaped(f.value)
 
 
 def _place(b: _Builder, f: ImportedField, target: str | None) -> None:

@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import UsageError
+from ..importers.fields import KEY_SHAPE
 
 MAX_EMAIL_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
@@ -28,7 +29,6 @@ KEY_LABEL = re.compile(
     r"(?P<label>(?:your\s+)?(?:licen[cs]e|product|registration|activation|unlock|cd|serial)"
     r"[ \t-]*(?:key|code|number|no\.?|serial)s?|serial|lizenzschl(?:ü|ue)ssel|seriennummer|"
     r"produktschl(?:ü|ue)ssel|registrierungscode)\s*[:=]\s*(?P<value>.*)$", re.I)
-KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9-])[A-Z0-9]{4,8}(?:-[A-Z0-9]{4,8}){2,7}(?![A-Za-z0-9-])")
 GUID = re.compile(r"^\{?[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}?$", re.I)
 ORDER = re.compile(
     r"\b(?P<label>order|invoice|transaction|receipt|confirmation|reference|bestell|rechnungs)"

@@ -1,6 +1,7 @@
 """`arkeep import FORMAT FILE`: every manager's export becomes licence records, keys encrypted."""
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from pathlib import Path
@@ -272,3 +273,26 @@ def test_bitwarden_organisation_collections_act_as_folders(tmp_path: Path) -> No
                                            "login": {"username": "it@example.com", "password": "ORG-PW"}}]}))
     (item,) = import_file("bitwarden", path)
     assert item.folder == "Software Licenses" and item.licence_like
+
+
+def test_keepassxc_csv_serial_in_the_password_field(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """KeePassXC has no serial field: a product key kept as the Password is the licence key,
+    also when the entry has a user name (the registration e-mail); a password that is not
+    key-shaped next to a user name stays an account's password."""
+    header = ["Group", "Title", "Username", "Password", "URL", "Notes", "TOTP", "Icon",
+              "Last Modified", "Created"]
+    rows = [
+        ["Root/Software", "WinRAR", "jane@example.com", "Q7W8E-R9T0Y-U1I2O-P3A4S", "", "", "", "0",
+         "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"],
+        ["Root/Software", "Adobe account", "jane@example.com", "hunter2-not-a-key", "", "", "", "0",
+         "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"],
+    ]
+    path = write_csv(tmp_path / "keepassxc.csv", header, rows, quoting=csv.QUOTE_ALL)
+    result = cli("import", "keepass", path, "--json")
+    assert result.code == 0, result.err
+    kinds = {i["title"]: (i["kind"], i["has_key"]) for i in json.loads(result.out)["items"]}
+    assert kinds == {"WinRAR": ("serial", True), "Adobe account": ("account", False)}
+    records = by_product(store_dir)
+    check_record(store_dir, records["WinRAR"], {"kind": "serial", "key": "Q7W8E-R9T0Y-U1I2O-P3A4S",
+                                                "account_hint": "jane@example.com"})
+    assert opened(store_dir, records["Adobe account"])["extra"]["password"] == "hunter2-not-a-key"

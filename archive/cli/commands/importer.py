@@ -19,7 +19,9 @@ EXAMPLES = """examples:
 Formats: 1password (.1pux or CSV), bitwarden (JSON or CSV), keepass (.kdbx or KeePassXC CSV),
 lastpass (CSV), csv (any spreadsheet with a header row). Items that hold a licence key, or sit in
 a folder named like Licenses or Software, are imported; --all imports every login and note too.
-Keys are encrypted on arrival; fields arkeep has no place for are kept under `extra`; KeePass and
+A Password field is the licence key when no field is labelled as one and the entry has no user
+name or the password is shaped like a product key (XXXXX-XXXXX-XXXXX); else it stays the
+account's password. Keys are encrypted on arrival; fields arkeep has no place for are kept under `extra`; KeePass and
 1Password attachments become licence-file artifacts. An item that names a version also becomes a
 release (add its installer later with `arkeep add … --license ID`). Importing the same file twice
 changes nothing. Delete the export file afterwards: it holds your keys in clear.
