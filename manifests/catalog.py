@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
-from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNotFound
+from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNameClash, ReleaseNotFound
 from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, ReleaseOutline, Snapshot
-from .model import License, Release, slugify
+from .model import License, Release, legacy_release_id, release_id, release_identity, slugify
 from .schema import LICENSE_ID, RELEASE_ID
 
 
@@ -116,6 +116,37 @@ class Catalog:
         if not path.is_file():
             raise ReleaseNotFound(f"no release '{rid}' in this store")
         return self.read_release_file(path)
+
+    def release_for_names(self, product: str, version: str, edition: str | None = None,
+                          platform: str | None = None,
+                          pending: dict[str, Release] | None = None) -> tuple[str, Release | None]:
+        """The id a release with these names has in this store, and the release if it exists.
+
+        The id is release_id's; a release an older arkeep stored under the legacy id of the
+        same names is found there. An id that holds a release with other names (an old lossy
+        id, or a digest collision) raises ReleaseNameClash: never two products in one release.
+        `pending` holds releases about to be written in the same run, by id.
+        """
+        pending = pending or {}
+        wanted = release_identity(product, version, edition, platform)
+
+        def existing(rid: str) -> Release | None:
+            if rid in pending:
+                return pending[rid]
+            return self.load_release(rid) if self.has_release(rid) else None
+
+        rid = release_id(product, version, edition, platform)
+        found = existing(rid)
+        if found is not None:
+            if release_identity(found.product, found.version, found.edition, found.platform) != wanted:
+                raise ReleaseNameClash(rid, found, found.title)
+            return rid, found
+        legacy = legacy_release_id(product, version, edition, platform)
+        old = existing(legacy) if legacy != rid else None
+        if old is not None and \
+                release_identity(old.product, old.version, old.edition, old.platform) == wanted:
+            return legacy, old
+        return rid, None
 
     def has_license(self, lid: str) -> bool:
         return self.license_path(lid).is_file()

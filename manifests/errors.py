@@ -45,3 +45,13 @@ class AmbiguousRelease(ManifestError):
         super().__init__(
             f"'{ref}' matches {len(candidates)} releases: {', '.join(candidates)}; give the full id"
         )
+
+
+
+class ReleaseNameClash(ManifestError):
+    """The id new names map to already belongs to a release with other names: adding to it
+    would merge two products. Carries the release that holds the id."""
+
+    def __init__(self, rid: str, holder: object, title: str) -> None:
+        self.rid, self.holder = rid, holder
+        super().__init__(f"{rid} is already the release '{title}', whose names differ from these")

@@ -115,19 +115,95 @@ class License:
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9.]+")
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# The longest names `add`, `scan` and `import` accept, in characters (ids stay short whatever
+# the name: see release_id).
+NAME_LIMITS = {"product": 200, "version": 100, "edition": 100, "platform": 100}
+# The readable part of one id component keeps at most this many characters, so a whole id
+# (four components, each with its digest) stays well inside a 255-byte file name.
+READABLE_MAX = 48
+DIGEST_HEX = 10
 
 
 def slugify(text: str) -> str:
-    """A lower-case ASCII slug: 'Adobe Photoshop CS6' -> 'adobe-photoshop-cs6'."""
+    """A lower-case ASCII slug: 'Adobe Photoshop CS6' -> 'adobe-photoshop-cs6'.
+
+    Lossy ('Foo/Bar' and 'Foo Bar' both give 'foo-bar', every CJK name gives 'x'): it is what
+    `PRODUCT@VERSION` look-ups accept as a slug and what ids were made of before 2026-12, never
+    an identity by itself.
+    """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _SLUG_DROP.sub("-", ascii_text.lower()).strip("-.")
     return re.sub(r"-{2,}", "-", slug) or "x"
 
 
+def normalise_name(text: str) -> str:
+    """The identity of a name: Unicode NFC, case-folded, runs of white space made one space,
+    trimmed. Two names with the same normal form are the same name ('Photoshop' and
+    'PHOTOSHOP'); any other difference makes them different ('Foo Bar', 'Foo/Bar', '1.0β')."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    return _SPACES.sub(" ", folded).strip()
+
+
+def id_component(text: str, hyphen_means_space: bool) -> str:
+    """One part of a release id: the readable slug when it says everything the name says,
+    else the slug, `--` and the first 10 hex digits of SHA-256 of the normal form in UTF-8.
+
+    The slug 'says everything' when turning it back into a name gives the normal form again:
+    for products and editions a hyphen reads back as a space ('adobe-photoshop-cs6'), for
+    versions and platforms as a hyphen ('2.10-3', 'windows-x64'). Plain slugs never hold `--`,
+    so the two forms cannot meet, and distinct names give distinct components.
+    """
+    import hashlib
+
+    name = normalise_name(text)
+    readable = slugify(name)
+    plain = readable.replace("-", " ") if hyphen_means_space else readable
+    if plain == name and len(readable) <= READABLE_MAX:
+        return readable
+    short = readable[:READABLE_MAX].rstrip("-.") or "x"
+    return f"{short}--{hashlib.sha256(name.encode('utf-8')).hexdigest()[:DIGEST_HEX]}"
+
+
 def release_id(product: str, version: str, edition: str | None = None, platform: str | None = None) -> str:
-    """The stable id of a release: `product@version[+edition][+platform]`, all slugs."""
+    """The stable id of a release: `product@version[+edition][+platform]`, one id_component
+    each; distinct names (after normalise_name) give distinct ids. See docs/FORMAT.md."""
+    rid = f"{id_component(product, True)}@{id_component(version, False)}"
+    if edition and edition.strip():
+        rid += f"+{id_component(edition, True)}"
+    if platform and platform.strip():
+        rid += f"+{id_component(platform, False)}"
+    return rid
+
+
+def legacy_release_id(product: str, version: str, edition: str | None = None,
+                      platform: str | None = None) -> str:
+    """The id an arkeep before 2026-12 gave the same names (slugs only, lossy): stores keep
+    those ids, and `add` finds a release by it when the names are the same."""
     rid = f"{slugify(product)}@{slugify(version)}"
     for part in (edition, platform):
         if part:
             rid += f"+{slugify(part)}"
     return rid
+
+
+def release_identity(product: str, version: str, edition: str | None,
+                     platform: str | None) -> tuple[str, str, str, str]:
+    """What makes two releases the same release: the normal forms of the four names."""
+    return (normalise_name(product), normalise_name(version), normalise_name(edition or ""),
+            normalise_name(platform or ""))
+
+
+def name_problem(field_name: str, text: str | None) -> str | None:
+    """Why `text` cannot be the `field_name` (product, version, edition, platform) of a new
+    release, or None. Edition and platform may be absent; product and version may not."""
+    if text is None or not text.strip():
+        return None if field_name in ("edition", "platform") else "is empty"
+    if _CONTROL.search(text):
+        return "contains a control character"
+    limit = NAME_LIMITS[field_name]
+    if len(text) > limit:
+        return f"is {len(text)} characters long; at most {limit} are accepted"
+    return None

@@ -6,7 +6,9 @@ import sys
 import traceback
 from typing import Sequence
 
-from manifests.errors import AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNotFound
+from manifests.errors import (
+    AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNameClash, ReleaseNotFound,
+)
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
 from .commands import (
@@ -85,7 +87,7 @@ def describe(exc: BaseException) -> tuple[int | None, str]:
     """Exit code and one-line message; code None means a bug (the traceback is printed)."""
     if isinstance(exc, ArkeepError):
         return exc.exit_code, str(exc)
-    if isinstance(exc, (ReleaseNotFound, AmbiguousRelease)):
+    if isinstance(exc, (ReleaseNotFound, AmbiguousRelease, ReleaseNameClash)):
         return EXIT_USAGE, str(exc)
     if isinstance(exc, ManifestInvalid):
         return EXIT_PROBLEM, f"damaged manifest: {exc}; `arkeep verify` lists every problem"

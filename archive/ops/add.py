@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from manifests.model import Artifact, License, Release, Secret, release_id
+from manifests.errors import ReleaseNameClash
+from manifests.model import Artifact, License, Release, Secret, name_problem
 from manifests.schema import unsafe_filename_reason
 
 from ..errors import UsageError
@@ -109,6 +110,7 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     """
     if not request.installers:
         raise UsageError("give at least one installer file")
+    request = checked_names(request)
     if (request.key is not None or request.extra_keys) and secret is None:
         raise UsageError("a licence key is encrypted with the archive secret: the passphrase is needed")
     if request.key is not None and not request.key.strip():
@@ -121,8 +123,8 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"two files share the name {dupes[0]!r}; a release restores files by name")
-    rid = release_id(request.product, request.version, request.edition, request.platform)
-    existing = store.catalog.load_release(rid) if store.catalog.has_release(rid) else None
+    rid, existing = find_release_for(store, request.product, request.version, request.edition,
+                                     request.platform)
     if request.license_id and not store.catalog.has_license(request.license_id):
         raise UsageError(f"no licence record '{request.license_id}' in this store")
 
@@ -143,6 +145,41 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
                           retrieved=None, detected=dict(request.detected.get(path.name, {})))
                  for role, path, digest, size in ingested]
     return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
+
+
+def checked_names(request: AddRequest) -> AddRequest:
+    """The request with its names trimmed (a blank edition or platform is none); a name that
+    cannot be a release's (empty, too long, control characters) is refused before anything
+    is written."""
+    names = {"product": request.product, "version": request.version,
+             "edition": request.edition, "platform": request.platform}
+    for field_name, value in names.items():
+        reason = name_problem(field_name, value)
+        if reason:
+            raise UsageError(f"the {field_name} name {reason}; give --{field_name} with a real value")
+    return replace(request, product=request.product.strip(), version=request.version.strip(),
+                   edition=(request.edition or "").strip() or None,
+                   platform=(request.platform or "").strip() or None)
+
+
+def find_release_for(store: Store, product: str, version: str, edition: str | None,
+                     platform: str | None, pending: dict[str, Release] | None = None
+                     ) -> tuple[str, Release | None]:
+    """The id and existing release these names belong to; names whose id already holds a
+    release with other names are refused with the flags that name that release."""
+    import shlex
+
+    try:
+        return store.catalog.release_for_names(product, version, edition, platform, pending)
+    except ReleaseNameClash as exc:
+        held: Release = exc.holder  # type: ignore[assignment]
+        flags = " ".join(f"--{name} {shlex.quote(value)}" for name, value in (
+            ("product", held.product), ("version", held.version), ("edition", held.edition),
+            ("platform", held.platform)) if value)
+        raise UsageError(f"{exc.rid} already holds the release '{held.title}', named differently "
+                         f"from '{' '.join(filter(None, (product, version, edition, platform)))}'; "
+                         f"to add files to it give {flags}; to archive this one apart give it "
+                         "another --edition") from None
 
 
 def _license_for(store: Store, request: AddRequest, existing: Release | None,

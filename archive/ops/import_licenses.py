@@ -19,7 +19,7 @@ from typing import Any
 
 from manifests.codec import license_to_toml, parse_license
 from manifests.errors import ManifestInvalid
-from manifests.model import Artifact, License, Release, Secret, release_id
+from manifests.model import Artifact, License, Release, Secret, name_problem, release_id
 from manifests.schema import MAX_TEXT, unsafe_filename_reason
 
 from ..errors import UsageError
@@ -37,7 +37,7 @@ from ..importers.fields import (
 )
 from ..keys import SecretBox, derive
 from ..store import Store
-from .add import media_type, new_license_id
+from .add import find_release_for, media_type, new_license_id
 
 CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
 MASK = "••••••"
@@ -308,7 +308,8 @@ def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem],
         rid = d.release_id
         action = None
         if lic is not None and rid is not None:
-            release, action = _release_for(store, releases, d, rid, lid, now)
+            rid, existing = _find_release(store, releases, d)
+            release, action = _release_for(existing, d, rid, lid, now)
             releases[rid] = release
         outcomes.append(ItemOutcome(d, "new" if lic is not None else "unchanged", lid,
                                     rid, action))
@@ -341,9 +342,26 @@ def build_license(d: Draft, box: SecretBox, now: datetime, meta: dict[str, Any])
     return lic
 
 
-def _release_for(store: Store, pending: dict[str, Release], d: Draft, rid: str, lid: str,
+def _find_release(store: Store, pending: dict[str, Release], d: Draft) -> tuple[str, Release | None]:
+    """The id and existing release of a draft's names, refused (nothing imported) when a name
+    cannot be a release's or the id holds a release with other names."""
+    version = d.version or UNKNOWN_VERSION
+    for field_name, value in (("product", d.product), ("version", version), ("edition", d.edition),
+                              ("platform", d.platform)):
+        reason = name_problem(field_name, value)
+        if reason:
+            raise UsageError(f"item {d.item.index} ({d.item.title}): its {field_name} {reason}; "
+                             "nothing was imported")
+    try:
+        return find_release_for(store, d.product.strip(), version.strip(),
+                                (d.edition or "").strip() or None, (d.platform or "").strip() or None,
+                                pending)
+    except UsageError as exc:
+        raise UsageError(f"item {d.item.index}: {exc}; nothing was imported") from None
+
+
+def _release_for(existing: Release | None, d: Draft, rid: str, lid: str,
                  now: datetime) -> tuple[Release, str]:
-    existing = pending.get(rid) or (store.catalog.load_release(rid) if store.catalog.has_release(rid) else None)
     artifacts = [_artifact(a, lid, i) for i, a in enumerate(d.item.attachments, 1)]
     if existing is None:
         return Release(id=rid, product=d.product, version=d.version or UNKNOWN_VERSION, created=now,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from manifests.model import release_id, slugify
+from manifests.model import normalise_name, release_id
 
 from ..errors import ArkeepError, UsageError
 from ..hashing import Progress
@@ -264,7 +264,7 @@ def _group_installer(groups: dict[tuple[str, str], Group], path: Path, found: An
         for k in ("product", "version"):
             if k not in found.fields:
                 detected[k] = "file name (a guess; the file does not say)"
-    key = (slugify(product), slugify(version))
+    key = (normalise_name(product), normalise_name(version))
     group = groups.setdefault(key, Group(product=product, version=version))
     if group.vendor is None and found.vendor:
         group.vendor = found.vendor

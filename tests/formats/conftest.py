@@ -16,7 +16,7 @@ import pytest
 
 from archive.keys import SecretBox
 from archive.store import Store
-from manifests.model import License
+from manifests.model import License, release_id
 from tests.conftest import PASSPHRASE
 
 KDBX_PASSWORD = "kdbx-master-Pa55"
@@ -370,7 +370,9 @@ def spreadsheet_csv(tmp_path: Path) -> Export:
                    "Ableton Live Suite": {"key": "SS-ABLETON-KEY-BBBB", "maintenance_end": "2024-02-24",
                                           # 03/04/2021 could be March or April: kept as text, not guessed
                                           "extra": {"Purchased": "03/04/2021"}}},
-                  releases=["microsoft-office@2019-professional+windows-x64", "ableton-live-suite@11"])
+                  # a space in a version is not a hyphen: the id says so with a digest
+                  releases=[release_id("Microsoft Office", "2019 Professional", None, "windows-x64"),
+                            "ableton-live-suite@11"])
 
 
 ALL_EXPORTS = ("bitwarden_json", "bitwarden_csv", "lastpass_csv", "onepassword_1pux", "onepassword_csv",

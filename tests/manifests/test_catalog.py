@@ -10,14 +10,15 @@ import pytest
 
 from manifests.catalog import Catalog, write_atomic
 from manifests.errors import AmbiguousRelease, ManifestInvalid, ReleaseNotFound
-from manifests.model import Artifact, License, Release, Secret, release_id
+from manifests.model import Artifact, License, Release, Secret, legacy_release_id, release_id
 
 CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 
 
 def make_release(product: str, version: str, edition: str | None = None, platform: str | None = None,
-                 filename: str = "setup.exe", vendor: str | None = None) -> Release:
-    return Release(id=release_id(product, version, edition, platform), product=product, version=version,
+                 filename: str = "setup.exe", vendor: str | None = None, legacy: bool = False) -> Release:
+    make_id = legacy_release_id if legacy else release_id
+    return Release(id=make_id(product, version, edition, platform), product=product, version=version,
                    created=CREATED, edition=edition, platform=platform, vendor=vendor,
                    artifacts=(Artifact(role="installer", filename=filename, size=1, blake3="c" * 64),))
 
@@ -25,8 +26,10 @@ def make_release(product: str, version: str, edition: str | None = None, platfor
 @pytest.fixture
 def catalog(tmp_path: Path) -> Catalog:
     cat = Catalog(tmp_path / "manifests")
+    # Written with the id an older arkeep gave it (the platform's space became a hyphen): such
+    # stores must keep finding their releases.
     cat.write_release(make_release("Adobe Photoshop CS6", "13.0", "Extended", "Windows x64",
-                                   filename="Photoshop_13_LS16.exe", vendor="Adobe"))
+                                   filename="Photoshop_13_LS16.exe", vendor="Adobe", legacy=True))
     cat.write_release(make_release("hello", "2.10-3", filename="hello_2.10-3_amd64.deb", vendor="GNU"))
     cat.write_release(make_release("Foo", "1.0", platform="windows"))
     cat.write_release(make_release("Foo", "1.0", platform="macos"))

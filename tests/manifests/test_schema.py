@@ -9,7 +9,7 @@ import tomli_w
 
 from manifests.codec import MAX_MANIFEST_BYTES, parse_license, parse_release, parse_table
 from manifests.errors import ManifestInvalid, Problem, UnknownSchema
-from manifests.model import release_id, slugify
+from manifests.model import legacy_release_id, release_id, slugify
 from manifests.schema import unsafe_filename_reason
 
 SOURCE = "store/manifests/releases/foo@1.0.toml"
@@ -246,6 +246,10 @@ def test_slugs_and_release_ids() -> None:
     assert slugify("Adobe Photoshop CS6") == "adobe-photoshop-cs6"
     assert slugify("Ünïcödé  Tööl!") == "unicode-tool"
     assert slugify("???") == "x"
-    assert release_id("Adobe Photoshop CS6", "13.0", "Extended", "Windows x64") == \
+    # The ids of arkeep before 2026-12 (still on disk in older stores): slugs only.
+    assert legacy_release_id("Adobe Photoshop CS6", "13.0", "Extended", "Windows x64") == \
+        "adobe-photoshop-cs6@13.0+extended+windows-x64"
+    # Today's: the same where the slug says everything the name says.
+    assert release_id("Adobe Photoshop CS6", "13.0", "Extended", "windows-x64") == \
         "adobe-photoshop-cs6@13.0+extended+windows-x64"
     assert release_id("hello", "2.10-3") == "hello@2.10-3"
