@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS copies (
     PRIMARY KEY (remote, unit)
 );
 CREATE INDEX IF NOT EXISTS copies_ref ON copies (ref);
+CREATE TABLE IF NOT EXISTS retired (
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    retired_at TEXT NOT NULL,
+    PRIMARY KEY (kind, ref)
+);
 CREATE TABLE IF NOT EXISTS remotes_seen (
     remote TEXT PRIMARY KEY,
     last_seen TEXT,
@@ -109,6 +115,20 @@ class Ledger:
     def forget_remote(self, remote: str) -> None:
         self.db.execute("DELETE FROM copies WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM remotes_seen WHERE remote=?", (remote,))
+
+    def forget_copy(self, remote: str, unit: str) -> None:
+        self.db.execute("DELETE FROM copies WHERE remote=? AND unit=?", (remote, unit))
+
+    def retire(self, kind: str, refs: Iterable[str]) -> None:
+        """Note that these manifests or objects left the store (`remove`, `prune`): sync then
+        deletes their units from each remote. Kept after that, for remotes not yet synced."""
+        stamp = _iso(now())
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO retired (kind, ref, retired_at) VALUES (?, ?, ?)",
+                                [(kind, ref, stamp) for ref in refs])
+
+    def retired(self) -> list[tuple[str, str]]:
+        return [(k, r) for k, r in self.db.execute("SELECT kind, ref FROM retired ORDER BY rowid")]
 
     def copies(self, remote: str | None = None, ref: str | None = None) -> Iterator[Copy]:
         sql, args = "SELECT * FROM copies WHERE 1=1", []

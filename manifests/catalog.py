@@ -42,6 +42,19 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
+def delete_durably(path: Path) -> None:
+    """Remove `path` and make the removal durable (the directory fsynced); gone already is fine."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 class Catalog:
     """Reads and writes the manifests under one directory."""
 
@@ -174,6 +187,13 @@ class Catalog:
         write_atomic(path, text, mode=mode)
         if index is not None:
             index.record_write(kind, path, text.encode("utf-8"), parsed)
+
+    def delete_release(self, rid: str) -> None:
+        """Remove a release manifest (its objects are not touched); the index sees it gone."""
+        delete_durably(self.release_path(rid))
+
+    def delete_license(self, lid: str) -> None:
+        delete_durably(self.license_path(lid))
 
     def entries(self, query: str | None = None,
                 damaged: list[ManifestInvalid] | None = None) -> list[ReleaseEntry]:

@@ -12,16 +12,17 @@ from manifests.errors import (
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
 from .commands import (
-    add, catalog, check, completion, export, importer, init, inspect, key, remote, repair, restore,
-    scan, status, sync, verify,
+    add, catalog, check, completion, export, importer, init, inspect, key, remote, remove, repair,
+    restore, scan, status, sync, verify,
 )
 from .context import Context
 
-COMMANDS = (init, add, inspect, scan, importer, catalog, remote, sync, status, check, verify, repair,
-            restore, export, key, completion)
+COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
+            repair, restore, export, key, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish
   archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
+  forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
   check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair

@@ -35,6 +35,7 @@ from ..sealing import seal_unit, unseal_unit
 from ..store import Store
 from ..units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from ..writeback import WritebackWriter
+from .retire import delete_retired, retired_units
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
 
@@ -61,6 +62,7 @@ class RemoteSyncResult:
     last_seen: datetime | None = None
     errors: list[str] = field(default_factory=list)
     pushed_units: list[WantedUnit] = field(default_factory=list)
+    removed: int = 0                  # units of removed releases and pruned objects deleted
 
 
 def check_key_unit(backend: Backend, store: Store) -> bool:
@@ -126,8 +128,11 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
     _push_all(backend, secret, todo, ledger, progress, result)
+    retired = retired_units(store, secret, plan, ledger)
+    if retired:
+        result.removed = delete_retired(backend, retired, present, ledger)
     ledger.seen(backend.name, synced=True)
-    if result.pushed == 0:
+    if result.pushed == 0 and result.removed == 0:
         result.status = "up-to-date"
     return result
 

@@ -116,3 +116,16 @@ def test_names_a_release_cannot_have_are_refused(store_dir: Path, cli, installer
     after = sorted(p.relative_to(store_dir) for p in store_dir.rglob("*") if p.is_file()
                    and p.name != "lock")
     assert not [p for p in after if p not in before and "objects" in p.parts], "an object was stored"
+
+
+def test_scan_apply_refuses_a_blank_version_and_archives_the_rest(store_dir: Path, installer) -> None:
+    from archive.ops.scan import ProposedRelease, ScanPlan, apply_plan
+
+    good = ProposedRelease(product="Good", version="1.0", installers=(installer("good.exe"),))
+    blank = ProposedRelease(product="Blank", version="  ", installers=(installer("blank.exe"),))
+    plan = ScanPlan(root=installer("x").parent, releases=(blank, good), unlinked=(), ignored=(), files=2)
+    store = Store.open(store_dir)
+    applied = apply_plan(store, plan, None)
+    assert applied[0].result is None and "version name is empty" in (applied[0].error or "")
+    assert applied[1].result is not None
+    assert [r.id for r in store.catalog.releases()] == ["good@1.0"]

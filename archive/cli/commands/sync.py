@@ -12,7 +12,9 @@ EXAMPLES = """examples:
   arkeep sync nas cloud       only these
   arkeep sync --rescan        forget what the ledger believes and list every remote afresh
 
-Only what a remote lacks is sent; an interrupted sync resumes where it stopped.
+Only what a remote lacks is sent; an interrupted sync resumes where it stopped. The units of
+releases and licence records taken out with `arkeep remove`, and of objects deleted by
+`arkeep prune`, are deleted from each remote sync reaches; nothing else is ever deleted there.
 """
 
 
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.close_bars()
             rows.append({"remote": spec.name, "status": result.status, "message": result.message,
                          "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
-                         "already_present": result.present})
+                         "already_present": result.present, "removed": result.removed})
             if result.status == "skipped":
                 ctx.say(f"{spec.name}: skipped, {result.message}")
             elif result.status == "up-to-date":
@@ -66,6 +68,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             else:
                 ctx.say(f"{spec.name}: sent {result.pushed} units ({human_size(result.pushed_bytes)}), "
                         f"{result.present} were already there")
+            if result.removed:
+                ctx.say(f"{spec.name}: deleted {result.removed} units of removed releases and "
+                        "pruned objects")
     if ctx.json:
         ctx.emit_json(rows)
     return EXIT_ENVIRONMENT if failed else 0
