@@ -130,6 +130,12 @@ class Ledger:
     def retired(self) -> list[tuple[str, str]]:
         return [(k, r) for k, r in self.db.execute("SELECT kind, ref FROM retired ORDER BY rowid")]
 
+    def rename_remote(self, old: str, new: str) -> None:
+        """What was learnt under `old` is now known of `new` (the same place under its own name)."""
+        with self.transaction():
+            self.db.execute("UPDATE OR REPLACE copies SET remote=? WHERE remote=?", (new, old))
+            self.db.execute("UPDATE OR REPLACE remotes_seen SET remote=? WHERE remote=?", (new, old))
+
     def copies(self, remote: str | None = None, ref: str | None = None) -> Iterator[Copy]:
         sql, args = "SELECT * FROM copies WHERE 1=1", []
         if remote is not None:

@@ -68,29 +68,78 @@ def delete_remote(store: Store, name: str) -> None:
 
 
 def spec_for(name: str, url: str, drive: bool = False, offsite: bool | None = None,
-             endpoint_url: str | None = None, create_bucket: bool = True) -> RemoteSpec:
-    """Turn what the user typed into a remote; a drive gets its marker written here."""
-    from backends import drive_url, init_drive, kind_of
+             endpoint_url: str | None = None, create_bucket: bool = True,
+             create: bool = False) -> RemoteSpec:
+    """Turn what the user typed into a remote; a drive gets its marker written here.
+
+    A directory that does not exist is refused unless `create`: an unmounted NAS leaves an
+    empty mount point (or none), and filling that would put the "replica" on the system disk.
+    """
+    from backends import drive_url, init_drive, kind_of, normal_url
     if not NAME.match(name):
         raise UsageError(f"'{name}' is not a usable remote name: lower-case letters, digits, - and _")
     if drive:
-        root = Path(url).expanduser()
+        root = Path(normal_url(name, url))
         if not root.is_dir():
             raise UsageError(f"{root} is not a directory; give the drive's mount point")
         uuid = init_drive(root, name=name)
         (root / DRIVE_SUBDIR).mkdir(exist_ok=True)
         return RemoteSpec(name, drive_url(uuid, DRIVE_SUBDIR), "drive", bool(offsite), label=str(root))
+    url = normal_url(name, url)
     kind = kind_of(url)
     options: dict[str, Any] = {}
     if kind == "dir":
-        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
-        Path(url).mkdir(parents=True, exist_ok=True)
+        _require_directory(url, create)
     if kind == "s3":
+        endpoint_url = endpoint_url or env_endpoint()
         if endpoint_url:
             options["endpoint_url"] = endpoint_url
         options["create_bucket"] = create_bucket
         offsite = True if offsite is None else offsite
     return RemoteSpec(name, url, kind, bool(offsite), options)
+
+
+def env_endpoint() -> str | None:
+    """The S3 endpoint the AWS tools would use from the environment, if one is set."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _require_directory(path: str, create: bool) -> None:
+    target = Path(path)
+    if target.is_dir():
+        return
+    if target.exists():
+        raise UsageError(f"{target} is not a directory")
+    if not create:
+        raise UsageError(f"{target} does not exist (is the disk or share mounted?); "
+                         "add --create to make a new folder there")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {target}: {exc.strerror or exc}") from None
+
+
+def place(spec: RemoteSpec) -> str:
+    """Where a remote's data lives, the same string for every spelling of one place."""
+    from backends import place_of
+    return place_of(spec.name, spec.url, spec.options.get("endpoint_url"))
+
+
+def same_place(store: Store, spec: RemoteSpec) -> RemoteSpec | None:
+    """The configured remote (other than `spec` itself) that lives where `spec` does, if any."""
+    here = place(spec)
+    for other in load_remotes(store).values():
+        if other.name != spec.name and place(other) == here:
+            return other
+    return None
+
+
+def refuse_same_place(store: Store, spec: RemoteSpec) -> None:
+    """A second remote for one place would count one copy twice toward 3-2-1."""
+    other = same_place(store, spec)
+    if other is not None:
+        raise UsageError(f"remote '{other.name}' already stores to {other.url}; one place counts "
+                         f"as one copy, so it cannot be added again as '{spec.name}'")
 
 
 def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
@@ -105,11 +154,9 @@ def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
 def open_url(url: str, endpoint_url: str | None = None, name: str = "source") -> Any:
     """A backend for a replica given only by URL (rebuild on a new machine), named `name`:
     the ledger records what it holds under that name."""
-    from backends import kind_of, open_backend
-    kind = kind_of(url)
+    from backends import kind_of, normal_url, open_backend
+    url = normal_url(name, url)
     options: dict[str, Any] = {}
-    if kind == "s3" and endpoint_url:
+    if kind_of(url) == "s3" and endpoint_url:
         options["endpoint_url"] = endpoint_url
-    if kind == "dir":
-        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
     return open_backend(name, url, **options)

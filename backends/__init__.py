@@ -21,7 +21,7 @@ from .errors import (
     Unreachable,
     Unsupported,
 )
-from .factory import drive_url, kind_of, open_backend
+from .factory import drive_url, kind_of, normal_url, open_backend, place_of
 
 __all__ = [
     "AccessDenied",
@@ -43,6 +43,8 @@ __all__ = [
     "find_drive",
     "init_drive",
     "kind_of",
+    "normal_url",
     "open_backend",
+    "place_of",
     "validate_key",
 ]

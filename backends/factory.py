@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import uuid as uuidlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,47 @@ def kind_of(url: str) -> str:
     if scheme in ("drive", "s3"):
         return scheme
     return "fsspec"
+
+
+def normal_url(name: str, url: str) -> str:
+    """The one spelling of a remote's URL, so that the same place is always written the same way.
+
+    A directory: absolute, `~` expanded, `file://` dropped, `.`/`..` and trailing slashes removed
+    (symlinks are kept: see `place_of`). S3: `s3://bucket/prefix`, no trailing slash. A drive:
+    `drive://<uuid>/<subdir>`. Any other URL: its trailing slashes removed. Raises
+    `InvalidRemote` for a URL its kind cannot use.
+    """
+    kind = kind_of(url)
+    try:
+        if kind == "dir":
+            from .directory import directory_path
+
+            return os.path.normpath(directory_path(url))
+        if kind == "s3":
+            from .s3 import parse_s3_url
+
+            bucket, prefix = parse_s3_url(name, url)
+            return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        if kind == "drive":
+            uuid, subdir = parse_drive_url(name, url)
+            return drive_url(str(uuidlib.UUID(uuid)), subdir)
+    except ValueError as exc:
+        raise InvalidRemote(name, f"{safe_url(url)}: {exc}") from exc
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    return f"{scheme.lower()}://{rest.rstrip('/')}" if scheme else url.rstrip("/")
+
+
+def place_of(name: str, url: str, endpoint_url: str | None = None) -> str:
+    """What two remotes share when they are the same place: for a directory its real path
+    (symlinks resolved), for S3 the endpoint with bucket and prefix, else the normal URL."""
+    normal = normal_url(name, url)
+    kind = kind_of(normal)
+    if kind == "dir":
+        return os.path.realpath(normal)
+    if kind == "s3":
+        endpoint = (endpoint_url or "").rstrip("/").lower()
+        return f"{endpoint}|{normal}"
+    return normal
 
 
 def drive_url(uuid: str, subdir: str = "") -> str:

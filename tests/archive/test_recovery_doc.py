@@ -48,7 +48,7 @@ def replica(cli, store_dir: Path, tmp_path: Path) -> tuple[Sample, Sample, Path]
     first = add_sample(cli, tmp_path)
     second = add_sample(cli, tmp_path, version="8.0", size=20_000, key=False)
     nas = tmp_path / "NAS share"        # a space in the path: the doc's quoting must hold
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     assert cli("sync").code == 0
     return first, second, nas
 

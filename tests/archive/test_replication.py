@@ -61,7 +61,7 @@ def test_three_remotes_unplugged_drive_moved_drive_repair_and_rebuild(  # type: 
     monkeypatch.setenv("ARKEEP_DRIVE_PATHS", str(mnt))
     first = add_sample(cli, tmp_path)
 
-    for args in (("nas", nas), ("usb", usb, "--drive"), ("cloud", url)):
+    for args in (("nas", nas, "--create"), ("usb", usb, "--drive"), ("cloud", url)):
         added = cli("remote", "add", *args)
         assert added.code == 0, added.err
     assert (usb / ".arkeep-drive.toml").is_file()
@@ -168,7 +168,7 @@ def test_three_remotes_unplugged_drive_moved_drive_repair_and_rebuild(  # type: 
 def test_rebuild_with_a_wrong_passphrase_creates_nothing(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     add_sample(cli, tmp_path)
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
     assert cli("sync").code == 0
     monkeypatch.setenv("ARKEEP_PASSPHRASE", "wrong horse")
     target = tmp_path / "new" / "store"
@@ -185,7 +185,7 @@ def synced(cli, store_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def
     """One release archived and synced to the directory remote 'nas'."""
     sample = add_sample(cli, tmp_path)
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     rows = sync_json(cli)
     assert rows["nas"]["pushed"] == len(wanted_keys(store_dir))   # every unit and key.toml
     return sample, nas
@@ -272,7 +272,7 @@ def test_an_interrupted_sync_records_nothing_unwritten_and_resumes(  # type: ign
         server = request.getfixturevalue("s3_env")
         bucket = server.new_bucket_name("interrupt")
         url, listing = f"s3://{bucket}/{PREFIX}", lambda: s3_listing(server, bucket, PREFIX)
-    assert cli("remote", "add", "nas", url).code == 0
+    assert cli("remote", "add", "nas", url, "--create").code == 0
     want = wanted_keys(store_dir)
 
     # The remote fails in the middle of writing the third unit (after key.toml and two units).
@@ -349,12 +349,12 @@ def test_rescan_keeps_what_is_known_of_an_unplugged_drive(cli, store_dir: Path, 
 
 def test_a_corrupt_local_object_never_reaches_a_remote(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sample = add_sample(cli, tmp_path)
-    assert cli("remote", "add", "good", tmp_path / "good").code == 0
+    assert cli("remote", "add", "good", tmp_path / "good", "--create").code == 0
     assert cli("sync").code == 0
     store = Store.open(store_dir)
     flip_byte(store.object_path(store.catalog.load_release(sample.rid).artifacts[0].blake3))
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     result = cli("sync", "nas")
     assert result.code == 3
     assert f"{sample.rid} / {sample.installer.name}: the local copy does not match" in result.err

@@ -31,7 +31,7 @@ from tests.archive.replication_support import (
 def replica(cli, store_dir: Path, tmp_path: Path) -> tuple[Sample, Path]:  # type: ignore[no-untyped-def]
     sample = add_sample(cli, tmp_path)
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     assert cli("sync").code == 0
     assert dir_listing(nas) == wanted_keys(store_dir)
     return sample, nas

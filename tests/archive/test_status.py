@@ -41,7 +41,7 @@ def set_policy(store_dir: Path, **values: int) -> None:
 def nas_only(cli, store_dir: Path, tmp_path: Path) -> tuple[Sample, Path]:  # type: ignore[no-untyped-def]
     sample = add_sample(cli, tmp_path)
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     assert cli("sync").code == 0
     return sample, nas
 

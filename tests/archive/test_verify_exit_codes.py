@@ -10,7 +10,7 @@ from tests.archive.replication_support import add_sample, flip_byte, object_unit
 def test_unreachable_remote_is_an_environment_failure(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     add_sample(cli, tmp_path)
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     assert cli("sync").code == 0
     shutil.rmtree(nas)                      # the NAS is not mounted any more
     result = cli("verify", "--remote", "nas")
@@ -21,8 +21,8 @@ def test_unreachable_remote_is_an_environment_failure(cli, store_dir: Path, tmp_
 def test_damage_outranks_an_unreachable_remote(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sample = add_sample(cli, tmp_path)
     nas, gone = tmp_path / "nas", tmp_path / "gone"
-    assert cli("remote", "add", "nas", nas).code == 0
-    assert cli("remote", "add", "gone", gone).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
+    assert cli("remote", "add", "gone", gone, "--create").code == 0
     assert cli("sync").code == 0
     shutil.rmtree(gone)
     flip_byte(nas / object_unit_key(store_dir, sample.rid, sample.installer.name))

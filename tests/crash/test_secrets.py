@@ -126,7 +126,7 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
         arkeep("add", installer, "--product", "Secret Suite", "--version", "3.1", "--key-file",
                key_file, "--invoice", invoice, "--licensed-to", "A. User", "--order-number", "1234")
         arkeep("add", tool, "--product", "Tool", "--version", "2.0", "--key-stdin", stdin=KEY_2 + "\n")
-        arkeep("remote", "add", "nas", nas)
+        arkeep("remote", "add", "nas", nas, "--create")
         arkeep("remote", "add", "cloud", f"s3://{bucket}/vault")
         arkeep("remote", "list")
         arkeep("sync")

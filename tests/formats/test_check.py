@@ -29,8 +29,8 @@ def messages(data: dict, severity: str | None = None) -> list[str]:
 def replicated(cli, store_dir: Path, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     """The sample release with two verified copies, one of them offsite."""
     add_release(cli, tmp_path)
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
-    assert cli("remote", "add", "vault", tmp_path / "vault", "--offsite").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "vault", tmp_path / "vault", "--create", "--offsite").code == 0
     assert cli("sync").code == 0
     return tmp_path
 
@@ -66,8 +66,8 @@ def test_two_verified_copies_one_offsite_is_restorable(cli, replicated: Path) ->
 
 def test_one_remote_only_or_onsite_only_stays_at_risk(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     add_release(cli, tmp_path)
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
-    assert cli("remote", "add", "usb", tmp_path / "usb").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "usb", tmp_path / "usb", "--create").code == 0
     assert cli("sync").code == 0
     code, data = check(cli)
     assert code == 1 and messages(data, "risk") == [("0 verified offsite copies, the policy wants 1 "
@@ -123,8 +123,8 @@ def test_expired_licence_and_vendor_dependent_activation(cli, store_dir: Path, t
     add_release(cli, tmp_path, product="Cloud Suite", version="2020",
                 extra=("--license-kind", "subscription", "--expires", "2021-01-31",
                        "--maintenance-end", "2021-01-31", "--vendor", "Megacorp"))
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
-    assert cli("remote", "add", "vault", tmp_path / "vault", "--offsite").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "vault", tmp_path / "vault", "--create", "--offsite").code == 0
     assert cli("sync").code == 0
     code, data = check(cli, "cloud-suite@2020")
     assert code == 1 and data["verdict"] == "at risk"

@@ -92,7 +92,7 @@ def test_fish_completion_completes(cli, tmp_path: Path) -> None:  # type: ignore
 def test_every_read_command_has_json_documented_in_json_md(cli, store_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                             bitwarden_json) -> None:
     add_release(cli, tmp_path)
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
     doc = (ROOT / "docs" / "JSON.md").read_text()
     args = {"show": ["acme-studio@7.5.1"], "whereis": ["acme-studio@7.5.1"], "check": ["acme-studio@7.5.1"],
             "import --dry-run": ["bitwarden", str(bitwarden_json.path)]}

@@ -193,8 +193,8 @@ def recovery_md_7zz(code: str) -> str:
 def test_key_export_html_kit(cli, store_dir: Path, tmp_path: Path, recovery_code: str) -> None:  # type: ignore[no-untyped-def]
     import html as htmllib
 
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
-    assert cli("remote", "add", "vault", tmp_path / "vault", "--offsite").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "vault", tmp_path / "vault", "--create", "--offsite").code == 0
     kit = tmp_path / "kit.html"
     result = cli("key", "export", "--recovery-kit", kit)
     assert result.code == 0, result.err

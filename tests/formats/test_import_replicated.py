@@ -14,7 +14,7 @@ def test_licence_without_release_is_replicated_and_rebuilt(cli, store_dir: Path,
     assert imported.code == 0, imported.err
     assert cli("list", "--json").out.strip() == "[]", "the licence names no version: no release"
     nas = tmp_path / "nas"
-    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
     synced = cli("sync")
     assert synced.code == 0, synced.err
     assert KEY.encode() not in b"".join(p.read_bytes() for p in nas.rglob("*") if p.is_file())

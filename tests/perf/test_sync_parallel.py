@@ -53,7 +53,7 @@ def sync(cli, *names: str) -> dict:  # type: ignore[no-untyped-def]
 def nas(cli, store_dir: Path, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     add_many(cli, tmp_path / "src")
     remote = tmp_path / "nas"
-    assert cli("remote", "add", "nas", remote).code == 0
+    assert cli("remote", "add", "nas", remote, "--create").code == 0
     return remote
 
 

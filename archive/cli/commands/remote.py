@@ -7,13 +7,18 @@ from ..context import Context
 
 EXAMPLES = """examples:
   arkeep remote add nas /mnt/nas/arkeep
+  arkeep remote add backup ~/arkeep-backup --create       (a new folder; else it must exist)
   arkeep remote add usb1 /media/me/USB1 --drive            (found by its marker wherever it is mounted)
   arkeep remote add cloud s3://my-bucket/arkeep --endpoint-url https://s3.example.com
   arkeep remote list --json
   arkeep remote remove nas                                 (forgets it; deletes nothing there)
 
 S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-AWS_PROFILE, an instance role) and AWS_ENDPOINT_URL; they are never written to the store.
+AWS_PROFILE, an instance role); they are never written to the store. The endpoint (--endpoint-url,
+else AWS_ENDPOINT_URL at the time of `remote add`) is kept with the remote.
+
+One place is one copy: a second remote for a folder, bucket prefix or drive that a remote already
+uses is refused, however the URL is spelled (trailing slashes, ./, .., symlinks, file://).
 """
 
 LIST_EXAMPLES = """examples:
@@ -43,6 +48,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     where.add_argument("--onsite", dest="offsite", action="store_false", help="not offsite")
     add.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint (else $AWS_ENDPOINT_URL)")
     add.add_argument("--no-create-bucket", action="store_true", help="fail if the bucket does not exist")
+    add.add_argument("--create", action="store_true",
+                     help="make the folder if it does not exist (else a missing folder is refused: "
+                          "an unmounted disk must not be filled on the system disk)")
     add.set_defaults(run=run_add)
     ls = rsub.add_parser("list", parents=[common], help="list remotes and when each was last seen",
                          epilog=LIST_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,15 +62,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
-    from ...remotes import load_remotes, open_remote, save_remote, spec_for
-    
+    from ...remotes import load_remotes, open_remote, refuse_same_place, save_remote, spec_for
+
     store = ctx.open_store()
     with store.writing("arkeep remote add"):
         if args.name in load_remotes(store):
             from ...errors import UsageError
             raise UsageError(f"a remote named '{args.name}' exists already; `arkeep remote remove` it first")
         spec = spec_for(args.name, args.url, drive=args.drive, offsite=args.offsite,
-                        endpoint_url=args.endpoint_url, create_bucket=not args.no_create_bucket)
+                        endpoint_url=args.endpoint_url, create_bucket=not args.no_create_bucket,
+                        create=args.create)
+        refuse_same_place(store, spec)
         if spec.kind != "drive":
             open_remote(spec).check()
         save_remote(store, spec)

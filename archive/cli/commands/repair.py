@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..context import Context
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 REPAIR_EXAMPLES = """examples:
   arkeep verify --all && arkeep repair
@@ -64,27 +68,63 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.rebuild import rebuild
-    from ...remotes import load_remotes, open_url, save_remote, spec_for
-    
-    backend = open_url(args.source, args.endpoint_url, name=args.name)
+    from ...remotes import open_url
+
+    name = _replica_name(ctx, args)
+    backend = open_url(args.source, args.endpoint_url, name=name)
     passphrase = ctx.passphrase()
     result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
     ctx.close_bars()
     store = result.store
     with store.writing("arkeep rebuild"):
-        if args.name not in load_remotes(store):
-            spec = spec_for(args.name, args.source, endpoint_url=args.endpoint_url)
-            save_remote(store, spec)
+        name = _keep_replica_as_remote(store, name, args)
     if ctx.json:
         ctx.emit_json({"store": str(store.root), "releases": result.releases, "licenses": result.licenses,
                        "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
-                       "problems": result.problems})
+                       "remote": name, "problems": result.problems})
     else:
         ctx.say(f"Rebuilt {store.root} from {backend.url}: {result.releases} releases, "
                 f"{result.licenses} licence records, {result.objects_fetched} objects fetched "
                 f"({result.objects_present} already present), every one checked against its BLAKE3.")
+        ctx.say(f"  the replica is remote '{name}'")
         for p in result.problems:
             print(f"PROBLEM {p}", file=ctx.out)
     return 1 if result.problems else 0
 
 
+def _replica_name(ctx: Context, args: argparse.Namespace) -> str:
+    """The name the replica goes by in the ledger: that of the configured remote at the same
+    place when the store already has one, else --name (refused if it names another place)."""
+    from ...errors import UsageError
+    from ...remotes import load_remotes, place, same_place, spec_for
+    from ...store import Store
+
+    if not (ctx.store_path / "arkeep.toml").exists():
+        return args.name
+    store = Store.open(ctx.store_path)
+    spec = spec_for(args.name, args.source, endpoint_url=args.endpoint_url, create_bucket=False)
+    other = same_place(store, spec)
+    if other is not None:
+        return other.name
+    taken = load_remotes(store).get(args.name)
+    if taken is not None and place(taken) != place(spec):
+        raise UsageError(f"a remote named '{args.name}' already stores to {taken.url}; "
+                         "give the replica another name with --name")
+    return args.name
+
+
+def _keep_replica_as_remote(store: "Store", name: str, args: argparse.Namespace) -> str:
+    """Add the replica as a remote unless one at the same place is configured; return its name.
+    A remote brought back from the replica's configuration takes over what the ledger learnt."""
+    from ...ledger import Ledger
+    from ...remotes import load_remotes, same_place, save_remote, spec_for
+
+    spec = spec_for(name, args.source, endpoint_url=args.endpoint_url)
+    other = same_place(store, spec)
+    if other is not None and other.name != name:
+        with Ledger(store.state_dir / "ledger.sqlite") as ledger:
+            ledger.rename_remote(name, other.name)
+        return other.name
+    if name not in load_remotes(store):
+        save_remote(store, spec)
+    return name
