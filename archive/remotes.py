@@ -16,6 +16,9 @@ from .store import Store
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DRIVE_SUBDIR = "arkeep"
+# The endpoint AWS_ENDPOINT_URL named when an S3 remote was added: used when the environment names
+# none (a new machine after `rebuild`); an explicit --endpoint-url is `endpoint_url` and always wins.
+ENV_ENDPOINT = "env_endpoint_url"
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,18 @@ def spec_for(name: str, url: str, drive: bool = False, offsite: bool | None = No
     if kind == "dir":
         _require_directory(url, create)
     if kind == "s3":
-        endpoint_url = endpoint_url or env_endpoint()
         if endpoint_url:
             options["endpoint_url"] = endpoint_url
+        elif env_endpoint():
+            options[ENV_ENDPOINT] = env_endpoint()
         options["create_bucket"] = create_bucket
         offsite = True if offsite is None else offsite
     return RemoteSpec(name, url, kind, bool(offsite), options)
+
+
+def endpoint_of(spec: RemoteSpec) -> str | None:
+    """The S3 endpoint a remote uses: explicit, else the environment's, else the one seen at add."""
+    return spec.options.get("endpoint_url") or env_endpoint() or spec.options.get(ENV_ENDPOINT)
 
 
 def env_endpoint() -> str | None:
@@ -122,7 +131,7 @@ def _require_directory(path: str, create: bool) -> None:
 def place(spec: RemoteSpec) -> str:
     """Where a remote's data lives, the same string for every spelling of one place."""
     from backends import place_of
-    return place_of(spec.name, spec.url, spec.options.get("endpoint_url"))
+    return place_of(spec.name, spec.url, endpoint_of(spec) if spec.kind == "s3" else None)
 
 
 def same_place(store: Store, spec: RemoteSpec) -> RemoteSpec | None:
@@ -146,6 +155,8 @@ def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
     """The backend for a remote (imports fsspec, and s3fs/boto3 for S3, only now)."""
     from backends import open_backend
     options = dict(spec.options)
+    if options.pop(ENV_ENDPOINT, None) and not options.get("endpoint_url"):
+        options["endpoint_url"] = endpoint_of(spec)
     if spec.kind == "drive":
         options["last_seen"] = last_seen
     return open_backend(spec.name, spec.url, **options)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import UsageError
-from ..remotes import RemoteSpec
+from ..remotes import ENV_ENDPOINT, RemoteSpec
 from .kit import write_recovery_kit
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -136,7 +136,7 @@ def _kind(r: RemoteSpec) -> str:
 def _where(r: RemoteSpec) -> str:
     if r.kind == "drive":
         return f"{r.label or 'drive'} (marker {r.url})"
-    endpoint = r.options.get("endpoint_url") if r.options else None
+    endpoint = (r.options.get("endpoint_url") or r.options.get(ENV_ENDPOINT)) if r.options else None
     return f"{r.url} at {endpoint}" if endpoint else r.url
 
 

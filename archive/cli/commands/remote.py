@@ -14,8 +14,9 @@ EXAMPLES = """examples:
   arkeep remote remove nas                                 (forgets it; deletes nothing there)
 
 S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-AWS_PROFILE, an instance role); they are never written to the store. The endpoint (--endpoint-url,
-else AWS_ENDPOINT_URL at the time of `remote add`) is kept with the remote.
+AWS_PROFILE, an instance role); they are never written to the store. The endpoint is kept with the
+remote: --endpoint-url always; else AWS_ENDPOINT_URL as it was at `remote add`, used whenever the
+environment names none (e.g. on a new machine after `arkeep rebuild`).
 
 One place is one copy: a second remote for a folder, bucket prefix or drive that a remote already
 uses is refused, however the URL is spelled (trailing slashes, ./, .., symlinks, file://).
