@@ -183,8 +183,8 @@ def test_status_and_check_give_one_verdict(cli, store_dir: Path, tmp_path: Path,
     likewise."""
     assert cli(*import_args(bitwarden_json, tmp_path)).code == 0
     add_release(cli, tmp_path)
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
-    assert cli("remote", "add", "vault", tmp_path / "vault", "--offsite").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "vault", tmp_path / "vault", "--create", "--offsite").code == 0
     assert cli("sync").code == 0
     imported = "affinity-photo@1.10.6+windows-x64"
     assert check(cli, imported)[1]["verdict"] == "not restorable"
