@@ -220,7 +220,8 @@ def check_all(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec], poli
 
 
 def licences_without_release(store: Store) -> list[str]:
-    """Licence records no release names (e.g. imported without a version): `sync` replicates
-    releases and their licences, so these stay in the local store only."""
+    """Licence records no release names (e.g. imported without a version). `sync` replicates
+    them like every licence record (and `rebuild` brings them back), but no installer goes with
+    them until `arkeep add … --license ID` links one."""
     named = {lid for r in store.catalog.releases([]) for lid in r.licenses}
     return sorted(p.stem for p in store.catalog.license_files() if p.stem not in named)

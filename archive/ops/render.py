@@ -66,8 +66,10 @@ def license_data(lic: License, box: SecretBox | None) -> dict[str, Any]:
     return out
 
 
-def license_text(release: Release, lic: License, box: SecretBox | None) -> str:
-    lines = [f"Licence {lic.id} for {release.title}", "=" * 60]
+def license_text(release: Release | None, lic: License, box: SecretBox | None) -> str:
+    """A licence record as text; without a release, titled by the product the record names."""
+    title = release.title if release is not None else (lic.product or "no release")
+    lines = [f"Licence {lic.id} for {title}", "=" * 60]
     if lic.key is not None:
         lines.append(f"{'Key':<18}: {reveal(lic.key, box) if box else MASK}")
     for i, extra in enumerate(lic.extra_keys, 1):
@@ -83,7 +85,8 @@ def license_text(release: Release, lic: License, box: SecretBox | None) -> str:
         lines.append(f"{label:<18}: {_value(value)}")
     for k, v in sorted(lic.extra.items()):
         lines.append(f"{k:<18}: {_value(v)}")
-    files = [a for a in release.artifacts if a.license == lic.id and a.role != "installer"]
+    files = [a for a in release.artifacts if a.license == lic.id and a.role != "installer"] \
+        if release is not None else []
     for a in files:
         lines.append(f"{a.role:<18}: {a.filename}")
     return "\n".join(lines) + "\n"

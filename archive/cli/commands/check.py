@@ -90,9 +90,10 @@ def run_ready(store: Store, ctx: Context, policy: Policy, remotes: dict[str, Rem
                        "releases": [r.data() for r in results], "licenses_without_release": loose})
         return 0 if ready else 1
     if loose:
-        ctx.note(f"note: {len(loose)} licence record(s) belong to no release and stay in this store "
-                 f"only ({', '.join(loose[:5])}{', …' if len(loose) > 5 else ''}); "
-                 "`arkeep add … --license ID` links one to its installer")
+        ctx.note(f"note: {len(loose)} licence record(s) belong to no release, so no installer "
+                 f"goes with them ({', '.join(loose[:5])}{', …' if len(loose) > 5 else ''}); "
+                 "`arkeep list --licenses` shows them, `arkeep add … --license ID` links one to "
+                 "its installer")
     for r in results:
         print_readiness(ctx, r.data(), verbose=False)
     counts = {v: sum(r.verdict == v for r in results) for v in ("restorable", "at risk", "not restorable")}

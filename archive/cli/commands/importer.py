@@ -115,7 +115,7 @@ def _print(ctx: Context, data: dict) -> None:
             f"{data['skipped']} skipped." + (" Nothing was written (--dry-run)." if data["dry_run"] else ""))
     if data["without_release"]:
         ctx.note(f"note: {len(data['without_release'])} licence record(s) name no version, so no release "
-                 "holds them yet; `arkeep add INSTALLER --product … --version … --license ID` links one "
-                 "(only releases and their licences are replicated by `arkeep sync`)")
+                 "holds them yet; `arkeep list --licenses` shows them and `arkeep add INSTALLER --product … "
+                 "--version … --license ID` links one (`arkeep sync` replicates them all the same)")
     if not data["dry_run"] and data["imported"]:
         ctx.say("The keys are encrypted in the store; delete the export file, it holds them in clear.")
