@@ -39,3 +39,25 @@ def check_readable_file(path: Path, directory_hint: str = "give the files inside
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: permission denied; arkeep cannot read it")
     return st.st_size
+
+
+def make_target_dir(path: Path, what: str = "directory") -> None:
+    """Create the directory arkeep writes into (with its parents); refuse, as wrong input, a
+    path that is or runs through a file."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        culprit = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise UsageError(f"{culprit} is a file, not a directory; give a {what} to write into") from None
+    except OSError as exc:
+        from .store import environment_error
+        raise environment_error(exc, f"cannot create {path}") from None
+
+
+def local_source_problem(path: Path) -> str | None:
+    """Why a local path cannot be a replica to read from (missing, or a file), or None."""
+    if not path.exists():
+        return f"{path} does not exist; give the folder, drive or S3 URL of a replica"
+    if not path.is_dir():
+        return f"{path} is a file, not a directory; give the folder that holds the replica"
+    return None

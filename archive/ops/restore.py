@@ -12,7 +12,7 @@ from manifests.model import Artifact, Release
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from ..keys import SecretBox
-from ..paths import safe_join
+from ..paths import make_target_dir, safe_join
 from ..store import Store, environment_error, fsync_dir
 from .render import license_text
 
@@ -42,7 +42,7 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
     `force`; nothing is written outside `target`. With `from_remote`, each file is written by it
     instead of copied from the store (it must check the digest before the file takes its name).
     """
-    target.mkdir(parents=True, exist_ok=True)
+    make_target_dir(target)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
     plan = [(a, safe_join(target, a.filename)) for a in release.artifacts]
     license_path = safe_join(target, license_file_name(release)) if licenses else None

@@ -70,6 +70,7 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.rebuild import rebuild
     from ...remotes import open_url
 
+    _check_source(args.source)
     name = _replica_name(ctx, args)
     backend = open_url(args.source, args.endpoint_url, name=name)
     passphrase = ctx.passphrase()
@@ -128,3 +129,19 @@ def _keep_replica_as_remote(store: "Store", name: str, args: argparse.Namespace)
     if name not in load_remotes(store):
         save_remote(store, spec)
     return name
+
+
+def _check_source(source: str) -> None:
+    """A local source given by path must exist and be a folder (exit 2, not a reach failure)."""
+    import os
+    from pathlib import Path
+
+    from backends import kind_of
+
+    from ...errors import UsageError
+    from ...paths import local_source_problem
+
+    if kind_of(source) == "dir":
+        problem = local_source_problem(Path(os.path.expanduser(source.removeprefix("file://"))))
+        if problem:
+            raise UsageError(problem)
