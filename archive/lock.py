@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import StoreLocked
 
@@ -26,21 +26,33 @@ def _describe(info: dict[str, object]) -> str:
 
 
 @contextmanager
-def store_lock(path: Path, command: str, wait: float = 0.0) -> Iterator[dict[str, object] | None]:
-    """Hold the store lock; yields what a stale previous holder left behind, if anything."""
+def store_lock(path: Path, command: str, wait: float = 0.0,
+               waiting: Callable[[str], None] | None = None) -> Iterator[dict[str, object] | None]:
+    """Hold the store lock; yields what a stale previous holder left behind, if anything.
+
+    With `wait` (seconds, `math.inf` for as long as it takes) a busy lock is tried again until
+    then; `waiting` is told the holder once, when the wait starts."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + wait
+        start = time.monotonic()
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() - start >= wait:
                     holder = _holder(fd)
+                    if wait > 0:
+                        raise StoreLocked(
+                            f"the store is still in use by {_describe(holder)} after waiting "
+                            f"{wait:g} s; try again later or wait longer (--wait)") from None
                     raise StoreLocked(
-                        f"the store is in use by {_describe(holder)}; "
-                        "wait for it to finish and try again") from None
+                        f"the store is in use by {_describe(holder)}; wait for it to finish "
+                        "and try again, or give --wait to wait for it") from None
+                if not told and waiting is not None:
+                    waiting(_describe(_holder(fd)))
+                    told = True
                 time.sleep(0.1)
         stale = _read(fd) or None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,

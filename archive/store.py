@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import tomli_w
 
@@ -78,6 +78,9 @@ class Store:
         # The index is a cache in state/ (list, search, look-ups, sync plans); see manifests/index.py.
         self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE, list_line)
         self.tmp_dir = self.root / "tmp"
+        # How a writer meets a busy lock: give up at once (0), or wait (seconds; inf: no limit).
+        self.lock_wait: float = 0.0
+        self.lock_waiting: Callable[[str], None] | None = None
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -139,9 +142,11 @@ class Store:
     # -- the lock ----------------------------------------------------------------------------
     @contextmanager
     def writing(self, command: str | None = None) -> Iterator[None]:
-        """Hold the store lock; clear temp files a crashed writer left behind."""
+        """Hold the store lock (waiting up to `lock_wait` seconds for a busy one, telling
+        `lock_waiting` who holds it); clear temp files a crashed writer left behind."""
         from .lock import command_line_summary, store_lock
-        with store_lock(self.root / "lock", command or command_line_summary()):
+        with store_lock(self.root / "lock", command or command_line_summary(), self.lock_wait,
+                        self.lock_waiting):
             self.clean_tmp()
             yield
 

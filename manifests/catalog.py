@@ -284,7 +284,7 @@ class Catalog:
             damaged = [exc for _, exc in index.damaged()]
         except IndexUnavailable:
             return self._resolve_scan(ref)
-        raise _not_found(ref, damaged)
+        raise _not_found(ref, damaged, self._near(ref))
 
     def _resolve_indexed(self, ref: str, index: ManifestIndex) -> Release | None:
         """The release, or None when the index and the files disagree or nothing matched."""
@@ -304,11 +304,19 @@ class Catalog:
             raise AmbiguousRelease(ref, sorted(r.id for r in releases))
         return releases[0]
 
+    def _near(self, ref: str) -> list[str]:
+        """Close matches for a reference nothing matched (only on that error path)."""
+        try:
+            entries = self.entries(None, [])
+        except (OSError, ManifestInvalid):
+            return []
+        return close_matches(ref, [f"{e.product}@{e.version}" for e in entries])
+
     def _resolve_scan(self, ref: str) -> Release:
         damaged: list[ManifestInvalid] = []
         matches = find_matches(ref, self.releases(damaged))
         if not matches:
-            raise _not_found(ref, damaged)
+            raise _not_found(ref, damaged, self._near(ref))
         if len(matches) > 1:
             raise AmbiguousRelease(ref, sorted(r.id for r in matches))
         return matches[0]
@@ -318,12 +326,31 @@ class Catalog:
         return sorted(found, key=lambda r: (r.product.lower(), r.version, r.id))
 
 
-def _not_found(ref: str, damaged: list[ManifestInvalid]) -> Exception:
-    """The error for a reference nothing matches: the damaged manifest it names, if any."""
+def close_matches(ref: str, refs: list[str], n: int = 3) -> list[str]:
+    """The `PRODUCT@VERSION`s in `refs` that `ref` probably meant: the same product in another
+    version (or any version, for a bare product name), then the closest spellings (difflib)."""
+    import difflib
+
+    wanted = ref.strip().lower()
+    product = wanted.rpartition("@")[0] if "@" in wanted else wanted
+    lowered = {r.lower(): r for r in refs}
+    same = sorted((r for low, r in lowered.items() if low.rpartition("@")[0] == product),
+                  key=lambda r: -difflib.SequenceMatcher(None, wanted, r.lower()).ratio())
+    close = difflib.get_close_matches(wanted, list(lowered), n=n, cutoff=0.6)
+    return list(dict.fromkeys(same[:n] + [lowered[c] for c in close]))[:n]
+
+
+def _not_found(ref: str, damaged: list[ManifestInvalid], near: list[str] = ()) -> Exception:
+    """The error for a reference nothing matches: the damaged manifest it names, if any; else
+    what it probably meant."""
     for exc in damaged:
         if exc.problems and Path(exc.problems[0].source).stem == ref.strip().lower():
             return exc
     hint = f" ({len(damaged)} damaged manifest(s): `arkeep verify` names them)" if damaged else ""
+    if near:
+        said = ", ".join(f"'{r}'" for r in near[:-1]) + (" or " if len(near) > 1 else "") + f"'{near[-1]}'"
+        return ReleaseNotFound(f"no release matches '{ref}'; did you mean {said}? "
+                               f"`arkeep list` shows what is archived{hint}")
     return ReleaseNotFound(f"no release matches '{ref}'; `arkeep list` shows what is archived{hint}")
 
 

@@ -22,6 +22,7 @@ class Context:
     json: bool = False
     quiet: bool = False
     debug: bool = False
+    wait: float = 0.0
     passphrase_file: Path | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
@@ -33,7 +34,8 @@ class Context:
         pf = getattr(args, "passphrase_file", None)
         return cls(store_path=Path(store).expanduser() if store else default_store_path(),
                    json=getattr(args, "json", False), quiet=getattr(args, "quiet", False),
-                   debug=getattr(args, "debug", False), passphrase_file=Path(pf) if pf else None)
+                   debug=getattr(args, "debug", False), passphrase_file=Path(pf) if pf else None,
+                   wait=getattr(args, "wait", 0.0))
 
     # -- output ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -81,7 +83,12 @@ class Context:
 
     # -- the store and secrets ---------------------------------------------------------------
     def open_store(self) -> Store:
-        return Store.open(self.store_path)
+        store = Store.open(self.store_path)
+        store.lock_wait = self.wait
+        store.lock_waiting = lambda holder: self.note(
+            f"arkeep: the store is in use by {holder}; waiting"
+            + (" for it" if self.wait == float("inf") else f" up to {self.wait:g} s") + " …")
+        return store
 
     def passphrase(self, confirm: bool = False, prompt: str = "Passphrase: ") -> str:
         """From --passphrase-file, ARKEEP_PASSPHRASE or a hidden prompt; never from argv."""

@@ -48,7 +48,36 @@ def common_options() -> argparse.ArgumentParser:
                    help="show a traceback on errors")
     g.add_argument("--passphrase-file", metavar="F", default=argparse.SUPPRESS,
                    help="read the passphrase from the first line of F")
+    g.add_argument("--wait", metavar="[SECONDS]", type=_seconds, default=argparse.SUPPRESS,
+                   help="when another arkeep is writing to the store (a long sync), wait for it "
+                        "to finish, at most SECONDS if given, instead of stopping at once")
     return common
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, 0 or more")
+    return value
+
+
+def _wait_without_seconds(argv: list[str]) -> list[str]:
+    """`--wait` alone means no limit: argparse would take the next word (a command, a file)
+    as its value, so a `--wait` not followed by a number becomes `--wait=inf`."""
+    out = list(argv)
+    for i, word in enumerate(out):
+        if word == "--":
+            break
+        if word == "--wait":
+            following = out[i + 1] if i + 1 < len(out) else ""
+            try:
+                float(following)
+            except ValueError:
+                out[i] = "--wait=inf"
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_wait_without_seconds(list(sys.argv[1:] if argv is None else argv)))
     ctx = Context.from_args(args)
     try:
         return int(args.run(args, ctx))
