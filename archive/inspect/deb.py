@@ -1,7 +1,12 @@
 """Debian packages: an ar archive whose control.tar.* holds the `control` file.
 
-Read: Package, Version, Architecture, Maintainer, Homepage and the first line of Description.
-Only the control member is read; the (large) data.tar is skipped.
+Read: Package, Version, Architecture, Maintainer, Homepage, Vendor and the first line of
+Description. Only the control member is read; the (large) data.tar is skipped.
+
+The vendor is the control file's Vendor field, which packages built outside Debian carry
+(fpm writes it; Google's and many vendors' .debs have it). The Maintainer is who packaged it,
+for a Debian package a Debian developer, not the maker of the software: it is kept as
+`maintainer` and never taken for the vendor; without a Vendor field the vendor stays unknown.
 """
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from . import Reading, Unreadable
 AR_MAGIC = b"!<arch>\n"
 MAX_CONTROL = 16 * 1024 * 1024
 FIELDS = (("product", "Package"), ("version", "Version"), ("architecture", "Architecture"),
-          ("maintainer", "Maintainer"), ("homepage", "Homepage"), ("description", "Description"))
+          ("maintainer", "Maintainer"), ("homepage", "Homepage"), ("vendor", "Vendor"),
+          ("description", "Description"))
 
 
 def ar_members(f: io.BufferedReader, size: int):  # type: ignore[no-untyped-def]
@@ -62,10 +68,12 @@ def read(path: Path, r: Reading) -> None:
         value = fields.get(label)
         if key == "description" and value:
             value = value.splitlines()[0]
+        if key == "vendor" and value:
+            # fpm writes "none" when not told; an address is not a name.
+            value = re.sub(r"\s*<[^>]*>\s*$", "", value)
+            if value.lower() in ("none", "unknown") or "@" in value:
+                value = None
         r.set(key, value, f"Debian control file: {label}")
-    if "maintainer" in r.fields:
-        vendor = re.sub(r"\s*<[^>]*>\s*$", "", r.fields["maintainer"])
-        r.set("vendor", vendor, "Debian control file: Maintainer (the package's maintainer)")
     arch = r.fields.get("architecture")
     if arch:
         r.set("platform", "linux" if arch == "all" else f"linux-{arch}",

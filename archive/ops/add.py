@@ -30,9 +30,10 @@ EXTRA_MEDIA_TYPES = {
 
 @dataclass(frozen=True)
 class LicenseFields:
-    """What the user told us about the purchase; everything optional."""
+    """What the user told us about the purchase; everything optional (a kind left out is
+    inferred by default_kind)."""
 
-    kind: str = "serial"
+    kind: str | None = None
     licensed_to: str | None = None
     email: str | None = None
     company: str | None = None
@@ -95,6 +96,12 @@ def check_input_file(path: Path) -> int:
     if reason:
         raise UsageError(f"{path}: the file name {reason}")
     return size
+
+
+def default_kind(has_key: bool, has_license_files: bool) -> str:
+    """The kind of a licence record nobody named: a key makes it a serial, licence files
+    without a key a licence-file licence, anything else (an invoice, purchase details) other."""
+    return "serial" if has_key else "licence-file" if has_license_files else "other"
 
 
 def new_license_id() -> str:
@@ -203,7 +210,8 @@ def _license_for(store: Store, request: AddRequest, existing: Release | None,
     extra_keys = tuple(Secret(token=box.seal(value)) for _, value in request.extra_keys) if box else ()
     extra = {"extra_key_labels": [label for label, _ in request.extra_keys]} if extra_keys else {}
     f = request.license
-    return License(id=new_license_id(), kind=f.kind, created=datetime.now(timezone.utc).replace(microsecond=0),
+    kind = f.kind or default_kind(request.key is not None, bool(request.license_files))
+    return License(id=new_license_id(), kind=kind, created=datetime.now(timezone.utc).replace(microsecond=0),
                    product=request.product, key=key, extra_keys=extra_keys, extra=extra,
                    licensed_to=f.licensed_to, email=f.email,
                    company=f.company, seats=f.seats, purchase_date=f.purchase_date,

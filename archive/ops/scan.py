@@ -20,7 +20,7 @@ from manifests.model import normalise_name, release_id
 from ..errors import ArkeepError, UsageError
 from ..hashing import Progress
 from ..store import Store
-from .add import AddRequest, AddResult, LicenseFields, add_release
+from .add import AddRequest, AddResult, LicenseFields, add_release, default_kind
 from .linking import Group, keys_for, link
 from .outlook_msg import MsgUnreadable
 from .pdf_text import PdfUnreadable
@@ -308,8 +308,8 @@ def _proposal(g: Group) -> ProposedRelease:
     if extra_keys:
         notes.append(f"{len(extra_keys)} more candidate key(s) kept as extra keys of the licence "
                      "record; the key is the first labelled one, and the emails are archived")
-    kind = "serial" if key else ("licence-file" if g.license_files else "other")
-    license_fields = LicenseFields(kind=kind, **fields)
+    license_fields = LicenseFields(kind=default_kind(key is not None, bool(g.license_files)),
+                                   **fields)
     detected = dict(g.detected)
     for receipt, _ in g.receipts:
         table = {f"license.{n}": f"{receipt.sources[n]}" for n in fields

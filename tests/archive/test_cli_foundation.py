@@ -451,3 +451,21 @@ def test_json_output_is_json_dumps_with_indent_two_however_it_is_batched() -> No
     text = out.getvalue()
     assert text == json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     assert json.loads(text)[5999]["date"] == "2026-03-03" and "Wörterbuch ✓" in text
+
+
+def test_licence_kind_follows_what_was_given(cli, store_dir: Path, files: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    """A licence made from --license-file alone is a licence-file licence, not a serial; with a
+    key it is a serial; --license-kind always wins."""
+    def kind_of(rid: str) -> str:
+        (record,) = json.loads(cli("show", rid, "--json").out)["license_records"]
+        return record["kind"]
+
+    assert cli("add", files["installer"], "--product", "Lf", "--version", "1",
+               "--license-file", files["license"]).code == 0
+    assert kind_of("lf@1") == "licence-file"
+    assert cli("add", files["installer"], "--product", "Lf", "--version", "2",
+               "--license-file", files["license"], "--key-file", files["key"]).code == 0
+    assert kind_of("lf@2") == "serial"
+    assert cli("add", files["installer"], "--product", "Lf", "--version", "3",
+               "--license-file", files["license"], "--license-kind", "volume").code == 0
+    assert kind_of("lf@3") == "volume"

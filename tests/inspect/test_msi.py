@@ -86,9 +86,28 @@ def test_explicit_flags_win(cli, store_dir: Path, msi_file: Path) -> None:
                                 "platform": "MSI summary information: Template (x64)"}
     shown = json.loads(cli("show", data["release"], "--json").out)
     assert shown["vendor"] == "Contoso Europe"
-    # Both flags given: nothing is read, nothing recorded (add behaves as it always did).
+    # Both flags given: the file is still read for what they leave out (vendor, platform).
     res = cli("add", msi_file, "--product", "Ledger", "--version", "9", "--json")
-    assert json.loads(res.out)["release"] == "ledger@9"
+    data = json.loads(res.out)
+    assert data["release"] == "ledger@9+windows-x64"
+    assert data["detected"] == {"vendor": "MSI Property table: Manufacturer",
+                                "platform": "MSI summary information: Template (x64)"}
+    shown = json.loads(cli("show", data["release"], "--json").out)
+    assert (shown["product"], shown["version"], shown["vendor"], shown["platform"]) == (
+        "Ledger", "9", "Contoso Ltd.", "windows-x64")
+
+
+def test_a_release_archived_without_its_platform_is_not_split(cli, store_dir: Path,  # type: ignore[no-untyped-def]
+                                                             msi_file: Path, tmp_path: Path) -> None:
+    """A release an older arkeep stored without reading the platform (both flags given) gets
+    the same installer's files again, not a second release with the platform in its id."""
+    other = tmp_path / "other.exe"
+    other.write_bytes(os.urandom(1000))
+    assert cli("add", other, "--product", "Ledger", "--version", "8").code == 0   # no platform read
+    res = cli("add", msi_file, "--product", "Ledger", "--version", "8", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["release"] == "ledger@8" and "platform" not in data["detected"]
 
 
 def test_truncated_msi_is_reported(cli, store_dir: Path, msi_file: Path, copy_of) -> None:

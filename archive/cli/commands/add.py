@@ -18,8 +18,9 @@ EXAMPLES = """examples:
   arkeep add setup-x86.exe setup-x64.exe --product Foo --version 7.5 --license lic-0a1b2c3d4e
   arkeep add ContosoLedger-4.2.1-x64.msi      (product, version, vendor, platform read from the file)
 
-Without --product or --version, arkeep reads them from the first installer (see `arkeep inspect`),
-shows what it found, and records in the manifest where each value came from. Flags always win.
+arkeep reads the first installer (see `arkeep inspect`): product and version when not given,
+and vendor and platform when not given, shows what it used and records in the manifest where
+each value came from. Flags always win.
 The licence key never goes on the command line: give it in a file or on standard input.
 """
 
@@ -55,9 +56,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--license", dest="license_id", metavar="ID",
                    help="link to an existing licence record instead of creating one")
     g = p.add_argument_group("licence record details")
-    g.add_argument("--license-kind", default="serial",
+    g.add_argument("--license-kind",
                    choices=["serial", "account", "hardware-bound", "subscription", "licence-file",
-                            "volume", "other"])
+                            "volume", "other"],
+                   help="default: serial with a key, licence-file with only --license-file, "
+                        "else other")
     g.add_argument("--licensed-to")
     g.add_argument("--email")
     g.add_argument("--company")
@@ -112,13 +115,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         activation_notes=args.activation_notes)
     product, version, vendor, platform = args.product, args.release_version, args.vendor, args.platform
     detected: dict[str, dict[str, str]] = {}
-    if product is None or version is None:
-        found, used = detect(args.files[0], args)
+    found, used = detect(args.files[0], args)
+    if found is not None:
         product, version = product or found.product, version or found.version
         vendor = vendor or (found.vendor if "vendor" in used else None)
         platform = platform or (found.platform if "platform" in used else None)
+        if "platform" in used and _held_without_platform(store, product, version, args.edition,
+                                                          platform):
+            used.remove("platform")
+            platform = None
         detected = {args.files[0].name: {k: found.sources[k] for k in used}}
-        show_detected(ctx, found, used)
+        if used:
+            show_detected(ctx, found, used)
     request = AddRequest(
         product=product, version=version, installers=tuple(args.files),
         vendor=vendor, edition=args.edition, platform=platform,
@@ -152,12 +160,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
-    """Inspect the first installer for what the flags left out; refuse when it does not say."""
+    """Inspect the first installer for what the flags left out (the flags always win). Without
+    --product and --version the file must say them; with both, a file that cannot be read is
+    archived as named (as before inspection was tried), without a word."""
     from ...inspect import inspect_file
     from ...ops.add import check_input_file
 
     check_input_file(path)
-    found = inspect_file(path)
+    named = args.product is not None and args.release_version is not None
+    try:
+        found = inspect_file(path)
+    except UsageError:
+        if not named:
+            raise
+        return None, []
+    if named and found.damaged:
+        return None, []
     missing = [n for n, flag in (("product", args.product), ("version", args.release_version))
                if flag is None and not found.fields.get(n)]
     if found.damaged:
@@ -176,6 +194,21 @@ def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
     used = [n for n in ("product", "version", "vendor", "platform")
             if flags[n] is None and found.fields.get(n)]
     return found, used
+
+
+def _held_without_platform(store: Any, product: str, version: str, edition: str | None,
+                           platform: str) -> bool:
+    """A release of these names archived without a platform (by an arkeep that did not read
+    it when --product and --version were given), and none with the platform read: files added
+    again go to that release rather than a second one."""
+    from manifests.errors import ReleaseNameClash
+
+    try:
+        _, plain = store.catalog.release_for_names(product, version, edition, None)
+        _, placed = store.catalog.release_for_names(product, version, edition, platform)
+    except (ReleaseNameClash, ValueError):
+        return False
+    return plain is not None and placed is None
 
 
 def _quote(text: str) -> str:
