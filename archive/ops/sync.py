@@ -29,11 +29,12 @@ from ..errors import IntegrityError
 from ..keys import zip_password
 from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, UNKNOWN, Ledger
 from ..plan import UnitPlan, WantedUnit
+from ..replica_key import bring_key_file_up_to_date
 from ..seal import SealResult
 from ..seal_small import SMALL_MAX, seal_small
 from ..sealing import seal_unit, unseal_unit
 from ..store import Store
-from ..units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
+from ..units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from ..writeback import WritebackWriter
 from .retire import delete_retired, retired_units
 
@@ -63,26 +64,6 @@ class RemoteSyncResult:
     errors: list[str] = field(default_factory=list)
     pushed_units: list[WantedUnit] = field(default_factory=list)
     removed: int = 0                  # units of removed releases and pruned objects deleted
-
-
-def check_key_unit(backend: Backend, store: Store) -> bool:
-    """True if the remote's key.toml is ours and current; raise if it belongs to another archive."""
-    ours = store.key_path.read_bytes()
-    if not backend.exists(KEY_UNIT):
-        return False
-    with backend.open_read(KEY_UNIT) as f:
-        theirs = f.read(64 * 1024)
-    if theirs == ours:
-        return True
-    import tomllib
-    try:
-        their_id = tomllib.loads(theirs.decode("utf-8")).get("key_id")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        their_id = None
-    if their_id != store.config.get("key_id"):
-        raise IntegrityError(f"remote '{backend.name}' holds another archive (key id {their_id}); "
-                             "use an empty location for this store")
-    return False
 
 
 # What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
@@ -117,12 +98,11 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
         backend.cleanup_temp(older_than=STALE_TEMP_AFTER)
     except BackendError:
         pass  # housekeeping only: if the remote cannot be written, the writes below say so
-    if not check_key_unit(backend, store):
-        with backend.open_write(KEY_UNIT) as f:
-            f.write(store.key_path.read_bytes())
-        result.pushed += 1
     present = listing(backend)
     known = _known_copies(ledger, backend.name)
+    held = sum(1 for copy in known.values() if copy.state == PRESENT)
+    if bring_key_file_up_to_date(backend, store, held, bool(present))[1]:
+        result.pushed += 1
     todo = _reconcile(backend, secret, plan, present, known, ledger)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here

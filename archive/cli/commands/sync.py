@@ -15,6 +15,8 @@ EXAMPLES = """examples:
 Only what a remote lacks is sent; an interrupted sync resumes where it stopped. The units of
 releases and licence records taken out with `arkeep remove`, and of objects deleted by
 `arkeep prune`, are deleted from each remote sync reaches; nothing else is ever deleted there.
+A remote that held units and now shows neither key.toml nor units (a share that is not mounted)
+is refused with exit 3 and the others still sync; so is one holding another archive's key.toml.
 """
 
 

@@ -88,16 +88,19 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     from ...ops.verify import Finding
     from ...ops.verify_remote import verify_remote
     from ...plan import plan_units
+    from ...replica_key import read_replica_key
     from ..replicas import chosen_remotes, ledger_of, open_backends
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
-    secret = ctx.unlock(store)
+    passphrase = ctx.passphrase()
+    secret = store.unlock(passphrase)
     unreachable = 0
     with store.writing("arkeep verify"), ledger_of(store) as ledger:
         plan = plan_units(store, secret)
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             try:
                 part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
+                key_problem = read_replica_key(backend, store, passphrase).problem()
             except NotConnected as exc:
                 if args.remote:
                     raise
@@ -114,4 +117,6 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
             report.objects_checked += part.objects_checked
             report.bytes_checked += part.bytes_checked
             report.problems.extend(part.problems)
+            if key_problem:
+                report.problems.append(Finding(key_problem, copy=f"remote {spec.name}"))
     return unreachable
