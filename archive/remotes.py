@@ -159,6 +159,8 @@ def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
         options["endpoint_url"] = endpoint_of(spec)
     if spec.kind == "drive":
         options["last_seen"] = last_seen
+        if spec.label:
+            options["where_added"] = spec.label
     return open_backend(spec.name, spec.url, **options)
 
 

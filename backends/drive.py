@@ -1,8 +1,9 @@
 """External drives: recognised by a marker file wherever they are mounted this time.
 
 `init_drive(path)` writes `.arkeep-drive.toml` (a UUID and a creation time) at the drive's
-root; the caller stores the remote as (uuid, subdir). `find_drive(uuid)` looks for the marker
-under the usual mount roots and `ARKEEP_DRIVE_PATHS`. A drive that is not plugged in is a
+root; the caller stores the remote as (uuid, subdir) and the path it was added at. The backend
+looks for the marker there first, then `find_drive(uuid)` under `ARKEEP_DRIVE_PATHS` and the usual
+mount roots. A drive that is not plugged in is a
 normal state: operations raise `NotConnected` (carrying the caller's `last_seen`), and a
 drive that disappears in the middle of an operation raises the same instead of an OSError.
 Before a write is published and after a listing the marker is checked again, so an empty
@@ -146,13 +147,20 @@ class DriveBackend(FsspecBackend):
     """A subdirectory of an external drive identified by its marker's UUID."""
 
     def __init__(
-        self, name: str, uuid: str, subdir: str = "", *, last_seen: datetime | None = None
+        self,
+        name: str,
+        uuid: str,
+        subdir: str = "",
+        *,
+        last_seen: datetime | None = None,
+        where_added: str | None = None,
     ) -> None:
         from fsspec.implementations.local import LocalFileSystem
 
         self.uuid = str(uuidlib.UUID(uuid))
         self.subdir = validate_key(subdir, name) if subdir else ""
         self.last_seen = last_seen
+        self.where_added = Path(where_added) if where_added else None
         self._mount: Path | None = None
         url = f"drive://{self.uuid}/{self.subdir}"
         super().__init__(name, url, LocalFileSystem(), "/")
@@ -162,8 +170,15 @@ class DriveBackend(FsspecBackend):
         """Where the drive is mounted now, or None when it is not connected."""
         if self._present():
             return self._mount
-        self._mount = find_drive(self.uuid)
+        self._mount = find_drive(self.uuid, self._candidates())
         return self._mount
+
+    def _candidates(self) -> Iterator[Path]:
+        """Where the drive was added first (a mount point outside the usual roots is found
+        there again), then every usual place."""
+        if self.where_added is not None:
+            yield self.where_added
+        yield from candidate_roots()
 
     def _present(self) -> bool:
         if self._mount is None:

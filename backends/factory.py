@@ -3,7 +3,7 @@
 | kind    | URL                                   | options                                   |
 |---------|---------------------------------------|-------------------------------------------|
 | `dir`   | `/path`, `~/path`, `file:///path`     | `create`                                  |
-| `drive` | `drive://<uuid>/<subdir>`             | `last_seen`                               |
+| `drive` | `drive://<uuid>/<subdir>`             | `last_seen`, `where_added`                |
 | `s3`    | `s3://bucket/prefix`                  | the fields of `S3Options`                 |
 | `fsspec`| any other fsspec URL (`memory://x`)   | `create`, the rest go to the filesystem   |
 

@@ -95,3 +95,20 @@ def test_a_file_is_not_a_folder(cli, store_dir: Path, tmp_path: Path) -> None:  
     result = cli("remote", "add", "nas", plain, "--create")
     assert result.code == 2 and "is not a directory" in result.err
     assert dir_listing(tmp_path) >= {"file"} and os.path.isfile(plain)
+
+
+def test_a_drive_added_outside_the_mount_roots_is_found_where_it_was_added(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    """Issue 12 item 7: no ARKEEP_DRIVE_PATHS, a mount point nowhere near /media or /mnt."""
+    assert "ARKEEP_DRIVE_PATHS" not in os.environ
+    add_sample(cli, tmp_path)
+    usb = tmp_path / "elsewhere" / "usb1"
+    usb.mkdir(parents=True)
+    assert cli("remote", "add", "usb", usb, "--drive").code == 0
+    result = cli("sync", "--json")
+    assert result.code == 0, result.err
+    assert [(r["remote"], r["status"]) for r in json.loads(result.out)] == [("usb", "synced")]
+    assert "key.toml" in dir_listing(usb / "arkeep")
+    assert cli("verify", "--remote", "usb").code == 0
+    helped = run_arkeep("remote", "add", "--help").stdout
+    assert "ARKEEP_DRIVE_PATHS" in helped and "where it was added" in helped

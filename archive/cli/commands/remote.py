@@ -13,6 +13,11 @@ EXAMPLES = """examples:
   arkeep remote list --json
   arkeep remote remove nas                                 (forgets it; deletes nothing there)
 
+A drive is found by its marker: first where it was added, then under each folder named in
+ARKEEP_DRIVE_PATHS (separated by ':'; ';' on Windows) and its sub-folders, then under the usual
+mount roots (/media/*, /media/*/*, /run/media/*/*, /mnt/*, /Volumes/*, drive letters). A drive
+mounted elsewhere next time: export ARKEEP_DRIVE_PATHS=/that/folder before `arkeep sync`.
+
 S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 AWS_PROFILE, an instance role); they are never written to the store. The endpoint is kept with the
 remote: --endpoint-url always; else AWS_ENDPOINT_URL as it was at `remote add`, used whenever the
@@ -42,7 +47,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add.add_argument("name")
     add.add_argument("url", metavar="URL", help="a directory, a drive's mount point (--drive), s3://bucket/prefix, "
                                                 "or any fsspec URL")
-    add.add_argument("--drive", action="store_true", help="an external drive: write a marker at its root")
+    add.add_argument("--drive", action="store_true",
+                     help="an external drive: write a marker at its root; found there or wherever it "
+                          "is mounted next (see ARKEEP_DRIVE_PATHS below)")
     where = add.add_mutually_exclusive_group()
     where.add_argument("--offsite", action="store_true", default=None,
                        help="this copy lives in another place (S3 remotes are offsite by default)")
