@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import mimetypes
-import secrets as pysecrets
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from manifests.errors import ReleaseNameClash
-from manifests.model import Artifact, License, Release, Secret, name_problem
+from manifests.model import Artifact, License, Release, name_problem
 from manifests.schema import unsafe_filename_reason
 
 from ..errors import UsageError
@@ -17,6 +16,7 @@ from ..hashing import Progress
 from ..keys import SecretBox
 from ..paths import check_readable_file
 from ..store import Store, environment_error
+from .purchase import LicenseFields, Purchase, licence_for
 
 EXTRA_MEDIA_TYPES = {
     ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",
@@ -26,29 +26,6 @@ EXTRA_MEDIA_TYPES = {
     ".lic": "text/plain", ".key": "text/plain", ".eml": "message/rfc822",
     ".msg": "application/vnd.ms-outlook",
 }
-
-
-@dataclass(frozen=True)
-class LicenseFields:
-    """What the user told us about the purchase; everything optional (a kind left out is
-    inferred by default_kind)."""
-
-    kind: str | None = None
-    licensed_to: str | None = None
-    email: str | None = None
-    company: str | None = None
-    seats: int | None = None
-    purchase_date: date | None = None
-    order_number: str | None = None
-    price: str | None = None
-    currency: str | None = None
-    seller: str | None = None
-    expires: date | None = None
-    maintenance_end: date | None = None
-    activation_notes: str | None = None
-
-    def any_given(self) -> bool:
-        return any(v is not None for k, v in vars(self).items() if k != "kind")
 
 
 @dataclass(frozen=True)
@@ -96,16 +73,6 @@ def check_input_file(path: Path) -> int:
     if reason:
         raise UsageError(f"{path}: the file name {reason}")
     return size
-
-
-def default_kind(has_key: bool, has_license_files: bool) -> str:
-    """The kind of a licence record nobody named: a key makes it a serial, licence files
-    without a key a licence-file licence, anything else (an invoice, purchase details) other."""
-    return "serial" if has_key else "licence-file" if has_license_files else "other"
-
-
-def new_license_id() -> str:
-    return "lic-" + pysecrets.token_hex(5)
 
 
 def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
@@ -191,33 +158,18 @@ def find_release_for(store: Store, product: str, version: str, edition: str | No
 
 def _license_for(store: Store, request: AddRequest, existing: Release | None,
                  secret: bytes | None) -> License | None:
-    """A new licence record when the user gave a key or purchase details, unless one matches."""
+    """The licence record of this purchase (ops/purchase.py: joined to the one it belongs to,
+    or new) when the user gave a key, licence files, invoices or purchase details."""
     if request.license_id:
         return None
     if request.key is None and not request.extra_keys and not request.license.any_given() \
             and not request.license_files and not request.invoices:
         return None
-    if existing is not None and request.key is not None and secret is not None:
-        box = SecretBox.for_secret(secret)
-        for lid in existing.licenses:
-            old = store.catalog.load_license(lid)
-            if old.key and old.key.token and box.open(old.key.token) == request.key:
-                return old
-    if existing is not None and request.key is None and existing.licenses:
-        return store.catalog.load_license(existing.licenses[0])
     box = SecretBox.for_secret(secret) if secret is not None else None
-    key = Secret(token=box.seal(request.key)) if request.key is not None and box else None
-    extra_keys = tuple(Secret(token=box.seal(value)) for _, value in request.extra_keys) if box else ()
-    extra = {"extra_key_labels": [label for label, _ in request.extra_keys]} if extra_keys else {}
-    f = request.license
-    kind = f.kind or default_kind(request.key is not None, bool(request.license_files))
-    return License(id=new_license_id(), kind=kind, created=datetime.now(timezone.utc).replace(microsecond=0),
-                   product=request.product, key=key, extra_keys=extra_keys, extra=extra,
-                   licensed_to=f.licensed_to, email=f.email,
-                   company=f.company, seats=f.seats, purchase_date=f.purchase_date,
-                   order_number=f.order_number, price=f.price, currency=f.currency, seller=f.seller,
-                   vendor=request.vendor, expires=f.expires, maintenance_end=f.maintenance_end,
-                   activation_notes=f.activation_notes)
+    purchase = Purchase(product=request.product, vendor=request.vendor, key=request.key,
+                        extra_keys=request.extra_keys, fields=request.license,
+                        has_license_files=bool(request.license_files))
+    return licence_for(store, purchase, box, existing.licenses if existing is not None else ())
 
 
 def _write(store: Store, request: AddRequest, rid: str, existing: Release | None,
@@ -237,9 +189,11 @@ def _write(store: Store, request: AddRequest, rid: str, existing: Release | None
                              "archive it under another version or name")
         licenses = existing.licenses + ((lic_id,) if lic_id and lic_id not in existing.licenses else ())
         release = replace(existing, licenses=licenses, artifacts=existing.artifacts + fresh)
-    unchanged = existing is not None and release == existing
+    lic_changed = lic is not None and (not store.catalog.has_license(lic.id)
+                                       or store.catalog.load_license(lic.id) != lic)
+    unchanged = existing is not None and release == existing and not lic_changed
     try:
-        if lic is not None and not store.catalog.has_license(lic.id):
+        if lic is not None and lic_changed:
             store.catalog.write_license(lic)
         if not unchanged:
             store.catalog.write_release(release)

@@ -125,8 +125,9 @@ def _check_files(store: Store, release: Release, held: dict[str, set[str]], resu
         elif not local and art.role != "installer":
             result.add(RISK, topic, f"{art.filename} is missing from the local store and no "
                        "remote holds a copy")
-    for role, what in (("license-file", "licence file"), ("invoice", "invoice")):
-        found = [a.filename for a in release.artifacts if a.role == role]
+    # A receipt (an order confirmation) proves the purchase as an invoice does.
+    for roles, what in ((("license-file",), "licence file"), (("invoice", "receipt"), "invoice")):
+        found = [a.filename for a in release.artifacts if a.role in roles]
         if found:
             result.add(OK, "documents", f"{what}: {', '.join(found)}")
         else:

@@ -37,7 +37,8 @@ from ..importers.fields import (
 )
 from ..keys import SecretBox, derive
 from ..store import Store
-from .add import find_release_for, media_type, new_license_id
+from .add import find_release_for, media_type
+from .purchase import new_license_id
 
 CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
 MASK = "••••••"

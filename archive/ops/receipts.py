@@ -169,9 +169,8 @@ def read_pdf_receipt(path: Path) -> Receipt:
 
 
 def receipt_from_parts(path: Path, parts: MessageParts) -> Receipt:
-    """The receipt in a message already taken apart; the HTML is read only without a plain body."""
-    body = parts.body or (_html_to_text(parts.html[:MAX_TEXT * 4]) if parts.html else "")
-    return _extract(path, parts, body[:MAX_TEXT])
+    """The receipt in a message already taken apart: its plain body and what its HTML adds."""
+    return _extract(path, parts, _plain_and_html(parts.body, parts.html))
 
 
 def _sent(msg: EmailMessage) -> datetime | None:
@@ -204,35 +203,86 @@ def _body_text(msg: EmailMessage) -> str:
             payload = part.get_payload(decode=True) or b""
             content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         (plain if ctype == "text/plain" else html).append(str(content))
-    text = "\n".join(plain) if plain else "\n".join(_html_to_text(h) for h in html)
-    return text[:MAX_TEXT]
+    return _plain_and_html("\n".join(plain), "\n".join(html))
+
+
+def _plain_and_html(plain: str, html: str) -> str:
+    """The text to read a receipt from: the plain body, then the lines of the HTML body that
+    the plain one lacks. The two parts of a multipart/alternative mail do not always say the
+    same: shops often put the key or the order table only in the HTML."""
+    if not html:
+        return plain[:MAX_TEXT]
+    html_text = _html_to_text(html[:MAX_TEXT * 4])
+    if not plain.strip():
+        return html_text[:MAX_TEXT]
+    have = {" ".join(line.split()) for line in plain.splitlines()}
+    more = [line for line in html_text.splitlines() if line not in have]
+    return "\n".join([plain, *more])[:MAX_TEXT]
 
 
 class _HtmlText(HTMLParser):
-    BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
+    """HTML as lines of text. A table row becomes one line; a row of a label cell and a value
+    cell (`<th>Order</th><td>A-1</td>`) becomes `Order: A-1`, as a plain-text mail writes it."""
+
+    BREAKS = {"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.rows: list[list[tuple[str, list[str]]]] = []   # open rows: (cell tag, its text)
         self.skip = 0
+
+    def _out(self, text: str) -> None:
+        row = self.rows[-1] if self.rows else None
+        (row[-1][1] if row else self.parts).append(text)
 
     def handle_starttag(self, tag: str, attrs: object) -> None:
         if tag in ("script", "style"):
             self.skip += 1
-        elif tag in self.BREAKS:
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows:
+            self.rows[-1].append((tag, []))
+        elif tag in self.BREAKS or tag in ("td", "th"):
+            self._out("\n" if tag in self.BREAKS else " ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self.skip = max(self.skip - 1, 0)
+        elif tag == "tr" and self.rows:
+            line = _row_text(self.rows.pop())
+            self._out(f"\n{line}\n")
+        elif tag == "table":
+            while self.rows:                   # rows left open by sloppy HTML
+                line = _row_text(self.rows.pop())
+                self._out(f"\n{line}\n")
+            self._out("\n")
         elif tag in self.BREAKS:
-            self.parts.append("\n")
+            self._out("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
+        if self.skip:
+            return
+        row = self.rows[-1] if self.rows else None
+        if row is not None and not row:          # text in a row before any cell
+            row.append(("td", []))
+        self._out(data)
+
+
+LABEL_CELL_MAX = 40
+
+
+def _row_text(cells: list[tuple[str, list[str]]]) -> str:
+    texts = ["".join(parts) for _, parts in cells]
+    if any("\n" in t.strip() for t in texts):      # a row holding a nested table: its lines
+        return "\n".join(t.strip() for t in texts if t.strip())
+    filled = [(tag, " ".join(t.split())) for (tag, _), t in zip(cells, texts) if t.strip()]
+    if len(filled) == 2:
+        (tag1, label), (tag2, value) = filled
+        if len(label) <= LABEL_CELL_MAX and not label.endswith((":", "=")) \
+                and not (tag1 == tag2 == "th"):
+            return f"{label}: {value}"
+    return " ".join(text for _, text in filled)
 
 
 def _html_to_text(html: str) -> str:

@@ -20,7 +20,8 @@ from manifests.model import normalise_name, release_id
 from ..errors import ArkeepError, UsageError
 from ..hashing import Progress
 from ..store import Store
-from .add import AddRequest, AddResult, LicenseFields, add_release, default_kind
+from .add import AddRequest, AddResult, add_release
+from .purchase import LicenseFields, Purchase, default_kind, record_licence
 from .linking import Group, keys_for, link
 from .outlook_msg import MsgUnreadable
 from .pdf_text import PdfUnreadable
@@ -77,12 +78,32 @@ class ProposedRelease:
 
 
 @dataclass(frozen=True)
+class ProposedLicence:
+    """A receipt with a key that names no installer found: a licence record of its own (no
+    release, as an import without a version makes), joined to the record of the same order
+    if there is one. The receipt file is not archived: a document belongs to a release."""
+
+    receipt: Path
+    product: str | None
+    key: str | None = field(default=None, repr=False)
+    key_source: str | None = None
+    extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    license: LicenseFields = LicenseFields()
+    license_sources: dict[str, str] = field(default_factory=dict)
+
+    def purchase(self) -> Purchase:
+        return Purchase(product=self.product, key=self.key, extra_keys=self.extra_keys,
+                        fields=self.license)
+
+
+@dataclass(frozen=True)
 class ScanPlan:
     root: Path
     releases: tuple[ProposedRelease, ...]
     unlinked: tuple[Found, ...]       # useful files the scan could not place
     ignored: tuple[Found, ...]        # everything else, with the reason
     files: int
+    licences: tuple[ProposedLicence, ...] = ()   # from receipts with a key and no installer
 
 
 # -- classifying --------------------------------------------------------------------------------
@@ -196,6 +217,7 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
     extras: list[tuple[str, Path, Any]] = []
     unlinked: list[Found] = []
     ignored: list[Found] = []
+    licences: list[ProposedLicence] = []
     paths = walk(root)
     for path in paths:
         if on_file:
@@ -223,11 +245,22 @@ def plan_scan(root: Path, on_file: Callable[[Path], None] | None = None) -> Scan
             for g in groups.values():
                 if path in _placed(g, role):
                     g.links[path.name] = f"{g.links[path.name]} ({_unread(detail)})"
-        if problem:
+        if problem and isinstance(detail, Receipt) and detail.keys:
+            licences.append(_licence_of(detail))
+        elif problem:
             unlinked.append(Found(path, role, problem))
     releases = tuple(_proposal(g) for g in groups.values())
     return ScanPlan(root=root, releases=releases, unlinked=tuple(unlinked),
-                    ignored=tuple(ignored), files=len(paths))
+                    ignored=tuple(ignored), files=len(paths), licences=tuple(licences))
+
+
+def _licence_of(receipt: Receipt) -> ProposedLicence:
+    key, key_source, extra_keys, fields, field_sources = _purchase_from([(receipt, ())], None)
+    product = receipt.product or receipt.subject
+    return ProposedLicence(receipt=receipt.path, product=product, key=key, key_source=key_source,
+                           extra_keys=extra_keys,
+                           license=LicenseFields(kind=default_kind(key is not None, False), **fields),
+                           license_sources=field_sources)
 
 
 def _placed(g: Group, role: str) -> list[Path]:
@@ -286,25 +319,7 @@ def _proposal(g: Group) -> ProposedRelease:
         notes.append("the installers are for different platforms: "
                      + ", ".join(sorted(p or "?" for p in g.platforms)) + "; no platform is set")
         sources.pop("platform", None)
-    key = key_source = None
-    extra_keys: dict[str, str] = {}  # value -> where found; insertion order is the receipts' order
-    fields: dict[str, Any] = {}
-    field_sources: dict[str, str] = {}
-    for receipt, products in g.receipts:
-        keys = keys_for(g.product, receipt, products)
-        ranked = sorted(keys, key=lambda k: not k.labelled)
-        if ranked and key is None:
-            key, key_source = ranked[0].value, f"{receipt.path.name}: {ranked[0].how}"
-        for candidate in ranked:
-            if candidate.value != key and candidate.value not in extra_keys:
-                extra_keys[candidate.value] = f"{receipt.path.name}: {candidate.how}"
-        for name in ("order_number", "purchase_date", "price", "currency", "seller",
-                     "licensed_to", "email"):
-            value = getattr(receipt, name)
-            if value is not None and name not in fields:
-                fields[name] = value
-                if name in receipt.sources:
-                    field_sources[name] = f"{receipt.path.name}: {receipt.sources[name]}"
+    key, key_source, extra_keys, fields, field_sources = _purchase_from(g.receipts, g.product)
     if extra_keys:
         notes.append(f"{len(extra_keys)} more candidate key(s) kept as extra keys of the licence "
                      "record; the key is the first labelled one, and the emails are archived")
@@ -325,8 +340,37 @@ def _proposal(g: Group) -> ProposedRelease:
                                                    if r.path not in g.invoices + g.license_files)
         + tuple(g.receipt_files),
         links=dict(g.links), key=key, key_source=key_source,
-        extra_keys=tuple((where, value) for value, where in extra_keys.items()), license=license_fields,
+        extra_keys=extra_keys, license=license_fields,
         license_sources=field_sources, detected=detected, notes=tuple(notes))
+
+
+def _purchase_from(receipts: list[tuple[Receipt, tuple[str, ...]]], product: str | None
+                   ) -> tuple[str | None, str | None, tuple[tuple[str, str], ...], dict[str, Any],
+                              dict[str, str]]:
+    """(key, where it was read, extra keys as (where, value), licence fields, their sources)
+    from the receipts of one purchase: the first labelled key is the key, every other candidate
+    an extra key; each field from the first receipt that gives it."""
+    key = key_source = None
+    extra_keys: dict[str, str] = {}  # value -> where found; insertion order is the receipts' order
+    fields: dict[str, Any] = {}
+    field_sources: dict[str, str] = {}
+    for receipt, products in receipts:
+        keys = keys_for(product, receipt, products) if product else list(receipt.keys)
+        ranked = sorted(keys, key=lambda k: not k.labelled)
+        if ranked and key is None:
+            key, key_source = ranked[0].value, f"{receipt.path.name}: {ranked[0].how}"
+        for candidate in ranked:
+            if candidate.value != key and candidate.value not in extra_keys:
+                extra_keys[candidate.value] = f"{receipt.path.name}: {candidate.how}"
+        for name in ("order_number", "purchase_date", "price", "currency", "seller",
+                     "licensed_to", "email"):
+            value = getattr(receipt, name)
+            if value is not None and name not in fields:
+                fields[name] = value
+                if name in receipt.sources:
+                    field_sources[name] = f"{receipt.path.name}: {receipt.sources[name]}"
+    return (key, key_source, tuple((where, value) for value, where in extra_keys.items()), fields,
+            field_sources)
 
 
 # -- applying -----------------------------------------------------------------------------------
@@ -349,6 +393,27 @@ def apply_plan(store: Store, plan: ScanPlan, secret: bytes | None,
             out.append(Applied(proposal, None, str(exc)))
             continue
         out.append(Applied(proposal, result))
+    return out
+
+
+@dataclass(frozen=True)
+class AppliedLicence:
+    proposal: ProposedLicence
+    license_id: str | None
+    action: str | None            # "new", "updated" (joined to the same order's record), "unchanged"
+    error: str | None = None
+
+
+def apply_licences(store: Store, plan: ScanPlan, secret: bytes | None) -> list[AppliedLicence]:
+    """Record the licences of receipts without an installer; one failure does not stop the rest."""
+    out: list[AppliedLicence] = []
+    for proposal in plan.licences:
+        try:
+            lic, action = record_licence(store, proposal.purchase(), secret)
+        except ArkeepError as exc:
+            out.append(AppliedLicence(proposal, None, None, str(exc)))
+            continue
+        out.append(AppliedLicence(proposal, lic.id, action))
     return out
 
 
@@ -382,6 +447,15 @@ def plan_data(plan: ScanPlan, reveal: bool = False) -> dict[str, Any]:
                                         for where, v in r.extra_keys],
                          "license": lic, "license_sources": r.license_sources,
                          "notes": list(r.notes)})
-    return {"root": str(plan.root), "files": plan.files, "releases": releases,
+    licences = [{"receipt": rel(lp.receipt), "product": lp.product,
+                 "key": lp.key if reveal or lp.key is None else mask_key(lp.key),
+                 "key_source": lp.key_source,
+                 "extra_keys": [{"key": v if reveal else mask_key(v), "source": where}
+                                for where, v in lp.extra_keys],
+                 "license": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                             for k, v in vars(lp.license).items() if v is not None},
+                 "license_sources": lp.license_sources}
+                for lp in plan.licences]
+    return {"root": str(plan.root), "files": plan.files, "releases": releases, "licences": licences,
             "unlinked": [{"path": rel(f.path), "role": f.role, "why": f.reason} for f in plan.unlinked],
             "ignored": [{"path": rel(f.path), "why": f.reason} for f in plan.ignored]}

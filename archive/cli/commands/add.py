@@ -95,7 +95,8 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.add import AddRequest, LicenseFields, add_release
+    from ...ops.add import AddRequest, add_release
+    from ...ops.purchase import LicenseFields
     from ...humanize import human_size
     
     store = ctx.open_store()

@@ -20,7 +20,9 @@ Installers are grouped into releases by what they say about themselves (see `ark
 else by their file names (marked as a guess). Licence files (*.lic, LICENSE*, *.key, ...),
 invoices and receipts (.eml, Outlook .msg, PDF text) are linked to the release they name; the order number,
 date, price, seller and licence key in a receipt email go into the licence record, the key
-stored encrypted. Keys are masked in the plan unless --reveal.
+stored encrypted. Keys are masked in the plan unless --reveal. A receipt with a key that names
+no installer found becomes a licence record without a release (see `arkeep list --licenses`);
+receipts of one order fill one licence record.
 """
 
 
@@ -38,7 +40,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.scan import apply_plan, plan_data, plan_scan
+    from ...ops.scan import apply_licences, apply_plan, plan_data, plan_scan
 
     if args.yes and not args.apply:
         raise UsageError("--yes only goes with --apply")
@@ -47,31 +49,35 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     data = plan_data(plan, reveal=args.reveal)
     if not ctx.json:
         ctx.say("\n".join(plan_lines(plan, args.reveal)))
-    if not args.apply or not plan.releases:
+    if not args.apply or not (plan.releases or plan.licences):
         if ctx.json:
             ctx.emit_json(data)
-        elif plan.releases:
+        elif plan.releases or plan.licences:
             ctx.say("Nothing was archived; run again with --apply to archive these releases.")
         return 0
     assert store is not None
-    if not args.yes and not confirm(ctx, len(plan.releases)):
+    if not args.yes and not confirm(ctx, len(plan.releases), len(plan.licences)):
         if ctx.json:
             ctx.emit_json(data)
         ctx.say("Nothing was archived.")
         return 0
-    secret = ctx.unlock(store) if any(r.key for r in plan.releases) else None
+    needs_key = any(r.key or r.extra_keys for r in plan.releases) or bool(plan.licences)
+    secret = ctx.unlock(store) if needs_key else None
     with store.writing("arkeep scan"):
         try:
             applied = apply_plan(store, plan, secret, progress_for=ctx.file_bar)
         finally:
             ctx.close_bars()
-    failed = [a for a in applied if a.error]
+        recorded = apply_licences(store, plan, secret)
+    failed = [a for a in applied if a.error] + [a for a in recorded if a.error]
     if ctx.json:
         data["applied"] = [{"id": a.result.release.id if a.result else a.release.id,
                             "created": a.result.created if a.result else None,
                             "unchanged": a.result.unchanged if a.result else None,
                             "license": a.result.license.id if a.result and a.result.license else None,
                             "error": a.error} for a in applied]
+        data["applied_licences"] = [{"receipt": a.proposal.receipt.name, "license": a.license_id,
+                                     "action": a.action, "error": a.error} for a in recorded]
         ctx.emit_json(data)
     else:
         for a in applied:
@@ -85,13 +91,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 verb = "Archived" if a.result.created else "Updated"
                 ctx.say(f"{verb} {a.result.release.id}: {len(a.result.new_artifacts)} new "
                         f"file(s){lic}{key}")
+        for lr in recorded:
+            if lr.error:
+                ctx.note(f"arkeep: {lr.proposal.receipt.name}: licence not recorded: {lr.error}")
+            else:
+                said = {"new": "Recorded licence", "updated": "Added to licence",
+                        "unchanged": "Already recorded: licence"}[lr.action or "new"]
+                ctx.say(f"{said} {lr.license_id} from {lr.proposal.receipt.name} (no release; "
+                        "`arkeep add INSTALLER … --license ID --receipt FILE` links it)")
     return EXIT_PROBLEM if failed else 0
 
 
-def confirm(ctx: Context, count: int) -> bool:
+def confirm(ctx: Context, count: int, licences: int = 0) -> bool:
     if not has_terminal() or not sys.stdin.isatty():
         raise UsageError("scan --apply asks before archiving: run it in a terminal, or add --yes")
-    answer = input(f"Archive {count} release{'s' * (count != 1)} into {ctx.store_path}? [y/N] ")
+    more = f" and {licences} licence record{'s' * (licences != 1)}" if licences else ""
+    answer = input(f"Archive {count} release{'s' * (count != 1)}{more} into {ctx.store_path}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -130,6 +145,18 @@ def plan_lines(plan: Any, reveal: bool) -> list[str]:
             lines.append(f"  {'order':<13} {order}")
         for note in r.notes:
             lines.append(f"  note: {note}")
+    if plan.licences:
+        lines += ["", "Licences from receipts that name no installer found (recorded without a "
+                  "release; the receipt file itself is not archived):"]
+        for lp in plan.licences:
+            lines.append(f"  {rel(lp.receipt)}: {lp.product or '(no product named)'}")
+            if lp.key:
+                shown = lp.key if reveal else mask_key(lp.key)
+                lines.append(f"    {'key':<11} {shown:<28} {lp.key_source}")
+            for where, value in lp.extra_keys:
+                lines.append(f"    {'extra key':<11} {value if reveal else mask_key(value):<28} {where}")
+            if lp.license.order_number:
+                lines.append(f"    {'order':<11} {lp.license.order_number}")
     if plan.unlinked:
         lines += ["", "Found but not placed:"]
         lines += [f"  {f.role:<13} {rel(f.path)}: {f.reason}" for f in plan.unlinked]
