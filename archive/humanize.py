@@ -14,3 +14,18 @@ def human_size(n: int) -> str:
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 file', '2 files', '0 files'; `plural` where adding an s is wrong ('1 copy', '2 copies')."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: wide and full-width characters (CJK) two, combining
+    marks none, everything else one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` followed by spaces up to `width` display columns (nothing added past it)."""
+    return text + " " * max(0, width - display_width(text))

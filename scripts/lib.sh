@@ -6,6 +6,27 @@ VENV="$ROOT/.venv"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# shell_quote WORD...  the words as one command line a POSIX shell reads back as the same words
+# (single quotes only where a word needs them), for echoing commands a reader can copy and paste.
+shell_quote() {
+  local out=() word
+  for word in "$@"; do
+    if [[ -n $word && $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      out+=("$word")
+    else
+      out+=("'${word//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s\n' "${out[*]}"
+}
+
+# quietly LOG CMD...  runs CMD with its output in LOG, shown only when CMD fails (pip's notices
+# and warnings are noise on a run that works).
+quietly() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+}
+
 pick_python() {
   for py in python3.13 python3.12 python3.11 python3; do
     if command -v "$py" >/dev/null 2>&1 &&
@@ -27,10 +48,11 @@ ensure_venv() {
   fi
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$ROOT/constraints.txt" -nt "$stamp" ]; then
     say "installing arkeep${extras:+[$extras]} with the pinned versions in constraints.txt"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    local log="$VENV/pip-install.log"
+    quietly "$log" "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    quietly "$log" "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
       -c "$ROOT/constraints.txt" -e "$ROOT${extras:+[$extras]}"
-    "$VENV/bin/python" -m pip check
+    quietly "$log" "$VENV/bin/python" -m pip check
     touch "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

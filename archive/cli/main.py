@@ -54,6 +54,23 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
+class _VersionAction(argparse.Action):
+    """`arkeep --version`: the installed package's version, looked up only when asked (the
+    metadata machinery costs start-up time every other command would pay)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            number = version("arkeep")
+        except PackageNotFoundError:
+            number = "unknown (not installed; run from a source tree)"
+        print(f"arkeep {number}")
+        parser.exit()
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -88,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep the software you paid for restorable for decades: installers, licence "
                     "keys and invoices in a BLAKE3 content-addressed store, replicated as AES-256 "
                     "bundles that 7-Zip opens with your recovery code.")
+    parser.add_argument("--version", action=_VersionAction, help="print arkeep's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub, common)

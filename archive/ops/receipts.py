@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import UsageError
-from ..importers.fields import KEY_SHAPE
+from ..importers.fields import KEY_SHAPE, parse_price
 
 MAX_EMAIL_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
@@ -404,22 +404,9 @@ def _price(lines: list[str]) -> tuple[str, str | None, str, str] | None:
 
 
 def _normalise_amount(text: str) -> str | None:
-    text = text.replace("'", "").replace(" ", "")
-    if "," in text and "." in text:
-        decimal = "," if text.rfind(",") > text.rfind(".") else "."
-    elif "," in text:
-        decimal = "," if re.search(r",\d{1,2}$", text) else ""
-    elif "." in text:
-        decimal = "." if re.search(r"\.\d{1,2}$", text) else ""
-    else:
-        decimal = ""
-    if decimal:
-        whole, _, frac = text.rpartition(decimal)
-        whole = re.sub(r"[.,]", "", whole)
-        result = f"{whole}.{frac}"
-    else:
-        result = re.sub(r"[.,]", "", text)
-    return result if re.fullmatch(r"\d+(\.\d+)?", result) else None
+    """The amount as a decimal string, read by the one price parser (importers.fields)."""
+    parsed = parse_price(text)
+    return parsed[0] if parsed is not None and not parsed[0].startswith("-") else None
 
 
 def _keys(lines: list[str], order_number: str, start: int) -> list[CandidateKey]:

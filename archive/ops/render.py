@@ -28,6 +28,26 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _plain(v: Any) -> str:
+    """A value of [extra] as a person reads it: lists joined by commas, tables as 'key: value'
+    pairs, never Python's repr."""
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_plain(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_plain(x) for x in v)
+    return str(_value(v))
+
+
+def _provenance(meta: dict[str, Any]) -> str:
+    """Where an imported record came from: 'bitwarden_export.json (bitwarden), item 3, folder
+    Software'. The fingerprint (a keyed digest that recognises the item next time) is left out."""
+    head = f"{meta.get('file', '?')} ({meta.get('format', '?')})"
+    if "item" in meta:
+        head += f", item {meta['item']}"
+    rest = {k: v for k, v in meta.items() if k not in ("file", "format", "item", "fingerprint")}
+    return head + "".join(f", {k} {_plain(v)}" for k, v in rest.items())
+
+
 def reveal(secret: Secret | None, box: SecretBox | None) -> str | None:
     if secret is None:
         return None
@@ -84,7 +104,10 @@ def license_text(release: Release | None, lic: License, box: SecretBox | None) -
             value = f"{value} {lic.currency}"
         lines.append(f"{label:<18}: {_value(value)}")
     for k, v in sorted(lic.extra.items()):
-        lines.append(f"{k:<18}: {_value(v)}")
+        if k == "import" and isinstance(v, dict):
+            lines.append(f"{'Imported from':<18}: {_provenance(v)}")
+        else:
+            lines.append(f"{k:<18}: {_plain(v)}")
     files = [a for a in release.artifacts if a.license == lic.id and a.role != "installer"] \
         if release is not None else []
     for a in files:

@@ -64,6 +64,7 @@ class RemoteSyncResult:
     errors: list[str] = field(default_factory=list)
     pushed_units: list[WantedUnit] = field(default_factory=list)
     removed: int = 0                  # units of removed releases and pruned objects deleted
+    key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
 
 
 # What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
@@ -103,6 +104,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     held = sum(1 for copy in known.values() if copy.state == PRESENT)
     if bring_key_file_up_to_date(backend, store, held, bool(present))[1]:
         result.pushed += 1
+        result.key_sent = True
     todo = _reconcile(backend, secret, plan, present, known, ledger)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here

@@ -90,7 +90,7 @@ def test_a_directory_and_a_bucket_meet_the_policy(cli, nas_and_cloud) -> None:  
                        "offsite_remotes": ["cloud"], "problems": [], "warnings": []}
     text = cli("status")
     assert text.code == 0 and f"OK      {sample.rid}: copies on cloud, nas" in text.out
-    assert "1 of 1 releases meet the policy" in text.out
+    assert "1 of 1 release meets the policy" in text.out
 
 
 def test_a_copy_found_bad_by_verify_breaks_the_policy(cli, nas_and_cloud, store_dir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     g.add_argument("--seats", type=int)
     g.add_argument("--purchased", type=_date, metavar="YYYY-MM-DD")
     g.add_argument("--order-number")
-    g.add_argument("--price", help="amount, e.g. 699.00")
+    g.add_argument("--price", help="amount, e.g. 699.00, 12,50 or '89,90 €' (a sign or code sets the currency)")
     g.add_argument("--currency", help="ISO 4217 code, e.g. EUR")
     g.add_argument("--seller")
     g.add_argument("--expires", type=_date, metavar="YYYY-MM-DD")
@@ -103,15 +103,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     key = read_key(args)
     if args.currency and (len(args.currency) != 3 or not args.currency.isalpha()):
         raise UsageError(f"--currency {args.currency!r}: give a three-letter code such as EUR or USD")
-    if args.price is not None:
-        try:
-            float(args.price)
-        except ValueError:
-            raise UsageError(f"--price {args.price!r}: give an amount such as 699.00") from None
+    price, currency = _price(args.price, args.currency)
     fields = LicenseFields(
         kind=args.license_kind, licensed_to=args.licensed_to, email=args.email, company=args.company,
         seats=args.seats, purchase_date=args.purchased, order_number=args.order_number,
-        price=args.price, currency=args.currency.upper() if args.currency else None,
+        price=price, currency=currency,
         seller=args.seller, expires=args.expires, maintenance_end=args.maintenance_end,
         activation_notes=args.activation_notes)
     product, version, vendor, platform = args.product, args.release_version, args.vendor, args.platform
@@ -158,6 +154,23 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0
+
+
+def _price(text: str | None, currency: str | None) -> tuple[str | None, str | None]:
+    """--price read as import and scan read prices ('12,50', '89,90 €', '$1,299.00'); a
+    currency it names is kept unless --currency says another."""
+    from ...importers.fields import parse_price
+
+    currency = currency.upper() if currency else None
+    if text is None:
+        return None, currency
+    parsed = parse_price(text)
+    if parsed is None or parsed[0].startswith("-"):
+        raise UsageError(f"--price {text!r}: give an amount such as 699.00, 12,50 or '89,90 €'")
+    amount, named = parsed
+    if named and currency and named != currency:
+        raise UsageError(f"--price {text!r} is in {named} but --currency says {currency}")
+    return amount, currency or named
 
 
 def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:

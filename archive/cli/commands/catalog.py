@@ -66,7 +66,8 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
         return status
     if not ctx.quiet:
-        ctx.out.write("\n".join(lines) + "\n")
+        from ...listing import columns
+        ctx.out.write("\n".join(columns(lines)) + "\n")
     return status
 
 

@@ -92,6 +92,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    from ...humanize import count
     from ...ledger import Ledger
     from ...remotes import load_remotes
     
@@ -110,7 +111,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("No remotes yet; `arkeep remote add NAME URL` adds one.")
     for r in rows:
         ctx.say(f"{r['name']:<12} {r['kind']:<6} {'offsite' if r['offsite'] else 'onsite ':<8} {r['url']}  "
-                f"[{r['units']} units, last seen {r['last_seen'] or 'never'}]")
+                f"[{count(r['units'], 'unit')}, last seen {r['last_seen'] or 'never'}]")
     return 0
 
 

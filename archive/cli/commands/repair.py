@@ -67,6 +67,7 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
+    from ...humanize import count
     from ...ops.rebuild import rebuild
     from ...remotes import open_url
 
@@ -84,8 +85,8 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
                        "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
                        "remote": name, "problems": result.problems})
     else:
-        ctx.say(f"Rebuilt {store.root} from {backend.url}: {result.releases} releases, "
-                f"{result.licenses} licence records, {result.objects_fetched} objects fetched "
+        ctx.say(f"Rebuilt {store.root} from {backend.url}: {count(result.releases, 'release')}, "
+                f"{count(result.licenses, 'licence record')}, {count(result.objects_fetched, 'object')} fetched "
                 f"({result.objects_present} already present), every one checked against its BLAKE3.")
         ctx.say(f"  the replica is remote '{name}'")
         for p in result.problems:

@@ -58,6 +58,7 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
+    from ...humanize import count
     from ...ops.status import Policy, status
     from ...remotes import load_remotes
     from ..replicas import ledger_of
@@ -90,8 +91,9 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     if lines:
         ctx.out.write("\n".join(lines) + "\n")
     unrestorable = sum(bool(r.blockers) for r in results)
-    ctx.say(f"{len(results) - len(bad)} of {len(results)} releases meet the policy "
-            f"({policy.min_remotes} remotes, {policy.min_offsite} offsite, verified within "
+    meet = "meets" if len(results) - len(bad) == 1 else "meet"
+    ctx.say(f"{len(results) - len(bad)} of {count(len(results), 'release')} {meet} the policy "
+            f"({count(policy.min_remotes, 'remote')}, {policy.min_offsite} offsite, verified within "
             f"{policy.max_verify_age_days} days)"
             + (f"; {unrestorable} cannot be restored at all." if unrestorable else "."))
     return 1 if bad else 0

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
-
+from typing import TYPE_CHECKING
 
 from ...errors import EXIT_ENVIRONMENT, ArkeepError
 from ..context import Context
+
+if TYPE_CHECKING:
+    from ...ops.sync import RemoteSyncResult
 
 EXAMPLES = """examples:
   arkeep sync                 every remote; drives that are not plugged in are skipped
@@ -31,7 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from backends.errors import BackendError
     
-    from ...humanize import human_size
+    from ...humanize import count, human_size
     from ...ops.sync import sync_remote
     from ...plan import plan_units
     from ..replicas import chosen_remotes, ledger_of, open_backends
@@ -62,17 +65,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.close_bars()
             rows.append({"remote": spec.name, "status": result.status, "message": result.message,
                          "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
-                         "already_present": result.present, "removed": result.removed})
+                         "already_present": result.present, "removed": result.removed,
+                         "key_sent": result.key_sent})
             if result.status == "skipped":
                 ctx.say(f"{spec.name}: skipped, {result.message}")
             elif result.status == "up-to-date":
-                ctx.say(f"{spec.name}: up to date ({result.present} units)")
+                ctx.say(f"{spec.name}: up to date ({count(result.present, 'unit')})")
             else:
-                ctx.say(f"{spec.name}: sent {result.pushed} units ({human_size(result.pushed_bytes)}), "
-                        f"{result.present} were already there")
+                ctx.say(f"{spec.name}: {_sent(result, human_size(result.pushed_bytes))}")
             if result.removed:
-                ctx.say(f"{spec.name}: deleted {result.removed} units of removed releases and "
-                        "pruned objects")
+                ctx.say(f"{spec.name}: deleted {count(result.removed, 'unit')} of removed releases "
+                        "and pruned objects")
     if ctx.json:
         ctx.emit_json(rows)
     return EXIT_ENVIRONMENT if failed else 0
+
+
+def _sent(result: "RemoteSyncResult", size: str) -> str:
+    """'sent 5 units (1.2 MiB) and the key file, 3 already there': the key file is no unit,
+    so the counts agree with the next sync's 'up to date (8 units)'."""
+    from ...humanize import count
+
+    units = result.pushed - result.key_sent
+    text = f"sent {count(units, 'unit')} ({size})" if units else "sent no unit"
+    if result.key_sent:
+        text += " and the key file"
+    return text + f", {result.present} already there"

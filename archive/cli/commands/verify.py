@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import human_size
+    from ...humanize import count, human_size
     from ...ops.verify import VerifyReport, verify_store
     
     store = ctx.open_store()
@@ -66,13 +66,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for problem in report.problems:
         print(f"PROBLEM {problem}", file=ctx.out)
     if report.unreferenced:
-        ctx.note(f"note: {len(report.unreferenced)} object(s) are not referenced by any manifest")
-    summary = (f"{report.releases} releases, {report.licenses} licence records, "
-               f"{report.objects_checked} units ({human_size(report.bytes_checked)}) checked")
+        n = len(report.unreferenced)
+        ctx.note(f"note: {count(n, 'object')} {'is' if n == 1 else 'are'} not referenced by any "
+                 "manifest (`arkeep prune` deletes them)")
+    summary = (f"{count(report.releases, 'release')}, {count(report.licenses, 'licence record')}, "
+               f"{count(report.objects_checked, 'unit')} ({human_size(report.bytes_checked)}) checked")
     if report.ok:
         ctx.say(f"OK: {summary}.")
         return 0
-    print(f"{len(report.problems)} problem(s) found in {summary}.", file=ctx.out)
+    print(f"{count(len(report.problems), 'problem')} found in {summary}.", file=ctx.out)
     return failed
 
 
