@@ -3,7 +3,7 @@
 `add` (and so `scan --apply`) and the licences `scan` makes from receipts without an installer
 all come here. A purchase joins an existing record, rather than making a second one, when
 - the release it is added to already has a record with the same key, or any record when no key
-  is given (as before); or
+  is given (as before), unless that record names another order number; or
 - a record has the same order number from the same seller (or vendor; one side unknown counts
   as the same), and the keys do not disagree (one side has none, or they are equal); or
 - (a licence with no release) a record holds the same key.
@@ -150,11 +150,15 @@ def licence_for(store: Store, p: Purchase, box: SecretBox | None,
     """The record this purchase belongs to, merged, or a new one (not yet written).
     `release_licences` are the licence ids of the release it is added to; None for a licence
     with no release."""
+    mine = _order(p.fields.order_number)
     for lid in release_licences or ():
         old = store.catalog.load_license(lid)
+        theirs = _order(old.order_number)
+        if mine is not None and theirs is not None and theirs != mine:
+            continue                    # another purchase of the same release (an upgrade)
         if p.key is None or (old.key is not None and keys_agree(old, p, box)):
             return merged(old, p, box)
-    if _order(p.fields.order_number) is not None or (release_licences is None and p.key):
+    if mine is not None or (release_licences is None and p.key):
         for old in _all_licences(store):
             if same_order(old, p) and keys_agree(old, p, box):
                 return merged(old, p, box)

@@ -136,3 +136,21 @@ def test_later_receipts_of_one_order_fill_one_licence_record(cli, store_dir: Pat
     assert any(m.startswith("invoice: ") and "confirmation.eml" in m for m in said)
     release = Store.open(store_dir).catalog.load_release(rid)
     assert {a.role for a in release.artifacts} == {"installer", "license-file", "receipt"}
+
+
+def test_another_order_of_the_same_release_is_another_record(cli, store_dir: Path,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    """A release with the record of order A: a purchase with order B (an upgrade, a second
+    seat) is recorded apart, not folded into A's record where its order number would be lost."""
+    installer = tmp_path / "setup.exe"
+    installer.write_bytes(b"MZ" + bytes(2000))
+    assert cli("add", installer, "--product", "Tool", "--version", "1",
+               "--order-number", "A-1001").code == 0
+    assert cli("add", installer, "--product", "Tool", "--version", "1",
+               "--order-number", "B-2002").code == 0
+    records = json.loads(cli("show", "tool@1", "--json").out)["license_records"]
+    assert sorted(r["order_number"] for r in records) == ["A-1001", "B-2002"]
+    assert cli("add", installer, "--product", "Tool", "--version", "1",
+               "--order-number", "b-2002", "--price", "19.00").code == 0
+    records = json.loads(cli("show", "tool@1", "--json").out)["license_records"]
+    assert len(records) == 2 and {r.get("price") for r in records} == {None, "19.00"}
