@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from .base import CHUNK, GuardedFile, key_problem, translated
+from .base import CHUNK, GuardedFile, UnitInfo, key_problem, translated, validate_prefix
 from .errors import (
     S3_PACKAGES,
     AccessDenied,
@@ -61,6 +61,7 @@ from .errors import (
     translate,
 )
 from .fsspec_backend import FsspecBackend
+from .s3_bounded import RangeFetcher, RangeReader, arm, list_pages
 
 MiB = 1 << 20
 MAX_PARTS = 10_000
@@ -93,6 +94,8 @@ class S3Options:
         parts, so `open_write` streams up to 156 GiB at 16 MiB; `put_file` scales parts up.
     max_concurrency: parts in flight at once for writes and `get_file` (memory: about this
         many parts plus one).
+    min_rate, rate_window: a download slower than `min_rate` bytes a second, averaged over
+        any `rate_window` seconds, is abandoned as `Unreachable` (see `s3_bounded`).
     """
 
     endpoint_url: str | None = None
@@ -106,6 +109,8 @@ class S3Options:
     part_size: int = 16 * MiB
     max_concurrency: int = 4
     addressing_style: str | None = None
+    min_rate: int = 4096
+    rate_window: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,13 @@ def parse_s3_url(name: str, url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def _run(fs: Any, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one of s3fs's coroutines on its event loop, from this thread."""
+    from fsspec.asyn import sync
+
+    return sync(fs.loop, method, *args, **kwargs)
+
+
 def _import_clients(name: str) -> tuple[Any, Any, Any]:
     try:
         import boto3
@@ -149,6 +161,8 @@ class S3Backend(FsspecBackend):
             raise InvalidRemote(name, f"lock_mode must be one of {', '.join(LOCK_MODES)}")
         if options.lock_mode and options.lock_days < 1:
             raise InvalidRemote(name, "lock_days must be at least 1 with a lock_mode")
+        if options.min_rate < 1 or options.rate_window <= 0:
+            raise InvalidRemote(name, "min_rate and rate_window must be positive")
         if options.part_size < 5 * MiB:
             raise InvalidRemote(name, "part_size must be at least 5 MiB (an S3 limit)")
         self.bucket, self.prefix = parse_s3_url(name, url)
@@ -195,7 +209,7 @@ class S3Backend(FsspecBackend):
         """The boto3 client with short timeouts, for bucket-level calls."""
         if self._control is None:
             with self._guard():
-                self._control = self._make_control()
+                self._control = arm(self._make_control())
         return self._control
 
     def _translate(self, exc: Exception, key: str | None = None) -> BackendError | None:
@@ -226,6 +240,7 @@ class S3Backend(FsspecBackend):
                     raise
                 self._create_bucket()
             self._ensure_features()
+            arm(_run(self.fs, self.fs.set_session))
         self._ready = True
 
     def root(self) -> str:
@@ -235,6 +250,37 @@ class S3Backend(FsspecBackend):
 
     def _require_root(self, root: str) -> None:
         """Prefixes need not exist in S3; `check` has verified the bucket."""
+
+    # -- reads and listings, bounded (see s3_bounded) ---------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[UnitInfo]:
+        """See `Backend.list`: one ListObjectsV2 page at a time, with the bounds of
+        `s3_bounded.list_pages`."""
+        validate_prefix(prefix, self.name)
+        base = self.root().partition("/")[2]
+        base = f"{base}/" if base else ""
+        return self._listed(base, prefix)
+
+    def _listed(self, base: str, prefix: str) -> Iterator[UnitInfo]:
+        def call(**request: Any) -> dict[str, Any]:
+            with self._guard():
+                return _run(self.fs, self.fs._call_s3, "list_objects_v2", **request)
+
+        yield from list_pages(call, self.name, self.bucket, base + prefix, base)
+
+    def _fetcher(self, key: str) -> RangeFetcher:
+        path = self._path(key)
+        size = self.info(key).size
+        return RangeFetcher(self.fs, self.name, self.bucket, key, self._object_key(path), size,
+                            self.options.min_rate, self.options.rate_window)
+
+    @contextmanager
+    def open_read(self, key: str) -> Iterator[BinaryIO]:
+        """See `Backend.open_read`: reads `part_size` at a time through ranged GETs."""
+        raw = io.BufferedReader(RangeReader(self._fetcher(key)), self.options.part_size)
+        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=True)
+        with guarded:
+            yield guarded  # type: ignore[misc]
 
     def _create_bucket(self) -> None:
         if not self.options.create_bucket:
@@ -342,10 +388,11 @@ class S3Backend(FsspecBackend):
             shutil.copyfileobj(source, target, CHUNK)
 
     def _download(self, key: str, local_path: Path) -> None:
-        path = self._path(key)
-        with self._guard(key):
-            self.fs.get_file(path, os.fspath(local_path), chunksize=self.options.part_size)
-        with open(local_path, "rb+") as handle:
+        fetcher = self._fetcher(key)
+        with open(local_path, "wb") as handle:
+            with self._guard(key):
+                _run(self.fs, fetcher.download, handle.fileno(), self.options.part_size,
+                     self.options.max_concurrency)
             os.fsync(handle.fileno())
 
     def cleanup_temp(self, older_than: float | None = None) -> int:

@@ -7,11 +7,16 @@ memory growing with what the server sends.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from backends import BadAnswer, UnconfirmedWrite, open_backend
-from tests.support.loopback_s3 import Lies, forwarding
+from backends import Backend, BadAnswer, UnconfirmedWrite, Unreachable, open_backend
+from backends import s3_bounded
+from tests.support.loopback_s3 import Lies, Misbehaviour, fake_s3, forwarding
 from tests.support.seaweed import SeaweedServer
+
+MiB = 1 << 20
 
 
 def test_a_size_mismatch_after_a_write_deletes_nothing(s3_env: SeaweedServer, bucket: str) -> None:
@@ -31,3 +36,84 @@ def test_a_size_mismatch_after_a_write_deletes_nothing(s3_env: SeaweedServer, bu
     assert any(seen.startswith("HEAD arkeep/units/ab/good.zip") for seen in lies.seen)
     stored = client.get_object(Bucket=bucket, Key="arkeep/units/ab/good.zip")["Body"].read()
     assert stored == b"the new copy!"
+
+
+# -- a fake endpoint on loopback (item 8: bounded; item 9: an unreadable answer) ----------------
+
+
+@pytest.fixture
+def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any credentials: the fake server checks no signature."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key")
+
+
+def fake_backend(url: str, **options: object) -> Backend:
+    return open_backend("cloud", "s3://bkt/arkeep", endpoint_url=url, **options)
+
+
+def test_a_listing_in_malformed_xml_is_an_unreadable_answer(fake_env: None) -> None:
+    with fake_s3(Misbehaviour(listing="malformed")) as url:
+        with pytest.raises(BadAnswer) as caught:
+            list(fake_backend(url).list("units/"))
+    text = str(caught.value)
+    assert text.startswith("remote 'cloud' gave an answer that could not be read")
+    assert "cannot be reached" not in text and "network" not in text
+
+
+@pytest.mark.parametrize("listing", ["endless", "endless-fresh"])
+def test_a_listing_that_repeats_itself_ends(fake_env: None, listing: str) -> None:
+    how = Misbehaviour(listing=listing)
+    with fake_s3(how) as url:
+        with pytest.raises(BadAnswer, match="listing repeats itself"):
+            list(fake_backend(url).list("units/"))
+    assert how.pages_served == 2
+
+
+def test_a_listing_that_never_ends_stops_at_the_page_limit(
+    fake_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_bounded, "MAX_LIST_PAGES", 5)
+    how = Misbehaviour(listing="endless-growing")
+    with fake_s3(how) as url:
+        with pytest.raises(BadAnswer, match="did not end after 5 pages"):
+            list(fake_backend(url).list("units/"))
+    assert how.pages_served == 5
+
+
+def test_a_body_that_ignores_the_range_is_refused_unread(fake_env: None, tmp_path: Path) -> None:
+    how = Misbehaviour(objects={"arkeep/key.toml": 300}, body="ignores-range")
+    with fake_s3(how) as url:
+        backend = fake_backend(url)
+        with pytest.raises(BadAnswer, match="the byte range was ignored"):
+            with backend.open_read("key.toml") as f:
+                f.read(64 * 1024)
+        with pytest.raises(BadAnswer):
+            backend.get_file("key.toml", tmp_path / "key.toml")
+    assert how.bytes_sent < 200 * MiB < how.huge
+    assert not (tmp_path / "key.toml").exists()
+
+
+def test_a_body_longer_than_asked_is_cut_at_the_size_asked(fake_env: None, tmp_path: Path) -> None:
+    how = Misbehaviour(objects={"arkeep/units/ab/unit.zip": 300}, body="overlong")
+    with fake_s3(how) as url:
+        backend = fake_backend(url)
+        with backend.open_read("units/ab/unit.zip") as f:
+            assert f.read() == b"x" * 300
+        backend.get_file("units/ab/unit.zip", tmp_path / "unit.zip")
+    assert (tmp_path / "unit.zip").read_bytes() == b"x" * 300
+    assert how.bytes_sent < 200 * MiB < how.huge
+
+
+def test_a_dribbled_body_ends_at_the_rate_floor(fake_env: None, tmp_path: Path) -> None:
+    """One byte every 0.2 s against a floor of 100 bytes/s over 0.5 s windows."""
+    how = Misbehaviour(objects={"arkeep/units/ab/unit.zip": 1000}, body="dribble")
+    with fake_s3(how) as url:
+        backend = fake_backend(url, min_rate=100, rate_window=0.5)
+        with pytest.raises(Unreachable, match="below the floor of 100 bytes/s") as caught:
+            with backend.open_read("units/ab/unit.zip") as f:
+                f.read()
+        assert "remote 'cloud'" in str(caught.value)
+        with pytest.raises(Unreachable, match="below the floor"):
+            backend.get_file("units/ab/unit.zip", tmp_path / "unit.zip")
+    assert how.bytes_sent < 1000

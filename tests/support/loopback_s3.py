@@ -132,10 +132,13 @@ class Misbehaviour:
 
     listing: "empty" (one page, no keys), "endless" (IsTruncated always true, the same
         continuation token every time), "endless-fresh" (a new token each time, the same keys),
-        "malformed" (not XML at all).
+        "endless-growing" (a new token and 1,000 new keys each time), "malformed" (not XML).
     objects: key (without bucket) -> the size HEAD reports.
     body: "exact" (honours Range), "ignores-range" (200 with `huge` bytes whatever was asked),
-        "dribble" (honours Range, then sends one byte every `dribble_every` seconds).
+        "overlong" (206 with the right Content-Range, then `huge` bytes), "dribble" (honours
+        Range, then sends one byte every `dribble_every` seconds).
+    PUT stores nothing but the size, so a HEAD after it answers.
+    bytes_sent: body bytes the server managed to hand to the socket, all answers together.
     """
 
     listing: str = "empty"
@@ -144,6 +147,7 @@ class Misbehaviour:
     huge: int = 2 << 30
     dribble_every: float = 0.2
     pages_served: int = 0
+    bytes_sent: int = 0
 
 
 _LIST_PAGE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -206,8 +210,9 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
                 self._reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
 
         def do_PUT(self) -> None:  # noqa: N802
-            self.body()
-            self._reply(200)
+            _, key, _ = self._where()
+            how.objects[key] = len(self.body())
+            self._reply(200, headers={"ETag": '"0"'})
 
         def _list(self, bucket: str, query: dict[str, list[str]]) -> None:
             how.pages_served += 1
@@ -219,6 +224,9 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
                 self._reply(200, _page(bucket, prefix, keys, "same-token"))
             elif how.listing == "endless-fresh":
                 self._reply(200, _page(bucket, prefix, keys, f"token-{how.pages_served}"))
+            elif how.listing == "endless-growing":
+                keys = [(f"{prefix}p{how.pages_served:06d}-{n:04d}", 1) for n in range(1000)]
+                self._reply(200, _page(bucket, prefix, keys, f"token-{how.pages_served}"))
             else:
                 self._reply(200, _page(bucket, prefix, [], None))
 
@@ -229,8 +237,12 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
             if wanted.startswith("bytes="):
                 first, _, last = wanted[6:].partition("-")
                 start, end = int(first), min(int(last) if last else size - 1, size - 1)
-            if how.body == "ignores-range":
-                self._reply(200, length=how.huge, headers={"ETag": '"0"'})
+            if how.body in ("ignores-range", "overlong"):
+                headers = {"ETag": '"0"'}
+                if how.body == "overlong":
+                    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+                self._reply(200 if how.body == "ignores-range" else 206, length=how.huge,
+                            headers=headers)
                 block = b"x" * (1 << 20)
                 sent = 0
                 try:
@@ -238,6 +250,7 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
                         piece = block[: how.huge - sent]
                         self.wfile.write(piece)
                         sent += len(piece)
+                        how.bytes_sent += len(piece)
                 except OSError:
                     pass
                 return
@@ -249,9 +262,11 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
                     for _ in range(length):
                         self.wfile.write(b"x")
                         self.wfile.flush()
+                        how.bytes_sent += 1
                         time.sleep(how.dribble_every)
                 else:
                     self.wfile.write(b"x" * length)
+                    how.bytes_sent += length
             except OSError:
                 pass
 

@@ -1,0 +1,224 @@
+"""Reads and listings from an S3 endpoint that may misbehave, each with a bound.
+
+s3fs trusts the server: a GET's body is read whole whatever its length (a server that ignores
+Range sent 1.5 GB for a 300-byte key file), a listing follows `IsTruncated` for as long as the
+server says so (an endless listing grew a process by 360 MB in 80 s), and a body sent one byte
+every few seconds never trips a per-read timeout. The limits here:
+
+- size: a ranged GET is accepted only if the answer is that range (`Content-Range` starting
+  at the offset asked for) or, from offset 0, the whole object at the size HEAD reported;
+  anything else is `BadAnswer`, and at most the bytes asked for are read in any case;
+- pages: a listing ends with `BadAnswer` when a continuation token comes back a second time,
+  when keys stop growing in the order S3 guarantees (a listing that repeats itself), or after
+  `MAX_LIST_PAGES` pages (ten million keys at 1,000 a page);
+- time: a transfer must move `min_rate` bytes a second averaged over every `rate_window`
+  seconds, else it ends with `Unreachable` (a dead trickle, not a slow link).
+
+Answers whose XML does not parse are reported as `BadAnswer` too (botocore retries them as a
+"500" that reads like a server that is down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+from xml.etree import ElementTree
+
+from .base import CHUNK, UnitInfo, is_reserved
+from .errors import BadAnswer, Unreachable
+from .fsspec_backend import _mtime
+
+MAX_LIST_PAGES = 10_000
+PAGE_KEYS = 1_000
+
+Sink = Callable[[int, bytes], None]
+
+
+def refuse_unreadable(response_dict: Any = None, **_: Any) -> None:
+    """A `before-parse` hook: an S3 answer with a body that is not XML raises botocore's
+    `ResponseParserError` (translated to `BadAnswer`) instead of passing as a retried 500."""
+    if not isinstance(response_dict, dict) or response_dict.get("status_code") not in (200, 500):
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, (bytes, bytearray)) or not body.strip():
+        return
+    try:
+        ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        from botocore.parsers import ResponseParserError
+
+        raise ResponseParserError("the answer is not XML") from None
+
+
+def arm(client: Any) -> Any:
+    """Register `refuse_unreadable` on a botocore or aiobotocore S3 client; return it."""
+    client.meta.events.register("before-parse.s3", refuse_unreadable)
+    return client
+
+
+def list_pages(call: Callable[..., dict[str, Any]], remote: str, bucket: str, prefix: str,
+               root_prefix: str, max_pages: int | None = None) -> Iterator[UnitInfo]:
+    """Every object under `prefix` (a full S3 key prefix), as `UnitInfo` keyed relative to
+    `root_prefix`, one ListObjectsV2 page at a time; `call(**request)` sends one request."""
+    from .fsspec_backend import _mtime
+
+    max_pages = max_pages or MAX_LIST_PAGES
+    tokens: set[str] = set()
+    last = ""
+    request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_KEYS}
+    for _ in range(max_pages):
+        page = call(**request)
+        for entry in page.get("Contents", []):
+            name = str(entry["Key"])
+            if name <= last:
+                raise BadAnswer(remote, "its listing repeats itself (keys out of order)")
+            last = name
+            key = name[len(root_prefix):]
+            if not key or key.endswith("/") or is_reserved(key):
+                continue
+            yield UnitInfo(key, int(entry["Size"]), _mtime(entry))
+        if not page.get("IsTruncated"):
+            return
+        token = page.get("NextContinuationToken")
+        if not token or token in tokens:
+            raise BadAnswer(remote, "its listing repeats itself (a continuation token came back)")
+        tokens.add(token)
+        request["ContinuationToken"] = token
+    raise BadAnswer(remote, f"its listing did not end after {max_pages:,} pages")
+
+
+class RangeFetcher:
+    """Ranged GETs of one object, each checked, capped and held to a minimum rate."""
+
+    def __init__(self, fs: Any, remote: str, bucket: str, key: str, object_key: str,
+                 size: int, min_rate: float, rate_window: float) -> None:
+        self.fs = fs
+        self.remote = remote
+        self.target = {"Bucket": bucket, "Key": object_key}
+        self.key = key
+        self.size = size
+        self.min_rate = min_rate
+        self.rate_window = rate_window
+
+    def fetch(self, start: int, length: int) -> bytes:
+        """Bytes [start, start + length) of the object, from the calling thread."""
+        from fsspec.asyn import sync
+
+        out = bytearray()
+        sync(self.fs.loop, self.get, start, length, lambda _, data: out.extend(data))
+        return bytes(out)
+
+    async def get(self, start: int, length: int, sink: Sink) -> None:
+        """Send bytes [start, start + length) to `sink(offset, data)` as they arrive."""
+        answer = await self.fs._call_s3(
+            "get_object", **self.target, Range=f"bytes={start}-{start + length - 1}")
+        body = answer["Body"]
+        try:
+            self._check(answer, start, length)
+            await self._drain(body, start, length, sink)
+        finally:
+            body.close()
+
+    def _check(self, answer: dict[str, Any], start: int, length: int) -> None:
+        ranged = str(answer.get("ContentRange") or "")
+        sent = answer.get("ContentLength")
+        if ranged.startswith(f"bytes {start}-"):
+            return
+        if not ranged and start == 0 and sent == self.size:
+            return
+        raise BadAnswer(self.remote, f"answered a request for {length:,} bytes from offset "
+                        f"{start:,} with {sent if sent is not None else 'unknown'} bytes "
+                        f"{'(' + ranged + ')' if ranged else '(the byte range was ignored)'}",
+                        key=self.key)
+
+    async def _drain(self, body: Any, start: int, length: int, sink: Sink) -> None:
+        loop = asyncio.get_running_loop()
+        got = 0
+        window_start, window_bytes = loop.time(), 0
+        while got < length:
+            left = window_start + self.rate_window - loop.time()
+            try:
+                chunk = await asyncio.wait_for(body.read(min(CHUNK, length - got)),
+                                               max(left, 0.001))
+            except asyncio.TimeoutError:
+                chunk = None
+            if loop.time() >= window_start + self.rate_window:
+                if window_bytes < self.min_rate * self.rate_window:
+                    raise self._too_slow(window_bytes)
+                window_start, window_bytes = loop.time(), 0
+            if chunk is None:
+                continue
+            if not chunk:
+                raise Unreachable(self.remote, f"the answer ended after {got:,} of {length:,} "
+                                  "bytes", key=self.key)
+            sink(start + got, chunk)
+            got += len(chunk)
+            window_bytes += len(chunk)
+
+    def _too_slow(self, moved: int) -> Unreachable:
+        return Unreachable(
+            self.remote, f"sent {moved:,} bytes in {self.rate_window:g} s, below the floor of "
+            f"{self.min_rate:,.0f} bytes/s", key=self.key,
+            hint="check the network and the endpoint, then retry (the floor is the remote's "
+                 "min_rate option)")
+
+    async def download(self, fd: int, part: int, concurrency: int) -> None:
+        """The whole object into the file descriptor `fd`, `part` bytes per request, at most
+        `concurrency` requests at once; the first failure cancels the rest."""
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        def sink(offset: int, data: bytes) -> None:
+            os.pwrite(fd, data, offset)
+
+        async def one(start: int) -> None:
+            async with gate:
+                await self.get(start, min(part, self.size - start), sink)
+
+        tasks = [asyncio.ensure_future(one(start)) for start in range(0, self.size, part)]
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+
+class RangeReader(io.RawIOBase):
+    """A seekable read-only file over `RangeFetcher`; wrap it in `io.BufferedReader`."""
+
+    def __init__(self, fetcher: RangeFetcher) -> None:
+        super().__init__()
+        self._fetcher = fetcher
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._fetcher.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._fetcher.size - self._pos)
+        if wanted <= 0:
+            return 0
+        data = self._fetcher.fetch(self._pos, wanted)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
