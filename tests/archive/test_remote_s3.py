@@ -156,3 +156,96 @@ def test_sync_never_deletes_a_manifest_whose_size_reads_back_wrong(  # type: ign
     assert s3_listing(s3_env, bucket, "arkeep") == wanted_keys(store_dir)
     verified = cli("verify", "--remote", "cloud")
     assert verified.code == 0, verified.out + verified.err
+
+
+# -- a misbehaving endpoint (issue 11, items 8 and 9): exit 3 naming the remote, bounded memory ----
+
+MEMORY_LIMIT_MB = 150
+PEAK = """
+import json, resource, subprocess, sys
+try:
+    proc = subprocess.run([sys.executable, "-m", "archive", *sys.argv[1:]], capture_output=True,
+                          text=True, timeout=120)
+    code, err, out = proc.returncode, proc.stderr, proc.stdout
+except subprocess.TimeoutExpired as exc:
+    code, err, out = None, "still running after 120 s", ""
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": code, "stderr": err, "stdout": out, "maxrss_kib": usage.ru_maxrss}))
+"""
+
+
+def peak_run(*args: str | Path) -> tuple[int | None, str, float]:
+    """Exit code, stderr (stdout where stderr is empty) and peak RSS (MB) of one arkeep run in a
+    fresh wrapper process."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", PEAK, *map(str, args)], capture_output=True,
+                         text=True, check=True, start_new_session=True).stdout
+    data = json.loads(out)
+    return data["code"], data["stderr"] or data["stdout"], data["maxrss_kib"] / 1024
+
+
+@pytest.fixture
+def fake_endpoint(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Start a fake S3 endpoint behaving as asked; the AWS chain points at it."""
+    from contextlib import ExitStack
+
+    from tests.support.loopback_s3 import fake_s3
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    stack = ExitStack()
+
+    def start(how):  # type: ignore[no-untyped-def]
+        url = stack.enter_context(fake_s3(how))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        return url
+    with stack:
+        yield start
+
+
+@pytest.mark.parametrize("verb", [("verify", "--remote", "cloud"), ("sync", "cloud")])
+def test_an_endless_listing_ends_with_exit_3_in_bounded_memory(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, fake_endpoint, verb: tuple[str, ...]) -> None:
+    from tests.support.loopback_s3 import Misbehaviour
+    add_sample(cli, tmp_path)
+    fake_endpoint(Misbehaviour(listing="endless-fresh"))
+    assert cli("remote", "add", "cloud", "s3://bkt/arkeep").code == 0
+    code, err, peak = peak_run(*verb)
+    print(f"{' '.join(verb)}: exit {code}, peak RSS {peak:.1f} MB")
+    assert code == 3, err
+    assert "Traceback" not in err
+    assert "remote 'cloud' gave an answer that could not be read" in err
+    assert peak < MEMORY_LIMIT_MB
+
+
+def test_rebuild_from_an_endpoint_that_ignores_range_ends_with_exit_3_in_bounded_memory(  # type: ignore[no-untyped-def]
+        tmp_path: Path, fake_endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.loopback_s3 import Misbehaviour
+    how = Misbehaviour(objects={"arkeep/key.toml": 300}, body="ignores-range")
+    fake_endpoint(how)
+    monkeypatch.setenv("ARKEEP_PASSPHRASE", "a passphrase that never gets used")
+    code, err, peak = peak_run("--store", tmp_path / "new-store", "rebuild", "--from",
+                               "s3://bkt/arkeep")
+    print(f"rebuild: exit {code}, peak RSS {peak:.1f} MB, server sent {how.bytes_sent:,} bytes")
+    assert code == 3, err
+    assert_one_clean_line(err)
+    assert "gave an answer that could not be read" in err and "key.toml" in err
+    assert peak < MEMORY_LIMIT_MB
+
+
+def test_a_listing_in_malformed_xml_says_the_answer_could_not_be_read(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, fake_endpoint) -> None:
+    from tests.support.loopback_s3 import Misbehaviour
+    add_sample(cli, tmp_path)
+    fake_endpoint(Misbehaviour(listing="malformed"))
+    assert cli("remote", "add", "cloud", "s3://bkt/arkeep").code == 0
+    result = run_arkeep("sync", "cloud")
+    assert result.returncode == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cloud: FAILED: "), result.stderr
+    assert "remote 'cloud' gave an answer that could not be read" in result.stderr
+    assert "cannot be reached" not in result.stderr
