@@ -172,6 +172,12 @@ class Backend(ABC):
         and publishes nothing.
         """
 
+    def journal_uploads(self, directory: str | os.PathLike[str]) -> None:
+        """Record in the local `directory` every unfinished upload this backend starts, so that
+        `cleanup_temp` can abort the ones a dead writer left whatever their age. Only backends
+        whose leftovers cannot be told from a live writer's (S3 multipart uploads) use it; the
+        caller guarantees no other live writer shares the directory. A no-op by default."""
+
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         """Store the local file at `local_path` under `key`, atomically (see `open_write`)."""
         with open(local_path, "rb") as source, self.open_write(key) as target:

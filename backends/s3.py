@@ -62,6 +62,7 @@ from .errors import (
 )
 from .fsspec_backend import FsspecBackend
 from .s3_bounded import RangeFetcher, RangeReader, arm, list_pages
+from .upload_journal import UploadJournal
 
 MiB = 1 << 20
 MAX_PARTS = 10_000
@@ -78,6 +79,7 @@ DATA_CONFIG = {
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _MISSING_BUCKET_CODES = {"404", "NoSuchBucket", "NotFound"}
+_GONE_UPLOAD_CODES = {"404", "NoSuchUpload", "NotFound"}
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,11 @@ class S3Backend(FsspecBackend):
         display = f"s3://{root}"
         super().__init__(name, display, fs, root)
         self._ready = False
+        self._journal: UploadJournal | None = None
+
+    def journal_uploads(self, directory: str | os.PathLike[str]) -> None:
+        """See `Backend.journal_uploads` and `upload_journal`."""
+        self._journal = UploadJournal(directory)
 
     # -- the bucket -------------------------------------------------------------------------
 
@@ -366,7 +373,7 @@ class S3Backend(FsspecBackend):
         path = self._path(key)
         upload = MultipartUpload(
             self.fs, self.bucket, self._object_key(path), part_size,
-            self.options.max_concurrency, self._write_kwargs(),
+            self.options.max_concurrency, self._write_kwargs(), self._journal,
         )
         guarded = GuardedFile(upload, lambda exc: self._translate(exc, key), owns_raw=False)
         try:
@@ -396,13 +403,14 @@ class S3Backend(FsspecBackend):
             os.fsync(handle.fileno())
 
     def cleanup_temp(self, older_than: float | None = None) -> int:
-        """Abort unfinished multipart uploads under this remote's prefix; with `older_than`,
-        only those started at least that many seconds ago (an upload in progress elsewhere
-        looks exactly like an abandoned one)."""
+        """Abort unfinished multipart uploads under this remote's prefix: first every one the
+        upload journal proves was ours (whatever its age), then, with `older_than`, any other
+        started at least that many seconds ago (an upload in progress elsewhere looks exactly
+        like an abandoned one)."""
         root = self.root()
         prefix = root.partition("/")[2]
         prefix = f"{prefix}/" if prefix else ""
-        aborted = 0
+        aborted = self._abort_journaled(prefix)
         now = datetime.now(timezone.utc)
         with self._guard():
             pages = self.control.get_paginator("list_multipart_uploads").paginate(
@@ -422,6 +430,23 @@ class S3Backend(FsspecBackend):
                     aborted += 1
         return aborted
 
+    def _abort_journaled(self, prefix: str) -> int:
+        if self._journal is None:
+            return 0
+        aborted = 0
+        for entry in self._journal.entries():
+            if entry.bucket == self.bucket and entry.key.startswith(prefix):
+                with self._guard():
+                    try:
+                        self.control.abort_multipart_upload(
+                            Bucket=self.bucket, Key=entry.key, UploadId=entry.upload_id)
+                        aborted += 1
+                    except Exception as exc:
+                        if self._error_code(exc) not in _GONE_UPLOAD_CODES:
+                            raise  # completed or aborted after all: nothing to do
+            self._journal.remove(entry.upload_id)
+        return aborted
+
 
 class MultipartUpload(io.RawIOBase):
     """A write-only stream into one S3 object, published only by `commit`.
@@ -435,7 +460,7 @@ class MultipartUpload(io.RawIOBase):
 
     def __init__(
         self, fs: Any, bucket: str, key: str, part_size: int, max_concurrency: int,
-        extra: dict[str, Any],
+        extra: dict[str, Any], journal: UploadJournal | None = None,
     ) -> None:
         super().__init__()
         self._fs = fs
@@ -443,6 +468,7 @@ class MultipartUpload(io.RawIOBase):
         self._part_size = part_size
         self._max_concurrency = max(1, max_concurrency)
         self._extra = extra
+        self._journal = journal
         self._buffer = bytearray()
         self._written = 0
         self._upload_id: str | None = None
@@ -474,6 +500,8 @@ class MultipartUpload(io.RawIOBase):
     def _send(self, part: bytes) -> None:
         if self._upload_id is None:
             self._upload_id = self._call("create_multipart_upload")["UploadId"]
+            if self._journal is not None:
+                self._journal.add(self._target["Bucket"], self._target["Key"], self._upload_id)
         while len(self._pending) >= self._max_concurrency:
             self._collect_oldest()
         number = len(self._parts) + len(self._pending) + 1
@@ -500,9 +528,14 @@ class MultipartUpload(io.RawIOBase):
                 self._collect_oldest()
             self._call("complete_multipart_upload", UploadId=self._upload_id,
                        MultipartUpload={"Parts": self._parts})
+            self._forget()
         self._buffer = bytearray()
         self._upload_id = None
         self.close()
+
+    def _forget(self) -> None:
+        if self._journal is not None and self._upload_id is not None:
+            self._journal.remove(self._upload_id)
 
     def abort(self) -> None:
         """Best effort: a failure here leaves an unfinished upload for `cleanup_temp`."""
@@ -516,6 +549,8 @@ class MultipartUpload(io.RawIOBase):
             try:
                 self._call("abort_multipart_upload", UploadId=self._upload_id)
             except Exception:
-                pass
+                pass  # the journal entry stays: the next cleanup_temp aborts it
+            else:
+                self._forget()
             self._upload_id = None
         self.close()

@@ -95,6 +95,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
         result.message = f"not connected, {seen}"
         return result
     ledger.seen(backend.name)
+    backend.journal_uploads(store.state_dir / "uploads" / backend.name)
     try:
         backend.cleanup_temp(older_than=STALE_TEMP_AFTER)
     except BackendError:

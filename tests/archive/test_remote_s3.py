@@ -249,3 +249,45 @@ def test_a_listing_in_malformed_xml_says_the_answer_could_not_be_read(  # type: 
     assert len(lines) == 1 and lines[0].startswith("cloud: FAILED: "), result.stderr
     assert "remote 'cloud' gave an answer that could not be read" in result.stderr
     assert "cannot be reached" not in result.stderr
+
+
+def test_a_sync_killed_mid_upload_leaves_no_upload_open_after_the_next_sync(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, s3_env) -> None:
+    """Issue 11, item 10: a writer killed in the middle of a multipart upload leaves it open (its
+    parts billed); the next sync of the same store aborts it at once, not only a day later,
+    and leaves alone an upload it cannot prove is its own."""
+    import signal
+    import subprocess
+    import sys
+    add_sample(cli, tmp_path, size=48 * 1024 * 1024)
+    bucket = s3_env.new_bucket_name("orphans")
+    assert cli("remote", "add", "cloud", f"s3://{bucket}/arkeep").code == 0
+    client = s3_env.client()
+    foreign = client.create_multipart_upload(Bucket=bucket, Key="arkeep/units/zz/another.zip")
+
+    def ours() -> list[str]:
+        uploads = client.list_multipart_uploads(Bucket=bucket, Prefix="arkeep/").get("Uploads", [])
+        return [u["UploadId"] for u in uploads if u["UploadId"] != foreign["UploadId"]]
+
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "archive", "sync", "cloud"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        while proc.poll() is None and not ours():
+            time.sleep(0.005)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)   # the process we started, by its pid
+            proc.wait()
+            break
+        proc.wait()
+        for key in wanted_keys(store_dir):      # it finished first: start from nothing again
+            client.delete_object(Bucket=bucket, Key=f"arkeep/{key}")
+    else:
+        raise AssertionError("never caught the sync in the middle of an upload")
+    assert ours()
+    result = run_arkeep("sync", "cloud")
+    assert result.returncode == 0, result.stderr
+    assert ours() == []
+    left = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["UploadId"] for u in left] == [foreign["UploadId"]]
+    assert s3_listing(s3_env, bucket, "arkeep") == wanted_keys(store_dir)

@@ -13,6 +13,8 @@ import pytest
 
 from backends import Backend, BadAnswer, UnconfirmedWrite, Unreachable, open_backend
 from backends import s3_bounded
+from backends.s3 import MultipartUpload
+from backends.upload_journal import UploadJournal
 from tests.support.loopback_s3 import Lies, Misbehaviour, fake_s3, forwarding
 from tests.support.seaweed import SeaweedServer
 
@@ -117,3 +119,42 @@ def test_a_dribbled_body_ends_at_the_rate_floor(fake_env: None, tmp_path: Path) 
         with pytest.raises(Unreachable, match="below the floor"):
             backend.get_file("units/ab/unit.zip", tmp_path / "unit.zip")
     assert how.bytes_sent < 1000
+
+
+# -- item 10: a writer's own unfinished uploads are aborted, whatever their age -------------------
+
+
+def test_cleanup_aborts_the_uploads_its_journal_proves_were_its_own(
+    s3_env: SeaweedServer, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = s3_env.client()
+    url = f"s3://{bucket}/arkeep"
+    journal = tmp_path / "uploads"
+    first = open_backend("cloud", url, create_bucket=True, part_size=5 * MiB)
+    first.journal_uploads(journal)
+    # A writer that dies mid-upload (killed, or its abort lost with the server): nothing aborts.
+    monkeypatch.setattr(MultipartUpload, "abort", lambda self: None)
+    with pytest.raises(RuntimeError):
+        with first.open_write("units/ab/big.zip") as out:
+            out.write(b"x" * (6 * MiB))
+            raise RuntimeError("killed")
+    # A completed upload whose entry outlived it (killed between completing and forgetting).
+    with first.open_write("units/ab/done.zip") as out:
+        out.write(b"y" * (6 * MiB))
+    done = client.create_multipart_upload(Bucket=bucket, Key="arkeep/units/ab/done.zip")
+    client.abort_multipart_upload(Bucket=bucket, Key="arkeep/units/ab/done.zip",
+                                  UploadId=done["UploadId"])
+    UploadJournal(journal).add(bucket, "arkeep/units/ab/done.zip", done["UploadId"])
+    # Uploads nobody can prove are ours: another machine's, young, and one outside the prefix.
+    client.create_multipart_upload(Bucket=bucket, Key="arkeep/units/cd/elsewhere.zip")
+    client.create_multipart_upload(Bucket=bucket, Key="other/units/ab/big.zip")
+    assert len(UploadJournal(journal).entries()) == 2
+
+    later = open_backend("cloud", url)
+    later.journal_uploads(journal)
+    # AWS answers NoSuchUpload for the finished one; SeaweedFS acknowledges the abort: 1 or 2.
+    assert later.cleanup_temp(older_than=24 * 3600) in (1, 2)
+    left = {u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+    assert left == {"arkeep/units/cd/elsewhere.zip", "other/units/ab/big.zip"}
+    assert UploadJournal(journal).entries() == []
+    assert later.info("units/ab/done.zip").size == 6 * MiB
