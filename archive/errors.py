@@ -27,6 +27,10 @@ class WrongPassphrase(UsageError):
     pass
 
 
+class SecretNeeded(UsageError):
+    """An operation needs the passphrase (e.g. to read an object kept encrypted at rest)."""
+
+
 class UnknownRelease(UsageError):
     pass
 

@@ -149,7 +149,7 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
                 wanted.labels += (label,)
             else:
                 objects[digest] = WantedUnit(namer.object(digest), size,
-                                             partial(store.object_path, digest),
+                                             partial(store.stored_path, digest),
                                              None, digest, digest, (label,))
     units = list(objects.values())
     box: list[SecretBox] = []           # made on first use: only a licence push needs it

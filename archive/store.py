@@ -14,15 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import tomli_w
 
 from manifests.catalog import Catalog, write_atomic
 
-from .errors import EnvironmentFailure, StoreMissing, UsageError
+from .errors import EnvironmentFailure, IntegrityError, SecretNeeded, StoreMissing, UsageError
 from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from .listing import list_line
+from .objcrypt import ENC_SUFFIX
 
 # keys (cryptography) and lock (socket, for the lock owner's host name) are imported where they
 # are used: `arkeep list` and `show` need neither, and start-up time is a budget (docs/BENCHMARKS.md).
@@ -175,16 +176,55 @@ class Store:
             raise ValueError(f"not an object id: {digest!r}")
         return self.objects_dir / digest[:2] / digest[2:4] / digest
 
+    def encrypted_path(self, digest: str) -> Path:
+        """Where the object lives when it is encrypted at rest (archive/objcrypt.py)."""
+        path = self.object_path(digest)
+        return path.with_name(path.name + ENC_SUFFIX)
+
+    def is_encrypted(self, digest: str) -> bool:
+        return self.encrypted_path(digest).is_file()
+
+    def stored_path(self, digest: str) -> Path:
+        """The file that holds the object: the encrypted one if there is one, else the plain."""
+        enc = self.encrypted_path(digest)
+        return enc if enc.is_file() else self.object_path(digest)
+
     def has_object(self, digest: str) -> bool:
-        return self.object_path(digest).is_file()
+        return self.object_path(digest).is_file() or self.is_encrypted(digest)
+
+    def stored_size_matches(self, digest: str, size: int) -> bool:
+        """Is the object present with the length `size` bytes of plaintext give it?"""
+        from .objcrypt import encrypted_size
+        enc = self.encrypted_path(digest)
+        if enc.is_file():
+            return enc.stat().st_size == encrypted_size(size)
+        plain = self.object_path(digest)
+        return plain.is_file() and plain.stat().st_size == size
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:
+        """Every object file, plain or encrypted, with the object's id."""
         for path in sorted(self.objects_dir.glob("??/??/*")):
-            if is_object_name(path.name):
-                yield path.name, path
+            name = path.name.removesuffix(ENC_SUFFIX)
+            if is_object_name(name):
+                yield name, path
 
-    def ingest(self, source: Path, progress: Progress | None = None) -> IngestResult:
-        """Copy a file into the store, hashing the bytes on the way; one read of the source."""
+    def open_object(self, digest: str, secret: bytes | None, label: str = "") -> BinaryIO:
+        """The object's plaintext as a binary stream; an encrypted object needs the secret."""
+        enc = self.encrypted_path(digest)
+        if enc.is_file():
+            if secret is None:
+                raise SecretNeeded(f"{label or digest[:16]} is kept encrypted at rest: the "
+                                   "passphrase is needed to read it")
+            from .objcrypt import documents_key, open_decrypting
+            return open_decrypting(enc, documents_key(secret), label or digest[:16])
+        return open(self.object_path(digest), "rb")
+
+    def ingest(self, source: Path, progress: Progress | None = None,
+               secret: bytes | None = None) -> IngestResult:
+        """Copy a file into the store, hashing the bytes on the way; one read of the source.
+
+        With `secret`, the object is kept encrypted at rest (a plain copy of the same bytes,
+        from an older arkeep or another role, is replaced by the encrypted one)."""
         try:
             src = open(source, "rb", buffering=0)
         except OSError as exc:
@@ -194,10 +234,15 @@ class Store:
             import tempfile
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
             try:
-                digest, copied = self._copy_hashing(src, fd, size, progress)
+                if secret is not None:
+                    digest, copied = self._encrypt_into(src, fd, size, secret, progress)
+                else:
+                    digest, copied = self._copy_hashing(src, fd, size, progress)
                 if copied != size or os.fstat(src.fileno()).st_size != size:
                     raise UsageError(f"{source} changed while it was being archived; try again "
                                      "when nothing is writing to it")
+                if secret is not None:
+                    return self._commit_encrypted(Path(tmp), digest, copied)
                 return self._commit(Path(tmp), digest, copied)
             except OSError as exc:
                 raise environment_error(exc, f"cannot archive {source}") from None
@@ -235,6 +280,63 @@ class Store:
             os.close(fd)
         return hasher.hexdigest(), total
 
+    def ingest_bytes(self, data: bytes, secret: bytes) -> IngestResult:
+        """Keep bytes held in memory (an imported attachment) as an encrypted object."""
+        import io
+        import tempfile
+        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
+        try:
+            digest, size = self._encrypt_into(io.BytesIO(data), fd, len(data), secret, None)
+            return self._commit_encrypted(Path(tmp), digest, size)
+        except OSError as exc:
+            raise environment_error(exc, "cannot archive an attachment") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    @staticmethod
+    def _encrypt_into(src: Any, fd: int, size: int, secret: bytes,
+                      progress: Progress | None) -> tuple[str, int]:
+        from .objcrypt import documents_key, encrypt_stream
+        try:
+            result = encrypt_stream(src, fd, documents_key(secret), size, progress)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return result
+
+    def _commit_encrypted(self, tmp: Path, digest: str, size: int) -> IngestResult:
+        if self.stored_size_matches(digest, size) and self.is_encrypted(digest):
+            return IngestResult(digest, size, new=False)
+        self._place(tmp, self.encrypted_path(digest))
+        self.object_path(digest).unlink(missing_ok=True)   # the plain copy, if any, goes
+        return IngestResult(digest, size, new=True)
+
+    def encrypt_object(self, digest: str, secret: bytes) -> None:
+        """Replace a plain object by its encrypted form (one pass, checked against its id)."""
+        import tempfile
+        plain = self.object_path(digest)
+        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="encrypt-")
+        try:
+            with open(plain, "rb", buffering=0) as src:
+                found, size = self._encrypt_into(src, fd, os.fstat(src.fileno()).st_size, secret, None)
+            if found != digest:
+                raise IntegrityError(f"object {digest[:16]}… does not match its BLAKE3; it was left "
+                                     "as it is. Run `arkeep verify` and `arkeep repair`")
+            self._commit_encrypted(Path(tmp), digest, size)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def adopt_encrypted(self, tmp: Path, digest: str) -> None:
+        """Move a verified encrypted object (under tmp/) into place, replacing any other copy."""
+        self._place(tmp, self.encrypted_path(digest))
+        self.object_path(digest).unlink(missing_ok=True)
+
+    def _place(self, tmp: Path, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+
     def adopt(self, tmp: Path, digest: str) -> None:
         """Move a verified temp file (under tmp/) into place as an object, replacing a bad copy."""
         final = self.object_path(digest)
@@ -245,7 +347,7 @@ class Store:
 
     def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
         final = self.object_path(digest)
-        if final.is_file() and final.stat().st_size == size:
+        if self.stored_size_matches(digest, size):     # plain, or already kept encrypted
             return IngestResult(digest, size, new=False)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -108,6 +108,12 @@ class Context:
     def unlock(self, store: Store) -> bytes:
         return store.unlock(self.passphrase())
 
+    def secret_at_hand(self, store: Store) -> bytes | None:
+        """The archive secret when a passphrase is given without a prompt (file or environment)."""
+        if self.passphrase_file is not None or os.environ.get("ARKEEP_PASSPHRASE") is not None:
+            return self.unlock(store)
+        return None
+
 
 def _isatty(stream: TextIO) -> bool:
     try:

@@ -11,7 +11,8 @@ from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem
 from manifests.schema import unsafe_filename_reason
 
-from ..errors import UsageError
+from ..at_rest import kept_encrypted, refuse_keys_in_installers
+from ..errors import SecretNeeded, UsageError
 from ..hashing import Progress
 from ..keys import SecretBox
 from ..paths import check_readable_file
@@ -102,11 +103,16 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     if request.license_id and not store.catalog.has_license(request.license_id):
         raise UsageError(f"no licence record '{request.license_id}' in this store")
 
+    if secret is None and any(kept_encrypted(role) for role, _ in roles):
+        raise SecretNeeded("licence files, invoices and receipts are kept encrypted at rest: "
+                           "the passphrase is needed")
+    refuse_keys_in_installers(request.installers, _known_keys(store, request, secret))
+
     new_objects = 0
     ingested: list[tuple[str, Path, str, int]] = []
     for role, path in roles:
         progress = progress_for(path.name, sizes[path]) if progress_for else None
-        result = store.ingest(path, progress)
+        result = store.ingest(path, progress, secret if kept_encrypted(role) else None)
         new_objects += result.new
         ingested.append((role, path, result.digest, result.size))
 
@@ -154,6 +160,16 @@ def find_release_for(store: Store, product: str, version: str, edition: str | No
                          f"from '{' '.join(filter(None, (product, version, edition, platform)))}'; "
                          f"to add files to it give {flags}; to archive this one apart give it "
                          "another --edition") from None
+
+
+def _known_keys(store: Store, request: AddRequest, secret: bytes | None) -> list[str]:
+    """The keys this add knows in clear: given now, or in the licence record it links to."""
+    found = ([request.key] if request.key else []) + [value for _, value in request.extra_keys]
+    if request.license_id and secret is not None:
+        box = SecretBox.for_secret(secret)
+        lic = store.catalog.load_license(request.license_id)
+        found += [box.open(s.token) for s in lic.secrets() if s.token]
+    return found
 
 
 def _license_for(store: Store, request: AddRequest, existing: Release | None,

@@ -13,7 +13,13 @@ it. The layout:
     arkeep/release.toml       the release manifest as the store holds it
     arkeep/LICENSE-ID.toml    each licence record; its secrets masked unless revealed
     arkeep/LICENSE.txt        the licence records as text
+    arkeep/WITHHELD.txt       without --reveal: the documents left out, and why
     tagmanifest-sha512.txt    SHA-512 of every tag file above
+
+Without --reveal the bag holds no key in clear: the keys are masked, and the documents that
+can print one (every artifact but the installers: licence files, invoices, receipts, docs; the
+store keeps them encrypted at rest) are left out and named in WITHHELD.txt and bag-info.txt.
+With --reveal they are decrypted into data/ with the keys, and the bag says so.
 
 Each payload file is re-hashed with BLAKE3 on the way and checked against the manifest, so a
 corrupt object is never bagged. The bag is written under a temporary name beside DIR and
@@ -29,10 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from manifests.codec import license_to_toml, release_to_toml
 from manifests.model import License, Release, Secret
 
+from ..at_rest import kept_encrypted
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, new_hasher
 from ..keys import SecretBox
@@ -46,6 +54,7 @@ BAGIT_VERSION = "1.0"
 B3SUMS = "blake3sums.txt"
 TAG_DIR = "arkeep"
 MASKED = "(hidden; `arkeep export --bagit --reveal` writes it)"
+WITHHELD = "WITHHELD.txt"
 Progress = Callable[[int], None]
 
 
@@ -55,6 +64,7 @@ class BagResult:
     files: int
     payload_bytes: int
     revealed: bool
+    withheld: tuple[str, ...] = ()
 
 
 def encode_path(name: str) -> str:
@@ -78,18 +88,22 @@ def masked_license(lic: License) -> License:
                    extra_keys=tuple(Secret(plain=MASKED) for _ in lic.extra_keys))
 
 
-def export_bag(store: Store, release: Release, dest: Path, box: SecretBox | None = None,
+def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None = None,
                progress_for: Callable[[str, int], Progress | None] | None = None) -> BagResult:
-    """Write the bag at `dest` (absent or an empty directory). `box` reveals the secrets."""
+    """Write the bag at `dest` (absent or an empty directory). `secret` reveals the keys and
+    the documents that can carry them; without it they are masked and left out."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} already exists and is not an empty directory; give a new one")
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
+    box = SecretBox.for_secret(secret) if secret is not None else None
+    withheld = tuple(a.filename for a in release.artifacts
+                     if secret is None and (kept_encrypted(a.role) or store.is_encrypted(a.blake3)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.arkeep-bag-"))
     try:
         os.chmod(work, 0o700 if box is not None else 0o755)
-        payload = _write_payload(store, release, work, progress_for)
-        tags = _write_tags(work, release, licenses, box, payload)
+        payload = _write_payload(store, release, work, secret, set(withheld), progress_for)
+        tags = _write_tags(work, release, licenses, box, payload, withheld)
         _write_lines(work / "tagmanifest-sha512.txt",
                      [f"{_sha512_file(work / t)}  {encode_path(t)}" for t in tags])
         if dest.exists():
@@ -100,34 +114,37 @@ def export_bag(store: Store, release: Release, dest: Path, box: SecretBox | None
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    return BagResult(dest, len(payload), sum(size for _, _, _, size in payload), box is not None)
+    return BagResult(dest, len(payload), sum(size for _, _, _, size in payload), box is not None,
+                     withheld)
 
 
-def _write_payload(store: Store, release: Release, work: Path,
-                   progress_for: Callable[[str, int], Progress | None] | None
+def _write_payload(store: Store, release: Release, work: Path, secret: bytes | None,
+                   withheld: set[str], progress_for: Callable[[str, int], Progress | None] | None
                    ) -> list[tuple[str, str, str, int]]:
-    """Copy every artifact into data/; return (bag path, sha512, blake3, size) for each."""
+    """Copy every artifact not withheld into data/; return (bag path, sha512, blake3, size)."""
     data = work / "data"
     data.mkdir()
     out = []
     for art in release.artifacts:
-        source = store.object_path(art.blake3)
+        if art.filename in withheld:
+            continue
         label = f"{release.id} / {art.filename}"
-        if not source.is_file():
+        if not store.has_object(art.blake3):
             raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
         target = safe_join(data, art.filename)
         progress = progress_for(art.filename, art.size) if progress_for else None
-        sha, size = _copy_hashing(source, target, art.blake3, label, progress)
+        with store.open_object(art.blake3, secret, label) as src:
+            sha, size = _copy_hashing(src, art.size, target, art.blake3, label, progress)
         out.append((f"data/{art.filename}", sha, art.blake3, size))
     return out
 
 
-def _copy_hashing(source: Path, target: Path, digest: str, label: str,
+def _copy_hashing(src: BinaryIO, size_hint: int, target: Path, digest: str, label: str,
                   progress: Progress | None) -> tuple[str, int]:
     sha = hashlib.sha512()
-    b3 = new_hasher(source.stat().st_size)
+    b3 = new_hasher(size_hint)
     size = 0
-    with open(source, "rb") as src, open(target, "wb") as out:
+    with open(target, "wb") as out:
         while chunk := src.read(CHUNK):
             sha.update(chunk)
             b3.update(chunk)
@@ -145,7 +162,7 @@ def _copy_hashing(source: Path, target: Path, digest: str, label: str,
 
 
 def _write_tags(work: Path, release: Release, licenses: list[License], box: SecretBox | None,
-                payload: list[tuple[str, str, str, int]]) -> list[str]:
+                payload: list[tuple[str, str, str, int]], withheld: tuple[str, ...]) -> list[str]:
     """Every tag file but the tag manifest; return their paths relative to the bag."""
     total = sum(size for _, _, _, size in payload)
     info = [
@@ -160,6 +177,7 @@ def _write_tags(work: Path, release: Release, licenses: list[License], box: Secr
         info.append(("Source-Organization", _one_line(release.vendor)))
     info += [("Arkeep-License", lic.id) for lic in licenses]
     info.append(("Arkeep-Keys", "revealed" if box is not None else "masked"))
+    info += [("Arkeep-Withheld", _one_line(name)) for name in withheld]
     _write_lines(work / "bagit.txt", [f"BagIt-Version: {BAGIT_VERSION}",
                                       "Tag-File-Character-Encoding: UTF-8"])
     _write_lines(work / "bag-info.txt", [f"{k}: {v}" for k, v in info])
@@ -176,6 +194,12 @@ def _write_tags(work: Path, release: Release, licenses: list[License], box: Secr
         path.write_text(text, encoding="utf-8")
         os.chmod(path, secret_mode)
         tags.append(f"{TAG_DIR}/{lic.id}.toml")
+    if withheld:
+        _write_lines(work / TAG_DIR / WITHHELD, [
+            "Left out of this bag because they can print the licence key (the store keeps them",
+            "encrypted at rest); `arkeep export --bagit DIR --reveal` includes them:", ""]
+            + [f"  {name}" for name in withheld])
+        tags.append(f"{TAG_DIR}/{WITHHELD}")
     if licenses:
         path = work / TAG_DIR / "LICENSE.txt"
         path.write_text("\n".join(license_text(release, lic, box) for lic in licenses), encoding="utf-8")

@@ -58,7 +58,7 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
             zf.setencryption(pyzipper.WZ_AES, nbits=256)
             for art in release.artifacts:
                 progress = progress_for(art.filename, art.size) if progress_for else None
-                _add_object(zf, store.object_path(art.blake3), art.filename, art.blake3,
+                _add_object(zf, store, secret, art.filename, art.blake3,
                             f"{release.id} / {art.filename}", progress)
             zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
             if licenses:
@@ -76,15 +76,15 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
     return ExportResult(dest, entries, dest.stat().st_size)
 
 
-def _add_object(zf: pyzipper.AESZipFile, source: Path, name: str, digest: str, label: str,
-                progress: Callable[[int], None] | None) -> None:
-    if not source.is_file():
+def _add_object(zf: pyzipper.AESZipFile, store: Store, secret: bytes, name: str, digest: str,
+                label: str, progress: Callable[[int], None] | None) -> None:
+    """The object's plaintext (decrypted if it is kept encrypted at rest) into the zip."""
+    if not store.has_object(digest):
         raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
     info = zf.zipinfo_cls(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = pyzipper.ZIP_STORED
-    info.file_size = source.stat().st_size
-    hasher = new_hasher(info.file_size)
-    with open(source, "rb") as src, zf.open(info, "w", force_zip64=True) as out:
+    hasher = new_hasher(store.stored_path(digest).stat().st_size)
+    with store.open_object(digest, secret, label) as src, zf.open(info, "w", force_zip64=True) as out:
         while chunk := src.read(CHUNK):
             hasher.update(chunk)
             out.write(chunk)

@@ -10,8 +10,6 @@ fingerprint of the item it came from, so importing the same file twice changes n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -315,7 +313,7 @@ def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem],
         outcomes.append(ItemOutcome(d, "new" if lic is not None else "unchanged", lid,
                                     rid, action))
     if not dry_run:
-        _write(store, planned, releases)
+        _write(store, planned, releases, secret)
     return ImportResult(tuple(outcomes), tuple(skipped), dry_run)
 
 
@@ -395,13 +393,13 @@ def _artifact(att: Attachment, lid: str, n: int) -> Artifact:
 
 
 def _write(store: Store, planned: list[tuple[Draft, License | None, str]],
-           releases: dict[str, Release]) -> None:
+           releases: dict[str, Release], secret: bytes) -> None:
     """Objects first, then licence records, then releases: a crash never leaves a dangling name."""
     for d, lic, _ in planned:
         if lic is None:
             continue
         for att in d.item.attachments:
-            _ingest_bytes(store, att.data)
+            _ingest_bytes(store, att.data, secret)
     for _, lic, _ in planned:
         if lic is not None:
             store.catalog.write_license(lic)
@@ -409,16 +407,10 @@ def _write(store: Store, planned: list[tuple[Draft, License | None, str]],
         store.catalog.write_release(release)
 
 
-def _ingest_bytes(store: Store, data: bytes) -> None:
-    store.tmp_dir.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=store.tmp_dir, prefix="import-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if store.ingest(Path(tmp)).digest != hash_bytes(data):
-            raise UsageError("an attachment changed while it was being archived")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+def _ingest_bytes(store: Store, data: bytes, secret: bytes) -> None:
+    """An attachment is a licence file: kept encrypted at rest, never written plain to disk."""
+    if store.ingest_bytes(data, secret).digest != hash_bytes(data):
+        raise UsageError("an attachment changed while it was being archived")
 
 
 def result_data(result: ImportResult, source_format: str, source: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ objects are missing. Running it again into the same store continues where it sto
 """
 from __future__ import annotations
 
-import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -22,12 +21,11 @@ from manifests.errors import ManifestInvalid
 from manifests.model import License, Release
 
 from .. import keys
+from ..at_rest import encrypted_digests, unseal_into_store
 from ..errors import IntegrityError, UsageError
 from ..keys import SecretBox
 from ..ledger import HOW_READ, PRESENT, Ledger
-from ..sealing import (
-    local_license_from_sealed, local_release_from_sealed, unseal_unit_bytes, unseal_unit_to_file,
-)
+from ..sealing import local_license_from_sealed, local_release_from_sealed, unseal_unit_bytes
 from ..store import Store
 from ..units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
 from .sync import listing
@@ -179,23 +177,21 @@ def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNam
                    releases: list[Release], present: dict[str, int], ledger: Ledger,
                    result: RebuildResult, progress_for: ProgressFor | None) -> None:
     wanted = {a.blake3: (r.id, a) for r in releases for a in r.artifacts}
+    documents = encrypted_digests(releases)
     total = sum(a.size for _, a in wanted.values() if not store.has_object(a.blake3))
     progress = progress_for(f"rebuild from {backend.name}", total) if progress_for and total else None
     for digest, (rid, art) in sorted(wanted.items()):
         unit = namer.object(digest)
-        if store.has_object(digest) and store.object_path(digest).stat().st_size == art.size:
+        if store.stored_size_matches(digest, art.size):
             result.objects_present += 1
             continue
         if unit.name not in present:
             result.problems.append(f"{rid} / {art.filename}: missing on {backend.name}")
             continue
         try:
-            with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
-                tmp = Path(tmpdir) / "object"
-                with backend.open_read(unit.key) as f:
-                    unseal_unit_to_file(f, unit, secret, tmp, digest, f"{rid} / {art.filename}", progress,
-                                        max_size=art.size)
-                store.adopt(tmp, digest)
+            with backend.open_read(unit.key) as f:
+                unseal_into_store(store, f, unit, secret, digest, f"{rid} / {art.filename}", progress,
+                                  art.size, digest in documents)
         except IntegrityError as exc:
             result.problems.append(f"{exc} (on {backend.name})")
             continue

@@ -6,18 +6,16 @@ pushed again from the (now good) local copy and read back to confirm.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError
 
+from ..at_rest import encrypt_documents, encrypted_digests, unseal_into_store
 from ..errors import ArkeepError
 from ..ledger import HOW_READ, PRESENT, Ledger
 from ..plan import UnitPlan, WantedUnit
-from ..sealing import unseal_unit_to_file
 from ..store import Store
 from .sync import listing, sync_remote
 from .verify import verify_store
@@ -33,6 +31,8 @@ class RepairReport:
     remote_fixed: dict[str, int] = field(default_factory=dict)
     remote_failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Plain documents from before encryption at rest, encrypted by this repair.
+    encrypted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -42,16 +42,20 @@ class RepairReport:
 def repair(store: Store, secret: bytes, plan: UnitPlan, backends: list[Backend], ledger: Ledger,
            progress_for: ProgressFor | None = None) -> RepairReport:
     report = RepairReport()
-    local = verify_store(store)
+    local = verify_store(store, secret=secret)
     reachable = _reachable(backends, ledger, report)
     by_ref = {w.unit.ref: w for w in plan.units}
     listings: dict[str, dict[str, int]] = {}
+    documents = encrypted_digests(plan.releases) if local.bad_objects or local.plain_documents else set()
     for digest in sorted(local.bad_objects):
         wanted = by_ref.get(digest)
-        if wanted is not None and _fetch_object(store, secret, wanted, reachable, listings, progress_for):
+        if wanted is not None and _fetch_object(store, secret, wanted, reachable, listings, progress_for,
+                                                digest in documents):
             report.local_fixed.append(digest)
         else:
             report.local_unfixable.append(digest)
+    if local.plain_documents:
+        report.encrypted = encrypt_documents(store, plan.releases, secret)
     for backend in reachable:
         try:
             result = sync_remote(store, secret, backend, plan, ledger, progress_for)
@@ -79,7 +83,8 @@ def _reachable(backends: list[Backend], ledger: Ledger, report: RepairReport) ->
 
 
 def _fetch_object(store: Store, secret: bytes, wanted: WantedUnit, backends: list[Backend],
-                  listings: dict[str, dict[str, int]], progress_for: ProgressFor | None) -> bool:
+                  listings: dict[str, dict[str, int]], progress_for: ProgressFor | None,
+                  encrypt: bool) -> bool:
     """Bring a good copy of one object back from the first remote that has one."""
     for backend in backends:
         try:
@@ -87,14 +92,11 @@ def _fetch_object(store: Store, secret: bytes, wanted: WantedUnit, backends: lis
                 listings[backend.name] = listing(backend)
             if wanted.unit.name not in listings[backend.name]:
                 continue
-            with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
-                tmp = Path(tmpdir) / "object"
-                progress = progress_for(f"fetch {wanted.labels[0][1]}", wanted.size) if progress_for else None
-                with backend.open_read(wanted.unit.key) as f:
-                    unseal_unit_to_file(f, wanted.unit, secret, tmp, wanted.expected_digest,
-                                        f"{backend.name}: {wanted.labels[0][1]}", progress,
-                                        max_size=wanted.size)
-                store.adopt(tmp, wanted.expected_digest)
+            progress = progress_for(f"fetch {wanted.labels[0][1]}", wanted.size) if progress_for else None
+            with backend.open_read(wanted.unit.key) as f:
+                unseal_into_store(store, f, wanted.unit, secret, wanted.expected_digest,
+                                  f"{backend.name}: {wanted.labels[0][1]}", progress,
+                                  wanted.size, encrypt)
             return True
         except (BackendError, ArkeepError):
             continue

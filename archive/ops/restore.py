@@ -5,7 +5,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from manifests.model import Artifact, Release
 
@@ -27,7 +27,9 @@ class RestoreResult:
 
 
 def needs_secret(store: Store, release: Release) -> bool:
-    return any(store.catalog.load_license(lid).secrets() for lid in release.licenses)
+    """A key to write into LICENSE.txt, or a document kept encrypted at rest."""
+    return any(store.catalog.load_license(lid).secrets() for lid in release.licenses) \
+        or any(store.is_encrypted(a.blake3) for a in release.artifacts)
 
 
 def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
@@ -59,13 +61,18 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
             written.append(dest)
             continue
         source = store.object_path(art.blake3)
-        if not source.is_file() and fetch is not None:
+        if not store.has_object(art.blake3) and fetch is not None:
             fetch(art.blake3, source)
-        if not source.is_file():
+        if not store.has_object(art.blake3):
             raise IntegrityError(f"{release.id} / {art.filename}: the object is missing from the store; "
                                  "run `arkeep repair` to fetch it from a replica")
         progress = progress_for(art.filename, art.size) if progress_for else None
-        copy_verified(source, dest, art.blake3, f"{release.id} / {art.filename}", progress)
+        label = f"{release.id} / {art.filename}"
+        if store.is_encrypted(art.blake3):
+            opened = store.open_object(art.blake3, secret, label)
+            copy_verified(source, dest, art.blake3, label, progress, opened)
+        else:
+            copy_verified(source, dest, art.blake3, label, progress)
         written.append(dest)
     if license_path is not None:
         box = SecretBox.for_secret(secret) if secret is not None else None
@@ -85,13 +92,16 @@ def license_file_name(release: Release) -> str:
     return next(name for name in candidates if name.casefold() not in taken)
 
 
-def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None) -> None:
+def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None,
+                  opened: BinaryIO | None = None) -> None:
     """One pass over the stored object: hashed while it is written to a temp file, which takes
-    `dest`'s name only if the digest matches (big files: read, hash and write overlap)."""
+    `dest`'s name only if the digest matches (big files: read, hash and write overlap).
+    `opened`: the plaintext stream of an object kept encrypted, read instead of `source`."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-restore-")
     try:
-        with open(source, "rb", buffering=0) as src, os.fdopen(fd, "wb", buffering=0) as out:
-            size = os.fstat(src.fileno()).st_size
+        with opened or open(source, "rb", buffering=0) as src, \
+                os.fdopen(fd, "wb", buffering=0) as out:
+            size = os.fstat(src.fileno()).st_size if opened is None else 0
             if size >= PIPELINE_FROM:
                 found, _ = copy_hashing(src, out.fileno(), progress)
             else:

@@ -387,8 +387,7 @@ def apply_plan(store: Store, plan: ScanPlan, secret: bytes | None,
     out: list[Applied] = []
     for proposal in plan.releases:
         try:
-            result = add_release(store, proposal.request(), secret if proposal.key or proposal.extra_keys else None,
-                                 progress_for=progress_for)
+            result = add_release(store, proposal.request(), secret, progress_for=progress_for)
         except ArkeepError as exc:
             out.append(Applied(proposal, None, str(exc)))
             continue

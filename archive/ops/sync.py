@@ -28,6 +28,7 @@ from backends.errors import BackendError, NotConnected, UnconfirmedWrite
 from ..errors import IntegrityError
 from ..keys import zip_password
 from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, UNKNOWN, Ledger
+from ..objcrypt import open_plain
 from ..plan import UnitPlan, WantedUnit
 from ..replica_key import bring_key_file_up_to_date
 from ..seal import SealResult
@@ -281,7 +282,7 @@ def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
                 progress(len(wanted.data))
         else:
             assert wanted.path is not None
-            with open(wanted.path, "rb") as src:
+            with open_plain(wanted.path, secret) as src:
                 if wanted.size <= SMALL_MAX:
                     data = src.read(SMALL_MAX + 1)
                 if wanted.size <= SMALL_MAX and len(data) == wanted.size \

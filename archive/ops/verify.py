@@ -12,7 +12,9 @@ from typing import Callable
 from manifests.errors import ManifestInvalid
 from manifests.model import Release
 
-from ..hashing import hash_file
+from ..at_rest import plain_documents
+from ..errors import IntegrityError
+from ..hashing import hash_file, hash_stream
 from ..store import Store
 
 
@@ -39,6 +41,8 @@ class VerifyReport:
     problems: list[Finding] = field(default_factory=list)
     unreferenced: list[str] = field(default_factory=list)
     bad_objects: set[str] = field(default_factory=set)
+    # Documents from before encryption at rest, still plain: `arkeep repair` encrypts them.
+    plain_documents: int = 0
 
     @property
     def ok(self) -> bool:
@@ -58,13 +62,12 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
     report.unreferenced = sorted(present - set(wanted))
     to_hash = []
     for digest, uses in sorted(wanted.items()):
-        path = store.object_path(digest)
         if digest not in present:
             report.bad_objects.add(digest)
             for release, name, _ in uses:
                 report.problems.append(Finding("object missing from the store", release.id, name))
             continue
-        actual = path.stat().st_size
+        actual = _plain_size(store, digest)
         bad = [(r, n, s) for r, n, s in uses if s != actual]
         if bad:
             report.bad_objects.add(digest)
@@ -76,15 +79,43 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
         to_hash = random.sample(to_hash, k=max(1, round(len(to_hash) * sample))) if to_hash else []
     progress = progress_for(sum(s for *_, s in to_hash)) if progress_for else None
     for digest, uses, size in to_hash:
-        found = hash_file(store.object_path(digest), progress)
+        what = _check_object(store, digest, secret, progress)
         report.objects_checked += 1
         report.bytes_checked += size
-        if found != digest:
+        if what:
             report.bad_objects.add(digest)
             for release, name, _ in uses:
-                report.problems.append(Finding(f"content does not match its BLAKE3 (found {found[:16]}…)",
-                                               release.id, name))
+                report.problems.append(Finding(what, release.id, name))
+    report.plain_documents = len(plain_documents(store, releases))
     return report
+
+
+def _plain_size(store: Store, digest: str) -> int | None:
+    if store.is_encrypted(digest):
+        from ..objcrypt import plain_size
+        return plain_size(store.encrypted_path(digest))
+    return store.object_path(digest).stat().st_size
+
+
+def _check_object(store: Store, digest: str, secret: bytes | None,
+                  progress: Callable[[int], None] | None) -> str | None:
+    """What is wrong with one object, or None. An object kept encrypted is decrypted and
+    re-hashed when the passphrase is at hand; without it, its bytes are checked against the
+    BLAKE3 written at its end (rot shows; only the passphrase proves the plaintext)."""
+    if not store.is_encrypted(digest):
+        found = hash_file(store.object_path(digest), progress)
+        return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
+    from ..objcrypt import trailer_matches
+    path = store.encrypted_path(digest)
+    if secret is None:
+        return None if trailer_matches(path, progress) else \
+            "encrypted copy damaged (its bytes no longer match the digest written with them)"
+    try:
+        with store.open_object(digest, secret) as f:
+            found, _ = hash_stream(f, 0, progress)
+    except IntegrityError:
+        return "encrypted copy damaged (does not authenticate)"
+    return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
 
 
 def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -> list[Release]:

@@ -88,11 +88,19 @@ def test_add_then_list_and_show(cli, archived: Store, files: dict[str, Path]) ->
         ("invoice", "invoice 2024-03.pdf")]
     assert len(release.licenses) == 1
     assert all(a.license == release.licenses[0] for a in release.artifacts)
-    # Every stored object is named by what b3sum prints for the original file.
+    # Every stored object is named by what b3sum prints for the original file; the installer is
+    # kept as it is, the licence file and the invoice encrypted at rest under the same name.
     for art, key in zip(release.artifacts, ("installer", "license", "invoice")):
-        assert art.blake3 == b3sum(files[key]) == archived.object_path(art.blake3).name
+        assert art.blake3 == b3sum(files[key])
         assert art.size == files[key].stat().st_size
-        assert filecmp.cmp(archived.object_path(art.blake3), files[key], shallow=False)
+        if key == "installer":
+            assert archived.object_path(art.blake3).name == art.blake3
+            assert filecmp.cmp(archived.object_path(art.blake3), files[key], shallow=False)
+        else:
+            assert archived.encrypted_path(art.blake3).name == art.blake3 + ".enc"
+            assert not archived.object_path(art.blake3).exists()
+            with archived.open_object(art.blake3, archived.unlock(PASSPHRASE)) as f:
+                assert f.read() == files[key].read_bytes()
 
     listed = cli("list")
     assert listed.code == 0 and RID in listed.out and "Acme Studio 7.5.1" in listed.out
@@ -237,7 +245,7 @@ def test_verify_finds_one_flipped_byte_and_names_release_and_file(cli, archived:
 
 def test_verify_names_a_missing_object(cli, archived: Store) -> None:  # type: ignore[no-untyped-def]
     art = the_release(archived).artifacts[2]
-    archived.object_path(art.blake3).unlink()
+    archived.stored_path(art.blake3).unlink()
     result = cli("verify")
     assert result.code == 1
     line = next(line for line in result.out.splitlines() if line.startswith("PROBLEM"))
@@ -308,7 +316,7 @@ def test_restore_from_a_corrupt_object_writes_no_file_of_that_name(cli, archived
 
 def test_restore_with_a_missing_object_says_so(cli, archived: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     art = the_release(archived).artifacts[1]
-    archived.object_path(art.blake3).unlink()
+    archived.stored_path(art.blake3).unlink()
     result = cli("restore", RID, "--to", tmp_path / "t")
     assert result.code == 1 and art.filename in result.err and "missing" in result.err
     assert not (tmp_path / "t" / art.filename).exists()
@@ -411,6 +419,8 @@ def test_an_archived_license_txt_is_not_replaced_by_the_licence_record(cli, stor
 def test_restore_without_a_key_needs_no_passphrase(cli, store_dir: Path, files: dict[str, Path],  # type: ignore[no-untyped-def]
                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("add", files["installer"], "--product", "Free", "--version", "1",
+               "--license-kind", "other", "--seller", "Shop").code == 0
+    assert cli("add", files["installer"], "--product", "Billed", "--version", "1",
                "--invoice", files["invoice"]).code == 0
     monkeypatch.delenv("ARKEEP_PASSPHRASE")
     env = {k: v for k, v in os.environ.items() if k != "ARKEEP_PASSPHRASE"}
@@ -418,6 +428,9 @@ def test_restore_without_a_key_needs_no_passphrase(cli, store_dir: Path, files: 
     assert result.returncode == 0, result.stderr
     assert filecmp.cmp(tmp_path / "t" / files["installer"].name, files["installer"], shallow=False)
     assert "Key" not in (tmp_path / "t" / "LICENSE.txt").read_text()
+    # An invoice is kept encrypted at rest: restoring it asks for the passphrase.
+    billed = run_arkeep("restore", "billed@1", "--to", tmp_path / "b", env=env)
+    assert billed.returncode == 2 and "passphrase is needed" in billed.stderr
 
 
 def test_the_whole_job_in_separate_processes(store_dir: Path, files: dict[str, Path],

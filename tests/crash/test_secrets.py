@@ -94,6 +94,8 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
     installer.write_bytes(os.urandom(300_000))
     invoice = home / "invoice.pdf"
     invoice.write_bytes(b"%PDF-1.4 invoice order 1234\n" * 100)
+    receipt = home / "receipt.eml"          # a receipt that prints the key (issue 12.3)
+    receipt.write_text(f"Subject: order 1234\n\nYour key: {KEY_1}\n")
     tool = home / "tool-2.0.msi"
     tool.write_bytes(os.urandom(50_000))
     bucket = s3_env.new_bucket_name("secrets")
@@ -124,7 +126,8 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
         code = next(line.strip() for line in (home / "kit.txt").read_text().splitlines()
                     if line.strip().count("-") == 7 and len(line.strip()) == 39)
         arkeep("add", installer, "--product", "Secret Suite", "--version", "3.1", "--key-file",
-               key_file, "--invoice", invoice, "--licensed-to", "A. User", "--order-number", "1234")
+               key_file, "--invoice", invoice, "--receipt", receipt, "--licensed-to", "A. User",
+               "--order-number", "1234")
         arkeep("add", tool, "--product", "Tool", "--version", "2.0", "--key-stdin", stdin=KEY_2 + "\n")
         arkeep("remote", "add", "nas", nas, "--create")
         arkeep("remote", "add", "cloud", f"s3://{bucket}/vault")
@@ -145,6 +148,8 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
                record=False)
         assert KEY_1 in (out / "restored" / "LICENSE.txt").read_text()
         arkeep("export", "secret-suite@3.1", "--zip", out / "secret-suite.zip")
+        arkeep("export", "secret-suite@3.1", "--bagit", out / "bag")
+        arkeep("export", "--csv", out / "inventory.csv")
         arkeep("--store", home / "rebuilt", "rebuild", "--from", nas)
         # Errors, as a user meets them.
         wrong = home / "wrong.txt"
@@ -169,6 +174,8 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
     places: list[tuple[str, bytes]] = [(f"output of {name}", text.encode()) for name, text in outputs]
     places += all_bytes(store) + all_bytes(nas) + all_bytes(home / "rebuilt")
     places.append(("the exported zip", (out / "secret-suite.zip").read_bytes()))
+    places += all_bytes(out / "bag")
+    places.append(("the exported CSV", (out / "inventory.csv").read_bytes()))
     client = s3_env.client()
     for obj in client.list_objects_v2(Bucket=bucket).get("Contents", []):
         places.append((f"S3 key {obj['Key']}", obj["Key"].encode()))

@@ -106,10 +106,14 @@ def test_bag_is_valid_for_the_library_of_congress_validator(cli, store_dir: Path
     bag.validate()
     assert bag.is_valid()
     assert bag.algorithms == ["sha512"]
-    assert sorted(bag.payload_files()) == ["data/Setup 100% v7.5.1.exe", "data/invoice-2024.pdf"]
+    # Keys masked: the invoice, a document that can print the key, is left out and named.
+    assert sorted(bag.payload_files()) == ["data/Setup 100% v7.5.1.exe"]
     assert (bag_dir / "data" / inst.name).read_bytes() == inst.read_bytes()
     assert bag.info["External-Identifier"] == "acme-studio@7.5.1"
-    assert bag.info["Payload-Oxum"] == f"{inst.stat().st_size + (bag_dir / 'data/invoice-2024.pdf').stat().st_size}.2"
+    assert bag.info["Payload-Oxum"] == f"{inst.stat().st_size}.1"
+    assert bag.info["Arkeep-Withheld"] == "invoice-2024.pdf"
+    assert "invoice-2024.pdf" in (bag_dir / "arkeep" / "WITHHELD.txt").read_text()
+    assert "1 document(s) that can hold a key left out (invoice-2024.pdf" in result.out
     tags = set(bag.tagfile_entries())
     assert {"blake3sums.txt", "arkeep/release.toml", "bag-info.txt"} <= tags
     assert any(re.fullmatch(r"arkeep/lic-[a-z0-9]+\.toml", t) for t in tags)
@@ -154,6 +158,9 @@ def test_bag_with_reveal_holds_the_key_and_refuses_a_used_dir(cli, store_dir: Pa
     lic_toml = next((bag_dir / "arkeep").glob("lic-*.toml"))
     assert f'key = "{KEY}"' in lic_toml.read_text()
     assert stat.S_IMODE(lic_toml.stat().st_mode) == 0o600
+    assert sorted(bagit.Bag(str(bag_dir)).payload_files()) == ["data/AcmeStudio-7.5.1-x64.exe",
+                                                                "data/invoice-2024.pdf"]
+    assert not (bag_dir / "arkeep" / "WITHHELD.txt").exists()
     again = cli("export", "acme-studio@7.5.1", "--bagit", bag_dir)
     assert again.code == 2 and "not an empty directory" in again.err
 
@@ -226,3 +233,4 @@ def test_init_writes_the_html_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     page = kit.read_text()
     assert result.recovery_code in page and qr_svg(result.recovery_code) in page
     assert "No remotes yet" in page
+

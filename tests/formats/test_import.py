@@ -11,7 +11,7 @@ import pytest
 from archive.importers import import_file
 from archive.store import Store
 from manifests.model import License
-from tests.conftest import run_arkeep
+from tests.conftest import PASSPHRASE, run_arkeep
 from tests.formats.conftest import (
     KDBX_PASSWORD,
     LICENCE_FILE,
@@ -110,7 +110,11 @@ def test_attachments_become_licence_file_artifacts(cli, store_dir: Path, onepass
         release = store.catalog.load_release(rid)
         (art,) = release.artifacts
         assert (art.role, art.filename, art.license) == ("license-file", name, release.licenses[0])
-        assert store.object_path(art.blake3).read_bytes() == LICENCE_FILE
+        # A licence file is kept encrypted at rest (issue 12.3), never plain.
+        assert not store.object_path(art.blake3).exists()
+        with store.open_object(art.blake3, store.unlock(PASSPHRASE)) as f:
+            assert f.read() == LICENCE_FILE
+        assert LICENCE_FILE not in store.encrypted_path(art.blake3).read_bytes()
     assert cli("verify").code == 0
 
 

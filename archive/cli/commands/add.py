@@ -130,7 +130,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         license_files=tuple(args.license_file), invoices=tuple(args.invoice),
         receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
         source_url=args.source_url, detected=detected)
-    secret = ctx.unlock(store) if key is not None else None
+    # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
+    documents = args.license_file or args.invoice or args.receipt
+    secret = ctx.unlock(store) if key is not None or documents or args.license_id else None
     with store.writing("arkeep add"):
         try:
             result = add_release(store, request, secret, progress_for=ctx.file_bar)

@@ -15,11 +15,14 @@ EXAMPLES = """examples:
   arkeep export --csv inventory.csv          (every release and licence, keys masked)
   arkeep export --csv inventory.csv --reveal (with the keys: keep that file safe)
 
---zip: one AES-256 zip with the installers, licence files and invoices under their real names,
-manifest.toml and LICENSE.txt with the key. File names inside a zip are visible without the
-password. --bagit: a BagIt bag (RFC 8493) with SHA-512 manifests, blake3sums.txt, the release
-manifest and licence records as tag files (keys masked unless --reveal). --csv: one row per
-release and licence, for a spreadsheet (keys masked unless --reveal).
+--zip: one AES-256 zip with the installers, licence files, invoices and receipts under their
+real names, manifest.toml and LICENSE.txt: it holds the keys, encrypted under the recovery code.
+File names inside a zip are visible without the password. --bagit: a BagIt bag (RFC 8493) with
+SHA-512 manifests, blake3sums.txt, the release manifest and licence records as tag files; without
+--reveal the keys are masked and the documents that can print a key (licence files, invoices,
+receipts, docs) are left out and listed in arkeep/WITHHELD.txt; with --reveal both are in clear.
+--csv: one row per release and licence, for a spreadsheet (keys masked unless --reveal; it holds
+no document).
 """
 
 
@@ -34,7 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     what.add_argument("--bagit", type=Path, metavar="DIR", help="a BagIt bag of the release")
     what.add_argument("--csv", type=Path, metavar="FILE", help="the inventory as a CSV spreadsheet")
     p.add_argument("--reveal", action="store_true",
-                   help="write the keys in clear into --bagit or --csv (needs the passphrase)")
+                   help="write the keys in clear into --bagit or --csv, and the licence files, "
+                        "invoices and receipts into --bagit (needs the passphrase)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(run=run)
 
@@ -62,28 +66,37 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json({"zip": str(result.path), "entries": list(result.entries), "size": result.size})
         return 0
     ctx.say(f"Wrote {result.path} ({human_size(result.size)}, AES-256): {', '.join(result.entries)}")
-    ctx.say("  7-Zip opens it with the recovery code from your recovery kit.")
+    ctx.say("  It holds the licence keys and documents, encrypted; 7-Zip opens it with the "
+            "recovery code from your recovery kit.")
     return 0
 
 
 def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
-    from ...keys import SecretBox
     from ...ops.bagit_export import export_bag
     from ...humanize import human_size
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
-    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    secret = ctx.unlock(store) if args.reveal else None
     try:
-        result = export_bag(store, release, args.bagit, box, ctx.file_bar)
+        result = export_bag(store, release, args.bagit, secret, ctx.file_bar)
     finally:
         ctx.close_bars()
     if ctx.json:
         ctx.emit_json({"bag": str(result.path), "files": result.files,
-                       "payload_bytes": result.payload_bytes, "keys": "revealed" if box else "masked"})
+                       "payload_bytes": result.payload_bytes,
+                       "keys": "revealed" if result.revealed else "masked",
+                       "withheld": list(result.withheld)})
         return 0
+    if result.revealed:
+        what = "keys and documents in clear: keep it safe"
+    elif result.withheld:
+        what = (f"keys masked; {len(result.withheld)} document(s) that can hold a key left out "
+                f"({', '.join(result.withheld)}; --reveal includes them)")
+    else:
+        what = "keys masked"
     ctx.say(f"Wrote the BagIt bag {result.path}: {result.files} file(s), {human_size(result.payload_bytes)}, "
-            f"SHA-512 manifests, keys {'in clear: keep it safe' if box else 'masked'}.")
+            f"SHA-512 manifests, {what}.")
     return 0
 
 

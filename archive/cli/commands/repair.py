@@ -52,11 +52,15 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({"ok": report.ok, "local_fixed": report.local_fixed,
                        "local_unfixable": report.local_unfixable, "remote_fixed": report.remote_fixed,
-                       "remote_failed": report.remote_failed, "skipped": report.skipped})
+                       "remote_failed": report.remote_failed, "skipped": report.skipped,
+                       "encrypted_documents": report.encrypted})
         return 0 if report.ok else 1
     for name, why in report.skipped.items():
         ctx.say(f"{name}: skipped ({why})")
     ctx.say(f"local store: {len(report.local_fixed)} object(s) restored from a replica")
+    if report.encrypted:
+        ctx.say(f"local store: {report.encrypted} document(s) (licence files, invoices, receipts) "
+                "now encrypted at rest")
     for digest in report.local_unfixable:
         print(f"PROBLEM local object {digest[:16]}… has no good copy on any reachable remote", file=ctx.out)
     for name, count in report.remote_fixed.items():

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.emit_json(data)
         ctx.say("Nothing was archived.")
         return 0
-    needs_key = any(r.key or r.extra_keys for r in plan.releases) or bool(plan.licences)
+    # Keys, and receipts, invoices and licence files (kept encrypted at rest), need the secret.
+    needs_key = any(r.key or r.extra_keys or r.license_files or r.invoices or r.receipts
+                    for r in plan.releases) or bool(plan.licences)
     secret = ctx.unlock(store) if needs_key else None
     with store.writing("arkeep scan"):
         try:

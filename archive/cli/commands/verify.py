@@ -50,8 +50,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     report = VerifyReport()
     unreachable = 0
     if not args.remote:
-        report = verify_store(store, sample=args.sample, progress_for=lambda total: ctx.bar("verify", total))
+        # Objects kept encrypted at rest are decrypted and re-hashed when the passphrase is at
+        # hand (--passphrase-file, ARKEEP_PASSPHRASE); else their stored digest is checked.
+        report = verify_store(store, sample=args.sample, secret=ctx.secret_at_hand(store),
+                              progress_for=lambda total: ctx.bar("verify", total))
         ctx.close_bars()
+        if report.plain_documents:
+            ctx.note(f"note: {report.plain_documents} document(s) (licence files, invoices, "
+                     "receipts) are stored unencrypted; `arkeep repair` encrypts them")
     if args.remote or args.all:
         unreachable = _verify_remotes(store, args, ctx, report)
     # Only remotes that could not be reached: an environment failure (3), not damage found (1).
