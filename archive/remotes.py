@@ -39,6 +39,23 @@ class RemoteSpec:
         return table
 
 
+def remote_where(spec: RemoteSpec) -> str:
+    """Where a person finds a replica (the recovery kit): a drive by its marker's uuid and the
+    folder on it, never by the path it was added at, since mount points change."""
+    if spec.kind == "drive":
+        from backends.drive import MARKER
+        from backends.factory import parse_drive_url
+        uuid, subdir = parse_drive_url(spec.name, spec.url)
+        return f'the drive whose {MARKER} says uuid = "{uuid}", folder {subdir or "/"}'
+    endpoint = (spec.options.get("endpoint_url") or spec.options.get(ENV_ENDPOINT)) \
+        if spec.options else None
+    return f"{spec.url} at {endpoint}" if endpoint else spec.url
+
+
+def remote_kind_label(spec: RemoteSpec) -> str:
+    return {"dir": "folder", "drive": "external drive", "s3": "S3 storage"}.get(spec.kind, spec.kind)
+
+
 def load_remotes(store: Store) -> dict[str, RemoteSpec]:
     remotes = store.config.get("remotes", {})
     out = {}

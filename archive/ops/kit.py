@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from pathlib import Path
+
+from ..remotes import RemoteSpec, remote_kind_label, remote_where
 
 KIT_TEMPLATE = """ARKEEP RECOVERY KIT
 ===================
@@ -23,7 +26,7 @@ To get an installer and its key back with 7-Zip alone (no arkeep needed), see do
   1. Extract every bundle of a replica:
        7zz x -p'{code}' -orecovered 'REPLICA/units/*/*.zip'
   2. Every file that ends in .toml is a manifest. Find the release you want:
-       grep -l 'kind = "release"' recovered/*.toml | xargs grep -H '^product\\|^version'
+       grep -l '^kind = "release"' recovered/*.toml | xargs grep -H -m 2 -e '^product = ' -e '^version = '
   3. Each [[artifact]] in it names its `filename`, its `blake3` and the `unit` that holds it:
        cp recovered/UNIT "FILENAME" && b3sum "FILENAME"   (must print the blake3 value)
   4. The licence records are the .toml files with kind = "license"; the key is in `key`.
@@ -32,10 +35,16 @@ With arkeep and your passphrase, `arkeep rebuild --from REPLICA` brings the whol
 """
 
 
-def write_recovery_kit(path: Path, code: str, key_id: str, store: Path) -> None:
+def write_recovery_kit(path: Path, code: str, key_id: str, store: Path,
+                       remotes: Iterable[RemoteSpec] = ()) -> None:
     """Write the kit readable by the owner only; refuse to replace an existing file."""
     text = KIT_TEMPLATE.format(code=code, key_id=key_id, store=store,
                                created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    where = [f"  {r.name} ({remote_kind_label(r)}, {'offsite' if r.offsite else 'onsite'}): "
+             f"{remote_where(r)}" for r in remotes]
+    if where:
+        text += "\nWhere the copies are (a drive is found by its marker, wherever it is mounted):\n"
+        text += "\n".join(where) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)

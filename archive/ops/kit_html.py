@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import UsageError
-from ..remotes import ENV_ENDPOINT, RemoteSpec
+from ..remotes import RemoteSpec, remote_kind_label, remote_where
 from .kit import write_recovery_kit
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -45,7 +45,7 @@ def write_kit(path: Path, code: str, key_id: str, store: Path,
     if is_html(path):
         write_html_kit(path, code, key_id, store, remotes)
     else:
-        write_recovery_kit(path, code, key_id, store)
+        write_recovery_kit(path, code, key_id, store, remotes)
 
 
 def require_kit_support(path: Path) -> None:
@@ -70,8 +70,9 @@ def kit_html(code: str, key_id: str, store: Path, remotes: Iterable[RemoteSpec] 
     e = html.escape
     created = created or datetime.now(timezone.utc)
     rows = "".join(
-        f"<tr><td>{e(r.name)}</td><td>{e(_kind(r))}</td><td>{'offsite' if r.offsite else 'onsite'}</td>"
-        f"<td><code>{e(_where(r))}</code></td></tr>" for r in remotes)
+        f"<tr><td>{e(r.name)}</td><td>{e(remote_kind_label(r))}</td>"
+        f"<td>{'offsite' if r.offsite else 'onsite'}</td>"
+        f"<td><code>{e(remote_where(r))}</code></td></tr>" for r in remotes)
     remote_table = (f"<table><tr><th>name</th><th>kind</th><th></th><th>where</th></tr>{rows}</table>"
                     if rows else "<p>No remotes yet: <code>arkeep remote add NAME URL</code>, then "
                                  "<code>arkeep sync</code>, then print a new kit.</p>")
@@ -95,8 +96,8 @@ Delete the file once it is printed.</p>
 
 <h2>Where the copies are</h2>
 {remote_table}
-<p>A drive is found by the marker file at its root wherever it is mounted; its replica is the
-<code>arkeep</code> folder there. An S3 replica is the bucket's files, downloaded with any S3 tool.</p>
+<p>A drive is found by the marker file at its root wherever it is mounted: the drive whose
+<code>.arkeep-drive.toml</code> holds the uuid above; its replica is the folder named there. An S3 replica is the bucket's files, downloaded with any S3 tool.</p>
 
 <h2>Getting an installer and its key back with 7-Zip alone</h2>
 <p>You need one replica, this code and 7-Zip (<code>7zz</code> on Linux, <code>7z</code> elsewhere);
@@ -108,7 +109,7 @@ Delete the file once it is printed.</p>
 <p>A wrong code makes 7-Zip say "Wrong password"; a damaged bundle reports a data error for that
 bundle only.</p></li>
 <li><p>The files ending in <code>.toml</code> are manifests. Find the release:</p>
-<pre>grep -l 'kind = "release"' recovered/*.toml | xargs grep -H '^product\\|^version'</pre></li>
+<pre>grep -l '^kind = "release"' recovered/*.toml | xargs grep -H -m 2 -e '^product = ' -e '^version = '</pre></li>
 <li><p>Each <code>[[artifact]]</code> of the release names its <code>filename</code>, its
 <code>blake3</code> digest and the <code>unit</code> that holds it. Copy it out under its real name
 and check it:</p>
@@ -127,17 +128,6 @@ arkeep restore PRODUCT@VERSION --to DIR</pre>
 <code>arkeep export … --zip FILE</code> opens with the same code.</p>
 </body></html>
 """
-
-
-def _kind(r: RemoteSpec) -> str:
-    return {"dir": "folder", "drive": "external drive", "s3": "S3 storage"}.get(r.kind, r.kind)
-
-
-def _where(r: RemoteSpec) -> str:
-    if r.kind == "drive":
-        return f"{r.label or 'drive'} (marker {r.url})"
-    endpoint = (r.options.get("endpoint_url") or r.options.get(ENV_ENDPOINT)) if r.options else None
-    return f"{r.url} at {endpoint}" if endpoint else r.url
 
 
 def write_html_kit(path: Path, code: str, key_id: str, store: Path,

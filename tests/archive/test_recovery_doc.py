@@ -43,10 +43,29 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL, timeout=60)
 
 
+DETECTED = {"product": "MSI Property table: ProductName",
+            "version": "MSI Property table: ProductVersion"}
+
+
+def add_inspected(store_dir: Path, tmp_path: Path) -> None:
+    """A release whose values were read from its installer, as `arkeep add X.msi` writes it:
+    its [artifact.detected] table has `product = …` and `version = …` lines of its own."""
+    from archive.ops.add import AddRequest, add_release
+    from archive.store import Store
+
+    msi = tmp_path / "ContosoLedger-4.2.1-x64.msi"
+    msi.write_bytes(b"MSI stand-in " * 100)
+    store = Store.open(store_dir)
+    with store.writing("test"):
+        add_release(store, AddRequest(product="Contoso Ledger", version="4.2.1", installers=(msi,),
+                                      detected={msi.name: dict(DETECTED)}))
+
+
 @pytest.fixture
 def replica(cli, store_dir: Path, tmp_path: Path) -> tuple[Sample, Sample, Path]:  # type: ignore[no-untyped-def]
     first = add_sample(cli, tmp_path)
     second = add_sample(cli, tmp_path, version="8.0", size=20_000, key=False)
+    add_inspected(store_dir, tmp_path)
     nas = tmp_path / "NAS share"        # a space in the path: the doc's quoting must hold
     assert cli("remote", "add", "nas", nas, "--create").code == 0
     assert cli("sync").code == 0
@@ -77,14 +96,24 @@ def test_recovery_md_step_by_step(replica, recovery_code: str, tmp_path: Path) -
     # "Each bundle holds one file, named like the bundle."
     assert {p.name.removesuffix(".toml") for p in extracted} == {b.stem for b in bundles}
 
-    # 2. Find the release: the .toml files with kind = "release", then their product and version.
-    assert "grep -l 'kind = \"release\"' recovered/*.toml" in doc
+    # 2. Find the release: the document's command prints each release's product and version,
+    # two lines per release after its file name, and nothing else (no provenance lines).
+    found = run(doc_line("grep -l '^kind = \"release\"'", doc), work)
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
     releases = [p for p in recovered.glob("*.toml") if 'kind = "release"' in p.read_text()]
-    assert len(releases) == 2
-    mine = [p for p in releases
-            if f'product = "{PRODUCT}"' in p.read_text() and 'version = "7.5.1"' in p.read_text()]
-    assert len(mine) == 1
-    manifest = mine[0].read_text()
+    assert len(releases) == 3 and len(lines) == 6, found.stdout
+    assert not [line for line in lines if "Property table" in line], found.stdout
+    shown: dict[str, list[str]] = {}
+    for line in lines:
+        name, _, field = line.partition(":")
+        shown.setdefault(name, []).append(field)
+    assert sorted(shown) == sorted(f"recovered/{p.name}" for p in releases)
+    assert sorted(map(tuple, shown.values())) == sorted([
+        (f'product = "{PRODUCT}"', 'version = "7.5.1"'), (f'product = "{PRODUCT}"', 'version = "8.0"'),
+        ('product = "Contoso Ledger"', 'version = "4.2.1"')])
+    (mine,) = [name for name, fields in shown.items() if 'version = "7.5.1"' in fields]
+    manifest = (work / mine).read_text()
 
     # 3. Each [[artifact]] names filename, blake3 and unit; copy the unit out, b3sum it.
     artifacts = manifest.split("[[artifact]]")[1:]
@@ -125,11 +154,11 @@ def test_the_recovery_kit_gives_the_same_commands(replica, recovery_code: str, t
     opened = run(kit_command.replace("REPLICA", str(nas)), work)
     assert opened.returncode == 0, opened.stdout + opened.stderr
     # Kit step 2 is the document's step 2; step 4: the key is in a licence record.
-    doc_grep = doc_line("grep -l 'kind = \"release\"'", DOC.read_text())
+    doc_grep = doc_line("grep -l '^kind = \"release\"'", DOC.read_text())
     assert doc_grep in kit
     found = [p for p in (work / "recovered").glob("*.toml")
              if 'kind = "release"' in p.read_text() and f'product = "{PRODUCT}"' in p.read_text()]
     assert len(found) == 2
     licences = [p for p in (work / "recovered").glob("*.toml") if 'kind = "license"' in p.read_text()]
-    assert len(licences) == 2      # the second release has a licence file but no key
+    assert len(licences) == 2      # the second release has a licence file but no key; the third none
     assert sorted(f'key = "{KEY}"' in p.read_text() for p in licences) == [False, True]

@@ -214,7 +214,7 @@ def test_key_export_html_kit(cli, store_dir: Path, tmp_path: Path, recovery_code
     assert "nas" in page and "vault" in page and "offsite" in page
     text = htmllib.unescape(re.sub(r"<[^>]+>", "", page))
     assert recovery_md_7zz(recovery_code) in text
-    for step in ("grep -l 'kind = \"release\"' recovered/*.toml", "b3sum \"FILENAME\"",
+    for step in ("grep -l '^kind = \"release\"' recovered/*.toml", "b3sum \"FILENAME\"",
                  "arkeep rebuild --from REPLICA"):
         assert step in text
     from lxml import etree
@@ -234,3 +234,23 @@ def test_init_writes_the_html_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert result.recovery_code in page and qr_svg(result.recovery_code) in page
     assert "No remotes yet" in page
 
+
+@pytest.mark.parametrize("suffix", [".html", ".txt"])
+def test_the_kit_names_a_drive_by_its_marker_not_by_the_path_it_was_added_at(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, suffix: str) -> None:
+    """Issue 12.16: a drive is mounted elsewhere next year; the kit must say how to find it."""
+    import html as htmllib
+    import tomllib
+
+    mount = tmp_path / "media" / "USB-STICK-7"
+    mount.mkdir(parents=True)
+    assert cli("remote", "add", "usb7", mount, "--drive", "--offsite").code == 0
+    uuid = tomllib.loads((mount / ".arkeep-drive.toml").read_text())["uuid"]
+    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    kit = tmp_path / f"kit{suffix}"
+    assert cli("key", "export", "--recovery-kit", kit).code == 0
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", kit.read_text()))
+    assert str(mount) not in text and "USB-STICK-7" not in text
+    drive_line = next(line for line in text.splitlines() if uuid in line)
+    assert ".arkeep-drive.toml" in drive_line and "arkeep" in drive_line
+    assert "usb7" in text and str(tmp_path / "nas") in text
