@@ -230,8 +230,11 @@ def force_rmtree(path: Path) -> None:
 
 
 def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> list[str]:
-    """Every file under objects/ is an object named by the BLAKE3 of its bytes, read-only."""
+    """Every file under objects/ is an object named by the BLAKE3 of its bytes, read-only; an
+    encrypted one (`<id>.enc`) still matches the digest written at its end, and is the only
+    copy of its object (the plaintext's id is checked by local_findings, with the secret)."""
     from archive.hashing import hash_file
+    from archive.objcrypt import ENC_SUFFIX, trailer_matches
     from archive.store import is_object_name
     problems = []
     objects = store_root / "objects"
@@ -240,14 +243,19 @@ def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> 
     for path in sorted(objects.rglob("*")):
         if path.is_dir():
             continue
-        if not is_object_name(path.name) or path.parent.parent.parent != objects \
-                or path.parent.name != path.name[2:4] or path.parent.parent.name != path.name[:2]:
+        name = path.name.removesuffix(ENC_SUFFIX)
+        encrypted = name != path.name
+        if not is_object_name(name) or path.parent.parent.parent != objects \
+                or path.parent.name != name[2:4] or path.parent.parent.name != name[:2]:
             problems.append(f"stray file in objects/: {path.relative_to(store_root)}")
             continue
-        if hash_file(path) != path.name and path.name not in allowed_bad:
-            problems.append(f"object {path.name[:16]} holds other bytes than its name says")
+        if encrypted and path.with_name(name).exists():
+            problems.append(f"object {name[:16]} is stored both plain and encrypted")
+        intact = trailer_matches(path) if encrypted else hash_file(path) == name
+        if not intact and name not in allowed_bad:
+            problems.append(f"object {name[:16]} holds other bytes than its name says")
         if path.stat().st_mode & 0o222:
-            problems.append(f"object {path.name[:16]} is writable")
+            problems.append(f"object {name[:16]} is writable")
     return problems
 
 
