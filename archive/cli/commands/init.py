@@ -11,6 +11,9 @@ EXAMPLES = """examples:
   arkeep init --recovery-kit ~/arkeep-recovery-kit.html    (printable page with a QR code)
   arkeep init --recovery-kit ~/arkeep-recovery-kit.txt
   ARKEEP_STORE=/srv/arkeep arkeep init
+
+The passphrase is judged before anything is written (zxcvbn): one that is easy to guess is
+refused unless --weak-passphrase-ok, a fair one is accepted with a warning.
 """
 
 
@@ -23,13 +26,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--recovery-kit", metavar="FILE", type=Path,
                    help="write a recovery kit with the recovery code (mode 0600): "
                         "FILE.html is a printable page with a QR code, any other name plain text")
+    p.add_argument("--weak-passphrase-ok", action="store_true",
+                   help="accept a passphrase that is easy to guess (refused otherwise: anyone with "
+                        "a replica's key.toml can guess it offline)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.init import init_store
-    
+    from ...passphrase_strength import check_new_passphrase
+
     passphrase = ctx.passphrase(confirm=True, prompt="New passphrase: ")
+    check_new_passphrase(passphrase, args.weak_passphrase_ok, ctx.note, (ctx.store_path.name,))
     result = init_store(ctx.store_path, passphrase, args.recovery_kit)
     if ctx.json:
         ctx.emit_json({"store": str(result.store.root), "key_id": result.key_id,

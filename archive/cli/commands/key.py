@@ -17,7 +17,8 @@ PASSWD_EXAMPLES = """examples:
   arkeep key passwd
   arkeep key passwd --new-passphrase-file new.txt
 
-The archive secret, the recovery code and every bundle stay as they are.
+The archive secret, the recovery code and every bundle stay as they are. A new passphrase that
+is easy to guess is refused unless --weak-passphrase-ok; a fair one is accepted with a warning.
 """
 EXPORT_EXAMPLES = """examples:
   arkeep key export --recovery-kit ~/arkeep-kit.html     (open in a browser, print, delete)
@@ -36,6 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                          epilog=PASSWD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     pw.add_argument("--new-passphrase-file", type=Path, metavar="F",
                     help="read the new passphrase from a file instead of a prompt")
+    pw.add_argument("--weak-passphrase-ok", action="store_true",
+                    help="accept a new passphrase that is easy to guess (refused otherwise)")
     pw.set_defaults(run=run_passwd)
     ex = ksub.add_parser("export", parents=[common], help="write a new recovery kit (needs the passphrase)",
                          epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,15 +47,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ex.set_defaults(run=run_export)
 
 
-def _new_passphrase(args: argparse.Namespace) -> str:
+def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
+    """The new passphrase, judged (passphrase_strength) before it replaces the old one."""
+    from ...passphrase_strength import check_new_passphrase
+
     if args.new_passphrase_file is not None:
-        return read_secret_file(args.new_passphrase_file, "passphrase file")
-    if not has_terminal():
+        new = read_secret_file(args.new_passphrase_file, "passphrase file")
+    elif not has_terminal():
         raise UsageError("give the new passphrase with --new-passphrase-file, or run in a terminal")
-    first = getpass.getpass("New passphrase: ")
-    if not first or getpass.getpass("Same passphrase again: ") != first:
-        raise UsageError("the new passphrases are empty or differ; nothing was changed")
-    return first
+    else:
+        new = getpass.getpass("New passphrase: ")
+        if not new or getpass.getpass("Same passphrase again: ") != new:
+            raise UsageError("the new passphrases are empty or differ; nothing was changed")
+    check_new_passphrase(new, args.weak_passphrase_ok, ctx.note)
+    return new
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
@@ -61,7 +69,7 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
         secret = ctx.unlock(store)
-        store.save_wrapped_key(keys.wrap_secret(secret, _new_passphrase(args)))
+        store.save_wrapped_key(keys.wrap_secret(secret, _new_passphrase(args, ctx)))
     ctx.say("Passphrase changed. The archive secret, the recovery code and every bundle are unchanged.")
     return 0
 
