@@ -602,7 +602,7 @@ class RepairScenario(Scenario):
         release = next(store.catalog.releases())
         by_name = {a.filename: a for a in release.artifacts}
         installer = store.object_path(by_name[self.lab.installer.name].blake3)
-        invoice = store.object_path(by_name[self.lab.invoice.name].blake3)
+        invoice = store.stored_path(by_name[self.lab.invoice.name].blake3)
         os.chmod(installer, 0o644)
         with open(installer, "r+b") as f:
             f.seek(installer.stat().st_size // 2)
