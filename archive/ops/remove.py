@@ -93,6 +93,7 @@ def prune(store: Store, ledger: Ledger, dry_run: bool = False) -> Pruned:
         path = store.object_path(digest)
         try:
             path.unlink(missing_ok=True)
+            store.encrypted_path(digest).unlink(missing_ok=True)    # a document kept encrypted
         except OSError as exc:
             raise environment_error(exc, f"cannot delete object {digest[:16]}…") from None
         parents.add(path.parent)

@@ -185,3 +185,18 @@ def test_a_document_needs_the_passphrase_to_be_added(store_dir: Path, tmp_path: 
                         "--receipt", files["receipt"], env=env)
     assert result.returncode == 2 and "passphrase is needed" in result.stderr
     assert grep(KEY, store_dir) == []
+
+
+def test_prune_deletes_an_encrypted_document_no_release_names(store_dir: Path, tmp_path: Path) -> None:
+    files = make_documents(tmp_path / "src")
+    env = env_for(store_dir)
+    assert run_arkeep("add", files["installer"], "--product", "Docs Suite", "--version", "4.2",
+                      "--receipt", files["receipt"], env=env).returncode == 0
+    store = Store.open(store_dir)
+    receipt = next(a for a in store.catalog.load_release(RID).artifacts if a.role == "receipt")
+    assert store.is_encrypted(receipt.blake3)
+    assert run_arkeep("remove", RID, "--yes", env=env).returncode == 0
+    pruned = run_arkeep("prune", "--yes", env=env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert not store.has_object(receipt.blake3)
+    assert list((store_dir / "objects").rglob("*.enc")) == []
