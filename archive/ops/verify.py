@@ -72,7 +72,9 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
         if bad:
             report.bad_objects.add(digest)
         for release, name, size in bad:
-            report.problems.append(Finding(f"size is {actual} bytes, manifest says {size}", release.id, name))
+            what = (f"size is {actual} bytes, manifest says {size}" if actual is not None
+                    else "encrypted copy damaged (its length fits no size)")
+            report.problems.append(Finding(what, release.id, name))
         if not bad:
             to_hash.append((digest, uses, actual))
     if sample is not None and sample < 1.0:

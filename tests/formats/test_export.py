@@ -246,7 +246,7 @@ def test_the_kit_names_a_drive_by_its_marker_not_by_the_path_it_was_added_at(  #
     mount.mkdir(parents=True)
     assert cli("remote", "add", "usb7", mount, "--drive", "--offsite").code == 0
     uuid = tomllib.loads((mount / ".arkeep-drive.toml").read_text())["uuid"]
-    assert cli("remote", "add", "nas", tmp_path / "nas").code == 0
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
     kit = tmp_path / f"kit{suffix}"
     assert cli("key", "export", "--recovery-kit", kit).code == 0
     text = htmllib.unescape(re.sub(r"<[^>]+>", "", kit.read_text()))
