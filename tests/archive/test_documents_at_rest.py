@@ -16,6 +16,7 @@ from pathlib import Path
 import pyzipper
 
 from archive.keys import zip_password
+from manifests.model import Artifact
 from archive.store import Store
 from tests.conftest import PASSPHRASE, run_arkeep
 
@@ -51,6 +52,16 @@ def make_documents(home: Path) -> dict[str, Path]:
 
 def env_for(store: Path) -> dict[str, str]:
     return {**os.environ, "ARKEEP_STORE": str(store), "ARKEEP_PASSPHRASE": PASSPHRASE}
+
+
+def add_receipt(store_dir: Path, tmp_path: Path) -> tuple[Store, Artifact]:
+    """Docs Suite 4.2: the installer and the receipt that prints the key."""
+    files = make_documents(tmp_path / "src")
+    added = run_arkeep("add", files["installer"], "--product", "Docs Suite", "--version", "4.2",
+                       "--receipt", files["receipt"], env=env_for(store_dir))
+    assert added.returncode == 0, added.stderr
+    store = Store.open(store_dir)
+    return store, next(a for a in store.catalog.load_release(RID).artifacts if a.role == "receipt")
 
 
 def test_no_document_key_in_clear_in_store_exports_or_replica(store_dir: Path, tmp_path: Path,
@@ -150,12 +161,8 @@ def test_repair_encrypts_documents_of_an_older_store(store_dir: Path, tmp_path: 
 
 def test_verify_without_the_passphrase_finds_a_damaged_encrypted_document(store_dir: Path,
                                                                            tmp_path: Path) -> None:
-    files = make_documents(tmp_path / "src")
     env = env_for(store_dir)
-    assert run_arkeep("add", files["installer"], "--product", "Docs Suite", "--version", "4.2",
-                      "--receipt", files["receipt"], env=env).returncode == 0
-    store = Store.open(store_dir)
-    receipt = next(a for a in store.catalog.load_release(RID).artifacts if a.role == "receipt")
+    store, receipt = add_receipt(store_dir, tmp_path)
     path = store.encrypted_path(receipt.blake3)
     os.chmod(path, 0o644)
     data = bytearray(path.read_bytes())
@@ -188,12 +195,8 @@ def test_a_document_needs_the_passphrase_to_be_added(store_dir: Path, tmp_path: 
 
 
 def test_prune_deletes_an_encrypted_document_no_release_names(store_dir: Path, tmp_path: Path) -> None:
-    files = make_documents(tmp_path / "src")
     env = env_for(store_dir)
-    assert run_arkeep("add", files["installer"], "--product", "Docs Suite", "--version", "4.2",
-                      "--receipt", files["receipt"], env=env).returncode == 0
-    store = Store.open(store_dir)
-    receipt = next(a for a in store.catalog.load_release(RID).artifacts if a.role == "receipt")
+    store, receipt = add_receipt(store_dir, tmp_path)
     assert store.is_encrypted(receipt.blake3)
     assert run_arkeep("remove", RID, "--yes", env=env).returncode == 0
     pruned = run_arkeep("prune", "--yes", env=env)
