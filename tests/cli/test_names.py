@@ -129,3 +129,16 @@ def test_scan_apply_refuses_a_blank_version_and_archives_the_rest(store_dir: Pat
     assert applied[0].result is None and "version name is empty" in (applied[0].error or "")
     assert applied[1].result is not None
     assert [r.id for r in store.catalog.releases()] == ["good@1.0"]
+
+
+def test_import_refuses_a_name_no_release_can_have(store_dir: Path, cli, tmp_path: Path) -> None:
+    csv = tmp_path / "licences.csv"
+    csv.write_text(f"Product,Version,Serial Number\nOK,1.0,KEY-AAAA-BBBB\n{'P' * 300},1.0,KEY-CCCC-DDDD\n")
+    result = cli("import", "csv", csv)
+    assert result.code == 2, (result.out, result.err)
+    line = result.err.strip()
+    assert len(line.splitlines()) == 1 and "item 2" in line and "300 characters long" in line
+    assert "nothing was imported" in line and "KEY-" not in line
+    assert ids(cli) == []
+    licences = store_dir / "manifests" / "licenses"
+    assert not licences.exists() or not list(licences.glob("*.toml"))
