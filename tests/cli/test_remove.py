@@ -166,3 +166,22 @@ def test_prune_refuses_while_a_manifest_is_damaged(store_dir: Path, cli, two_rel
 def test_remove_needs_one_target(store_dir: Path, cli) -> None:
     assert cli("remove", "--yes").code == 2
     assert cli("remove", "nothing@1", "--yes").code == 2
+
+
+def test_an_s3_replica_follows_remove_and_prune(store_dir: Path, cli, two_releases, s3_env) -> None:
+    from tests.archive.replication_support import s3_listing
+
+    bucket = s3_env.new_bucket_name("rm")
+    added = cli("remote", "add", "cloud", f"s3://{bucket}/archive")
+    assert added.code == 0, added.err
+    assert cli("sync", "cloud").code == 0
+    before = s3_listing(s3_env, bucket, "archive")
+    assert cli("remove", "foo@1.0", "--yes").code == 0
+    assert cli("prune", "--yes").code == 0
+    synced = cli("sync", "cloud")
+    assert synced.code == 0 and "cloud: deleted 2 units" in synced.out, synced.out
+    after = s3_listing(s3_env, bucket, "archive")
+    assert after < before and len(before - after) == 2       # Foo's manifest and foo.exe
+    assert cli("verify", "--remote", "cloud").code == 0
+    again = cli("sync", "cloud")
+    assert again.out.strip().startswith("cloud: up to date") and s3_listing(s3_env, bucket, "archive") == after
