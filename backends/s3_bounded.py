@@ -103,13 +103,14 @@ class RangeFetcher:
         self.min_rate = min_rate
         self.rate_window = rate_window
 
-    def fetch(self, start: int, length: int) -> bytes:
-        """Bytes [start, start + length) of the object, from the calling thread."""
+    def fetch_into(self, start: int, view: memoryview) -> None:
+        """Fill `view` with the object's bytes from `start`, from the calling thread."""
         from fsspec.asyn import sync
 
-        out = bytearray()
-        sync(self.fs.loop, self.get, start, length, lambda _, data: out.extend(data))
-        return bytes(out)
+        def sink(offset: int, data: bytes) -> None:
+            view[offset - start: offset - start + len(data)] = data
+
+        sync(self.fs.loop, self.get, start, len(view), sink)
 
     async def get(self, start: int, length: int, sink: Sink) -> None:
         """Send bytes [start, start + length) to `sink(offset, data)` as they arrive."""
@@ -218,7 +219,6 @@ class RangeReader(io.RawIOBase):
         wanted = min(len(buffer), self._fetcher.size - self._pos)
         if wanted <= 0:
             return 0
-        data = self._fetcher.fetch(self._pos, wanted)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        self._fetcher.fetch_into(self._pos, memoryview(buffer).cast("B")[:wanted])
+        self._pos += wanted
+        return wanted
