@@ -36,6 +36,7 @@ import math
 import os
 import re
 import shutil
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, wait
@@ -220,6 +221,12 @@ class S3Backend(FsspecBackend):
         return self._control
 
     def _translate(self, exc: Exception, key: str | None = None) -> BackendError | None:
+        if isinstance(exc, UploadTooSlow):
+            return Unreachable(
+                self.name, f"did not take {exc.size:,} bytes within {exc.seconds:.0f} s, below "
+                f"the floor of {self.options.min_rate:,} bytes/s", key=key,
+                hint="check the network and the endpoint, then retry (the floor is the remote's "
+                     "min_rate option)")
         error = super()._translate(exc, key)
         if type(error) is Unreachable:
             where = safe_url(self.endpoint_url) if self.endpoint_url else "AWS"
@@ -374,6 +381,7 @@ class S3Backend(FsspecBackend):
         upload = MultipartUpload(
             self.fs, self.bucket, self._object_key(path), part_size,
             self.options.max_concurrency, self._write_kwargs(), self._journal,
+            (self.options.min_rate, self.options.rate_window),
         )
         guarded = GuardedFile(upload, lambda exc: self._translate(exc, key), owns_raw=False)
         try:
@@ -448,6 +456,15 @@ class S3Backend(FsspecBackend):
         return aborted
 
 
+class UploadTooSlow(TimeoutError):
+    """A part or a small object was not accepted within the time the rate floor allows."""
+
+    def __init__(self, size: int, seconds: float) -> None:
+        super().__init__(f"{size} bytes not accepted within {seconds:.1f} s")
+        self.size = size
+        self.seconds = seconds
+
+
 class MultipartUpload(io.RawIOBase):
     """A write-only stream into one S3 object, published only by `commit`.
 
@@ -456,11 +473,17 @@ class MultipartUpload(io.RawIOBase):
     while the next part fills as the previous ones travel. Nothing is sent until the first
     part is full: a small object becomes one PutObject at `commit`, as does an empty one.
     `abort` stops the uploads in flight and aborts the multipart upload, leaving nothing.
+
+    `floor` (min_rate, rate_window): a part, or the single PutObject of a small object, that
+    is not accepted within rate_window + the bytes in flight / min_rate seconds of being sent
+    raises `UploadTooSlow`, so a server that takes a body a byte at a time cannot hold a
+    write forever.
     """
 
     def __init__(
         self, fs: Any, bucket: str, key: str, part_size: int, max_concurrency: int,
         extra: dict[str, Any], journal: UploadJournal | None = None,
+        floor: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         self._fs = fs
@@ -469,11 +492,12 @@ class MultipartUpload(io.RawIOBase):
         self._max_concurrency = max(1, max_concurrency)
         self._extra = extra
         self._journal = journal
+        self._floor = floor
         self._buffer = bytearray()
         self._written = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._pending: deque[tuple[int, Future[Any]]] = deque()
+        self._pending: deque[tuple[int, Future[Any], float | None, int, float | None]] = deque()
 
     def writable(self) -> bool:
         return True
@@ -491,11 +515,18 @@ class MultipartUpload(io.RawIOBase):
             self._send(part)
         return size
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
+    def _allowed(self, in_flight: int) -> float | None:
+        """Seconds a transfer of `in_flight` bytes may take under the rate floor."""
+        if self._floor is None:
+            return None
+        min_rate, window = self._floor
+        return window + in_flight / min_rate
+
+    def _call(self, method: str, timeout: float | None = None, **kwargs: Any) -> Any:
         from fsspec.asyn import sync
 
         return sync(self._fs.loop, self._fs._call_s3, method, self._extra, **self._target,
-                    **kwargs)
+                    timeout=timeout, **kwargs)
 
     def _send(self, part: bytes) -> None:
         if self._upload_id is None:
@@ -509,18 +540,33 @@ class MultipartUpload(io.RawIOBase):
             "upload_part", **self._target, UploadId=self._upload_id, PartNumber=number,
             Body=part,
         )
-        self._pending.append((number, asyncio.run_coroutine_threadsafe(request, self._fs.loop)))
+        in_flight = len(part) * (len(self._pending) + 1)
+        allowed = self._allowed(in_flight)
+        deadline = None if allowed is None else time.monotonic() + allowed
+        future = asyncio.run_coroutine_threadsafe(request, self._fs.loop)
+        self._pending.append((number, future, deadline, in_flight, allowed))
 
     def _collect_oldest(self) -> None:
-        number, future = self._pending.popleft()
-        answer = future.result()
+        number, future, deadline, in_flight, allowed = self._pending.popleft()
+        wait_for = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        try:
+            answer = future.result(timeout=wait_for)
+        except TimeoutError as exc:
+            future.cancel()
+            raise UploadTooSlow(in_flight, allowed or 0.0) from exc
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         part.update({k: v for k, v in answer.items() if k.startswith("Checksum")})
         self._parts.append(part)
 
     def commit(self) -> None:
         if self._upload_id is None:
-            self._call("put_object", Body=bytes(self._buffer))
+            allowed = self._allowed(len(self._buffer))
+            try:
+                self._call("put_object", Body=bytes(self._buffer), timeout=allowed)
+            except Exception as exc:
+                if type(exc).__name__ == "FSTimeoutError":
+                    raise UploadTooSlow(len(self._buffer), allowed or 0.0) from exc
+                raise
         else:
             if self._buffer:
                 self._send(bytes(self._buffer))
@@ -539,7 +585,7 @@ class MultipartUpload(io.RawIOBase):
 
     def abort(self) -> None:
         """Best effort: a failure here leaves an unfinished upload for `cleanup_temp`."""
-        pending = [future for _, future in self._pending]
+        pending = [entry[1] for entry in self._pending]
         for future in pending:
             future.cancel()
         wait(pending, timeout=60)

@@ -158,3 +158,19 @@ def test_cleanup_aborts_the_uploads_its_journal_proves_were_its_own(
     assert left == {"arkeep/units/cd/elsewhere.zip", "other/units/ab/big.zip"}
     assert UploadJournal(journal).entries() == []
     assert later.info("units/ab/done.zip").size == 6 * MiB
+
+
+@pytest.mark.parametrize("size", [1 * MiB, 12 * MiB], ids=["put", "multipart"])
+def test_an_upload_the_server_never_takes_ends_at_the_rate_floor(fake_env: None, size: int) -> None:
+    """The server takes the body a byte every 0.2 s (a connection that never times out): with a
+    floor of 20 MB/s over 0.5 s windows, the write ends as unreachable within seconds."""
+    how = Misbehaviour(stall_puts=30)
+    with fake_s3(how) as url:
+        backend = fake_backend(url, part_size=5 * MiB, min_rate=20_000_000, rate_window=0.5)
+        with pytest.raises(Unreachable) as caught:
+            with backend.open_write("units/ab/unit.zip") as out:
+                out.write(b"x" * size)
+    text = str(caught.value)
+    assert "remote 'cloud' cannot be reached ('units/ab/unit.zip')" in text
+    assert "below the floor of 20,000,000 bytes/s" in text
+    assert "arkeep/units/ab/unit.zip" not in how.objects

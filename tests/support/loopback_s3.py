@@ -137,7 +137,8 @@ class Misbehaviour:
     body: "exact" (honours Range), "ignores-range" (200 with `huge` bytes whatever was asked),
         "overlong" (206 with the right Content-Range, then `huge` bytes), "dribble" (honours
         Range, then sends one byte every `dribble_every` seconds).
-    PUT stores nothing but the size, so a HEAD after it answers.
+    PUT stores nothing but the size, so a HEAD after it answers; with `stall_puts` it reads the
+    body one byte every 0.2 s for that many seconds, then hangs up (an upload that barely moves).
     bytes_sent: body bytes the server managed to hand to the socket, all answers together.
     """
 
@@ -148,6 +149,7 @@ class Misbehaviour:
     dribble_every: float = 0.2
     pages_served: int = 0
     bytes_sent: int = 0
+    stall_puts: float = 0.0
 
 
 _LIST_PAGE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -209,7 +211,23 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
             else:
                 self._reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
 
+        def do_POST(self) -> None:  # noqa: N802 - CreateMultipartUpload: an upload id
+            self.body()
+            bucket, key, _ = self._where()
+            self._reply(200, (f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{key}"
+                              "</Key><UploadId>fake-upload</UploadId>"
+                              "</InitiateMultipartUploadResult>").encode())
+
+        def do_DELETE(self) -> None:  # noqa: N802 - AbortMultipartUpload
+            self._reply(204)
+
         def do_PUT(self) -> None:  # noqa: N802
+            if how.stall_puts:
+                until = time.monotonic() + how.stall_puts
+                while time.monotonic() < until and self.rfile.read(1):
+                    time.sleep(0.2)
+                self.close_connection = True
+                return
             _, key, _ = self._where()
             how.objects[key] = len(self.body())
             self._reply(200, headers={"ETag": '"0"'})
