@@ -95,6 +95,17 @@ def wrap_secret(secret: bytes, passphrase: str) -> dict[str, Any]:
     }
 
 
+def wrapping_id(table: dict[str, Any]) -> str | None:
+    """A short fingerprint of one wrapping of the secret (its salt, nonce and ciphertext): it
+    changes with every `key passwd`, so two key files with the same `key_id` but different
+    wrappings open with different passphrases. None for a table without them."""
+    try:
+        parts = (table["kdf"]["salt"], table["cipher"]["nonce"], table["cipher"]["ciphertext"])
+    except (KeyError, TypeError):
+        return None
+    return blake3.blake3("\0".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
 def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
     try:
         if table.get("schema") != 1 or table.get("kind") != "wrapped-key":

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS retired (
     retired_at TEXT NOT NULL,
     PRIMARY KEY (kind, ref)
 );
+CREATE TABLE IF NOT EXISTS key_files (
+    remote TEXT PRIMARY KEY,
+    wrapping TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS remotes_seen (
     remote TEXT PRIMARY KEY,
     last_seen TEXT,
@@ -112,7 +117,18 @@ class Ledger:
         self.db.execute("UPDATE copies SET state=?, updated=? WHERE remote=? AND unit=?",
                         (state, _iso(now()), remote, unit))
 
+    def key_file_seen(self, remote: str, wrapping: str) -> None:
+        """The remote's key.toml holds this wrapping of the secret (keys.wrapping_id)."""
+        self.db.execute("INSERT OR REPLACE INTO key_files (remote, wrapping, updated) VALUES (?, ?, ?)",
+                        (remote, wrapping, _iso(now())))
+
+    def key_file_wrapping(self, remote: str) -> str | None:
+        """The wrapping last seen in or written to the remote's key.toml, if known."""
+        row = self.db.execute("SELECT wrapping FROM key_files WHERE remote=?", (remote,)).fetchone()
+        return row[0] if row else None
+
     def forget_remote(self, remote: str) -> None:
+        self.db.execute("DELETE FROM key_files WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM copies WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM remotes_seen WHERE remote=?", (remote,))
 
@@ -135,6 +151,7 @@ class Ledger:
         with self.transaction():
             self.db.execute("UPDATE OR REPLACE copies SET remote=? WHERE remote=?", (new, old))
             self.db.execute("UPDATE OR REPLACE remotes_seen SET remote=? WHERE remote=?", (new, old))
+            self.db.execute("UPDATE OR REPLACE key_files SET remote=? WHERE remote=?", (new, old))
 
     def copies(self, remote: str | None = None, ref: str | None = None) -> Iterator[Copy]:
         sql, args = "SELECT * FROM copies WHERE 1=1", []

@@ -43,6 +43,7 @@ class ReplicaKey:
     key_id: str | None = None
     why: str = ""
     digest: str | None = None        # BLAKE3 of the bytes found, when there were any
+    wrapping: str | None = None      # keys.wrapping_id of a readable wrapped key
 
     def problem(self) -> str | None:
         """A finding for `verify --remote`, or None when the key file is the store's."""
@@ -70,12 +71,12 @@ def read_replica_key(backend: Backend, store: Store, passphrase: str | None = No
     digest = hash_bytes(theirs)
     ours = store.key_path.read_bytes()
     our_id = store.config.get("key_id")
-    if theirs == ours:
-        return ReplicaKey(CURRENT, our_id, digest=digest)
     table = _parse(theirs)
     if isinstance(table, str):
         return ReplicaKey(DAMAGED, None, table, digest)
-    their_id = table["key_id"]
+    their_id, wrapping = table["key_id"], keys.wrapping_id(table)
+    if theirs == ours:
+        return ReplicaKey(CURRENT, our_id, digest=digest, wrapping=wrapping)
     if their_id != our_id:
         return ReplicaKey(FOREIGN, their_id, digest=digest)
     if passphrase is not None:
@@ -83,11 +84,11 @@ def read_replica_key(backend: Backend, store: Store, passphrase: str | None = No
             keys.unwrap_secret(table, passphrase)
         except WrongPassphrase:
             return ReplicaKey(STALE, their_id, "it does not open with the current passphrase: "
-                              "an older passphrase, or damage", digest)
+                              "an older passphrase, or damage", digest, wrapping)
         except UsageError as exc:
             return ReplicaKey(DAMAGED, their_id, str(exc).split("; ")[0], digest)
-        return ReplicaKey(STALE, their_id, "it opens, but is not the store's copy", digest)
-    return ReplicaKey(STALE, their_id, "another wrapping of this archive's key", digest)
+        return ReplicaKey(STALE, their_id, "it opens, but is not the store's copy", digest, wrapping)
+    return ReplicaKey(STALE, their_id, "another wrapping of this archive's key", digest, wrapping)
 
 
 def _parse(raw: bytes) -> dict[str, Any] | str:
@@ -105,12 +106,16 @@ def _parse(raw: bytes) -> dict[str, Any] | str:
     return table
 
 
-def write_key_file(backend: Backend, store: Store) -> str:
-    """Put the store's key file on the remote (committed atomically); return its BLAKE3."""
+def store_wrapping(store: Store) -> str | None:
+    """The wrapping of the store's own key file (what every replica should hold)."""
+    return keys.wrapping_id(store.wrapped_key())
+
+
+def write_key_file(backend: Backend, store: Store) -> None:
+    """Put the store's key file on the remote (committed atomically)."""
     data = store.key_path.read_bytes()
     with backend.open_write(KEY_UNIT) as f:
         f.write(data)
-    return hash_bytes(data)
 
 
 def bring_key_file_up_to_date(backend: Backend, store: Store, held_units: int,
@@ -135,3 +140,18 @@ def bring_key_file_up_to_date(backend: Backend, store: Store, held_units: int,
             f"(or `arkeep remote remove {backend.name}` if it is gone for good)")
     write_key_file(backend, store)
     return found, True
+
+
+def push_after_passwd(backend: Backend, store: Store) -> str | None:
+    """After `key passwd`: put the new key file on a remote that holds this archive's; None when
+    it is there now, else why not (the remote's errors, e.g. not connected, are raised)."""
+    backend.check()
+    found = read_replica_key(backend, store)
+    if found.state == CURRENT:
+        return None
+    if found.state in (STALE, DAMAGED):
+        write_key_file(backend, store)
+        return None
+    if found.state == FOREIGN:
+        return f"it holds another archive's {KEY_UNIT} (key id {found.key_id})"
+    return f"it has no {KEY_UNIT} yet (never synced, or not mounted); `arkeep sync {backend.name}` writes it"

@@ -90,7 +90,7 @@ def whereis(store: Store, release: Release, ledger: Ledger, remotes: dict[str, R
 def status(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec], policy: Policy,
            now: datetime | None = None) -> tuple[list[ReleaseStatus], list[str]]:
     now = now or datetime.now(timezone.utc)
-    notes = _remote_notes(ledger, remotes, policy, now)
+    notes = _remote_notes(ledger, remotes, policy, now) + stale_key_notes(store, ledger, remotes)
     # Nothing here makes reference cycles, while the cyclic collector's passes over the
     # hundreds of thousands of objects kept alive (outlines, copies, results) took half the
     # time of a status at 100k releases: it is paused until the results are made.
@@ -180,4 +180,18 @@ def _remote_notes(ledger: Ledger, remotes: dict[str, RemoteSpec], policy: Policy
                 notes.append(f"drive '{name}' has never been synced")
             elif now - seen > timedelta(days=policy.drive_warn_days):
                 notes.append(f"drive '{name}' was last seen {seen:%Y-%m-%d}; plug it in and run `arkeep sync`")
+    return notes
+
+
+def stale_key_notes(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec]) -> list[str]:
+    """Remotes whose key.toml was last known to hold another wrapping than the store's (an
+    older passphrase): a rebuild from them needs that passphrase until they are synced."""
+    from ..keys import wrapping_id
+    ours = wrapping_id(store.wrapped_key())
+    notes = []
+    for name in remotes:
+        theirs = ledger.key_file_wrapping(name)
+        if ours and theirs and theirs != ours:
+            notes.append(f"remote '{name}' holds the key file of an older passphrase (a rebuild "
+                         f"from it needs that passphrase); `arkeep sync {name}` updates it")
     return notes

@@ -30,7 +30,7 @@ from ..keys import zip_password
 from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, UNKNOWN, Ledger
 from ..objcrypt import open_plain
 from ..plan import UnitPlan, WantedUnit
-from ..replica_key import bring_key_file_up_to_date
+from ..replica_key import bring_key_file_up_to_date, store_wrapping
 from ..seal import SealResult
 from ..seal_small import SMALL_MAX, seal_small
 from ..sealing import seal_unit, unseal_unit
@@ -107,6 +107,9 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     if bring_key_file_up_to_date(backend, store, held, bool(present))[1]:
         result.pushed += 1
         result.key_sent = True
+    wrapping = store_wrapping(store)
+    if wrapping:
+        ledger.key_file_seen(backend.name, wrapping)
     todo = _reconcile(backend, secret, plan, present, known, ledger)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here

@@ -4,9 +4,13 @@ from __future__ import annotations
 import argparse
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import UsageError
 from ..context import Context, has_terminal, read_secret_file
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 EXAMPLES = """examples:
   arkeep key passwd --new-passphrase-file new.txt
@@ -19,6 +23,9 @@ PASSWD_EXAMPLES = """examples:
 
 The archive secret, the recovery code and every bundle stay as they are. A new passphrase that
 is easy to guess is refused unless --weak-passphrase-ok; a fair one is accepted with a warning.
+The new key file is written at once to every remote that can be reached; the others (an
+unplugged drive) keep the old one, so a rebuild from them needs the OLD passphrase until
+`arkeep sync` reaches them. `arkeep status` lists remotes whose key file is out of date.
 """
 EXPORT_EXAMPLES = """examples:
   arkeep key export --recovery-kit ~/arkeep-kit.html     (open in a browser, print, delete)
@@ -65,13 +72,51 @@ def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     from ... import keys
-    
+
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
         secret = ctx.unlock(store)
         store.save_wrapped_key(keys.wrap_secret(secret, _new_passphrase(args, ctx)))
+        updated, missed = _push_key_file(store)
+    if ctx.json:
+        ctx.emit_json({"updated": updated, "not_updated": missed})
+        return 0
     ctx.say("Passphrase changed. The archive secret, the recovery code and every bundle are unchanged.")
+    if updated:
+        ctx.say(f"  the new key file is on: {', '.join(updated)}")
+    for name, why in missed.items():
+        ctx.say(f"  NOT updated: {name}: {why}")
+    if missed:
+        ctx.say("  a rebuild from those needs the OLD passphrase until `arkeep sync` reaches them; "
+                "`arkeep status` lists them")
     return 0
+
+
+def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
+    """Put the new key file on every reachable remote that holds this archive's."""
+    from backends.errors import BackendError
+
+    from ...errors import ArkeepError
+    from ...remotes import load_remotes, open_remote
+    from ...replica_key import push_after_passwd, store_wrapping
+    from ..replicas import ledger_of
+
+    updated: list[str] = []
+    missed: dict[str, str] = {}
+    wrapping = store_wrapping(store)
+    with ledger_of(store) as ledger:
+        for spec in load_remotes(store).values():
+            try:
+                why = push_after_passwd(open_remote(spec, last_seen=ledger.last_seen(spec.name)), store)
+            except (BackendError, ArkeepError) as exc:
+                why = f"not reachable ({exc})"
+            if why is None:
+                updated.append(spec.name)
+                if wrapping:
+                    ledger.key_file_seen(spec.name, wrapping)
+            else:
+                missed[spec.name] = why
+    return updated, missed
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
