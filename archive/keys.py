@@ -33,6 +33,7 @@ _SCRYPT_MAXMEM = 256 * 1024 * 1024
 CONTEXT_UNIT_NAMES = "arkeep 2026-11 unit names v1"
 CONTEXT_MANIFEST_SECRETS = "arkeep 2026-11 manifest secrets v1"
 CONTEXT_KEY_ID = "arkeep 2026-11 key id v1"
+CONTEXT_REMOTE_CONFIG = "arkeep 2026-12 remote config v1"
 SECRET_PREFIX, SECRET_VERSION = "ENC[AES256_GCM,", "v1"
 _MANIFEST_AAD = b"arkeep manifest secret v1"
 

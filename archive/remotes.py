@@ -57,7 +57,11 @@ def remote_kind_label(spec: RemoteSpec) -> str:
 
 
 def load_remotes(store: Store) -> dict[str, RemoteSpec]:
-    remotes = store.config.get("remotes", {})
+    return specs_from_tables(store.config.get("remotes", {}))
+
+
+def specs_from_tables(remotes: dict[str, Any]) -> dict[str, RemoteSpec]:
+    """RemoteSpecs from `[remotes.NAME]` tables (arkeep.toml, or a replica's sealed copy)."""
     out = {}
     for name, table in sorted(remotes.items()):
         out[name] = RemoteSpec(name=name, url=table["url"], kind=table.get("kind", "dir"),

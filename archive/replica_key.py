@@ -4,6 +4,8 @@ Every replica carries the store's key file byte for byte, so that the passphrase
 replica rebuild the store. What a replica holds there is one of:
 
 - `current`: the same bytes as the store's;
+- `older-list`: the same wrapping (opens with the same passphrase) with an older copy of the
+  sealed remote list (archive/remote_config.py): not a problem, brought up to date by sync;
 - `stale`: this archive's key (same `key_id`) but other bytes: an older passphrase's wrapping
   (it does not open with the current passphrase), or an older copy of the sealed remote
   configuration;
@@ -33,6 +35,7 @@ from .units import KEY_UNIT
 
 MAX_KEY_FILE = 64 * 1024
 CURRENT, STALE, MISSING, DAMAGED, FOREIGN = "current", "stale", "missing", "damaged", "foreign"
+OLDER_LIST = "older-list"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class ReplicaKey:
 
     def problem(self) -> str | None:
         """A finding for `verify --remote`, or None when the key file is the store's."""
-        if self.state == CURRENT:
+        if self.state in (CURRENT, OLDER_LIST):
             return None
         return {
             STALE: f"{KEY_UNIT} is out of date ({self.why}); `arkeep sync` or `arkeep repair` "
@@ -79,6 +82,9 @@ def read_replica_key(backend: Backend, store: Store, passphrase: str | None = No
         return ReplicaKey(CURRENT, our_id, digest=digest, wrapping=wrapping)
     if their_id != our_id:
         return ReplicaKey(FOREIGN, their_id, digest=digest)
+    if wrapping and wrapping == store_wrapping(store):
+        return ReplicaKey(OLDER_LIST, their_id, "an older copy of the sealed remote list", digest,
+                          wrapping)
     if passphrase is not None:
         try:
             keys.unwrap_secret(table, passphrase)
@@ -149,7 +155,7 @@ def push_after_passwd(backend: Backend, store: Store) -> str | None:
     found = read_replica_key(backend, store)
     if found.state == CURRENT:
         return None
-    if found.state in (STALE, DAMAGED):
+    if found.state in (STALE, DAMAGED, OLDER_LIST):
         write_key_file(backend, store)
         return None
     if found.state == FOREIGN:

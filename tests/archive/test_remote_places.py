@@ -18,8 +18,8 @@ from tests.archive.replication_support import add_sample, dir_listing
 from tests.conftest import run_arkeep
 
 
-def remotes(cli) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    listed = cli("remote", "list", "--json")
+def remotes(cli, *store: Path) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    listed = cli(*(("--store", store[0]) if store else ()), "remote", "list", "--json")
     assert listed.code == 0, listed.err
     return [(r["name"], r["kind"], r["url"]) for r in json.loads(listed.out)]
 
@@ -67,11 +67,13 @@ def test_rebuild_reuses_the_remote_at_its_source_instead_of_adding_origin(  # ty
     # Rebuilding from the same place, spelled differently, into the store that knows it as 'nas'.
     cli("rebuild", "--from", f"{nas}/./")
     assert [name for name, _, _ in remotes(cli)] == ["nas"]
-    # A fresh rebuild gets 'origin'; the same place cannot then be added a second time.
+    # A fresh rebuild brings 'nas' back (its sealed configuration) and adds no 'origin'; the
+    # same place cannot then be added a second time.
     fresh = tmp_path / "fresh"
-    rebuilt = cli("--store", fresh, "rebuild", "--from", nas)
+    rebuilt = cli("--store", fresh, "rebuild", "--from", f"{nas}/./")
     assert rebuilt.code == 0, rebuilt.out + rebuilt.err
-    again = cli("--store", fresh, "remote", "add", "nas", f"{nas}/")
+    assert [name for name, _, _ in remotes(cli, fresh)] == ["nas"]
+    again = cli("--store", fresh, "remote", "add", "nas2", f"{nas}/")
     assert again.code == 2 and "already stores to" in again.err
 
 

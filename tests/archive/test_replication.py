@@ -65,6 +65,7 @@ def test_three_remotes_unplugged_drive_moved_drive_repair_and_rebuild(  # type: 
         added = cli("remote", "add", *args)
         assert added.code == 0, added.err
     assert (usb / ".arkeep-drive.toml").is_file()
+    remotes = {r["name"]: r["url"] for r in json.loads(cli("remote", "list", "--json").out)}
 
     # sync fills all three: key.toml and exactly one bundle per unit, nothing else.
     rows = sync_json(cli)
@@ -154,14 +155,18 @@ def test_three_remotes_unplugged_drive_moved_drive_repair_and_rebuild(  # type: 
     assert filecmp.cmp(out / first.installer.name, first.installer, shallow=False)
     assert filecmp.cmp(out / first.license_file.name, first.license_file, shallow=False)
     assert KEY in (out / "LICENSE.txt").read_text()
-    # The rebuilt store knows the bucket as a remote, and what is on it.
+    # The rebuilt store knows every remote again (issue 12 item 13), the bucket under its own
+    # name rather than as 'origin', and what is on it.
     listed = json.loads(cli("--store", new_store, "remote", "list", "--json").out)
-    assert [(r["name"], r["kind"], r["url"]) for r in listed] == [("origin", "s3", url)]
+    assert [(r["name"], r["kind"], r["url"]) for r in listed] == [
+        ("cloud", "s3", url), ("nas", "dir", str(nas)), ("usb", "drive", remotes["usb"])]
     assert listed[0]["units"] == len(want) - 1
     status = json.loads(cli("--store", new_store, "status", "--json").out)
-    assert [r["good_remotes"] for r in status["releases"]] == [["origin"], ["origin"]]
+    assert [r["good_remotes"] for r in status["releases"]] == [["cloud"], ["cloud"]]
     again = cli("--store", new_store, "sync", "--json")
-    assert again.code == 0 and json.loads(again.out)[0]["status"] == "up-to-date"
+    assert again.code == 0
+    assert {r["remote"]: r["status"] for r in json.loads(again.out)} == {
+        "cloud": "up-to-date", "nas": "up-to-date", "usb": "skipped"}
     assert cli("--store", new_store, "verify").code == 0
 
 

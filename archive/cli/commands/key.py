@@ -72,11 +72,16 @@ def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     from ... import keys
+    from ...remote_config import FIELD as REMOTES_FIELD
 
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
         secret = ctx.unlock(store)
-        store.save_wrapped_key(keys.wrap_secret(secret, _new_passphrase(args, ctx)))
+        rewrapped = keys.wrap_secret(secret, _new_passphrase(args, ctx))
+        sealed_remotes = store.wrapped_key().get(REMOTES_FIELD)
+        if sealed_remotes is not None:
+            rewrapped[REMOTES_FIELD] = sealed_remotes
+        store.save_wrapped_key(rewrapped)
         updated, missed = _push_key_file(store)
     if ctx.json:
         ctx.emit_json({"updated": updated, "not_updated": missed})

@@ -20,7 +20,10 @@ REBUILD_EXAMPLES = """examples:
   ARKEEP_STORE=~/arkeep arkeep rebuild --from s3://my-bucket/arkeep
   arkeep --store ~/arkeep rebuild --from /media/me/USB1/arkeep
 
-On a new machine: the passphrase and any one replica give back the whole store.
+On a new machine: the passphrase and any one replica give back the whole store, and every
+remote it had (names, URLs, drives, offsite flags, S3 endpoints; never credentials), from the
+remote list sealed in the replica's key.toml. A replica that is one of those remotes keeps its
+name; otherwise it is added as --name (origin).
 """
 
 
@@ -40,12 +43,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.repair import repair
     from ...plan import plan_units
+    from ...remote_config import refresh_key_file
     from ..replicas import chosen_remotes, ledger_of, open_backends
     
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     secret = ctx.unlock(store)
     with store.writing("arkeep repair"), ledger_of(store) as ledger:
+        refresh_key_file(store, secret)
         plan = plan_units(store, secret)
         report = repair(store, secret, plan, open_backends(specs, ledger), ledger, ctx.bar)
         ctx.close_bars()
@@ -73,6 +78,7 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...humanize import count
     from ...ops.rebuild import rebuild
+    from ...remote_config import restore_remotes
     from ...remotes import open_url
 
     _check_source(args.source)
@@ -83,16 +89,19 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     ctx.close_bars()
     store = result.store
     with store.writing("arkeep rebuild"):
+        restored = restore_remotes(store, store.unlock(passphrase))
         name = _keep_replica_as_remote(store, name, args)
     if ctx.json:
         ctx.emit_json({"store": str(store.root), "releases": result.releases, "licenses": result.licenses,
                        "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
-                       "remote": name, "problems": result.problems})
+                       "remote": name, "remotes_restored": restored, "problems": result.problems})
     else:
         ctx.say(f"Rebuilt {store.root} from {backend.url}: {count(result.releases, 'release')}, "
                 f"{count(result.licenses, 'licence record')}, {count(result.objects_fetched, 'object')} fetched "
                 f"({result.objects_present} already present), every one checked against its BLAKE3.")
         ctx.say(f"  the replica is remote '{name}'")
+        if restored:
+            ctx.say(f"  remotes brought back from its sealed configuration: {', '.join(restored)}")
         for p in result.problems:
             print(f"PROBLEM {p}", file=ctx.out)
     return 1 if result.problems else 0

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ...humanize import count, human_size
     from ...ops.sync import sync_remote
     from ...plan import plan_units
+    from ...remote_config import refresh_key_file
     from ..replicas import chosen_remotes, ledger_of, open_backends
     
     store = ctx.open_store()
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     failed = False
     rows = []
     with store.writing("arkeep sync"), ledger_of(store) as ledger:
+        refresh_key_file(store, secret)
         plan = plan_units(store, secret)
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             if args.rescan:
