@@ -124,14 +124,14 @@ def write_key_file(backend: Backend, store: Store) -> None:
         f.write(data)
 
 
-def bring_key_file_up_to_date(backend: Backend, store: Store, held_units: int,
+def bring_key_file_up_to_date(backend: Backend, store: Store, held_units: int, had_key_file: bool,
                               units_in_sight: bool) -> tuple[ReplicaKey, bool]:
     """Sync's first step on a remote: write the store's key file unless it is there already.
 
-    Refuses a foreign key file (never overwritten) and a missing one on a remote the ledger says
-    held `held_units` units when none is in sight (`units_in_sight` false): that is an unmounted
-    share or an empty mount point, not a replica to fill again. Returns what was found and
-    whether the key file was written.
+    Refuses a foreign key file (never overwritten), and a missing one on a remote the ledger says
+    held `held_units` units or this archive's key file (`had_key_file`) when no unit is in sight
+    (`units_in_sight` false): that is an unmounted share or an empty mount point, not a replica
+    to fill again. Returns what was found and whether the key file was written.
     """
     found = read_replica_key(backend, store)
     if found.state == CURRENT:
@@ -139,11 +139,12 @@ def bring_key_file_up_to_date(backend: Backend, store: Store, held_units: int,
     if found.state == FOREIGN:
         raise IntegrityError(f"remote '{backend.name}' holds another archive (key id {found.key_id}); "
                              "use an empty location for this store")
-    if found.state == MISSING and held_units and not units_in_sight:
+    if found.state == MISSING and (held_units or had_key_file) and not units_in_sight:
+        held = f"held {held_units} unit(s)" if held_units else f"held this archive's {KEY_UNIT}"
         raise EnvironmentFailure(
-            f"remote '{backend.name}' held {held_units} unit(s) but has no {KEY_UNIT} and no units "
-            f"now: is it mounted? Nothing was written to {backend.url}; mount it and sync again "
-            f"(or `arkeep remote remove {backend.name}` if it is gone for good)")
+            f"remote '{backend.name}' {held} but has no {KEY_UNIT} and no units now: is it "
+            f"mounted? Nothing was written to {backend.url}; mount it and sync again (emptied on "
+            f"purpose or gone for good: `arkeep remote remove {backend.name}`, then add it again)")
     write_key_file(backend, store)
     return found, True
 

@@ -104,7 +104,8 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     present = listing(backend)
     known = _known_copies(ledger, backend.name)
     held = sum(1 for copy in known.values() if copy.state == PRESENT)
-    if bring_key_file_up_to_date(backend, store, held, bool(present))[1]:
+    had_key = ledger.key_file_wrapping(backend.name) is not None
+    if bring_key_file_up_to_date(backend, store, held, had_key, bool(present))[1]:
         result.pushed += 1
         result.key_sent = True
     wrapping = store_wrapping(store)

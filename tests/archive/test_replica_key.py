@@ -119,6 +119,12 @@ def test_sync_refuses_a_remote_that_held_units_and_now_shows_nothing(  # type: i
     assert dir_listing(nas) == set()
     assert "usb: sent" in result.out
     assert "key.toml" in dir_listing(other)
+    # Nor does a rescan, which forgets what the ledger knew of its units, fill it.
+    rescan = cli("sync", "nas", "--rescan")
+    assert rescan.code == 3, rescan.out + rescan.err
+    assert ("nas: FAILED: remote 'nas' held this archive's key.toml but has no key.toml and no "
+            "units now: is it mounted?") in rescan.err
+    assert dir_listing(nas) == set()
 
 
 def test_a_key_file_deleted_from_a_mounted_replica_is_written_again(cli, store_dir: Path,  # type: ignore[no-untyped-def]

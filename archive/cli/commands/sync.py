@@ -55,7 +55,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 except BackendError:
                     pass  # an unplugged drive keeps what the ledger knows; sync_remote reports it
                 else:
+                    # What its key file was is kept: a rescan of an unmounted share must not
+                    # take it for an empty place to fill.
+                    wrapping = ledger.key_file_wrapping(spec.name)
                     ledger.forget_remote(spec.name)
+                    if wrapping:
+                        ledger.key_file_seen(spec.name, wrapping)
             try:
                 result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
             except (BackendError, ArkeepError) as exc:
