@@ -55,3 +55,26 @@ class EnvironmentFailure(ArkeepError):
     """The disk, a remote or the system failed: full, unreachable, permission denied."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+# The pip package of a module whose name differs from it; any other module is its own package.
+PACKAGE_OF = {"tomli_w": "tomli-w", "Cryptodome": "pycryptodomex", "dateutil": "python-dateutil",
+              "argon2": "argon2-cffi"}
+
+
+class MissingModule(EnvironmentFailure):
+    """A Python package arkeep depends on is missing or cannot be loaded: a partial or broken
+    install, never a damaged input. The one place that words it, so every command says the same."""
+
+    def __init__(self, module: str, needed_for: str, *, broken: bool = False) -> None:
+        self.module = module.split(".")[0]
+        self.package = PACKAGE_OF.get(self.module, self.module)
+        state = "is installed but cannot be loaded" if broken else "is not installed"
+        super().__init__(f"{needed_for} needs the Python package {self.package}, which {state}: "
+                         f"reinstall arkeep, or run `pip install {self.package}` in its environment")
+
+    @classmethod
+    def from_import_error(cls, exc: ImportError, needed_for: str) -> MissingModule:
+        """The error for an `import` that failed; `exc.name` is the module that was not found
+        (or, for a DLL or a name that would not load, the module that was)."""
+        return cls(exc.name or "unknown", needed_for, broken=not isinstance(exc, ModuleNotFoundError))

@@ -10,13 +10,16 @@ from manifests.errors import (
     AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNameClash, ReleaseNotFound,
 )
 
-from ..errors import EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError
+from ..errors import (
+    EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError, MissingModule,
+)
 from .commands import (
     add, catalog, check, completion, export, importer, init, inspect, key, remote, remove, repair,
     restore, scan, status, sync, verify,
 )
 from .context import Context
 
+OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
             repair, restore, export, key, completion)
 EPILOG = """commands by job:
@@ -144,6 +147,8 @@ def describe(exc: BaseException) -> tuple[int | None, str]:
     backend_error = _backend_error_type()
     if backend_error is not None and isinstance(exc, backend_error):
         return EXIT_ENVIRONMENT, str(exc)
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] not in OUR_PACKAGES:
+        return EXIT_ENVIRONMENT, str(MissingModule.from_import_error(exc, "this command"))
     if isinstance(exc, OSError):
         return EXIT_ENVIRONMENT, f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
     return None, f"unexpected {type(exc).__name__}; this is a bug in arkeep (run with --debug and report it)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import MissingModule, UsageError
 from . import Attachment, ImportedField, ImportedItem
 from .common import cell, item_from_fields, labelled, read_csv_table
 
@@ -33,9 +33,8 @@ def read_kdbx(path: Path, password: str | None = None, keyfile: Path | None = No
     try:
         from pykeepass import PyKeePass
         from pykeepass.exceptions import CredentialsError, HeaderChecksumError, PayloadChecksumError
-    except ImportError:
-        raise UsageError("reading a KeePass database needs pykeepass: "
-                         "pip install 'arkeep[formats]'") from None
+    except ImportError as exc:
+        raise MissingModule.from_import_error(exc, "reading a KeePass database") from None
     if password is None and keyfile is None:
         raise UsageError(f"{path} is a KeePass database: give its password (--password-file F, "
                          "or run in a terminal to be asked) or its --keyfile")

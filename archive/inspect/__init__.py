@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import UsageError
+from ..errors import MissingModule, UsageError
 from ..paths import check_readable_file
 from .signatures import EXPECTED_MAGIC, expected_format, match, read_ends
 
@@ -210,8 +210,10 @@ def inspect_file(path: Path | str, *, depth: int = 0, display: str | None = None
         reader(path, r)
     except Unreadable as exc:
         r.problem(str(exc))
-    except (MemoryError, KeyboardInterrupt):
+    except (MemoryError, KeyboardInterrupt, MissingModule):
         raise
+    except ImportError as exc:
+        raise MissingModule.from_import_error(exc, f"reading this {r.label}") from None
     except Exception as exc:  # noqa: BLE001 - a damaged file must give a message, not a traceback
         r.problem(f"could not read this {r.label}: {_short(exc)}; the file is probably damaged "
                   "or truncated")

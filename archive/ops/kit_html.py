@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import MissingModule
 from ..remotes import RemoteSpec, remote_kind_label, remote_where
 from .kit import write_recovery_kit
 
@@ -58,9 +58,9 @@ def require_kit_support(path: Path) -> None:
 def qr_svg(code: str) -> str:
     try:
         import segno
-    except ImportError:
-        raise UsageError("the printable kit draws its QR code with segno: pip install 'arkeep[formats]', "
-                         "or write a text kit (a FILE not ending in .html)") from None
+    except ImportError as exc:
+        raise MissingModule.from_import_error(exc, "drawing the QR code of an .html recovery kit") \
+            from None
     return segno.make(code, error="m", micro=False).svg_inline(scale=5, border=4, dark="#000",
                                                                light="#fff", title="recovery code")
 

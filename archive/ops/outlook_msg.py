@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..errors import MissingModule
 from .receipts import MAX_TEXT, MessageParts, TextUnreadable, read_capped
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -66,9 +67,9 @@ def read_msg(path: Path) -> MessageParts:
 def _olefile(path: Path) -> Any:
     try:
         import olefile
-    except ImportError:
-        raise MsgUnreadable(path, "reading Outlook .msg files needs olefile: "
-                                  "install arkeep[inspect]") from None
+    except ImportError as exc:
+        missing = MissingModule.from_import_error(exc, "reading an Outlook .msg file")
+        raise MsgUnreadable(path, str(missing)) from None
     return olefile
 
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import MissingModule
 from . import receipts
 
 MAX_PAGES = 20
@@ -63,9 +64,9 @@ def pdf_text(path: Path) -> str:
 def _pypdf(path: Path) -> Any:
     try:
         import pypdf
-    except ImportError:
-        raise PdfUnreadable(path, "reading the text of PDFs needs pypdf: "
-                                  "install arkeep[inspect]") from None
+    except ImportError as exc:
+        missing = MissingModule.from_import_error(exc, "reading the text of a PDF")
+        raise PdfUnreadable(path, str(missing)) from None
     return pypdf
 
 

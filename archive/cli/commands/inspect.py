@@ -16,7 +16,8 @@ EXAMPLES = """examples:
 Reads Windows programs and installers (NSIS, Inno Setup, ...), MSI, .deb, RPM, macOS .pkg,
 AppImage, ISO 9660 images and zip archives. Each value says where in the file it was read;
 what the file does not say is reported as such, never guessed.
-Exit status: 0 read, 1 the file is damaged or not what its name says, 2 no such file.
+Exit status: 0 read, 1 the file is damaged or not what its name says, 2 no such file,
+3 a Python package arkeep needs is missing (the message names it).
 """
 
 
