@@ -120,3 +120,13 @@ def test_the_wheel_alone_has_every_reader_import_and_the_kit_need(
     python = bin_dir(installed_wheel) / "python"
     run([python, "-c", "import pefile, olefile, pycdlib, rpmfile, pypdf, pykeepass, segno"],
         tmp_path, "importing the readers")
+
+
+def test_scan_without_pefile_stops_naming_it_instead_of_skipping_installers_as_damaged(
+        nsis_exe: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "Downloads"
+    folder.mkdir()
+    shutil.copy(nsis_exe, folder / nsis_exe.name)
+    done = arkeep_without("pefile", "--store", tmp_path / "store", "scan", folder)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "pip install pefile" in done.stderr and "damaged" not in done.stdout + done.stderr
