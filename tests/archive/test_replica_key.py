@@ -133,3 +133,20 @@ def test_a_key_file_deleted_from_a_mounted_replica_is_written_again(cli, store_d
     synced = cli("sync")
     assert synced.code == 0, synced.out + synced.err
     assert (nas / "key.toml").read_bytes() == (store_dir / "key.toml").read_bytes()
+
+
+def test_rebuild_from_a_replica_with_a_damaged_key_file_says_what_may_be_wrong(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, nas: Path, tmp_path: Path) -> None:
+    table = (nas / "key.toml").read_text()
+    cipher = table.split('ciphertext = "', 1)[1].split('"', 1)[0]
+    damaged = cipher[:10] + ("A" if cipher[10] != "A" else "B") + cipher[11:]
+    (nas / "key.toml").write_text(table.replace(cipher, damaged))
+    result = cli("--store", tmp_path / "new", "rebuild", "--from", nas)
+    assert result.code == 2, result.out + result.err
+    assert "wrong passphrase for the key file on" in result.err
+    assert "or that key file is damaged" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "new").exists()
+    verified = cli("verify", "--remote", "nas")
+    assert verified.code == 1 and "key.toml is out of date" in verified.out
+    assert cli("repair").code == 0
+    assert cli("--store", tmp_path / "new", "rebuild", "--from", nas).code == 0

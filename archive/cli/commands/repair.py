@@ -77,6 +77,7 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...humanize import count
+    from ...errors import WrongPassphrase
     from ...ops.rebuild import rebuild
     from ...remote_config import restore_remotes
     from ...remotes import open_url
@@ -85,7 +86,13 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     name = _replica_name(ctx, args)
     backend = open_url(args.source, args.endpoint_url, name=name)
     passphrase = ctx.passphrase()
-    result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
+    try:
+        result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
+    except WrongPassphrase:
+        # A damaged key.toml fails its authentication exactly as a wrong passphrase does.
+        raise WrongPassphrase(f"wrong passphrase for the key file on {backend.url} (or that key file "
+                              "is damaged, or from before a `key passwd`: another replica tells; "
+                              "`arkeep verify --remote` names it from a machine with the store)") from None
     ctx.close_bars()
     store = result.store
     with store.writing("arkeep rebuild"):
