@@ -155,11 +155,23 @@ def place(spec: RemoteSpec) -> str:
     return place_of(spec.name, spec.url, endpoint_of(spec) if spec.kind == "s3" else None)
 
 
+def places(spec: RemoteSpec) -> set[str]:
+    """`place`, and for a drive also the folder it was added at: a folder remote there is the
+    same copy as the drive remote."""
+    found = {place(spec)}
+    if spec.kind == "drive" and spec.label:
+        from backends import place_of
+        from backends.factory import parse_drive_url
+        subdir = parse_drive_url(spec.name, spec.url)[1]
+        found.add(place_of(spec.name, os.path.join(spec.label, subdir)))
+    return found
+
+
 def same_place(store: Store, spec: RemoteSpec) -> RemoteSpec | None:
     """The configured remote (other than `spec` itself) that lives where `spec` does, if any."""
-    here = place(spec)
+    here = places(spec)
     for other in load_remotes(store).values():
-        if other.name != spec.name and place(other) == here:
+        if other.name != spec.name and places(other) & here:
             return other
     return None
 

@@ -114,3 +114,17 @@ def test_a_drive_added_outside_the_mount_roots_is_found_where_it_was_added(  # t
     assert cli("verify", "--remote", "usb").code == 0
     helped = run_arkeep("remote", "add", "--help").stdout
     assert "ARKEEP_DRIVE_PATHS" in helped and "where it was added" in helped
+
+
+def test_a_folder_on_a_drive_remote_is_the_same_place_as_the_drive(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    usb = tmp_path / "usb1"
+    usb.mkdir()
+    assert cli("remote", "add", "usb", usb, "--drive").code == 0
+    result = cli("remote", "add", "nas", f"{usb}/arkeep/")
+    assert result.code == 2, result.out + result.err
+    assert "remote 'usb' already stores to drive://" in result.err
+    assert cli("remote", "add", "nas", usb, "--create").code == 0     # the drive's root is not
+    # A second drive remote for the same drive and folder is refused too.
+    again = cli("remote", "add", "usb2", usb, "--drive")
+    assert again.code == 2 and "remote 'usb' already stores to" in again.err
