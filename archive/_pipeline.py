@@ -3,7 +3,7 @@
 A producer thread fills slots; each middle stage runs in its own thread; the last stage runs in
 the caller's thread (so writes to the destination and progress callbacks happen there). Chunks
 go through the stages strictly in order, and different chunks are in different stages at the
-same time, which overlaps work that releases the GIL (file I/O, OpenSSL, numpy, blake3).
+same time, which overlaps work that releases the GIL (file I/O, OpenSSL, strxor, blake3).
 
 On the first exception anywhere, every thread stops doing work, drains what is queued, and the
 exception is re-raised in the caller's thread once all threads have finished.

@@ -3,8 +3,8 @@
 A bundle is a zip file with exactly one entry encrypted with WinZip AES-256, AE-2 (the format
 pyzipper writes and 7-Zip opens with the recovery code as password). This module writes and reads
 that format itself instead of going through pyzipper, because pyzipper's pure-Python path runs at
-about a tenth of the disk's speed: here AES (as ECB over little-endian counter blocks built with
-numpy), HMAC-SHA1 (OpenSSL) and BLAKE3 run on large chunks in a thread pipeline, overlapped across
+about a tenth of the disk's speed: here AES (as ECB over little-endian counter blocks, see
+winzip_aes), HMAC-SHA1 (OpenSSL) and BLAKE3 run on large chunks in a thread pipeline, overlapped across
 cores, with constant memory whatever the object's size.
 
 Layout, checks and what a damaged byte does: docs/FORMAT.md, "Bundles".
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import blake3
-import numpy as np
 
 from ._pipeline import Pipeline
 from .errors import ArkeepError, EnvironmentFailure, IntegrityError, UsageError
@@ -127,13 +126,13 @@ class _Slot:
     __slots__ = ("cipher", "n", "offset", "plain")
 
     def __init__(self, size: int) -> None:
-        self.plain = np.empty(size, dtype=np.uint8)
-        self.cipher = np.empty(size, dtype=np.uint8)
+        self.plain = memoryview(bytearray(size))
+        self.cipher = memoryview(bytearray(size))
         self.n = 0
         self.offset = 0
 
 
-def _readinto_full(f: BinaryIO, buf: np.ndarray) -> int:
+def _readinto_full(f: BinaryIO, buf: memoryview) -> int:
     """Fill `buf` from `f` (short reads are retried); fewer bytes only at end of file."""
     view = memoryview(buf).cast("B")
     readinto = getattr(f, "readinto", None)
@@ -181,7 +180,7 @@ class _CountingWriter:
     def __init__(self, f: BinaryIO) -> None:
         self._f, self.count = f, 0
 
-    def write(self, data: bytes | memoryview | np.ndarray) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data).cast("B")
         while len(view):
             written = self._f.write(view)
@@ -197,7 +196,7 @@ def _new_hasher() -> blake3.blake3:
     return blake3.blake3()
 
 
-def _hash_and_xor(hasher: blake3.blake3, cipher: CtrCipher, src: np.ndarray, dst: np.ndarray,
+def _hash_and_xor(hasher: blake3.blake3, cipher: CtrCipher, src: memoryview, dst: memoryview,
                   offset: int, *, hash_src: bool) -> None:
     """dst = src XOR keystream at `offset`, hashing the plaintext side (src when sealing, dst
     when unsealing), one cache-sized piece at a time."""
@@ -354,12 +353,12 @@ def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, ma
     deflated size. Deflate dominates here, so more threads would not buy much."""
     deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     step = cipher.max_chunk
-    scratch = np.empty(step, dtype=np.uint8)
+    scratch = memoryview(bytearray(step))
     written = 0
 
     def emit(data: bytes) -> None:
         nonlocal written
-        view = np.frombuffer(data, dtype=np.uint8)
+        view = memoryview(data)
         for start in range(0, len(view), step):
             piece = view[start:start + step]
             cipher.xor(piece, scratch, written)
@@ -508,7 +507,7 @@ def _unstream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, 
             progress(len(data))
 
     def inflate(slot: _Slot) -> None:
-        data = slot.plain[:slot.n].tobytes()
+        data = bytes(slot.plain[:slot.n])
         if inflater.eof:
             raise BundleCorrupt("data follows the end of the deflate stream")
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import BinaryIO
 
 import blake3
-import numpy as np
 
 from .seal import SealResult, seal
 from .winzip_aes import MAC_LEN, OVERHEAD, CtrCipher, derive_keys, new_mac, new_salt
@@ -41,11 +40,11 @@ def seal_small(data: bytes, dst: BinaryIO, *, password: bytes, entry_name: str,
     salt = salt if salt is not None else new_salt()
     aes_key, hmac_key, verifier = derive_keys(bytes(password), salt)
     spec = EntrySpec(name, utf8, STORED, size, size + OVERHEAD, zip64=False, descriptor=False)
-    cipher = np.empty(size, dtype=np.uint8)
-    CtrCipher(aes_key, max(size, 1)).xor(np.frombuffer(data, dtype=np.uint8), cipher, 0)
+    cipher = bytearray(size)
+    CtrCipher(aes_key, max(size, 1)).xor(data, cipher, 0)
     mac = new_mac(hmac_key)
     mac.update(cipher)
-    body = encode_local_header(spec) + salt + verifier + cipher.tobytes() + mac.digest()[:MAC_LEN]
+    body = encode_local_header(spec) + salt + verifier + cipher + mac.digest()[:MAC_LEN]
     bundle = body + encode_trailer(spec, cd_offset=len(body))
     view = memoryview(bundle)
     while len(view):

@@ -1,21 +1,27 @@
-"""WinZip AES-256 (AE-1/AE-2) primitives, fast: OpenSSL for AES and HMAC, numpy for the counter.
+"""WinZip AES-256 (AE-1/AE-2) primitives, fast: OpenSSL for AES and HMAC, a counter table for CTR.
 
 WinZip AES derives 66 bytes with PBKDF2-HMAC-SHA1 (1,000 rounds) from the password and a 16-byte
 salt: a 32-byte AES key, a 32-byte HMAC-SHA1 key and a 2-byte password verifier. The entry data is
 encrypted with AES in counter mode whose 128-bit counter is LITTLE-endian and starts at 1, so
-OpenSSL's CTR mode (big-endian) cannot be used. Instead we write the counter blocks ourselves with
-numpy (the low 64 bits are enough: the high half stays 0 below 2**68 bytes), encrypt them with
-AES-ECB into a keystream and XOR. The authentication code is HMAC-SHA1 over the ciphertext,
-truncated to 10 bytes. Every heavy call here (AES, XOR, SHA-1) releases the GIL on large buffers,
-so the callers overlap them across threads.
+OpenSSL's CTR mode (big-endian) cannot be used: it counts in the other end of the block, so no
+choice of starting block makes two consecutive OpenSSL counters equal two consecutive WinZip ones.
+Instead we lay out the counter blocks ourselves, encrypt them with AES-ECB into a keystream and
+XOR it onto the data. The counter blocks come from one table of 2**16 blocks whose two low bytes
+count 0..65535 (the rest zero), which is the first window (the first 1 MiB of every entry); a later
+2**16-aligned window is a copy of it whose higher bytes, the same in all its blocks, are rewritten
+one byte column at a time when the window changes. The XOR is pycryptodomex's C `strxor`
+(pycryptodomex comes with pyzipper, which export uses). The authentication code is HMAC-SHA1
+over the ciphertext, truncated to 10 bytes. Every heavy call here (AES, XOR, SHA-1) releases the
+GIL on large buffers, so the callers overlap them across threads.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 
-import numpy as np
+from Cryptodome.Util.strxor import strxor
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 SALT_LEN = 16  # AES-256 ("strength 3")
@@ -24,6 +30,8 @@ MAC_LEN = 10
 OVERHEAD = SALT_LEN + VERIFIER_LEN + MAC_LEN  # 28 bytes added around the (compressed) data
 PBKDF2_ROUNDS = 1000
 _BLOCK = 16
+_WINDOW = 1 << 16  # counter blocks whose values differ only in their two low bytes
+_COUNTER_LIMIT = 1 << 128
 
 
 def new_salt() -> bytes:
@@ -49,10 +57,19 @@ def mac_matches(mac: hmac.HMAC, stored: bytes) -> bool:
     return hmac.compare_digest(mac.digest()[:MAC_LEN], stored)
 
 
+@functools.cache
+def _window_table() -> bytes:
+    """Counter blocks 0 .. 2**16-1, 16 little-endian bytes each (1 MiB, built once, ~1 ms)."""
+    table = bytearray(_WINDOW * _BLOCK)
+    table[0::_BLOCK] = bytes(range(256)) * (_WINDOW // 256)
+    table[1::_BLOCK] = b"".join(bytes((high,)) * 256 for high in range(256))
+    return bytes(table)
+
+
 class CtrCipher:
     """AES-256-CTR with WinZip's little-endian counter, for buffers at any byte offset.
 
-    `max_chunk` bounds one call; the scratch arrays (counter blocks and keystream) are allocated
+    `max_chunk` bounds one call; the scratch buffers (counter blocks and keystream) are allocated
     once. An instance is not thread-safe: use it from one thread (one pipeline stage) at a time.
     Encryption and decryption are the same operation.
     """
@@ -60,18 +77,20 @@ class CtrCipher:
     def __init__(self, aes_key: bytes, max_chunk: int) -> None:
         self._ecb = Cipher(algorithms.AES(aes_key), modes.ECB()).encryptor()
         blocks = max_chunk // _BLOCK + 2  # room for a misaligned start and a partial tail
-        self._steps = np.arange(blocks, dtype="<u8")
-        self._counters = np.zeros((blocks, 2), dtype="<u8")  # (low, high) halves; high stays 0
+        # The counters of the current 2**16-block window past the first, made on first use.
+        self._window: bytearray | None = None
+        self._base = 0  # the counter of the window's first block
         # update_into wants len(out) >= len(in) + block - 1.
-        self._keystream = np.empty(blocks * _BLOCK + _BLOCK, dtype=np.uint8)
+        self._keystream = memoryview(bytearray(blocks * _BLOCK + _BLOCK))
         self._max_chunk = max_chunk
 
     @property
     def max_chunk(self) -> int:
         return self._max_chunk
 
-    def xor(self, data: np.ndarray, out: np.ndarray, offset: int) -> None:
-        """out[:n] = data[:n] XOR keystream[offset:offset+n], n = len(data); both uint8 arrays."""
+    def xor(self, data: bytes | bytearray | memoryview, out: bytearray | memoryview,
+            offset: int) -> None:
+        """out[:n] = data[:n] XOR keystream[offset:offset+n], n = len(data)."""
         n = len(data)
         if n > self._max_chunk:
             raise ValueError(f"chunk of {n} bytes exceeds the cipher's maximum {self._max_chunk}")
@@ -79,15 +98,34 @@ class CtrCipher:
             return
         first_block, skip = divmod(offset, _BLOCK)
         blocks = -(-(skip + n) // _BLOCK)
-        if first_block + blocks >= 2**64:
-            raise ValueError("WinZip AES counter beyond 64 bits (an entry of 2**68 bytes)")
-        low = self._counters[:blocks, 0]
-        np.add(self._steps[:blocks], np.uint64(first_block + 1), out=low)
-        counter_bytes = self._counters[:blocks].view(np.uint8).reshape(-1)
-        self._ecb.update_into(counter_bytes, self._keystream)
-        stream = self._keystream[skip:skip + n]
-        if n % 8 == 0 and skip % 8 == 0:
-            # 8-byte lanes are measurably faster than bytes for the common aligned case.
-            np.bitwise_xor(data.view("<u8"), stream.view("<u8"), out=out[:n].view("<u8"))
-        else:
-            np.bitwise_xor(data, stream, out=out[:n])
+        counter = first_block + 1  # WinZip's counter starts at 1
+        if counter + blocks > _COUNTER_LIMIT:
+            raise ValueError("WinZip AES counter beyond 128 bits")
+        done = 0
+        while done < blocks:
+            low = counter % _WINDOW
+            take = min(blocks - done, _WINDOW - low)
+            self._ecb.update_into(self._counter_blocks(counter - low, low, take),
+                                  self._keystream[done * _BLOCK:])
+            done += take
+            counter += take
+        strxor(data, self._keystream[skip:skip + n], output=memoryview(out)[:n])
+
+    def _counter_blocks(self, base: int, low: int, count: int) -> memoryview:
+        """The `count` counter blocks base+low, base+low+1, ... (base a multiple of 2**16)."""
+        if base == 0:
+            return memoryview(_window_table())[low * _BLOCK:(low + count) * _BLOCK]
+        if self._window is None:
+            self._window = bytearray(_window_table())  # the window of base 0
+        if base != self._base:
+            # Rewrite only the bytes that differ from the previous window's: one byte column of
+            # 65,536 for most windows, since consecutive windows differ in their third byte.
+            changed, column = (base ^ self._base) >> 16, 2
+            while changed:
+                if changed & 0xFF:
+                    value = (base >> (8 * column)) & 0xFF
+                    self._window[column::_BLOCK] = bytes((value,)) * _WINDOW
+                changed >>= 8
+                column += 1
+            self._base = base
+        return memoryview(self._window)[low * _BLOCK:(low + count) * _BLOCK]

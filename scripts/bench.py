@@ -211,15 +211,13 @@ def print_table(results: Results) -> None:
 
 
 def make_random_file(path: Path, size: int, seed: int = 20261125) -> None:
-    import numpy as np
+    """`size` pseudo-random bytes, the same for the same seed (BLAKE3's extendable output)."""
+    import blake3
 
-    rng = np.random.default_rng(seed)
+    stream = blake3.blake3(seed.to_bytes(8, "little"))
     with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 64 * MiB)
-            f.write(rng.bytes(n))
-            left -= n
+        for pos in range(0, size, 64 * MiB):
+            f.write(stream.digest(length=min(64 * MiB, size - pos), seek=pos))
 
 
 class Arkeep:
@@ -309,13 +307,14 @@ def make_releases(store: Path, count: int, objects: list[tuple[str, int]]) -> fl
 
 def make_objects(store: Path, count: int, seed: int = 7) -> list[tuple[str, int]]:
     """`count` small random objects (1-4 KiB) written straight into objects/, read-only."""
-    import blake3
-    import numpy as np
+    import random
 
-    rng = np.random.default_rng(seed)
+    import blake3
+
+    rng = random.Random(seed)
     made = []
     for _ in range(count):
-        data = rng.bytes(int(rng.integers(1024, 4096)))
+        data = rng.randbytes(rng.randrange(1024, 4096))
         digest = blake3.blake3(data).hexdigest()
         path = store / "objects" / digest[:2] / digest[2:4] / digest
         path.parent.mkdir(parents=True, exist_ok=True)

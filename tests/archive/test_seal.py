@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -13,7 +14,6 @@ import zlib
 from pathlib import Path
 
 import blake3
-import numpy as np
 import pytest
 import pyzipper
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -50,16 +50,17 @@ CHUNK = seal_mod.CHUNK
 
 
 def random_bytes(n: int, seed: int = 1) -> bytes:
-    return np.random.default_rng(seed).bytes(n)
+    """`n` pseudo-random bytes, the same for the same seed (BLAKE3's extendable output)."""
+    return blake3.blake3(seed.to_bytes(8, "little")).digest(length=n)
 
 
 def text_bytes(n: int) -> bytes:
     """Compressible data that is not trivially repetitive."""
-    rng = np.random.default_rng(7)
+    rng = random.Random(7)
     words = [b"licence", b"installer", b"setup", b"serial", b"version", b"x64", b"key", b"\n"]
     out = bytearray()
     while len(out) < n:
-        out += b" ".join(words[i] for i in rng.integers(0, len(words), 4096))
+        out += b" ".join(rng.choices(words, k=4096))
     return bytes(out[:n])
 
 
@@ -341,23 +342,44 @@ def test_counter_matches_the_winzip_definition(data: bytes, offset: int) -> None
     first, last = offset // 16, (offset + len(data)) // 16 + 1
     stream = b"".join(ecb.update((i + 1).to_bytes(16, "little")) for i in range(first, last))
     expected = bytes(a ^ b for a, b in zip(data, stream[offset % 16:]))
-    out = np.empty(len(data), dtype=np.uint8)
-    CtrCipher(key, 4096).xor(np.frombuffer(data, dtype=np.uint8), out, offset)
-    assert out.tobytes() == expected
+    out = bytearray(len(data))
+    CtrCipher(key, 4096).xor(data, out, offset)
+    assert bytes(out) == expected
 
 
-def test_counter_stops_at_its_64_bit_limit() -> None:
-    """The low 64 bits hold every counter of any realistic entry (< 2**68 bytes); beyond, the
-    cipher refuses rather than produce a wrong keystream."""
-    key = bytes(32)
-    offset = (2**64 - 3) * 16
-    out = np.empty(48, dtype=np.uint8)
-    CtrCipher(key, 4096).xor(np.zeros(32, dtype=np.uint8), out, offset)
+def reference_keystream(key: bytes, first_block: int, blocks: int) -> bytes:
+    """The keystream the simple way: AES of each counter, int.to_bytes per block."""
     ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    expected = b"".join(ecb.update((i + 1).to_bytes(16, "little")) for i in (2**64 - 3, 2**64 - 2))
-    assert out[:32].tobytes() == expected
+    return b"".join(ecb.update((i + 1).to_bytes(16, "little"))
+                    for i in range(first_block, first_block + blocks))
+
+
+# Block indexes (from 0; the counter is index + 1) where the counter table's shortcuts could go
+# wrong: the first window, a carry into the second byte, the 2**16 window edge (past 1 MiB of
+# entry) and a call that spans it, and the 64-bit edge, where the counter leaves its low 8 bytes.
+@pytest.mark.parametrize("first_block,blocks", [
+    (0, 1), (0, 300), (1, 1), (254, 3), (255, 2), (256, 1), (65_534, 5), (65_535, 1),
+    (65_536 + 1, 1), (65_536 + 1, 70_000), (3 * 65_536 - 7, 2 * 65_536 + 20),
+    (2**32 - 3, 6), (2**64 - 4, 8), (2**64 - 65_536 - 2, 65_536 + 9), (2**100 + 12_345, 40),
+])
+@pytest.mark.parametrize("skip", [0, 5])
+def test_keystream_equals_the_counter_computed_per_block(first_block: int, blocks: int,
+                                                         skip: int) -> None:
+    key = bytes(range(100, 132))
+    size = blocks * 16 - skip
+    cipher = CtrCipher(key, max(size, 4096))
+    for cut in (size, 1000):  # one call, and calls of 1,000 bytes that straddle blocks
+        out = bytearray(size)
+        for start in range(0, size, cut):
+            piece = min(cut, size - start)
+            cipher.xor(bytes(piece), memoryview(out)[start:start + piece],
+                       first_block * 16 + skip + start)
+        assert bytes(out) == reference_keystream(key, first_block, blocks)[skip:]
+
+
+def test_counter_refuses_to_wrap_at_128_bits() -> None:
     with pytest.raises(ValueError):
-        CtrCipher(key, 4096).xor(np.zeros(48, dtype=np.uint8), out, offset)
+        CtrCipher(bytes(32), 4096).xor(bytes(32), bytearray(32), (2**128 - 1) * 16)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +729,7 @@ class PatternSource(io.RawIOBase):
     BLOCK = 4 << 20
 
     def __init__(self, size: int) -> None:
-        self._base = np.frombuffer(random_bytes(self.BLOCK, seed=4), dtype=np.uint8)
+        self._base = memoryview(random_bytes(self.BLOCK, seed=4))
         self._size, self._pos = size, 0
 
     def readable(self) -> bool:
