@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from manifests.model import Release
 
+from . import oscompat
 from .errors import UsageError
 from .hashing import Progress
 from .store import Store
@@ -113,4 +114,4 @@ def unseal_into_store(store: Store, src: BinaryIO, unit: UnitRef, secret: bytes,
             os.close(fd)
         store.adopt_encrypted(Path(tmp), digest)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        oscompat.unlink(tmp, missing_ok=True)

@@ -1,12 +1,11 @@
 """One writer per store: an advisory lock that names its holder and dies with it.
 
-The lock is `flock` on `<store>/lock`, so the kernel releases it when the holder exits, even after
-kill -9: a lock file left behind by a dead process is recognised as stale and taken over. The file
+The lock is an OS lock on `<store>/lock` (flock, or msvcrt.locking on Windows: oscompat), so the
+kernel releases it when the holder exits, even after kill -9: a lock file left behind by a dead process is recognised as stale and taken over. The file
 also records pid, host and command, so a second writer is told who holds the store.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import oscompat
 from .errors import StoreLocked
 
 
@@ -37,34 +37,32 @@ def store_lock(path: Path, command: str, wait: float = 0.0,
         start = time.monotonic()
         told = False
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if oscompat.try_lock(fd):
                 break
-            except BlockingIOError:
-                if time.monotonic() - start >= wait:
-                    holder = _holder(fd)
-                    if wait > 0:
-                        raise StoreLocked(
-                            f"the store is still in use by {_describe(holder)} after waiting "
-                            f"{wait:g} s; try again later or wait longer (--wait)") from None
+            if time.monotonic() - start >= wait:
+                holder = _holder(fd)
+                if wait > 0:
                     raise StoreLocked(
-                        f"the store is in use by {_describe(holder)}; wait for it to finish "
-                        "and try again, or give --wait to wait for it") from None
-                if not told and waiting is not None:
-                    waiting(_describe(_holder(fd)))
-                    told = True
-                time.sleep(0.1)
+                        f"the store is still in use by {_describe(holder)} after waiting "
+                        f"{wait:g} s; try again later or wait longer (--wait)")
+                raise StoreLocked(
+                    f"the store is in use by {_describe(holder)}; wait for it to finish "
+                    "and try again, or give --wait to wait for it")
+            if not told and waiting is not None:
+                waiting(_describe(_holder(fd)))
+                told = True
+            time.sleep(0.1)
         stale = _read(fd) or None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                 "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
         record = json.dumps(info).encode()
-        os.pwrite(fd, record, 0)
+        oscompat.write_at(fd, record, 0)
         os.ftruncate(fd, len(record))
         try:
             yield stale
         finally:
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            oscompat.unlock(fd)
     finally:
         os.close(fd)
 
@@ -87,17 +85,11 @@ def _names_a_live_holder(info: dict[str, object]) -> bool:
         return False
     if info.get("host") != socket.gethostname():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return oscompat.process_alive(pid)
 
 
 def _read(fd: int) -> dict[str, object]:
-    raw = os.pread(fd, 4096, 0)
+    raw = oscompat.read_at(fd, 4096, 0)
     try:
         value = json.loads(raw.decode()) if raw else {}
     except (ValueError, UnicodeDecodeError):

@@ -15,6 +15,7 @@ from typing import BinaryIO, Callable
 from manifests.codec import license_to_toml, parse_license, parse_release, release_to_toml
 from manifests.model import License, Release, Secret
 
+from . import oscompat
 from .errors import IntegrityError
 from .keys import SecretBox, zip_password
 from .seal import SealError, SealResult, UnsealResult, seal, unseal
@@ -104,7 +105,6 @@ def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, secret: bytes, dest: Path,
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o444)
-        os.replace(tmp, dest)
+        oscompat.replace(tmp, dest)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        oscompat.unlink(tmp, missing_ok=True)

@@ -20,10 +20,12 @@ import tomli_w
 
 from manifests.catalog import Catalog, write_atomic
 
+from . import oscompat
 from .errors import EnvironmentFailure, IntegrityError, SecretNeeded, StoreMissing, UsageError
 from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from .listing import list_line
 from .objcrypt import ENC_SUFFIX
+from .oscompat import fsync_dir
 
 # keys (cryptography) and lock (socket, for the lock owner's host name) are imported where they
 # are used: `arkeep list` and `show` need neither, and start-up time is a budget (docs/BENCHMARKS.md).
@@ -50,14 +52,6 @@ def default_store_path() -> Path:
 
 def is_object_name(name: str) -> bool:
     return len(name) == 64 and set(name) <= HEX
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def environment_error(exc: OSError, what: str) -> EnvironmentFailure:
@@ -159,7 +153,7 @@ class Store:
                 import shutil
                 shutil.rmtree(entry, ignore_errors=True)
             else:
-                entry.unlink(missing_ok=True)
+                oscompat.unlink(entry, missing_ok=True)
             removed += 1
         # A manifest, the key or the configuration is written to `.tmp-*.toml` beside it and
         # renamed (write_atomic): a writer killed in between leaves that file, never read.
@@ -247,7 +241,7 @@ class Store:
             except OSError as exc:
                 raise environment_error(exc, f"cannot archive {source}") from None
             finally:
-                Path(tmp).unlink(missing_ok=True)
+                oscompat.unlink(tmp, missing_ok=True)
 
     @staticmethod
     def _copy_hashing(src: Any, fd: int, size: int, progress: Progress | None) -> tuple[str, int]:
@@ -291,7 +285,7 @@ class Store:
         except OSError as exc:
             raise environment_error(exc, "cannot archive an attachment") from None
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            oscompat.unlink(tmp, missing_ok=True)
 
     @staticmethod
     def _encrypt_into(src: Any, fd: int, size: int, secret: bytes,
@@ -308,7 +302,7 @@ class Store:
         if self.stored_size_matches(digest, size) and self.is_encrypted(digest):
             return IngestResult(digest, size, new=False)
         self._place(tmp, self.encrypted_path(digest))
-        self.object_path(digest).unlink(missing_ok=True)   # the plain copy, if any, goes
+        oscompat.unlink(self.object_path(digest), missing_ok=True)   # the plain copy, if any, goes
         return IngestResult(digest, size, new=True)
 
     def encrypt_object(self, digest: str, secret: bytes) -> None:
@@ -324,17 +318,17 @@ class Store:
                                      "as it is. Run `arkeep verify` and `arkeep repair`")
             self._commit_encrypted(Path(tmp), digest, size)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            oscompat.unlink(tmp, missing_ok=True)
 
     def adopt_encrypted(self, tmp: Path, digest: str) -> None:
         """Move a verified encrypted object (under tmp/) into place, replacing any other copy."""
         self._place(tmp, self.encrypted_path(digest))
-        self.object_path(digest).unlink(missing_ok=True)
+        oscompat.unlink(self.object_path(digest), missing_ok=True)
 
     def _place(self, tmp: Path, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, final)
+        oscompat.replace(tmp, final)
         fsync_dir(final.parent)
 
     def adopt(self, tmp: Path, digest: str) -> None:
@@ -342,7 +336,7 @@ class Store:
         final = self.object_path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, final)
+        oscompat.replace(tmp, final)
         fsync_dir(final.parent)
 
     def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
@@ -351,6 +345,6 @@ class Store:
             return IngestResult(digest, size, new=False)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, final)
+        oscompat.replace(tmp, final)
         fsync_dir(final.parent)
         return IngestResult(digest, size, new=True)

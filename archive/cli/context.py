@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from ..errors import UsageError
+from ..oscompat import has_terminal
 from ..store import Store, default_store_path
 from .progress import Bars
 
@@ -122,12 +123,6 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def has_terminal() -> bool:
-    try:
-        with open("/dev/tty"):
-            return True
-    except OSError:
-        return False
 
 
 def read_secret_file(path: Path, what: str) -> str:

@@ -20,7 +20,7 @@ from manifests.codec import parse_table
 from manifests.errors import ManifestInvalid
 from manifests.model import License, Release
 
-from .. import keys
+from .. import keys, oscompat
 from ..at_rest import encrypted_digests, unseal_into_store
 from ..errors import IntegrityError, UsageError
 from ..keys import SecretBox
@@ -96,7 +96,7 @@ def _clear_unfinished_create(root: Path, wrapped: dict) -> None:
         else:
             return
     for path in files:
-        path.unlink()
+        oscompat.unlink(path)
     for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         path.rmdir()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from manifests.model import Release
 
+from .. import oscompat
 from ..errors import UsageError
 from ..ledger import Ledger
 from ..store import Store, environment_error, fsync_dir
@@ -92,8 +93,8 @@ def prune(store: Store, ledger: Ledger, dry_run: bool = False) -> Pruned:
     for digest in digests:
         path = store.object_path(digest)
         try:
-            path.unlink(missing_ok=True)
-            store.encrypted_path(digest).unlink(missing_ok=True)    # a document kept encrypted
+            oscompat.unlink(path, missing_ok=True)
+            oscompat.unlink(store.encrypted_path(digest), missing_ok=True)  # a document kept encrypted
         except OSError as exc:
             raise environment_error(exc, f"cannot delete object {digest[:16]}…") from None
         parents.add(path.parent)
