@@ -1,0 +1,87 @@
+"""The CLI end to end on Windows CPython (under Wine): a store made, filled, checked, replicated
+to a folder and rebuilt from it, with the files restored byte for byte.
+
+The installer is a real signed Windows program: the python.exe and python313.dll of the
+embeddable CPython these tests run on.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+from .conftest import WindowsPython, WinResult, winpath
+
+KEY = "WIN7-ABCD-EFGH-2026-KEEP"
+RELEASE = "python-embeddable@3.13.2"
+
+
+def ok(result: WinResult) -> WinResult:
+    assert result.code == 0, f"exit {result.code}\n{result.out}\n{result.err}"
+    return result
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def installers(win: WindowsPython, into: Path) -> list[Path]:
+    into.mkdir()
+    files = [into / "python.exe", into / "python313.dll"]
+    for file in files:
+        shutil.copyfile(win.python.parent / file.name, file)
+    return files
+
+
+def test_it_is_windows(windows_python: WindowsPython) -> None:
+    result = ok(windows_python.run("-c", "import os, sys; print(sys.platform, os.name)"))
+    assert result.out.split() == ["win32", "nt"]
+
+
+def test_store_folder_remote_and_rebuild(windows_python: WindowsPython, tmp_path: Path) -> None:
+    win = windows_python
+    store, other = winpath(tmp_path / "store"), winpath(tmp_path / "rebuilt")
+    files = installers(win, tmp_path / "in")
+    (tmp_path / "key.txt").write_text(KEY + "\n", encoding="utf-8")
+    (tmp_path / "licence.lic").write_bytes(b"licensed to: a Windows user\n")
+    (tmp_path / "invoice.txt").write_text("Invoice 2026-0042: 49.00 EUR\n", encoding="utf-8")
+
+    init = ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    assert "Created an arkeep store" in init.out
+    added = ok(win.arkeep("--store", store, "add", "--product", "Python embeddable",
+                          "--version", "3.13.2", "--platform", "windows-x64",
+                          "--key-file", winpath(tmp_path / "key.txt"),
+                          "--license-file", winpath(tmp_path / "licence.lic"),
+                          "--invoice", winpath(tmp_path / "invoice.txt"),
+                          *[winpath(f) for f in files]))
+    assert RELEASE in added.out
+    assert KEY not in added.out + added.err
+    assert RELEASE in ok(win.arkeep("--store", store, "list")).out
+    assert KEY in ok(win.arkeep("--store", store, "show", "--reveal", RELEASE)).out
+    ok(win.arkeep("--store", store, "verify"))
+
+    ok(win.arkeep("--store", store, "restore", RELEASE, "--to", winpath(tmp_path / "restored")))
+    for file in files:
+        assert digest(tmp_path / "restored" / file.name) == digest(file)
+
+    bundle = tmp_path / "release.zip"
+    ok(win.arkeep("--store", store, "export", RELEASE, "--zip", winpath(bundle)))
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+    assert any(name.endswith("python313.dll") for name in names), names
+
+    folder = tmp_path / "replica"
+    ok(win.arkeep("--store", store, "remote", "add", "--create", "shelf", winpath(folder)))
+    ok(win.arkeep("--store", store, "sync"))
+    ok(win.arkeep("--store", store, "verify", "--remote", "shelf"))
+
+    ok(win.arkeep("--store", other, "rebuild", "--from", winpath(folder)))
+    ok(win.arkeep("--store", other, "restore", RELEASE, "--to", winpath(tmp_path / "again")))
+    for file in files:
+        assert digest(tmp_path / "again" / file.name) == digest(file)
+    assert KEY in ok(win.arkeep("--store", other, "show", "--reveal", RELEASE)).out
