@@ -51,6 +51,13 @@ class IntegrityError(ArkeepError):
     exit_code = EXIT_PROBLEM
 
 
+class IndexStale(ArkeepError):
+    """The catalog index said something the files no longer say: it is checked deeply and the
+    work planned again (never reported as such unless that fails too)."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
 class EnvironmentFailure(ArkeepError):
     """The disk, a remote or the system failed: full, unreachable, permission denied."""
 

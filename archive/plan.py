@@ -15,21 +15,24 @@ from __future__ import annotations
 
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from manifests.codec import parse_license, parse_release
-from manifests.errors import ManifestInvalid, Problem, ReleaseNotFound
+from manifests.errors import ManifestInvalid, Problem
 from manifests.index import IndexedLicense, IndexedRelease, Snapshot
 from manifests.model import License, Release
+from manifests.stamp import revision_of
 
+from .errors import IndexStale
 from .hashing import hash_bytes
 from .keys import SecretBox
 from .sealing import sealed_license_bytes, sealed_release_bytes
 from .store import Store
 from .units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
 
-Loader = Callable[[], tuple[bytes, str]]     # -> (sealed plaintext, BLAKE3 of the source file)
+Loader = Callable[[], tuple[bytes, str, int]]   # -> (sealed plaintext, source BLAKE3, revision)
 MANIFEST_SIZE_HINT = 2048
+T = TypeVar("T")
 
 
 class WantedUnit:
@@ -43,7 +46,7 @@ class WantedUnit:
     """
 
     __slots__ = ("unit", "_path", "labels", "_size", "_data", "_source_digest", "_expected",
-                 "_load")
+                 "_load", "_revision")
 
     def __init__(self, unit: UnitRef, size: int | None, path: Path | Callable[[], Path] | None = None,
                  data: bytes | None = None, source_digest: str = "", expected_digest: str = "",
@@ -56,10 +59,11 @@ class WantedUnit:
         self._source_digest = source_digest
         self._expected = expected_digest
         self._load = load
+        self._revision = 0
 
     def _materialise(self) -> None:
         if self._load is not None:
-            data, source_digest = self._load()
+            data, source_digest, self._revision = self._load()
             self._load = None
             self._data, self._source_digest = data, source_digest
             self._size, self._expected = len(data), hash_bytes(data)
@@ -96,6 +100,12 @@ class WantedUnit:
     def source_digest(self) -> str:
         return self._source_digest
 
+    @property
+    def revision(self) -> int:
+        """A manifest's revision (stamp.py); 0 for objects and unstamped manifests."""
+        self._materialise()
+        return self._revision
+
     def __repr__(self) -> str:
         return f"WantedUnit({self.unit.kind} {self.unit.ref} -> {self.unit.name[:16]}…)"
 
@@ -104,12 +114,19 @@ class UnitPlan:
     """Every unit, in push order (objects, licence records, releases), and what they came from."""
 
     def __init__(self, store: Store, units: list[WantedUnit], release_count: int,
-                 license_ids: list[str]) -> None:
+                 license_ids: list[str], held_back: list[tuple[str, str, str]] | None = None,
+                 missing_objects: set[str] | None = None) -> None:
         self.units = units
         self.release_count = release_count
         self.license_count = len(license_ids)
         self._store = store
         self._license_ids = license_ids
+        # (release or licence id, file, what is wrong): what the store cannot offer a remote
+        # now (a damaged manifest, a missing object) and what is held back with it.
+        self.held_back = held_back or []
+        # objects the manifests name that are not in the store: planned (repair fetches them,
+        # verify --remote checks the remote copies) but never pushed
+        self.missing_objects = missing_objects or set()
 
     def by_name(self) -> dict[str, WantedUnit]:
         return {w.unit.name: w for w in self.units}
@@ -124,22 +141,63 @@ class UnitPlan:
         return [self._store.catalog.load_license(lid) for lid in self._license_ids]
 
 
+def plan_checked(store: Store, secret: bytes) -> UnitPlan:
+    """The plan, after a deep check of the index if it named a damaged manifest or an object
+    that is not in the store: a stale index must never be the reason for either."""
+    plan = plan_units(store, secret)
+    if plan.held_back:
+        store.catalog.check_index(deep=True)
+        plan = plan_units(store, secret)
+    return plan
+
+
+def replan_on_stale(store: Store, secret: bytes, work: Callable[[UnitPlan], T]) -> T:
+    """Run `work` on a plan; if it finds the index stale (IndexStale), check the index deeply,
+    plan again and run it once more."""
+    try:
+        return work(plan_checked(store, secret))
+    except IndexStale:
+        store.catalog.check_index(deep=True)
+        return work(plan_units(store, secret))
+
+
 def plan_units(store: Store, secret: bytes) -> UnitPlan:
-    """Every unit this store should have on a remote: objects first, then licences, then releases."""
+    """Every unit this store should have on a remote: objects first, then licences, then releases.
+
+    A damaged manifest is held back (never sealed over a good copy) and so is whatever depends on
+    it: the manifest of a release whose licence record is damaged, or whose object is missing
+    from the store (the missing object stays planned, for repair to fetch, but is never pushed).
+    The rest is planned as usual, so one bad file never stops the others from replicating."""
     namer = UnitNamer(secret)
     snap = store.catalog.snapshot() or _snapshot_from_files(store)
-    if snap.damaged_releases:
-        raise snap.damaged_releases[0]
-    releases = snap.releases
+    held: list[tuple[str, str, str]] = []
+    for exc in snap.damaged_releases:
+        source = exc.problems[0].source if exc.problems else ""
+        held.append((Path(source).stem, "manifest", _reason(exc)))
+    for lid, exc in sorted(snap.damaged_licenses.items()):
+        held.append((lid, "licence record", _reason(exc)))
+    releases, sealed = [], []           # every intact release; those whose manifest goes out
+    present: dict[str, bool] = {}
+    for release in snap.releases:
+        bad = [f"links licence record {lid}, which is damaged" for lid in release.licenses
+               if lid in snap.damaged_licenses]
+        bad += [f"links licence record {lid}, which is missing" for lid in release.licenses
+                if lid not in snap.licenses and lid not in snap.damaged_licenses]
+        for filename, digest, _ in release.artifacts:
+            if digest not in present:
+                present[digest] = store.has_object(digest)
+            if not present[digest]:
+                held.append((release.id, filename, "object missing from the local store "
+                                                     "(`arkeep repair` fetches it from a replica)"))
+                bad.append("an object is missing")
+        releases.append(release)
+        if bad:
+            held.append((release.id, "manifest", "held back: " + "; ".join(bad)))
+        else:
+            sealed.append(release)
     # Every licence record, not only those a release names: an imported licence with no release
     # yet must survive the loss of this machine too.
-    license_ids = sorted({lid for r in releases for lid in r.licenses} | set(snap.licenses)
-                         | set(snap.damaged_licenses))
-    for lid in license_ids:
-        if lid in snap.damaged_licenses:
-            raise snap.damaged_licenses[lid]
-        if lid not in snap.licenses:
-            raise ReleaseNotFound(f"no licence record '{lid}' in this store")
+    license_ids = sorted(set(snap.licenses))
     objects: dict[str, WantedUnit] = {}
     for release in releases:
         for filename, digest, size in release.artifacts:
@@ -164,29 +222,48 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
             or ((lid, "licence record"),)
         units.append(WantedUnit(namer.license(lid), None, None, None, lic.digest, "", labels,
                                 load=_license_loader(lic, secret, box)))
-    for release in releases:
+    for release in sealed:
         units.append(WantedUnit(namer.release(release.id), None, None, None, release.digest, "",
                                 ((release.id, "manifest"),), load=_release_loader(release, namer)))
-    return UnitPlan(store, units, len(releases), license_ids)
+    missing = {digest for digest, found in present.items() if not found}
+    return UnitPlan(store, units, len(releases), license_ids, held, missing)
+
+
+def _reason(exc: ManifestInvalid) -> str:
+    return exc.problems[0].reason if exc.problems else str(exc)
+
+
+def _read_indexed(path: Path, digest: str) -> bytes:
+    """A manifest's bytes, which must be those the index planned with."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise IndexStale(f"{path.name} is gone") from None
+    if hash_bytes(raw) != digest:
+        raise IndexStale(f"{path.name} is not what the index says")
+    return raw
 
 
 def _release_loader(entry: IndexedRelease, namer: UnitNamer) -> Loader:
-    def load() -> tuple[bytes, str]:
-        raw = entry.path.read_bytes()
+    def load() -> tuple[bytes, str, int]:
+        raw = _read_indexed(entry.path, entry.digest)
         release = parse_release(raw, str(entry.path))
         if release.id != entry.id:
             raise ManifestInvalid([Problem(str(entry.path), "id",
                                            f"'{release.id}' does not match the file name")])
-        return sealed_release_bytes(release, namer), hash_bytes(raw)
+        revision = revision_of(raw)
+        return sealed_release_bytes(release, namer, revision), entry.digest, revision
     return load
 
 
 def _license_loader(entry: IndexedLicense, secret: bytes, box: list[SecretBox]) -> Loader:
-    def load() -> tuple[bytes, str]:
+    def load() -> tuple[bytes, str, int]:
         if not box:
             box.append(SecretBox.for_secret(secret))
-        raw = entry.path.read_bytes()
-        return sealed_license_bytes(parse_license(raw, str(entry.path)), box[0]), hash_bytes(raw)
+        raw = _read_indexed(entry.path, entry.digest)
+        revision = revision_of(raw)
+        return sealed_license_bytes(parse_license(raw, str(entry.path)), box[0], revision), \
+            entry.digest, revision
     return load
 
 
@@ -224,5 +301,5 @@ def units_of_release(release: Release, namer: UnitNamer) -> list[UnitRef]:
     return refs + [namer.release(release.id)]
 
 
-__all__ = ["plan_units", "units_of_release", "UnitPlan", "WantedUnit", "KIND_OBJECT", "KIND_LICENSE",
+__all__ = ["plan_units", "plan_checked", "replan_on_stale", "units_of_release", "UnitPlan", "WantedUnit", "KIND_OBJECT", "KIND_LICENSE",
            "KIND_RELEASE"]

@@ -14,6 +14,7 @@ from typing import BinaryIO, Callable
 
 from manifests.codec import license_to_toml, parse_license, parse_release, release_to_toml
 from manifests.model import License, Release, Secret
+from manifests.stamp import revision_of, stamp
 
 from . import oscompat
 from .errors import IntegrityError
@@ -25,17 +26,27 @@ from .writeback import WritebackWriter
 Progress = Callable[[int], None]
 
 
-def sealed_release_bytes(release: Release, namer: UnitNamer) -> bytes:
+def _stamped(text: str, revision: int) -> bytes:
+    """A manifest written before revisions (0) keeps the sealed form it always had."""
+    return (stamp(text, revision) if revision else text).encode("utf-8")
+
+
+def sealed_release_bytes(release: Release, namer: UnitNamer, revision: int = 0) -> bytes:
     arts = tuple(replace(a, unit=namer.object(a.blake3).name) for a in release.artifacts)
-    return release_to_toml(replace(release, artifacts=arts)).encode("utf-8")
+    return _stamped(release_to_toml(replace(release, artifacts=arts)), revision)
 
 
-def sealed_license_bytes(lic: License, box: SecretBox) -> bytes:
+def sealed_revision(data: bytes) -> int:
+    """The revision a sealed manifest carries (its digest line is checked when it is parsed)."""
+    return revision_of(data)
+
+
+def sealed_license_bytes(lic: License, box: SecretBox, revision: int = 0) -> bytes:
     def clear(s: Secret | None) -> Secret | None:
         return None if s is None else Secret(plain=box.open(s.token) if s.token else s.plain)
     opened = replace(lic, key=clear(lic.key), account_hint=clear(lic.account_hint),
                      extra_keys=tuple(clear(k) for k in lic.extra_keys))  # type: ignore[misc]
-    return license_to_toml(opened).encode("utf-8")
+    return _stamped(license_to_toml(opened), revision)
 
 
 def local_release_from_sealed(data: bytes, source: str) -> Release:

@@ -22,7 +22,7 @@ from manifests.catalog import Catalog, write_atomic
 
 from . import oscompat
 from .errors import EnvironmentFailure, IntegrityError, SecretNeeded, StoreMissing, UsageError
-from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
+from .hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, hash_file, new_hasher
 from .listing import list_line
 from .objcrypt import ENC_SUFFIX
 from .oscompat import fsync_dir
@@ -298,8 +298,16 @@ class Store:
             os.close(fd)
         return result
 
+    def _intact(self, digest: str) -> bool:
+        """The stored copy checks out: a plain one re-hashed, an encrypted one by its trailer."""
+        if self.is_encrypted(digest):
+            from .objcrypt import trailer_matches
+            return trailer_matches(self.encrypted_path(digest))
+        return hash_file(self.object_path(digest)) == digest
+
     def _commit_encrypted(self, tmp: Path, digest: str, size: int) -> IngestResult:
-        if self.stored_size_matches(digest, size) and self.is_encrypted(digest):
+        if self.stored_size_matches(digest, size) and self.is_encrypted(digest) \
+                and self._intact(digest):
             return IngestResult(digest, size, new=False)
         self._place(tmp, self.encrypted_path(digest))
         oscompat.unlink(self.object_path(digest), missing_ok=True)   # the plain copy, if any, goes
@@ -341,7 +349,9 @@ class Store:
 
     def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
         final = self.object_path(digest)
-        if self.stored_size_matches(digest, size):     # plain, or already kept encrypted
+        # The copy already here is kept only if it still holds these bytes: adding the original
+        # file again is how a user mends a damaged object.
+        if self.stored_size_matches(digest, size) and self._intact(digest):
             return IngestResult(digest, size, new=False)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -17,11 +17,12 @@ from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNameClash
 from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, ReleaseOutline, Snapshot
 from .model import License, Release, legacy_release_id, release_id, release_identity, slugify
 from .schema import LICENSE_ID, RELEASE_ID
+from .stamp import revision_of, stamp
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a mix."""
-    import tempfile     # here, not at the top: `arkeep list` never writes
+    import tempfile  # here, not at the top: `arkeep list` never writes
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".toml")
@@ -175,20 +176,32 @@ class Catalog:
             raise ReleaseNotFound(f"no licence record '{lid}' in this store")
         return self.read_license_file(path)
 
-    def write_release(self, release: Release) -> Path:
+    def write_release(self, release: Release, revision: int | None = None) -> Path:
+        """Write a release manifest; `revision`: the one it had on a replica it is taken back
+        from, else the file's next (see stamp.py)."""
         path = self.release_path(release.id)
-        self._write("release", path, release_to_toml(release), release)
+        self._write("release", path, release_to_toml(release), release, revision)
         return path
 
-    def write_license(self, lic: License) -> Path:
+    def write_license(self, lic: License, revision: int | None = None) -> Path:
         path = self.license_path(lic.id)
-        self._write("license", path, license_to_toml(lic), lic, mode=0o600)
+        self._write("license", path, license_to_toml(lic), lic, revision, mode=0o600)
         return path
+
+    @staticmethod
+    def revision(path: Path) -> int:
+        """The revision line of a manifest file (0 for none or no file), digest not checked."""
+        try:
+            with open(path, "rb") as f:
+                return revision_of(f.read(64))
+        except FileNotFoundError:
+            return 0
 
     def _write(self, kind: str, path: Path, text: str, parsed: Release | License,
-               mode: int = 0o644) -> None:
+               revision: int | None, mode: int = 0o644) -> None:
         index = self._index if self._index is not None and self._index.fresh_before_write(kind) \
             else None
+        text = stamp(text, self.revision(path) + 1 if revision is None else revision)
         write_atomic(path, text, mode=mode)
         if index is not None:
             index.record_write(kind, path, text.encode("utf-8"), parsed)
@@ -207,22 +220,38 @@ class Catalog:
         index = self._indexed()
         if index is not None:
             try:
-                found = index.entries(query)
-                if damaged is not None:
-                    damaged.extend(exc for _, exc in index.damaged())
-                return found
+                found = self._checked(index, query, index.entries)
+                if found is not None:
+                    if damaged is not None:
+                        damaged.extend(exc for _, exc in index.damaged())
+                    return found
             except IndexUnavailable:
                 pass
         return [ReleaseEntry(r.id, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
                              len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses))
                 for r in self.search(query, damaged)]
 
-    def check_index(self) -> None:
+    def _checked(self, index: ManifestIndex, query: str | None,
+                 read: Callable[[str | None], list]) -> list | None:
+        """A full listing from the index, rebuilt once if its count disagrees with the files
+        (a damaged page); None if it still does (then the files are read instead)."""
+        found = read(query)
+        if query or index.agrees(len(found)):
+            return found
+        index.rebuild()
+        index = self._indexed()
+        if index is None:
+            return None
+        found = read(query)
+        return found if index.agrees(len(found)) else None
+
+    def check_index(self, deep: bool = False) -> None:
         """Check every manifest file against the index (the full check), e.g. before `verify`,
-        so that a manifest edited in place shows in `list` from then on."""
+        so that a manifest edited in place shows in `list` from then on; `deep` reads every
+        file and compares its BLAKE3 too (when the index was caught saying something else)."""
         if self._index is not None:
             try:
-                self._index.ensure(("release", "license"), full=True)
+                self._index.ensure(("release", "license"), full=True, deep=deep)
             except IndexUnavailable:
                 pass
 
@@ -234,7 +263,9 @@ class Catalog:
         if index is None or index.line is None:
             return None
         try:
-            found = index.lines(query)
+            found = self._checked(index, query, index.lines)
+            if found is None:
+                return None
             if damaged is not None:
                 damaged.extend(exc for _, exc in index.damaged())
             return found

@@ -12,6 +12,7 @@ import tomli_w
 from .errors import ManifestInvalid, Problem
 from .model import License, Release, Secret
 from .schema import license_from_table, release_from_table
+from .stamp import check_stamp
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # tomllib takes time quadratic in the number of parts of a dotted key (`a.b.c... = 1`): 4,000
@@ -35,6 +36,7 @@ def parse_table(data: bytes | str, source: str) -> dict[str, Any]:
             raise ManifestInvalid([Problem(source, "", f"is not UTF-8 text (byte {exc.start})")]) from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestInvalid([Problem(source, "", f"is larger than {MAX_MANIFEST_BYTES} bytes")])
+    check_stamp(data.encode("utf-8"), source)
     if _LONG_DOTTED_KEY.search(data):
         raise ManifestInvalid([Problem(source, "", f"has a dotted key of more than {MAX_KEY_PARTS} parts")])
     try:

@@ -557,6 +557,26 @@ class ManifestIndex:
                 return
             yield rows
 
+    def agrees(self, listed: int) -> bool:
+        """Whether a full listing of `listed` releases agrees with the rows of the index's files
+        table, and an empty one with the directory: a damaged page can make SQLite return
+        nothing from a table without raising any error."""
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute("SELECT count(*) FROM files WHERE kind='release' AND error IS NULL"
+                              ).fetchone()[0]
+        try:
+            if self._run(work) != listed:
+                return False
+        except IndexUnavailable:
+            return False
+        if listed == 0:
+            return not self._names_and_inodes("release")
+        return True
+
+    def rebuild(self) -> None:
+        """Start the index again from the files (after it was caught disagreeing with them)."""
+        self._discard()
+
     def match_ids(self, ref: str) -> list[str]:
         """Ids of the releases `ref` means (exact id first, else product@version by name or
         slug, any case): the catalog's find_matches, answered by the index."""

@@ -15,7 +15,6 @@ from typing import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError, NotFound
-
 from manifests.codec import parse_table
 from manifests.errors import ManifestInvalid
 from manifests.model import License, Release
@@ -25,7 +24,12 @@ from ..at_rest import encrypted_digests, unseal_into_store
 from ..errors import IntegrityError, UsageError
 from ..keys import SecretBox
 from ..ledger import HOW_READ, PRESENT, Ledger
-from ..sealing import local_license_from_sealed, local_release_from_sealed, unseal_unit_bytes
+from ..sealing import (
+    local_license_from_sealed,
+    local_release_from_sealed,
+    sealed_revision,
+    unseal_unit_bytes,
+)
 from ..store import Store
 from ..units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
 from .sync import listing
@@ -43,6 +47,9 @@ class RebuildResult:
     objects_present: int = 0
     bytes_fetched: int = 0
     problems: list[str] = field(default_factory=list)
+    # --merge into a store that already holds this archive: what was kept, what was taken
+    kept_local: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
 
 
 def read_wrapped_key(backend: Backend) -> dict:
@@ -57,15 +64,28 @@ def read_wrapped_key(backend: Backend) -> dict:
         raise IntegrityError(f"{backend.url}: {KEY_UNIT} is damaged") from None
 
 
-def open_target(root: Path, wrapped: dict) -> Store:
-    """A new store, or the half-rebuilt one of an interrupted run with the same key."""
+IN_PROGRESS = "rebuild-in-progress"
+
+
+def open_target(root: Path, wrapped: dict, merge: bool = False) -> Store:
+    """A new store, the half-rebuilt one of an interrupted run with the same key, or (with
+    `merge`) a store of the same archive that already holds manifests."""
     if (root / "arkeep.toml").exists():
         store = Store.open(root)
         if store.config.get("key_id") != wrapped.get("key_id"):
             raise UsageError(f"{root} already holds a different arkeep store; rebuild into an empty directory")
+        populated = store.catalog.release_files() or store.catalog.license_files()
+        if populated and not merge and not (store.state_dir / IN_PROGRESS).exists():
+            raise UsageError(
+                f"{root} already holds this archive ({len(store.catalog.release_files())} "
+                "releases); rebuild does not replace them. `arkeep rebuild --from URL --merge` "
+                "brings in only what is missing or newer on the replica (never an older "
+                "revision); or rebuild into an empty directory")
         return store
     _clear_unfinished_create(root, wrapped)
-    return Store.create(root, wrapped)
+    store = Store.create(root, wrapped)
+    (store.state_dir / IN_PROGRESS).write_text("a rebuild into this new store has not finished\n")
+    return store
 
 
 _SKELETON = {"objects", "manifests", "manifests/releases", "manifests/licenses", "state", "tmp"}
@@ -102,29 +122,62 @@ def _clear_unfinished_create(root: Path, wrapped: dict) -> None:
 
 
 def rebuild(root: Path, passphrase: str, backend: Backend,
-            progress_for: ProgressFor | None = None) -> RebuildResult:
+            progress_for: ProgressFor | None = None, merge: bool = False) -> RebuildResult:
     backend.check()
     wrapped = read_wrapped_key(backend)
     secret = keys.unwrap_secret(wrapped, passphrase)
-    store = open_target(root, wrapped)
+    store = open_target(root, wrapped, merge)
     result = RebuildResult(store)
     with store.writing("arkeep rebuild"):
         namer, box = UnitNamer(secret), SecretBox.for_secret(secret)
         present = listing(backend)
         releases, licenses = _read_manifests(backend, secret, present, box, result)
+        releases = [r for r in releases if _takes(store, "release", r[0].id, r[1], result)]
+        licenses = [x for x in licenses if _takes(store, "license", x[0].id, x[1], result)]
         ledger = Ledger(store.state_dir / "ledger.sqlite")
         try:
-            _fetch_objects(store, backend, secret, namer, releases, present, ledger, result, progress_for)
-            for lic in licenses:
-                store.catalog.write_license(lic)
+            _fetch_objects(store, backend, secret, namer, [r for r, _ in releases], present,
+                           ledger, result, progress_for)
+            for lic, revision in licenses:
+                store.catalog.write_license(lic, revision=revision)
                 _record_manifest(ledger, backend, namer.license(lic.id), present)
-            for release in releases:
-                store.catalog.write_release(release)
+            for release, revision in releases:
+                store.catalog.write_release(release, revision=revision)
                 _record_manifest(ledger, backend, namer.release(release.id), present)
         finally:
             ledger.close()
     result.releases, result.licenses = len(releases), len(licenses)
     return result
+
+
+def finish_rebuild(store: Store) -> None:
+    """The rebuild (and what the command line does after it) is complete: from now on a second
+    `rebuild` into this store needs --merge."""
+    (store.state_dir / IN_PROGRESS).unlink(missing_ok=True)
+
+
+def _takes(store: Store, kind: str, ref: str, revision: int, result: RebuildResult) -> bool:
+    """Whether the replica's copy of a manifest goes into the store: yes where the store has
+    none (or an unreadable one), or an older revision; never over a newer or equal one."""
+    catalog = store.catalog
+    path = catalog.release_path(ref) if kind == "release" else catalog.license_path(ref)
+    if not path.exists():
+        return True
+    try:
+        catalog.read_release_file(path) if kind == "release" else catalog.read_license_file(path)
+    except ManifestInvalid:
+        result.taken.append(f"{ref}: the local file was damaged; replaced by the replica's "
+                            f"revision {revision}")
+        return True
+    ours = catalog.revision(path)
+    if revision > ours:
+        result.taken.append(f"{ref}: revision {revision} from the replica replaces the store's {ours}")
+        return True
+    if revision < ours:
+        result.kept_local.append(f"{ref}: the replica holds an older revision ({revision}; the "
+                                 f"store has {ours}): a rollback or a copy not yet synced; kept "
+                                 "the store's")
+    return False
 
 
 def _record_manifest(ledger: Ledger, backend: Backend, unit: UnitRef, present: dict[str, int]) -> None:
@@ -145,9 +198,11 @@ def _entry_name(backend: Backend, key: str) -> str | None:
 
 
 def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], box: SecretBox,
-                    result: RebuildResult) -> tuple[list[Release], list[License]]:
-    releases: dict[str, Release] = {}
-    licenses: dict[str, License] = {}
+                    result: RebuildResult) -> tuple[list[tuple[Release, int]],
+                                                    list[tuple[License, int]]]:
+    """Every manifest on the replica, each with the revision it carries."""
+    releases: dict[str, tuple[Release, int]] = {}
+    licenses: dict[str, tuple[License, int]] = {}
     for name, size in sorted(present.items()):
         if size > MAX_MANIFEST + 1024:
             continue
@@ -162,15 +217,16 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
             kind = parse_table(data, label).get("kind")
             if kind == "release":
                 release = local_release_from_sealed(data, label)
-                releases[release.id] = release
+                releases[release.id] = (release, sealed_revision(data))
             elif kind == "license":
                 lic = local_license_from_sealed(data, label, box)
-                licenses[lic.id] = lic
+                licenses[lic.id] = (lic, sealed_revision(data))
         except (ManifestInvalid, IntegrityError, BackendError) as exc:
             result.problems.append(str(exc) if str(exc).startswith(label) else f"{label}: {exc}")
     if not releases and not licenses and not result.problems:
         result.problems.append(f"{backend.url} holds no manifests")
-    return sorted(releases.values(), key=lambda r: r.id), sorted(licenses.values(), key=lambda x: x.id)
+    return sorted(releases.values(), key=lambda r: r[0].id), \
+        sorted(licenses.values(), key=lambda x: x[0].id)
 
 
 def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNamer,

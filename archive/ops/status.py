@@ -12,7 +12,7 @@ import gc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Any
+from typing import Any, Iterable
 
 from manifests.index import ReleaseOutline
 from manifests.model import Release
@@ -97,9 +97,17 @@ def status(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec], policy:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        judge = _Judge(store, ledger.states_by_ref(remotes), remotes, policy,
-                       now - timedelta(days=policy.max_verify_age_days))
-        return [judge.release(r) for r in store.catalog.outlines()], notes
+        held = ledger.states_by_ref(remotes)
+        stale_before = now - timedelta(days=policy.max_verify_age_days)
+        judge = _Judge(store, held, remotes, policy, stale_before)
+        results = [judge.release(r) for r in store.catalog.outlines()]
+        if not all(judge.local_found()):
+            # An object the index names is not in the store: before saying so, make sure the
+            # index is not what is wrong (a file changed with its size and mtime kept).
+            store.catalog.check_index(deep=True)
+            judge = _Judge(store, held, remotes, policy, stale_before)
+            results = [judge.release(r) for r in store.catalog.outlines()]
+        return results, notes
     finally:
         if collecting:
             gc.enable()
@@ -160,6 +168,9 @@ class _Judge:
             problems.append(f"missing from the local store: {', '.join(missing_local)}")
         blockers = installer_blockers(release.installers, self._has, self._on_a_remote)
         return ReleaseStatus(release.id, release.title, good, offsite, problems, [], blockers)
+
+    def local_found(self) -> Iterable[bool]:
+        return self._local.values()
 
     def _on_a_remote(self, digest: str) -> bool:
         return any(state == PRESENT for state, _ in self.held.get(digest, {}).values())

@@ -26,6 +26,7 @@ from backends.base import Backend
 from backends.errors import BackendError, NotConnected, UnconfirmedWrite
 
 from ..errors import IntegrityError
+from ..hashing import hash_bytes
 from ..keys import zip_password
 from ..ledger import BAD, HOW_LISTED, HOW_READ, HOW_WRITTEN, MISSING, PRESENT, UNKNOWN, Ledger
 from ..objcrypt import open_plain
@@ -33,7 +34,7 @@ from ..plan import UnitPlan, WantedUnit
 from ..replica_key import bring_key_file_up_to_date, store_wrapping
 from ..seal import SealResult
 from ..seal_small import SMALL_MAX, seal_small
-from ..sealing import seal_unit, unseal_unit
+from ..sealing import seal_unit, sealed_revision, unseal_unit_bytes
 from ..store import Store
 from ..units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from ..writeback import WritebackWriter
@@ -66,6 +67,8 @@ class RemoteSyncResult:
     pushed_units: list[WantedUnit] = field(default_factory=list)
     removed: int = 0                  # units of removed releases and pruned objects deleted
     key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
+    # manifests this remote holds in a newer revision than the store: not overwritten
+    newer_remote: list[WantedUnit] = field(default_factory=list)
 
 
 # What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
@@ -111,7 +114,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     wrapping = store_wrapping(store)
     if wrapping:
         ledger.key_file_seen(backend.name, wrapping)
-    todo = _reconcile(backend, secret, plan, present, known, ledger)
+    todo = _reconcile(backend, secret, plan, present, known, ledger, result)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
@@ -143,7 +146,7 @@ def _known_copies(ledger: Ledger, remote: str) -> dict[str, _Known]:
 
 
 def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
-               known: dict, ledger: Ledger) -> list[WantedUnit]:
+               known: dict, ledger: Ledger, result: RemoteSyncResult) -> list[WantedUnit]:
     """Bring the ledger in line with the listing; return the units to push, in push order."""
     todo: list[WantedUnit] = []
     with ledger.transaction():
@@ -151,12 +154,13 @@ def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[st
             if name not in present and copy.state == PRESENT:
                 ledger.mark(backend.name, name, MISSING)
     with ledger.transaction():      # one commit (one fsync) for what the listing taught us
-        _compare(backend, secret, plan, present, known, ledger, todo)
+        _compare(backend, secret, plan, present, known, ledger, todo, result)
     return todo
 
 
 def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
-             known: dict, ledger: Ledger, todo: list[WantedUnit]) -> None:
+             known: dict, ledger: Ledger, todo: list[WantedUnit],
+             result: RemoteSyncResult) -> None:
     for wanted in plan.units:
         name = wanted.unit.name
         copy = known.get(name)
@@ -177,22 +181,29 @@ def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str,
             continue
         if copy is not None and copy.state == PRESENT and copy.source_digest == wanted.source_digest:
             continue
-        if _manifest_is_current(backend, secret, wanted):
+        theirs = remote_revision(backend, secret, wanted)
+        if theirs is not None and theirs[1] == wanted.expected_digest:
             ledger.record(backend.name, name, wanted.unit.kind, wanted.unit.ref, PRESENT,
                           present[name], wanted.source_digest, HOW_READ)
+        elif theirs is not None and theirs[0] > wanted.revision:
+            result.newer_remote.append(wanted)
+            result.errors.append(f"{wanted.labels[0][0]} / {wanted.labels[0][1]}: holds revision "
+                          f"{theirs[0]}, newer than this store's {wanted.revision} (written "
+                          "elsewhere, or this store was rolled back); not overwritten: "
+                          "`arkeep repair` takes it")
         else:
             todo.append(wanted)
 
 
-def _manifest_is_current(backend: Backend, secret: bytes, wanted: WantedUnit) -> bool:
-    """A manifest unit whose ledger entry is unknown or stale: read it and compare."""
+def remote_revision(backend: Backend, secret: bytes, wanted: WantedUnit) -> tuple[int, str] | None:
+    """(revision, BLAKE3 of the plaintext) of a manifest unit on a remote; None if it cannot be
+    read or does not authenticate (then it is no copy to keep)."""
     try:
         with backend.open_read(wanted.unit.key) as f:
-            unseal_unit(f, wanted.unit, secret, None, wanted.expected_digest, backend.name,
-                        max_size=4 * 1024 * 1024)
-        return True
+            data = unseal_unit_bytes(f, wanted.unit, secret, backend.name)
     except (IntegrityError, BackendError):
-        return False
+        return None
+    return sealed_revision(data), hash_bytes(data)
 
 
 def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: Ledger,

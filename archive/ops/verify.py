@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from manifests.errors import ManifestInvalid
@@ -16,6 +17,7 @@ from ..at_rest import plain_documents
 from ..errors import IntegrityError
 from ..hashing import hash_file, hash_stream
 from ..store import Store
+from ..units import KIND_LICENSE, KIND_RELEASE
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class VerifyReport:
     bad_objects: set[str] = field(default_factory=set)
     # Documents from before encryption at rest, still plain: `arkeep repair` encrypts them.
     plain_documents: int = 0
+    # (kind, id, path) of every manifest that cannot be read as written: what repair mends.
+    damaged_manifests: list[tuple[str, str, Path]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -127,18 +131,20 @@ def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -
         try:
             releases.append(catalog.read_release_file(path))
         except ManifestInvalid as exc:
+            report.damaged_manifests.append((KIND_RELEASE, path.stem, path))
             for problem in exc.problems:
                 report.problems.append(Finding(f"manifest invalid: {problem.field or 'file'}: {problem.reason}",
                                                path.stem))
     report.releases = len(releases)
     box = None
     if secret is not None:
-        from ..keys import SecretBox    # cryptography: only when secrets are to be checked
+        from ..keys import SecretBox  # cryptography: only when secrets are to be checked
         box = SecretBox.for_secret(secret)
     for path in catalog.license_files():
         try:
             lic = catalog.read_license_file(path)
         except ManifestInvalid as exc:
+            report.damaged_manifests.append((KIND_LICENSE, path.stem, path))
             for problem in exc.problems:
                 report.problems.append(Finding(f"licence record invalid: {problem.field or 'file'}: "
                                                f"{problem.reason}", path.stem))

@@ -14,9 +14,11 @@ from backends.base import Backend
 from backends.errors import BackendError, NotFound
 
 from ..errors import ArkeepError
+from ..hashing import hash_bytes
 from ..ledger import BAD, HOW_READ, MISSING, PRESENT, Ledger
 from ..plan import UnitPlan, WantedUnit
-from ..sealing import unseal_unit
+from ..sealing import sealed_revision, unseal_unit, unseal_unit_bytes
+from ..units import MANIFEST_KINDS
 from .sync import listing
 from .verify import Finding, VerifyReport
 
@@ -70,6 +72,8 @@ def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledge
 
 def _check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
     """None if the unit authenticates and holds the expected bytes, else what is wrong."""
+    if wanted.unit.kind in MANIFEST_KINDS:
+        return _check_manifest_unit(backend, secret, wanted)
     try:
         with backend.open_read(wanted.unit.key) as f:
             result = unseal_unit(f, wanted.unit, secret, None, wanted.expected_digest,
@@ -83,3 +87,26 @@ def _check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | No
     if result.plain_size != wanted.size:
         return f"bad copy: holds {result.plain_size} bytes, expected {wanted.size}"
     return None
+
+
+def _check_manifest_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
+    """A manifest unit holds this store's version, or says which revision it holds instead."""
+    try:
+        with backend.open_read(wanted.unit.key) as f:
+            data = unseal_unit_bytes(f, wanted.unit, secret, wanted.unit.name[:16])
+    except NotFound:
+        return "missing"
+    except BackendError:
+        raise
+    except ArkeepError as exc:
+        return f"bad copy: {str(exc).split(': ', 1)[-1]}"
+    if hash_bytes(data) == wanted.expected_digest:
+        return None
+    theirs, ours = sealed_revision(data), wanted.revision
+    if theirs < ours:
+        return (f"holds an older revision ({theirs}; the store has {ours}): not synced since, "
+                "or rolled back; `arkeep sync` replaces it")
+    if theirs > ours:
+        return (f"holds a newer revision ({theirs}; the store has {ours}): written elsewhere, or "
+                "this store was rolled back; `arkeep repair` takes it")
+    return "bad copy: content does not match its BLAKE3 (another version of the same revision)"

@@ -11,6 +11,7 @@ import pytest
 from archive.store import Store
 from tests.formats.conftest import import_args, write_csv
 from tests.formats.test_export import KEY, add_release
+from tests.support.manifest_edit import edited
 
 RID = "acme-studio@7.5.1"
 
@@ -90,7 +91,8 @@ def test_a_key_that_does_not_decrypt_is_not_restorable(cli, replicated: Path, st
     path = store.catalog.license_path(lid)
     text = path.read_text()
     start = text.index('key = "ENC[AES256_GCM,v1,') + len('key = "ENC[AES256_GCM,v1,')
-    path.write_text(text[:start] + ("B" if text[start] != "B" else "C") + text[start + 1:])
+    flipped = text[:start] + ("B" if text[start] != "B" else "C") + text[start + 1:]
+    path.write_text(edited(flipped, "", ""))     # a valid file (digest line) with a bad secret
     code, data = check(cli)
     assert code == 1 and data["verdict"] == "not restorable"
     assert any("cannot be decrypted" in m for m in messages(data, "blocker"))

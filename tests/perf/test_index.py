@@ -16,6 +16,7 @@ from manifests.codec import release_to_toml
 from manifests.errors import ManifestInvalid, ReleaseNotFound
 from manifests.index import IndexUnavailable, ManifestIndex
 from manifests.model import Artifact, Release, release_id
+from tests.support.manifest_edit import edited
 
 CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 
@@ -79,7 +80,7 @@ def test_an_edit_in_place_is_seen_by_look_ups_and_after_a_full_check(
         catalog: Catalog, paths: tuple[Path, Path]) -> None:
     ids(catalog)
     path = catalog.release_path("tool-2@1.0")
-    text = path.read_text().replace('product = "Tool 2"', 'product = "Tool 2"\nvendor = "Inplace Corp"')
+    text = edited(path.read_text(), 'product = "Tool 2"', 'product = "Tool 2"\nvendor = "Inplace Corp"')
     with open(path, "r+", encoding="utf-8") as f:      # same file, same inode: the directory is untouched
         f.write(text)
         f.truncate()
@@ -166,7 +167,7 @@ def test_the_files_win_over_a_disagreeing_index(catalog: Catalog, paths: tuple[P
     st = os.stat(path)
     text = path.read_text()
     with open(path, "r+", encoding="utf-8") as f:
-        f.write(text.replace('product = "Tool 3"', 'product = "Tool 9"'))   # same length
+        f.write(edited(text, 'product = "Tool 3"', 'product = "Tool 9"'))   # same length
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert os.stat(path).st_size == st.st_size
     other = fresh(paths)
@@ -246,7 +247,7 @@ def test_outlines_see_an_edit_in_place_at_once(catalog: Catalog, paths: tuple[Pa
     """status answers from the index after the full check, not the quick one `list` runs."""
     outline_rows(catalog)
     path = catalog.release_path("tool-2@1.0")
-    text = path.read_text().replace('filename = "tool2.exe"', 'filename = "edited.exe"')
+    text = edited(path.read_text(), 'filename = "tool2.exe"', 'filename = "edited.exe"')
     with open(path, "r+", encoding="utf-8") as f:      # same file, same inode
         f.write(text)
         f.truncate()

@@ -16,6 +16,7 @@ from archive.plan import plan_units
 from archive.store import Store
 from archive.units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, unit_name_of_key
 from tests.conftest import PASSPHRASE
+from tests.support.manifest_edit import edited
 
 COUNT = 12      # above sync's PARALLEL_FROM: the pool is used for every kind
 
@@ -96,7 +97,7 @@ def test_a_sync_with_nothing_to_do_seals_and_reads_nothing(cli, store_dir: Path,
         raise AssertionError("a manifest was serialised for a sync with nothing to do")
     monkeypatch.setattr(plan_mod, "sealed_release_bytes", forbidden)
     monkeypatch.setattr(plan_mod, "sealed_license_bytes", forbidden)
-    monkeypatch.setattr(sync_ops, "unseal_unit", forbidden)
+    monkeypatch.setattr(sync_ops, "unseal_unit_bytes", forbidden)
     rows = sync(cli)
     assert rows["nas"]["status"] == "up-to-date" and rows["nas"]["pushed"] == 0
     assert rows["nas"]["already_present"] == 3 * COUNT
@@ -106,7 +107,7 @@ def test_an_edited_manifest_is_the_only_unit_sent(cli, store_dir: Path, nas: Pat
     sync(cli)
     store = Store.open(store_dir)
     path = store.catalog.release_path("tool-3@1.0")
-    path.write_text(path.read_text().replace('version = "1.0"', 'version = "1.0"\nnotes = "edited"'))
+    path.write_text(edited(path.read_text(), 'version = "1.0"', 'version = "1.0"\nnotes = "edited"'))
     rows = sync(cli)
     assert rows["nas"]["pushed"] == 1
     assert cli("verify", "--remote", "nas").code == 0

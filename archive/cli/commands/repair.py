@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 REPAIR_EXAMPLES = """examples:
   arkeep verify --all && arkeep repair
 
-Local objects are re-hashed; a bad or missing one is fetched from a remote that has a good copy.
+A local manifest changed outside arkeep (its digest line does not match) is taken back from the
+newest authentic copy on a remote, and so is one a remote holds in a newer revision; the file
+it replaces is kept under manifests/replaced/. Local objects are re-hashed; a bad or missing one is fetched from a remote that has a good copy.
 Remote copies known to be missing or bad (from `verify --remote`, a listing, or a sync) are sent
 again from the local store and read back.
 """
@@ -24,6 +26,8 @@ On a new machine: the passphrase and any one replica give back the whole store, 
 remote it had (names, URLs, drives, offsite flags, S3 endpoints; never credentials), from the
 remote list sealed in the replica's key.toml. A replica that is one of those remotes keeps its
 name; otherwise it is added as --name (origin).
+Into a store that already holds this archive, rebuild refuses unless --merge is given; with
+it, a manifest is taken from the replica only where the store has none or an older revision.
 """
 
 
@@ -37,12 +41,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     r.add_argument("--from", dest="source", required=True, metavar="URL")
     r.add_argument("--name", default="origin", help="name to give that replica as a remote (default origin)")
     r.add_argument("--endpoint-url", metavar="URL")
+    r.add_argument("--merge", action="store_true",
+                   help="into a store that already holds this archive: bring in only the "
+                        "manifests it lacks or holds in an older revision, and report the rest")
     r.set_defaults(run=run_rebuild)
 
 
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.repair import repair
-    from ...plan import plan_units
     from ...remote_config import refresh_key_file
     from ..replicas import chosen_remotes, ledger_of, open_backends
     
@@ -51,17 +57,26 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     secret = ctx.unlock(store)
     with store.writing("arkeep repair"), ledger_of(store) as ledger:
         refresh_key_file(store, secret)
-        plan = plan_units(store, secret)
-        report = repair(store, secret, plan, open_backends(specs, ledger), ledger, ctx.bar)
+        report = repair(store, secret, open_backends(specs, ledger), ledger, ctx.bar)
         ctx.close_bars()
     if ctx.json:
-        ctx.emit_json({"ok": report.ok, "local_fixed": report.local_fixed,
+        ctx.emit_json({"ok": report.ok, "manifests_fixed": report.manifests_fixed,
+                       "manifests_unfixable": report.manifests_unfixable,
+                       "held_back": report.held_back, "local_fixed": report.local_fixed,
                        "local_unfixable": report.local_unfixable, "remote_fixed": report.remote_fixed,
                        "remote_failed": report.remote_failed, "skipped": report.skipped,
                        "encrypted_documents": report.encrypted})
         return 0 if report.ok else 1
     for name, why in report.skipped.items():
         ctx.say(f"{name}: skipped ({why})")
+    for ref in report.manifests_fixed:
+        ctx.say(f"local store: manifest {ref} taken back; the file it replaced is kept under "
+                "manifests/replaced/")
+    for ref in report.manifests_unfixable:
+        print(f"PROBLEM local manifest {ref} is damaged and no reachable remote holds a good copy",
+              file=ctx.out)
+    for line in report.held_back:
+        print(f"PROBLEM {line}; not sent to any remote", file=ctx.out)
     ctx.say(f"local store: {len(report.local_fixed)} object(s) restored from a replica")
     if report.encrypted:
         ctx.say(f"local store: {report.encrypted} document(s) (licence files, invoices, receipts) "
@@ -78,7 +93,7 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from ...humanize import count
     from ...errors import WrongPassphrase
-    from ...ops.rebuild import rebuild
+    from ...ops.rebuild import finish_rebuild, rebuild
     from ...remote_config import restore_remotes
     from ...remotes import open_url
 
@@ -87,7 +102,7 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     backend = open_url(args.source, args.endpoint_url, name=name)
     passphrase = ctx.passphrase()
     try:
-        result = rebuild(ctx.store_path, passphrase, backend, ctx.bar)
+        result = rebuild(ctx.store_path, passphrase, backend, ctx.bar, merge=args.merge)
     except WrongPassphrase:
         # A damaged key.toml fails its authentication exactly as a wrong passphrase does.
         raise WrongPassphrase(f"wrong passphrase for the key file on {backend.url} (or that key file "
@@ -98,10 +113,12 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     with store.writing("arkeep rebuild"):
         restored = restore_remotes(store, store.unlock(passphrase))
         name = _keep_replica_as_remote(store, name, args)
+        finish_rebuild(store)
     if ctx.json:
         ctx.emit_json({"store": str(store.root), "releases": result.releases, "licenses": result.licenses,
                        "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
-                       "remote": name, "remotes_restored": restored, "problems": result.problems})
+                       "remote": name, "remotes_restored": restored, "problems": result.problems,
+                       "taken": result.taken, "kept_local": result.kept_local})
     else:
         ctx.say(f"Rebuilt {store.root} from {backend.url}: {count(result.releases, 'release')}, "
                 f"{count(result.licenses, 'licence record')}, {count(result.objects_fetched, 'object')} fetched "
@@ -109,6 +126,10 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"  the replica is remote '{name}'")
         if restored:
             ctx.say(f"  remotes brought back from its sealed configuration: {', '.join(restored)}")
+        for line in result.taken:
+            ctx.say(f"taken: {line}")
+        for line in result.kept_local:
+            ctx.say(f"kept: {line}")
         for p in result.problems:
             print(f"PROBLEM {p}", file=ctx.out)
     return 1 if result.problems else 0

@@ -20,6 +20,10 @@ releases and licence records taken out with `arkeep remove`, and of objects dele
 `arkeep prune`, are deleted from each remote sync reaches; nothing else is ever deleted there.
 A remote that held units and now shows neither key.toml nor units (a share that is not mounted)
 is refused with exit 3 and the others still sync; so is one holding another archive's key.toml.
+A manifest changed outside arkeep (its digest line does not match) is never sent, nor is the
+manifest of a release whose object is missing locally: both are named (exit 1) while the rest
+replicates. A manifest a remote holds in a newer revision is not overwritten (`arkeep repair`
+takes it).
 """
 
 
@@ -33,59 +37,76 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from backends.errors import BackendError
-    
+
+    from ...errors import IndexStale
     from ...humanize import count, human_size
     from ...ops.sync import sync_remote
-    from ...plan import plan_units
+    from ...plan import UnitPlan, replan_on_stale
     from ...remote_config import refresh_key_file
     from ..replicas import chosen_remotes, ledger_of, open_backends
-    
+
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     secret = ctx.unlock(store)
-    failed = False
-    rows = []
     with store.writing("arkeep sync"), ledger_of(store) as ledger:
         refresh_key_file(store, secret)
-        plan = plan_units(store, secret)
-        for spec, backend in zip(specs, open_backends(specs, ledger)):
-            if args.rescan:
+
+        def sync_all(plan: UnitPlan) -> tuple[list[dict], bool, UnitPlan]:
+            failed, rows = False, []
+            for spec, backend in zip(specs, open_backends(specs, ledger)):
+                if args.rescan:
+                    try:
+                        backend.check()
+                    except BackendError:
+                        pass  # an unplugged drive keeps what the ledger knows; sync_remote says so
+                    else:
+                        # What its key file was is kept: a rescan of an unmounted share must not
+                        # take it for an empty place to fill.
+                        wrapping = ledger.key_file_wrapping(spec.name)
+                        ledger.forget_remote(spec.name)
+                        if wrapping:
+                            ledger.key_file_seen(spec.name, wrapping)
                 try:
-                    backend.check()
-                except BackendError:
-                    pass  # an unplugged drive keeps what the ledger knows; sync_remote reports it
+                    result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
+                except IndexStale:
+                    raise
+                except (BackendError, ArkeepError) as exc:
+                    failed = True
+                    rows.append({"remote": spec.name, "status": "failed", "message": str(exc)})
+                    ctx.note(f"{spec.name}: FAILED: {exc}")
+                    continue
+                finally:
+                    ctx.close_bars()
+                rows.append({"remote": spec.name, "status": result.status,
+                             "message": result.message, "pushed": result.pushed,
+                             "pushed_bytes": result.pushed_bytes,
+                             "already_present": result.present, "removed": result.removed,
+                             "key_sent": result.key_sent})
+                if result.errors:
+                    rows[-1]["problems"] = list(result.errors)
+                if result.status == "skipped":
+                    ctx.say(f"{spec.name}: skipped, {result.message}")
+                elif result.status == "up-to-date":
+                    ctx.say(f"{spec.name}: up to date ({count(result.present, 'unit')})")
                 else:
-                    # What its key file was is kept: a rescan of an unmounted share must not
-                    # take it for an empty place to fill.
-                    wrapping = ledger.key_file_wrapping(spec.name)
-                    ledger.forget_remote(spec.name)
-                    if wrapping:
-                        ledger.key_file_seen(spec.name, wrapping)
-            try:
-                result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
-            except (BackendError, ArkeepError) as exc:
-                failed = True
-                rows.append({"remote": spec.name, "status": "failed", "message": str(exc)})
-                ctx.note(f"{spec.name}: FAILED: {exc}")
-                continue
-            finally:
-                ctx.close_bars()
-            rows.append({"remote": spec.name, "status": result.status, "message": result.message,
-                         "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
-                         "already_present": result.present, "removed": result.removed,
-                         "key_sent": result.key_sent})
-            if result.status == "skipped":
-                ctx.say(f"{spec.name}: skipped, {result.message}")
-            elif result.status == "up-to-date":
-                ctx.say(f"{spec.name}: up to date ({count(result.present, 'unit')})")
-            else:
-                ctx.say(f"{spec.name}: {_sent(result, human_size(result.pushed_bytes))}")
-            if result.removed:
-                ctx.say(f"{spec.name}: deleted {count(result.removed, 'unit')} of removed releases "
-                        "and pruned objects")
+                    ctx.say(f"{spec.name}: {_sent(result, human_size(result.pushed_bytes))}")
+                if result.removed:
+                    ctx.say(f"{spec.name}: deleted {count(result.removed, 'unit')} of removed "
+                            "releases and pruned objects")
+                for problem in result.errors:
+                    print(f"PROBLEM {spec.name}: {problem}", file=ctx.out)
+            return rows, failed, plan
+
+        rows, failed, plan = replan_on_stale(store, secret, sync_all)
+    for what, name, why in plan.held_back:
+        print(f"PROBLEM {what} / {name}: {why}; not sent to any remote", file=ctx.out)
     if ctx.json:
-        ctx.emit_json(rows)
-    return EXIT_ENVIRONMENT if failed else 0
+        held = [f"{w} / {n}: {y}; not sent" for w, n, y in plan.held_back]
+        ctx.emit_json([{**row, "problems": row.get("problems", []) + held} if held else row
+                       for row in rows])
+    if failed:
+        return EXIT_ENVIRONMENT
+    return 1 if plan.held_back or any(r.get("problems") for r in rows) else 0
 
 
 def _sent(result: "RemoteSyncResult", size: str) -> str:

@@ -95,16 +95,20 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
 
     from ...ops.verify import Finding
     from ...ops.verify_remote import verify_remote
-    from ...plan import plan_units
+    from ...plan import UnitPlan, replan_on_stale
     from ...replica_key import read_replica_key
     from ..replicas import chosen_remotes, ledger_of, open_backends
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     passphrase = ctx.passphrase()
     secret = store.unlock(passphrase)
-    unreachable = 0
-    with store.writing("arkeep verify"), ledger_of(store) as ledger:
-        plan = plan_units(store, secret)
+
+    def verify_all(plan: UnitPlan) -> tuple[list[Finding], int]:
+        found: list[Finding] = []
+        unreachable = 0
+        if args.remote:     # under --all the local check already names these
+            found += [Finding(f"{why}; the remote copies were not compared with it", what, name)
+                      for what, name, why in plan.held_back]
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             try:
                 part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
@@ -118,7 +122,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
                 ctx.note(f"{spec.name}: skipped, {exc}")
                 continue
             except BackendError as exc:
-                report.problems.append(Finding(f"cannot be checked: {exc}", copy=f"remote {spec.name}"))
+                found.append(Finding(f"cannot be checked: {exc}", copy=f"remote {spec.name}"))
                 unreachable += 1
                 continue
             finally:
@@ -127,7 +131,12 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
             report.licenses = max(report.licenses, part.licenses)
             report.objects_checked += part.objects_checked
             report.bytes_checked += part.bytes_checked
-            report.problems.extend(part.problems)
+            found += part.problems
             if key_problem:
-                report.problems.append(Finding(key_problem, copy=f"remote {spec.name}"))
+                found.append(Finding(key_problem, copy=f"remote {spec.name}"))
+        return found, unreachable
+
+    with store.writing("arkeep verify"), ledger_of(store) as ledger:
+        found, unreachable = replan_on_stale(store, secret, verify_all)
+    report.problems.extend(found)
     return unreachable
