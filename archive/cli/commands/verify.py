@@ -112,10 +112,10 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             try:
                 part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
-                found = read_replica_key(backend, store, passphrase)
-                if found.wrapping:
-                    ledger.key_file_seen(spec.name, found.wrapping)
-                key_problem = found.problem()
+                key_file = read_replica_key(backend, store, passphrase)
+                if key_file.wrapping:
+                    ledger.key_file_seen(spec.name, key_file.wrapping)
+                key_problem = key_file.problem()
             except NotConnected as exc:
                 if args.remote:
                     raise
