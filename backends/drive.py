@@ -106,8 +106,9 @@ def _children(path: Path) -> Iterator[Path]:
 def candidate_roots() -> Iterator[Path]:
     """Every directory that might be a drive's root, most explicit first.
 
-    Each entry of `ARKEEP_DRIVE_PATHS` (os.pathsep-separated) and its immediate children,
-    then the platforms' usual mount roots, then Windows drive letters.
+    Each entry of `ARKEEP_DRIVE_PATHS` (os.pathsep-separated), its children and grandchildren
+    (as deep as /media/USER/LABEL), then the platforms' usual mount roots, then Windows drive
+    letters.
     """
     seen: set[Path] = set()
 
@@ -121,7 +122,10 @@ def candidate_roots() -> Iterator[Path]:
         if entry:
             base = Path(entry).expanduser()
             yield from fresh([base])
-            yield from fresh(_children(base))
+            children = list(_children(base))
+            yield from fresh(children)
+            for child in children:
+                yield from fresh(_children(child))
     for pattern in MOUNT_PATTERNS:
         yield from fresh(Path(p) for p in sorted(glob.glob(pattern)))
     if os.name == "nt":

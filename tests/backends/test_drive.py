@@ -76,6 +76,13 @@ def test_found_wherever_it_is_mounted(
     assert find_drive(uuid) == elsewhere / "OTHER-LABEL", "an entry is itself a candidate"
 
 
+def test_a_drive_two_levels_below_an_entry_is_found(mounts: Path) -> None:
+    """ARKEEP_DRIVE_PATHS is searched as deep as /media: /media/USER/LABEL (udisks) is common."""
+    (mounts / "alice").mkdir()
+    drive, uuid = plug(mounts / "alice", "BACKUP 2")
+    assert find_drive(uuid) == drive
+
+
 def test_candidates_include_the_usual_mount_roots(mounts: Path) -> None:
     roots = list(candidate_roots())
     assert roots[0] == mounts

@@ -14,7 +14,7 @@ EXAMPLES = """examples:
   arkeep remote remove nas                                 (forgets it; deletes nothing there)
 
 A drive is found by its marker: first where it was added, then under each folder named in
-ARKEEP_DRIVE_PATHS (separated by ':'; ';' on Windows) and its sub-folders, then under the usual
+ARKEEP_DRIVE_PATHS (separated by ':'; ';' on Windows) and two levels below it, then the usual
 mount roots (/media/*, /media/*/*, /run/media/*/*, /mnt/*, /Volumes/*, drive letters). A drive
 mounted elsewhere next time: export ARKEEP_DRIVE_PATHS=/that/folder before `arkeep sync`.
 
