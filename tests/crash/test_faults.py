@@ -199,7 +199,16 @@ def test_remote_directory_removed_mid_sync(lab: Lab, tmp_path: Path) -> None:
     # Still gone: a later sync says so too, and verify --remote cannot check it.
     sync_line(lab.run("--store", store, "sync", "nas", check=False), "nas", "cannot be reached")
     nas.mkdir()
-    lab.run("--store", store, "sync", "nas")
+    again = lab.run("--store", store, "sync", "nas", check=False)
+    if again.returncode != 0:
+        # The ledger had learnt that nas held units (or its key file) before it vanished: an
+        # empty folder there now looks like an unmounted share, and is refused (issue 12.4)
+        # until the user says it is a new place for the remote.
+        sync_line(again, "nas", "is it mounted?")
+        assert not any(nas.iterdir())
+        lab.run("--store", store, "remote", "remove", "nas")
+        lab.run("--store", store, "remote", "add", "nas", nas)
+        lab.run("--store", store, "sync", "nas")
     problems, found, have, want = remote_check(store, "nas", lab.secret, set())
     assert problems == [] and found == set() and have == want
     store_intact(lab, store)
