@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
-from typing import Callable
+from typing import BinaryIO, Callable, TypeVar
 
 from backends.base import Backend
 from backends.errors import BackendError, NotFound
@@ -22,6 +22,7 @@ from ..units import MANIFEST_KINDS
 from .sync import listing
 from .verify import Finding, VerifyReport
 
+T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -74,32 +75,35 @@ def _check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | No
     """None if the unit authenticates and holds the expected bytes, else what is wrong."""
     if wanted.unit.kind in MANIFEST_KINDS:
         return _check_manifest_unit(backend, secret, wanted)
+    result, problem = _read_unit(backend, wanted, lambda f: unseal_unit(
+        f, wanted.unit, secret, None, wanted.expected_digest, wanted.unit.name[:16],
+        max_size=wanted.size))
+    if result is not None and result.plain_size != wanted.size:
+        return f"bad copy: holds {result.plain_size} bytes, expected {wanted.size}"
+    return problem
+
+
+def _read_unit(backend: Backend, wanted: WantedUnit,
+               read: Callable[[BinaryIO], T]) -> tuple[T | None, str | None]:
+    """(what `read` made of the unit, None), or (None, what is wrong with it); a remote that
+    cannot be read at all raises."""
     try:
         with backend.open_read(wanted.unit.key) as f:
-            result = unseal_unit(f, wanted.unit, secret, None, wanted.expected_digest,
-                                 wanted.unit.name[:16], max_size=wanted.size)
+            return read(f), None
     except NotFound:
-        return "missing"
+        return None, "missing"
     except BackendError:
         raise
     except ArkeepError as exc:
-        return f"bad copy: {str(exc).split(': ', 1)[-1]}"
-    if result.plain_size != wanted.size:
-        return f"bad copy: holds {result.plain_size} bytes, expected {wanted.size}"
-    return None
+        return None, f"bad copy: {str(exc).split(': ', 1)[-1]}"
 
 
 def _check_manifest_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
     """A manifest unit holds this store's version, or says which revision it holds instead."""
-    try:
-        with backend.open_read(wanted.unit.key) as f:
-            data = unseal_unit_bytes(f, wanted.unit, secret, wanted.unit.name[:16])
-    except NotFound:
-        return "missing"
-    except BackendError:
-        raise
-    except ArkeepError as exc:
-        return f"bad copy: {str(exc).split(': ', 1)[-1]}"
+    data, problem = _read_unit(backend, wanted, lambda f: unseal_unit_bytes(
+        f, wanted.unit, secret, wanted.unit.name[:16]))
+    if data is None:
+        return problem
     if hash_bytes(data) == wanted.expected_digest:
         return None
     theirs, ours = sealed_revision(data), wanted.revision
