@@ -1,10 +1,12 @@
 """What files, locks and terminals do differently on Windows: the one place arkeep asks.
 
-Everything else calls these and never tests `os.name` itself.
+Everything else calls these and never tests `os.name` itself (manifests/catalog.py keeps its own
+directory fsync, as that package may not import archive). Also: where a user's data lives.
 
-- Locks: `flock` on POSIX; on Windows `msvcrt.locking` of one byte far past the lock record, so
-  the record (pid, host, command) stays readable by the process that is refused. Both are released
-  by the OS when their holder exits, even when it is killed.
+- Locks: `flock` on POSIX; on Windows `LockFileEx` of one byte far past the lock record, so
+  the record (pid, host, command) stays readable by the process that is refused (kernel32 is
+  asked directly: msvcrt.locking reports a busy lock through an errno Wine leaves at 0). Both
+  are released by the OS when their holder exits, even when it is killed.
 - Directory fsync: POSIX makes a rename durable by fsyncing the directory; Windows cannot open a
   directory as a file (NTFS journals the rename itself), so there it is a no-op.
 - Read-only files: objects are made read-only once written. Windows refuses to delete a read-only
@@ -14,9 +16,9 @@ Everything else calls these and never tests `os.name` itself.
 """
 from __future__ import annotations
 
-import errno
 import os
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +30,22 @@ _LOCK_OFFSET = 1 << 30
 _REPLACE_PATIENCE = 2.0
 
 if WINDOWS:
+    import ctypes
     import msvcrt
+    from ctypes import wintypes
+
+    class _Overlapped(ctypes.Structure):
+        _fields_ = [("internal", ctypes.c_size_t), ("internal_high", ctypes.c_size_t),
+                    ("offset", wintypes.DWORD), ("offset_high", wintypes.DWORD),
+                    ("event", wintypes.HANDLE)]
+
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _kernel32.LockFileEx.argtypes = [wintypes.HANDLE, wintypes.DWORD, wintypes.DWORD,
+                                     wintypes.DWORD, wintypes.DWORD, ctypes.POINTER(_Overlapped)]
+    _kernel32.UnlockFileEx.argtypes = [wintypes.HANDLE, wintypes.DWORD, wintypes.DWORD,
+                                       wintypes.DWORD, ctypes.POINTER(_Overlapped)]
+    _LOCKFILE_FAIL_IMMEDIATELY, _LOCKFILE_EXCLUSIVE_LOCK = 0x1, 0x2
+    _ERROR_LOCK_VIOLATION, _ERROR_IO_PENDING = 33, 997
 else:
     import fcntl
 
@@ -41,22 +58,24 @@ def try_lock(fd: int) -> bool:
         except BlockingIOError:
             return False
         return True
-    os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
-    try:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EDEADLK):
-            return False
-        raise
-    return True
+    where = _Overlapped(offset=_LOCK_OFFSET)
+    if _kernel32.LockFileEx(msvcrt.get_osfhandle(fd),
+                            _LOCKFILE_EXCLUSIVE_LOCK | _LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0,
+                            ctypes.byref(where)):
+        return True
+    code = ctypes.get_last_error()
+    if code in (_ERROR_LOCK_VIOLATION, _ERROR_IO_PENDING):
+        return False
+    raise ctypes.WinError(code)
 
 
 def unlock(fd: int) -> None:
     if not WINDOWS:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return
-    os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
-    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    where = _Overlapped(offset=_LOCK_OFFSET)
+    if not _kernel32.UnlockFileEx(msvcrt.get_osfhandle(fd), 0, 1, 0, ctypes.byref(where)):
+        raise ctypes.WinError(ctypes.get_last_error())
 
 
 def read_at(fd: int, size: int, offset: int) -> bytes:
@@ -91,9 +110,7 @@ def process_alive(pid: int) -> bool:
 
 def _windows_process_alive(pid: int) -> bool:
     # os.kill(pid, 0) would terminate the process on Windows: ask the kernel instead.
-    import ctypes
-    from ctypes import wintypes
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32 = _kernel32
     kernel32.OpenProcess.restype = wintypes.HANDLE
     kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
     query_limited_information, still_active, access_denied = 0x1000, 259, 5
@@ -155,6 +172,18 @@ def unlink(path: Path | str, missing_ok: bool = False) -> None:
     except FileNotFoundError:
         if not missing_ok:
             raise
+
+
+def data_home() -> Path:
+    """Where a user's application data lives: %LOCALAPPDATA% on Windows (not roamed: a store is
+    large), ~/Library/Application Support on macOS, $XDG_DATA_HOME or ~/.local/share elsewhere.
+    The same places platformdirs gives; six lines are not worth a dependency."""
+    if WINDOWS:
+        local = os.environ.get("LOCALAPPDATA")
+        return Path(local) if local else Path.home() / "AppData" / "Local"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 def has_terminal() -> bool:

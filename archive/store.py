@@ -46,8 +46,7 @@ def default_store_path() -> Path:
     env = os.environ.get("ARKEEP_STORE")
     if env:
         return Path(env).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(data_home) / "arkeep"
+    return oscompat.data_home() / "arkeep"
 
 
 def is_object_name(name: str) -> bool:

@@ -1,0 +1,68 @@
+"""What archive/oscompat.py does differently on Windows, checked on Windows CPython (Wine)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .conftest import WindowsPython, winpath
+from .test_cli_on_windows import ok
+
+HOLD_THE_LOCK = """
+import sys
+from pathlib import Path
+from archive.lock import store_lock
+with store_lock(Path(sys.argv[1]), "arkeep sync"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+READ_ONLY = """
+import os, sys
+from archive import oscompat
+target, new = sys.argv[1] + "\\\\object", sys.argv[1] + "\\\\tmp"
+for path, data in ((target, b"old"), (new, b"new")):
+    with open(path, "wb") as f:
+        f.write(data)
+os.chmod(target, 0o444)
+oscompat.replace(new, target)
+print(open(target, "rb").read().decode())
+os.chmod(target, 0o444)
+oscompat.unlink(target)
+print(os.path.exists(target))
+"""
+
+
+def test_the_default_store_is_in_localappdata(windows_python: WindowsPython) -> None:
+    # Wine sets %LOCALAPPDATA% from its own profile whatever the Linux side says: compare with it
+    shown = ok(windows_python.run(
+        "-c", "import os; from archive.store import default_store_path; "
+              "print(os.environ['LOCALAPPDATA']); print(default_store_path())"))
+    local, store = shown.out.splitlines()
+    assert local.endswith("AppData\\Local")
+    assert store == local + "\\arkeep"
+
+
+def test_a_second_writer_is_told_who_holds_the_store(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    win = windows_python
+    store = winpath(tmp_path / "store")
+    ok(win.arkeep("--store", store, "init"))
+    holder = subprocess.Popen([win.loader, str(win.python), "-c", HOLD_THE_LOCK,
+                               store + "\\lock"], env=win.env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"held"
+        refused = win.arkeep("--store", store, "add", "--product", "P", "--version", "1",
+                             winpath(win.python))
+        assert refused.code == 3, refused.err
+        assert "in use by pid" in refused.err and "(arkeep sync" in refused.err
+    finally:
+        holder.communicate(b"", timeout=120)
+    ok(win.arkeep("--store", store, "add", "--product", "P", "--version", "1", winpath(win.python)))
+
+
+def test_a_read_only_file_is_replaced_and_removed(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    result = ok(windows_python.run("-c", READ_ONLY, winpath(tmp_path)))
+    assert result.out.split() == ["new", "False"]
