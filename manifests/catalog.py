@@ -27,7 +27,9 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".toml")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # newline="\n": the same bytes on Windows, where text files would get CRLF and the
+        # manifest's BLAKE3 line (computed over LF text) would no longer match it
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
