@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import math
 import os
 import re
@@ -62,7 +63,7 @@ from .errors import (
     translate,
 )
 from .fsspec_backend import FsspecBackend
-from .s3_bounded import RangeFetcher, RangeReader, arm, list_pages
+from .s3_bounded import MAX_LIST_PAGES, RangeFetcher, RangeReader, arm, list_pages
 from .upload_journal import UploadJournal
 
 MiB = 1 << 20
@@ -424,7 +425,7 @@ class S3Backend(FsspecBackend):
             pages = self.control.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix
             )
-            for page in pages:
+            for page in itertools.islice(pages, MAX_LIST_PAGES):
                 for upload in page.get("Uploads", []):
                     started = upload.get("Initiated")
                     if older_than is not None and (

@@ -174,3 +174,16 @@ def test_an_upload_the_server_never_takes_ends_at_the_rate_floor(fake_env: None,
     assert "remote 'cloud' cannot be reached ('units/ab/unit.zip')" in text
     assert "below the floor of 20,000,000 bytes/s" in text
     assert "arkeep/units/ab/unit.zip" not in how.objects
+
+
+def test_an_endless_list_of_unfinished_uploads_ends(
+    fake_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cleanup_temp (run by every sync) pages through unfinished uploads: at most
+    MAX_LIST_PAGES pages, here 5."""
+    import backends.s3 as s3_module
+    monkeypatch.setattr(s3_module, "MAX_LIST_PAGES", 5)
+    how = Misbehaviour(listing="endless-uploads")
+    with fake_s3(how) as url:
+        assert fake_backend(url).cleanup_temp(older_than=3600) == 0
+    assert how.pages_served == 5

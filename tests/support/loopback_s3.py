@@ -132,7 +132,8 @@ class Misbehaviour:
 
     listing: "empty" (one page, no keys), "endless" (IsTruncated always true, the same
         continuation token every time), "endless-fresh" (a new token each time, the same keys),
-        "endless-growing" (a new token and 1,000 new keys each time), "malformed" (not XML).
+        "endless-growing" (a new token and 1,000 new keys each time), "malformed" (not XML),
+        "endless-uploads" (ListMultipartUploads answers with fresh markers for ever).
     objects: key (without bucket) -> the size HEAD reports.
     body: "exact" (honours Range), "ignores-range" (200 with `huge` bytes whatever was asked),
         "overlong" (206 with the right Content-Range, then `huge` bytes), "dribble" (honours
@@ -189,7 +190,7 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
         def _where(self) -> tuple[str, str, dict[str, list[str]]]:
             parts = urlsplit(self.path)
             bucket, _, key = parts.path.lstrip("/").partition("/")
-            return bucket, key, parse_qs(parts.query)
+            return bucket, key, parse_qs(parts.query, keep_blank_values=True)
 
         def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
             _, key, _ = self._where()
@@ -235,6 +236,15 @@ def fake_s3(how: Misbehaviour) -> Iterator[str]:
         def _list(self, bucket: str, query: dict[str, list[str]]) -> None:
             how.pages_served += 1
             prefix = query.get("prefix", [""])[0]
+            if "uploads" in query:
+                n = how.pages_served
+                self._reply(200, (
+                    f"<ListMultipartUploadsResult><Bucket>{bucket}</Bucket>"
+                    f"<IsTruncated>{'true' if how.listing == 'endless-uploads' else 'false'}"
+                    f"</IsTruncated><NextKeyMarker>k{n}</NextKeyMarker>"
+                    f"<NextUploadIdMarker>u{n}</NextUploadIdMarker>"
+                    "</ListMultipartUploadsResult>").encode())
+                return
             keys = [(f"{prefix}a{n:04d}", 1) for n in range(1000)]
             if how.listing == "malformed":
                 self._reply(200, b"<ListBucketResult><Contents><Key>units/ab/" + b"\x00<<" * 8)
