@@ -187,3 +187,15 @@ def test_an_endless_list_of_unfinished_uploads_ends(
     with fake_s3(how) as url:
         assert fake_backend(url).cleanup_temp(older_than=3600) == 0
     assert how.pages_served == 5
+
+
+def test_a_listing_in_directory_tree_order_is_accepted(s3_env: SeaweedServer, bucket: str) -> None:
+    """SeaweedFS lists `p/a/b` before `p/a-c` (its directory tree), not in UTF-8 order; that is
+    no reason to call the listing unreadable."""
+    client = s3_env.client()
+    client.create_bucket(Bucket=bucket)
+    keys = ["units/a/b", "units/a/z/y", "units/a-c", "units/a.d", "units/a0", "units/ab"]
+    for key in keys:
+        client.put_object(Bucket=bucket, Key=f"arkeep/{key}", Body=b"x")
+    backend = open_backend("cloud", f"s3://{bucket}/arkeep")
+    assert sorted(u.key for u in backend.list("units/")) == sorted(keys)
