@@ -99,7 +99,8 @@ class S3Options:
     max_concurrency: parts in flight at once for writes and `get_file` (memory: about this
         many parts plus one).
     min_rate, rate_window: a download slower than `min_rate` bytes a second, averaged over
-        any `rate_window` seconds, is abandoned as `Unreachable` (see `s3_bounded`).
+        any `rate_window` seconds, is abandoned as `Unreachable` (see `s3_bounded`); an upload
+        part must be accepted within `rate_window` + the bytes in flight / `min_rate` seconds.
     """
 
     endpoint_url: str | None = None

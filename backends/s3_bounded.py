@@ -57,7 +57,8 @@ def refuse_unreadable(response_dict: Any = None, **_: Any) -> None:
 
 def arm(client: Any) -> Any:
     """Register `refuse_unreadable` on a botocore or aiobotocore S3 client; return it."""
-    client.meta.events.register("before-parse.s3", refuse_unreadable)
+    client.meta.events.register("before-parse.s3", refuse_unreadable,
+                                unique_id="arkeep-refuse-unreadable")
     return client
 
 
