@@ -89,3 +89,76 @@ def test_relative_imports_resolve_inside_the_package() -> None:
     names = [n for _, n in imported_modules(ROOT / "manifests" / "catalog.py")]
     assert "manifests.codec" in names and not any(n.startswith("archive") for n in names)
 
+
+
+def _module_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Our modules and the modules of ours each one imports (at any depth in the file, but not
+    under `if TYPE_CHECKING:`), `from package import module` resolved to the module."""
+    modules = {module_name(p, root): p for pkg in OURS for p in sources(pkg, root)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        guarded = _type_checking_lines(path)
+        edges = set()
+        for line, target in imported_modules(path, root):
+            if line in guarded:
+                continue
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def _type_checking_lines(path: Path) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for inner in node.body:
+                lines.update(range(inner.lineno, (inner.end_lineno or inner.lineno) + 1))
+    return lines
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circles() -> None:
+    """No two modules of ours import each other, directly or round a longer circle: a package's
+    __init__ re-exporting its parts counts, lazy imports inside functions count too."""
+    assert _cycles(_module_graph()) == []
+
+
+def test_the_circle_check_sees_a_circle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

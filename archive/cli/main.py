@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub, common)
+    parser.set_defaults(root_parser=parser)     # what `completion` describes, without a circle
     return parser
 
 

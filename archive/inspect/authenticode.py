@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Reading
+from .reading import Reading
 
 SECURITY_DIRECTORY = 4
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 2

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
-from . import Inspection, Reading
+from .reading import Inspection, Reading
 
 INSTALLER_SUFFIXES = (".exe", ".msi", ".deb", ".rpm", ".pkg", ".mpkg", ".appimage", ".dmg",
                       ".zip", ".iso")

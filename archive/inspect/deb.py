@@ -15,7 +15,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from . import Reading, Unreadable
+from .reading import Reading, Unreadable
 
 AR_MAGIC = b"!<arch>\n"
 MAX_CONTROL = 16 * 1024 * 1024

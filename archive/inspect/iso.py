@@ -10,8 +10,8 @@ import io
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import Reading, Unreadable
 from .containers import inspect_members
+from .reading import Reading, Unreadable
 
 MAX_ENTRIES = 20000
 MAX_AUTORUN = 64 * 1024

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Reading, Unreadable
+from .reading import Reading, Unreadable
 from .signatures import MSI_CLASS_IDS
 
 NAME_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import Reading, Unreadable
 from .authenticode import signer_of
+from .reading import Reading, Unreadable
 
 MACHINES = {0x14C: "x86", 0x8664: "x64", 0xAA64: "arm64", 0x1C4: "arm", 0x200: "ia64",
             0xA641: "arm64ec"}

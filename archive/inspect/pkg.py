@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from . import Reading, Unreadable
+from .reading import Reading, Unreadable
 
 MAX_TOC = 16 * 1024 * 1024
 MAX_MEMBER = 4 * 1024 * 1024

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from . import Reading, Unreadable
+from .reading import Reading, Unreadable
 
 LEAD = 96
 HEADER_MAGIC = bytes.fromhex("8eade801")

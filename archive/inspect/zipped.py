@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from . import Reading, Unreadable
 from .containers import MAX_MEMBER_BYTES, inspect_members
+from .reading import Reading, Unreadable
 
 MAX_ENTRIES = 20000
 

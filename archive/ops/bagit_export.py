@@ -43,11 +43,11 @@ from manifests.model import License, Release, Secret
 from ..at_rest import kept_encrypted
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, new_hasher
+from ..humanize import human_size
 from ..keys import SecretBox
 from ..paths import safe_join
 from ..sealing import sealed_license_bytes
 from ..store import Store, environment_error
-from ..humanize import human_size
 from .render import license_text
 
 BAGIT_VERSION = "1.0"

@@ -15,13 +15,14 @@ from typing import Callable
 
 import pyzipper
 
+from manifests.codec import release_to_toml
+from manifests.model import Release
+
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, new_hasher
 from ..keys import SecretBox, zip_password
 from ..sealing import sealed_license_bytes
 from ..store import Store, environment_error
-from manifests.codec import release_to_toml
-from manifests.model import Release
 from .render import license_text
 from .restore import LICENSE_TXT
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..remotes import RemoteSpec, remote_kind_label, remote_where

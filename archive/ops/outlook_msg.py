@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingModule
-from .receipts import MAX_TEXT, MessageParts, TextUnreadable, read_capped
+from .receipt_text import MAX_TEXT, MessageParts, TextUnreadable, read_capped
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 PROPERTIES = "__properties_version1.0"

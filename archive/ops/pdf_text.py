@@ -1,9 +1,9 @@
 """The text of a PDF (a licence certificate, an invoice), read with pypdf, so scan can read a
 receipt that came as a PDF like one that came as an email.
 
-Bounded like the emails: a file over `receipts.MAX_EMAIL_BYTES` is not opened, at most the first
+Bounded like the emails: a file over `receipt_text.MAX_EMAIL_BYTES` is not opened, at most the first
 `MAX_PAGES` pages are read (no page is started after `MAX_SECONDS`), and the text stops at
-`receipts.MAX_TEXT` characters. An encrypted PDF is opened only when its user password is empty
+`receipt_text.MAX_TEXT` characters. An encrypted PDF is opened only when its user password is empty
 (every viewer opens it without asking: vendors use that to forbid printing or copying, not to
 hide the text); no other password is tried. No error message carries any of the PDF's text, and
 pypdf's warnings about damaged files are kept out of arkeep's output.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingModule
-from . import receipts
+from . import receipt_text
 
 MAX_PAGES = 20
 # pypdf is pure Python: a hostile page can take long to lay out. No page is started after this
@@ -28,7 +28,7 @@ MAX_PAGES = 20
 MAX_SECONDS = 10.0
 
 
-class PdfUnreadable(receipts.TextUnreadable):
+class PdfUnreadable(receipt_text.TextUnreadable):
     """A PDF whose text cannot be read."""
 
 
@@ -37,7 +37,7 @@ def pdf_text(path: Path) -> str:
     it is too large, encrypted or damaged, or pypdf is missing, UsageError if the file cannot be
     read at all."""
     pypdf = _pypdf(path)
-    data = receipts.read_capped(path, PdfUnreadable)
+    data = receipt_text.read_capped(path, PdfUnreadable)
     parts: list[str] = []
     size = 0
     deadline = time.monotonic() + MAX_SECONDS
@@ -47,7 +47,7 @@ def pdf_text(path: Path) -> str:
             if reader.is_encrypted and not reader.decrypt(""):
                 raise PdfUnreadable(path, "an encrypted PDF with a password; arkeep tries none")
             for number, page in enumerate(reader.pages):
-                if number >= MAX_PAGES or size >= receipts.MAX_TEXT or \
+                if number >= MAX_PAGES or size >= receipt_text.MAX_TEXT or \
                         (number and time.monotonic() > deadline):
                     break
                 text = page.extract_text() or ""
@@ -58,7 +58,7 @@ def pdf_text(path: Path) -> str:
         except Exception as exc:  # noqa: BLE001 - pypdf raises many types for a damaged file
             why = f"damaged: pypdf cannot read it: {type(exc).__name__}"
             raise PdfUnreadable(path, why) from None
-    return "\n".join(parts)[:receipts.MAX_TEXT]
+    return "\n".join(parts)[:receipt_text.MAX_TEXT]
 
 
 def _pypdf(path: Path) -> Any:

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..importers.fields import KEY_SHAPE, parse_price
-
-MAX_EMAIL_BYTES = 32 * 1024 * 1024
-MAX_TEXT = 1024 * 1024
+from . import receipt_text
+from .receipt_text import MessageParts
 
 KEY_LABEL = re.compile(
     r"(?P<label>(?:your\s+)?(?:licen[cs]e|product|registration|activation|unlock|cd|serial)"
@@ -96,46 +95,6 @@ def mask_key(key: str) -> str:
     return f"{head}-•••••-…"
 
 
-@dataclass(frozen=True)
-class MessageParts:
-    """What a receipt is read from, whichever file it came from; the `*_source` strings say
-    where in that file each part was found."""
-
-    subject: str | None = None
-    sender: str | None = None          # 'Name <address>', as in a From header
-    recipient: str | None = None       # one or more addresses, as in a To header
-    sent: datetime | None = None
-    body: str = field(default="", repr=False)   # plain text; empty when there is only HTML
-    html: str = field(default="", repr=False)
-    sender_source: str = "the message's From header"
-    recipient_source: str = "the message's To header"
-    sent_source: str = "the message's Date header"
-
-
-class TextUnreadable(UsageError):
-    """A message or document whose text cannot be read; `why` says why in a few words, never
-    with its content."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"{path}: {why}")
-        self.why = why
-
-
-def read_capped(path: Path, unreadable: type[TextUnreadable]) -> bytes:
-    """The bytes of a receipt-like file, refused (as `unreadable`) over MAX_EMAIL_BYTES; read
-    with a bound, so a file that grows meanwhile is refused too."""
-    limit = MAX_EMAIL_BYTES
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    if len(data) > limit:
-        shown = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
-        raise unreadable(path, f"larger than {shown}; not read")
-    return data
-
-
 def read_receipt(path: Path) -> Receipt:
     """Parse one .eml or .msg file; what cannot be read in an .eml is noted, never raised with
     content in it. A damaged .msg raises `outlook_msg.MsgUnreadable` (a UsageError)."""
@@ -144,8 +103,9 @@ def read_receipt(path: Path) -> Receipt:
 
         return receipt_from_parts(path, read_msg(path))
     try:
-        if path.stat().st_size > MAX_EMAIL_BYTES:
-            return Receipt(path=path, notes=(f"larger than {MAX_EMAIL_BYTES >> 20} MiB; not read",))
+        if path.stat().st_size > receipt_text.MAX_EMAIL_BYTES:
+            limit = receipt_text.MAX_EMAIL_BYTES >> 20
+            return Receipt(path=path, notes=(f"larger than {limit} MiB; not read",))
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
@@ -211,13 +171,13 @@ def _plain_and_html(plain: str, html: str) -> str:
     the plain one lacks. The two parts of a multipart/alternative mail do not always say the
     same: shops often put the key or the order table only in the HTML."""
     if not html:
-        return plain[:MAX_TEXT]
-    html_text = _html_to_text(html[:MAX_TEXT * 4])
+        return plain[:receipt_text.MAX_TEXT]
+    html_text = _html_to_text(html[:receipt_text.MAX_TEXT * 4])
     if not plain.strip():
-        return html_text[:MAX_TEXT]
+        return html_text[:receipt_text.MAX_TEXT]
     have = {" ".join(line.split()) for line in plain.splitlines()}
     more = [line for line in html_text.splitlines() if line not in have]
-    return "\n".join([plain, *more])[:MAX_TEXT]
+    return "\n".join([plain, *more])[:receipt_text.MAX_TEXT]
 
 
 class _HtmlText(HTMLParser):

@@ -21,11 +21,12 @@ from ..errors import ArkeepError, UsageError
 from ..hashing import Progress
 from ..store import Store
 from .add import AddRequest, AddResult, add_release
-from .purchase import LicenseFields, Purchase, default_kind, record_licence
 from .linking import Group, keys_for, link
 from .outlook_msg import MsgUnreadable
 from .pdf_text import PdfUnreadable
-from .receipts import Receipt, TextUnreadable, mask_key, read_pdf_receipt, read_receipt
+from .purchase import LicenseFields, Purchase, default_kind, record_licence
+from .receipt_text import TextUnreadable
+from .receipts import Receipt, mask_key, read_pdf_receipt, read_receipt
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
 LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")

@@ -14,7 +14,7 @@ from pathlib import Path
 import olefile
 import pytest
 
-from archive.ops import receipts
+from archive.ops import receipt_text
 from archive.ops.outlook_msg import MsgUnreadable, read_msg
 from archive.ops.receipts import read_receipt
 from archive.ops.scan import classify, plan_scan
@@ -271,6 +271,6 @@ def test_without_olefile_an_msg_is_placed_by_its_name(
 
 
 def test_an_msg_over_the_size_limit_is_not_read(order_msg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(receipts, "MAX_EMAIL_BYTES", 1024)
+    monkeypatch.setattr(receipt_text, "MAX_EMAIL_BYTES", 1024)
     with pytest.raises(MsgUnreadable, match="larger than"):
         read_msg(order_msg)

@@ -15,7 +15,7 @@ from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen.canvas import Canvas
 
 from archive.ops import pdf_text as pdf_text_module
-from archive.ops import receipts
+from archive.ops import receipt_text
 from archive.ops.pdf_text import PdfUnreadable, pdf_text
 from archive.ops.receipts import read_pdf_receipt
 from archive.ops.scan import classify, plan_scan
@@ -209,7 +209,7 @@ def test_scan_places_a_damaged_pdf_by_its_name_quietly(
 def test_a_pdf_over_the_size_limit_is_not_read(
         downloads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_pdf(downloads / "License certificate.pdf", CERTIFICATE)
-    monkeypatch.setattr(receipts, "MAX_EMAIL_BYTES", 1024)
+    monkeypatch.setattr(receipt_text, "MAX_EMAIL_BYTES", 1024)
     with pytest.raises(PdfUnreadable, match="larger than 1024 bytes; not read"):
         pdf_text(path)
     role, reason, _ = classify(path)
@@ -225,7 +225,7 @@ def test_only_the_first_pages_and_characters_are_read(
     text = pdf_text(late)
     assert "Page 20" in text and KEY not in text
     assert read_pdf_receipt(late).keys == ()
-    monkeypatch.setattr(receipts, "MAX_TEXT", 30)
+    monkeypatch.setattr(receipt_text, "MAX_TEXT", 30)
     assert len(pdf_text(write_pdf(tmp_path / "c.pdf", CERTIFICATE))) == 30
 
 

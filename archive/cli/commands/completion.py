@@ -25,9 +25,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..completion_scripts import bash_script, command_tree, fish_script, zsh_script
-    from ..main import build_parser
 
-    tree = command_tree(build_parser())
+    tree = command_tree(args.root_parser)
     script = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell](tree)
     ctx.out.write(script)
     return 0
