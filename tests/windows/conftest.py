@@ -77,8 +77,9 @@ def windows_python() -> object:
     env = {**os.environ, "WINEPREFIX": str(WINDIR / "prefix"), "WINEDEBUG": "-all",
            "WINEDLLOVERRIDES": "bcryptprimitives=n,b;mscoree=;mshtml=",
            "PYTHONIOENCODING": "utf-8", "ARKEEP_PASSPHRASE": PASSPHRASE}
-    for name in ("ARKEEP_STORE", "ARKEEP_DRIVE_PATHS", "XDG_DATA_HOME"):
-        env.pop(name, None)
+    for name in list(env):
+        if name.startswith(("ARKEEP_STORE", "ARKEEP_DRIVE_PATHS", "XDG_", "AWS_")):
+            del env[name]
     subprocess.run([wineserver, "-p"], check=False, env=env, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # 2: one runs already
     subprocess.run([loader, "wineboot", "-i"], check=False, env=env, stdin=subprocess.DEVNULL,

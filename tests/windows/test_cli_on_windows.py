@@ -11,6 +11,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from tests.support.seaweed import SeaweedServer
+
 from .conftest import WindowsPython, WinResult, winpath
 
 KEY = "WIN7-ABCD-EFGH-2026-KEEP"
@@ -81,6 +83,33 @@ def test_store_folder_remote_and_rebuild(windows_python: WindowsPython, tmp_path
     ok(win.arkeep("--store", store, "verify", "--remote", "shelf"))
 
     ok(win.arkeep("--store", other, "rebuild", "--from", winpath(folder)))
+    ok(win.arkeep("--store", other, "restore", RELEASE, "--to", winpath(tmp_path / "again")))
+    for file in files:
+        assert digest(tmp_path / "again" / file.name) == digest(file)
+    assert KEY in ok(win.arkeep("--store", other, "show", "--reveal", RELEASE)).out
+
+
+def test_s3_remote_and_rebuild_from_it(windows_python: WindowsPython, s3_server: SeaweedServer,
+                                       tmp_path: Path) -> None:
+    """SeaweedFS runs on the Linux side; Windows CPython reaches it on loopback."""
+    win = windows_python
+    store, other = winpath(tmp_path / "store"), winpath(tmp_path / "rebuilt")
+    files = installers(win, tmp_path / "in")
+    (tmp_path / "key.txt").write_text(KEY + "\n", encoding="utf-8")
+    aws = {**s3_server.env(), "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": winpath(tmp_path / "no-aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": winpath(tmp_path / "no-aws-credentials")}
+    url = f"s3://{s3_server.new_bucket_name('windows')}/arkeep"
+
+    ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    ok(win.arkeep("--store", store, "add", "--product", "Python embeddable", "--version", "3.13.2",
+                  "--platform", "windows-x64", "--key-file", winpath(tmp_path / "key.txt"),
+                  *[winpath(f) for f in files]))
+    ok(win.arkeep("--store", store, "remote", "add", "cloud", url, env=aws))
+    ok(win.arkeep("--store", store, "sync", env=aws))
+    ok(win.arkeep("--store", store, "verify", "--remote", "cloud", env=aws))
+
+    ok(win.arkeep("--store", other, "rebuild", "--from", url, env=aws))
     ok(win.arkeep("--store", other, "restore", RELEASE, "--to", winpath(tmp_path / "again")))
     for file in files:
         assert digest(tmp_path / "again" / file.name) == digest(file)
