@@ -408,8 +408,9 @@ class S3Backend(FsspecBackend):
         fetcher = self._fetcher(key)
         with open(local_path, "wb") as handle:
             with self._guard(key):
-                _run(self.fs, fetcher.download, handle.fileno(), self.options.part_size,
+                _run(self.fs, fetcher.download, handle, self.options.part_size,
                      self.options.max_concurrency)
+            handle.flush()
             os.fsync(handle.fileno())
 
     def cleanup_temp(self, older_than: float | None = None) -> int:

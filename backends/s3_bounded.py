@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
 from .base import CHUNK, UnitInfo, is_reserved
@@ -172,13 +171,16 @@ class RangeFetcher:
             hint="check the network and the endpoint, then retry (the floor is the remote's "
                  "min_rate option)")
 
-    async def download(self, fd: int, part: int, concurrency: int) -> None:
-        """The whole object into the file descriptor `fd`, `part` bytes per request, at most
-        `concurrency` requests at once; the first failure cancels the rest."""
+    async def download(self, target: BinaryIO, part: int, concurrency: int) -> None:
+        """The whole object into the seekable file `target`, `part` bytes per request, at
+        most `concurrency` requests at once; the first failure cancels the rest. Every write
+        happens on the event loop's one thread, so seek-then-write needs no lock (and no
+        `os.pwrite`, which Windows lacks)."""
         gate = asyncio.Semaphore(max(1, concurrency))
 
         def sink(offset: int, data: bytes) -> None:
-            os.pwrite(fd, data, offset)
+            target.seek(offset)
+            target.write(data)
 
         async def one(start: int) -> None:
             async with gate:
