@@ -5,7 +5,6 @@ carries a licence key, a passphrase or the recovery code.
 """
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
@@ -29,10 +28,6 @@ class WrongPassphrase(UsageError):
 
 class SecretNeeded(UsageError):
     """An operation needs the passphrase (e.g. to read an object kept encrypted at rest)."""
-
-
-class UnknownRelease(UsageError):
-    pass
 
 
 class StoreMissing(UsageError):

@@ -69,10 +69,6 @@ def seal_unit(src: BinaryIO, size: int, unit: UnitRef, dst: BinaryIO, secret: by
                 compress=compress, progress=progress)
 
 
-def seal_bytes(data: bytes, unit: UnitRef, dst: BinaryIO, secret: bytes) -> SealResult:
-    return seal_unit(io.BytesIO(data), len(data), unit, dst, secret, compress=False)
-
-
 def check_unsealed(result: UnsealResult, unit: UnitRef, expected_digest: str | None, label: str) -> None:
     """The entry must be the one this unit should hold, with the digest we expect."""
     if result.entry_name != unit.entry_name:

@@ -34,7 +34,6 @@ def needs_secret(store: Store, release: Release) -> bool:
 
 def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
                     force: bool = False, progress_for: Callable[[str, int], Progress | None] | None = None,
-                    fetch: Callable[[str, Path], None] | None = None,
                     from_remote: Callable[[Artifact, Path, Progress | None], None] | None = None,
                     ) -> RestoreResult:
     """Write every artifact under its original name, re-hashed against the manifest.
@@ -61,8 +60,6 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
             written.append(dest)
             continue
         source = store.object_path(art.blake3)
-        if not store.has_object(art.blake3) and fetch is not None:
-            fetch(art.blake3, source)
         if not store.has_object(art.blake3):
             raise IntegrityError(f"{release.id} / {art.filename}: the object is missing from the store; "
                                  "run `arkeep repair` to fetch it from a replica")

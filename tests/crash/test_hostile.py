@@ -32,7 +32,7 @@ from archive.errors import ArkeepError
 from archive.keys import zip_password
 from archive.plan import plan_units
 from archive.seal import BundleRefused, WrongSecret, seal, unseal
-from archive.sealing import seal_bytes, sealed_release_bytes, unseal_unit_to_file
+from archive.sealing import seal_unit, sealed_release_bytes, unseal_unit_to_file
 from archive.store import Store
 from archive.units import UnitNamer
 from manifests.codec import parse_license, parse_release
@@ -435,7 +435,8 @@ def test_a_hostile_sealed_manifest_on_a_remote(world: World) -> None:
         f'filename = "{lab.installer.name}"', 'filename = "../../evil.exe"')
     unit = namer.release(RID)
     buf = io.BytesIO()
-    seal_bytes(text.encode(), unit, buf, lab.secret)
+    data = text.encode()
+    seal_unit(io.BytesIO(data), len(data), unit, buf, lab.secret, compress=False)
     (world.nas / unit.key).write_bytes(buf.getvalue())
     new = world.out / "rebuilt"
     before = snapshot(world.out, skip=new)
