@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 WINDOWS = os.name == "nt"
+# Windows' and macOS's usual file systems (NTFS, APFS) treat `A.exe` and `a.exe` as one file.
+FOLDS_CASE = WINDOWS or sys.platform == "darwin"
 
 # Windows locks byte ranges and a locked range cannot be read by others: the lock sits here, well
 # past the few hundred bytes of the holder's record at offset 0.

@@ -9,9 +9,11 @@ from typing import BinaryIO, Callable
 
 from manifests.model import Artifact, Release
 
+from .. import oscompat
 from ..errors import IntegrityError, UsageError
 from ..hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from ..keys import SecretBox
+from ..localnames import MAX_PATH, local_names
 from ..paths import make_target_dir, safe_join
 from ..store import Store, environment_error, fsync_dir
 from .render import license_text
@@ -24,6 +26,8 @@ class RestoreResult:
     release: Release
     written: tuple[Path, ...]
     license_file: Path | None
+    # (name in the manifest, name written, why) for each file written under another name
+    renamed: tuple[tuple[str, str, str], ...] = ()
 
 
 def needs_secret(store: Store, release: Release) -> bool:
@@ -45,8 +49,14 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
     """
     make_target_dir(target)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
-    plan = [(a, safe_join(target, a.filename)) for a in release.artifacts]
-    license_path = safe_join(target, license_file_name(release)) if licenses else None
+    names = local_names([a.filename for a in release.artifacts], windows=oscompat.WINDOWS,
+                        folds_case=oscompat.FOLDS_CASE,
+                        room=MAX_PATH - len(os.path.realpath(target)) - 1)
+    plan = [(a, safe_join(target, name)) for a, (name, _) in zip(release.artifacts, names)]
+    renamed = tuple((a.filename, name, why) for a, (name, why) in zip(release.artifacts, names)
+                    if why is not None)
+    license_path = (safe_join(target, license_file_name(release, [n for n, _ in names]))
+                    if licenses else None)
     outputs = [p for _, p in plan] + ([license_path] if license_path else [])
     if not force:
         clash = [p for p in outputs if os.path.lexists(p)]
@@ -75,15 +85,15 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
         box = SecretBox.for_secret(secret) if secret is not None else None
         text = "\n".join(license_text(release, lic, box) for lic in licenses)
         _write_text(license_path, text)
-    return RestoreResult(release, tuple(written), license_path)
+    return RestoreResult(release, tuple(written), license_path, renamed)
 
 
-def license_file_name(release: Release) -> str:
+def license_file_name(release: Release, written_names: list[str] | None = None) -> str:
     """LICENSE.txt, unless an artifact already has that name (any case): then LICENSE-KEY.txt, ...
 
     The rendered licence record must never take the place of an archived file.
     """
-    taken = {a.filename.casefold() for a in release.artifacts}
+    taken = {name.casefold() for name in written_names or [a.filename for a in release.artifacts]}
     candidates = [LICENSE_TXT, "LICENSE-KEY.txt"]
     candidates += [f"LICENSE-KEY-{i}.txt" for i in range(2, len(taken) + 3)]
     return next(name for name in candidates if name.casefold() not in taken)

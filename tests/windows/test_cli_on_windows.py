@@ -7,7 +7,10 @@ embeddable CPython these tests run on.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -114,3 +117,31 @@ def test_s3_remote_and_rebuild_from_it(windows_python: WindowsPython, s3_server:
     for file in files:
         assert digest(tmp_path / "again" / file.name) == digest(file)
     assert KEY in ok(win.arkeep("--store", other, "show", "--reveal", RELEASE)).out
+
+
+def test_restore_of_names_windows_refuses(windows_python: WindowsPython, tmp_path: Path) -> None:
+    """A release archived on Linux with names Windows cannot have, restored on Windows: each file
+    is written under a name Windows accepts, the output says which, nothing is written over."""
+    files = {"setup:x64.exe": b"colon", "CON": b"device", "readme. ": b"trailing",
+             "Setup.exe": b"upper", "setup.exe": b"lower"}
+    source = tmp_path / "in"
+    source.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    win = windows_python
+    linux = {**os.environ, "ARKEEP_PASSPHRASE": win.env["ARKEEP_PASSPHRASE"]}
+    store = tmp_path / "store"
+    for args in (["init", "--weak-passphrase-ok"],
+                 ["add", "--product", "Odd", "--version", "1", *map(str, source.iterdir())]):
+        subprocess.run([sys.executable, "-m", "archive", "--store", str(store), *args],
+                       env=linux, check=True, capture_output=True)
+
+    out = ok(win.arkeep("--store", winpath(store), "restore", "odd@1",
+                        "--to", winpath(tmp_path / "out"))).out
+    written = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert written["setup_x64.exe"] == b"colon"
+    assert written["_CON"] == b"device"
+    assert written["readme_"] == b"trailing"
+    assert sorted(v for k, v in written.items() if k.lower().startswith("setup")
+                  and k.lower().endswith(".exe") and "x64" not in k) == [b"lower", b"upper"]
+    assert "archived as 'setup:x64.exe'" in out and "reserved device name" in out

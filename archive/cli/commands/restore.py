@@ -39,11 +39,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.close_bars()
     if ctx.json:
         ctx.emit_json({"release": release.id, "files": [str(p) for p in result.written],
-                       "license_file": str(result.license_file) if result.license_file else None})
+                       "license_file": str(result.license_file) if result.license_file else None,
+                       "renamed": [{"name": name, "written_as": local, "why": why}
+                                   for name, local, why in result.renamed]})
         return 0
     ctx.say(f"Restored {release.title} to {args.to}:")
+    renamed = {local: (name, why) for name, local, why in result.renamed}
     for path in result.written:
-        ctx.say(f"  {path.name}  (BLAKE3 verified)")
+        if path.name in renamed:
+            name, why = renamed[path.name]
+            ctx.say(f"  {path.name}  (BLAKE3 verified; archived as {name!r}: {why})")
+        else:
+            ctx.say(f"  {path.name}  (BLAKE3 verified)")
     if result.license_file:
         ctx.say(f"  {result.license_file.name}  (licence record and key)")
     return 0
