@@ -76,7 +76,10 @@ def _hash_mapped(fd: int, size: int, progress: Progress | None) -> str | None:
     import queue
     import threading
 
-    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    if hasattr(mmap, "MAP_SHARED"):
+        how = {"flags": mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0), "prot": mmap.PROT_READ}
+    else:   # Windows: no flags or prot, a read-only view
+        how = {"access": mmap.ACCESS_READ}
     windows: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -90,7 +93,7 @@ def _hash_mapped(fd: int, size: int, progress: Progress | None) -> str | None:
                                         f"{offset})"))
                     return
                 try:
-                    view = mmap.mmap(fd, n, flags=flags, prot=mmap.PROT_READ, offset=offset)
+                    view = mmap.mmap(fd, n, offset=offset, **how)
                 except (OSError, ValueError) as exc:
                     # At the first window this file cannot be mapped at all: the end (None) with
                     # nothing hashed tells the caller to read it instead.

@@ -145,3 +145,28 @@ def test_restore_of_names_windows_refuses(windows_python: WindowsPython, tmp_pat
     assert sorted(v for k, v in written.items() if k.lower().startswith("setup")
                   and k.lower().endswith(".exe") and "x64" not in k) == [b"lower", b"upper"]
     assert "archived as 'setup:x64.exe'" in out and "reserved device name" in out
+
+
+def test_a_big_installer_takes_the_portable_copy_path(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    """Past PIPELINE_FROM a file is copied and hashed by the read -> hash -> write threads that
+    stand in for copy_file_range, which Windows does not have; sealing it too."""
+    win = windows_python
+    shown = ok(win.run("-c", "import os; from archive.hashing import PIPELINE_FROM; "
+                             "print(hasattr(os, 'copy_file_range'), PIPELINE_FROM)")).out.split()
+    assert shown[0] == "False"
+    big = tmp_path / "in" / "big-setup.exe"
+    big.parent.mkdir()
+    with big.open("wb") as f:
+        for _ in range(int(shown[1]) // (1 << 20) + 4):
+            f.write(os.urandom(1 << 20))
+    store = winpath(tmp_path / "store")
+    ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    ok(win.arkeep("--store", store, "add", "--product", "Big", "--version", "1", winpath(big)))
+    ok(win.arkeep("--store", store, "verify"))
+    ok(win.arkeep("--store", store, "restore", "big@1", "--to", winpath(tmp_path / "out")))
+    assert digest(tmp_path / "out" / big.name) == digest(big)
+    ok(win.arkeep("--store", store, "export", "big@1", "--zip", winpath(tmp_path / "big.zip")))
+    with zipfile.ZipFile(tmp_path / "big.zip") as z:
+        assert any(i.filename.endswith(big.name) and i.file_size == big.stat().st_size
+                   for i in z.infolist())
