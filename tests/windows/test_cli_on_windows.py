@@ -170,3 +170,26 @@ def test_a_big_installer_takes_the_portable_copy_path(
     with zipfile.ZipFile(tmp_path / "big.zip") as z:
         assert any(i.filename.endswith(big.name) and i.file_size == big.stat().st_size
                    for i in z.infolist())
+
+
+def test_a_drive_remote_found_again_where_it_moved(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    """A drive remote is synced, then found by its marker under ARKEEP_DRIVE_PATHS\\USER\\LABEL
+    after it moved (as a drive mounted elsewhere next time), and verified there."""
+    win = windows_python
+    store = winpath(tmp_path / "store")
+    files = installers(win, tmp_path / "in")
+    drive = tmp_path / "mnt" / "USB"
+    drive.mkdir(parents=True)
+    ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    ok(win.arkeep("--store", store, "add", "--product", "Python embeddable", "--version", "3.13.2",
+                  *[winpath(f) for f in files]))
+    ok(win.arkeep("--store", store, "remote", "add", "--drive", "usb", winpath(drive)))
+    ok(win.arkeep("--store", store, "sync"))
+
+    media = tmp_path / "media"
+    (media / "alice").mkdir(parents=True)
+    drive.rename(media / "alice" / "BACKUP")
+    moved = {"ARKEEP_DRIVE_PATHS": winpath(tmp_path / "nowhere") + ";" + winpath(media)}
+    ok(win.arkeep("--store", store, "verify", "--remote", "usb", env=moved))
+    ok(win.arkeep("--store", store, "sync", env=moved))
