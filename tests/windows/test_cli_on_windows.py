@@ -193,3 +193,32 @@ def test_a_drive_remote_found_again_where_it_moved(
     moved = {"ARKEEP_DRIVE_PATHS": winpath(tmp_path / "nowhere") + ";" + winpath(media)}
     ok(win.arkeep("--store", store, "verify", "--remote", "usb", env=moved))
     ok(win.arkeep("--store", store, "sync", env=moved))
+
+
+def test_repair_replaces_a_damaged_read_only_object(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    """Objects are read-only; Windows refuses to rename onto one: repair must still put the good
+    copy from the folder replica in its place."""
+    win = windows_python
+    store = tmp_path / "store"
+    files = installers(win, tmp_path / "in")
+    ok(win.arkeep("--store", winpath(store), "init", "--weak-passphrase-ok"))
+    ok(win.arkeep("--store", winpath(store), "add", "--product", "Python embeddable",
+                  "--version", "3.13.2", *[winpath(f) for f in files]))
+    ok(win.arkeep("--store", winpath(store), "remote", "add", "--create", "shelf",
+                  winpath(tmp_path / "replica")))
+    ok(win.arkeep("--store", winpath(store), "sync"))
+
+    objects = [p for p in (store / "objects").rglob("*") if p.is_file()]
+    victim = max(objects, key=lambda p: p.stat().st_size)
+    victim.chmod(0o644)
+    with victim.open("r+b") as f:
+        f.seek(1000)
+        f.write(b"bit rot")
+    victim.chmod(0o444)
+    assert win.arkeep("--store", winpath(store), "verify").code == 1
+    ok(win.arkeep("--store", winpath(store), "repair"))
+    ok(win.arkeep("--store", winpath(store), "verify"))
+    ok(win.arkeep("--store", winpath(store), "restore", RELEASE, "--to", winpath(tmp_path / "out")))
+    for file in files:
+        assert digest(tmp_path / "out" / file.name) == digest(file)
