@@ -18,6 +18,8 @@ from pathlib import Path, PurePath
 
 import pytest
 
+from tests.inspect.conftest import nsis_exe, tools_dir  # noqa: F401 - fixtures, shared
+
 ROOT = Path(__file__).resolve().parents[2]
 WINDIR = Path(os.environ.get("ARKEEP_WINDOWS_DIR") or ROOT / ".windows")
 PASSPHRASE = "correct horse battery staple on windows"

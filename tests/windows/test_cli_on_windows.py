@@ -222,3 +222,15 @@ def test_repair_replaces_a_damaged_read_only_object(
     ok(win.arkeep("--store", winpath(store), "restore", RELEASE, "--to", winpath(tmp_path / "out")))
     for file in files:
         assert digest(tmp_path / "out" / file.name) == digest(file)
+
+
+def test_inspect_and_add_read_a_real_nsis_installer(
+        windows_python: WindowsPython, nsis_exe: Path, tmp_path: Path) -> None:
+    """An installer made by makensis, read on Windows CPython: product, vendor and version."""
+    win = windows_python
+    shown = ok(win.arkeep("inspect", winpath(nsis_exe))).out
+    assert "Fabrikam Paint" in shown and "Fabrikam, Inc." in shown and "7.5.0.1210" in shown
+    store = winpath(tmp_path / "store")
+    ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    added = ok(win.arkeep("--store", store, "add", winpath(nsis_exe))).out
+    assert "Fabrikam Paint" in added
