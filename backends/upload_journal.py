@@ -38,12 +38,17 @@ class UploadJournal:
         return self.directory / f"{hashlib.blake2b(upload_id.encode(), digest_size=16).hexdigest()}.json"
 
     def add(self, bucket: str, key: str, upload_id: str) -> None:
+        """Record an upload; the entry appears whole or not at all (written aside, then renamed),
+        so a writer killed while writing it never leaves a torn entry that `entries` drops."""
         self.directory.mkdir(parents=True, exist_ok=True)
         record = json.dumps({"bucket": bucket, "key": key, "upload_id": upload_id})
-        with open(self._path(upload_id), "w", encoding="utf-8") as handle:
+        final = self._path(upload_id)
+        tmp = final.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(record)
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(tmp, final)
 
     def remove(self, upload_id: str) -> None:
         self._path(upload_id).unlink(missing_ok=True)
@@ -52,6 +57,9 @@ class UploadJournal:
         """Every readable entry; a torn or foreign file is removed (its upload, if any, is
         left to the age rule)."""
         found = []
+        if self.directory.is_dir():
+            for torn in self.directory.glob("*.tmp"):      # a writer killed while recording
+                torn.unlink(missing_ok=True)
         for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
