@@ -65,8 +65,6 @@ def list_pages(call: Callable[..., dict[str, Any]], remote: str, bucket: str, pr
                root_prefix: str, max_pages: int | None = None) -> Iterator[UnitInfo]:
     """Every object under `prefix` (a full S3 key prefix), as `UnitInfo` keyed relative to
     `root_prefix`, one ListObjectsV2 page at a time; `call(**request)` sends one request."""
-    from .fsspec_backend import _mtime
-
     max_pages = max_pages or MAX_LIST_PAGES
     tokens: set[str] = set()
     firsts: set[str] = set()

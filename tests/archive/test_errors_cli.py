@@ -9,9 +9,7 @@ import ctypes
 import filecmp
 import json
 import os
-import shutil
 import socket
-import stat
 import subprocess
 import sys
 import textwrap

@@ -61,7 +61,7 @@ def test_each_export_becomes_licence_records(cli, store_dir: Path, export_file: 
     store = Store.open(store_dir)
     assert sorted(r.id for r in store.catalog.releases()) == sorted(export_file.releases)
     for release in store.catalog.releases():
-        assert len(release.licenses) == 1 and release.licenses[0] in {l.id for l in records.values()}
+        assert len(release.licenses) == 1 and release.licenses[0] in {r.id for r in records.values()}
     # Not one secret of the export file is anywhere in the store, in any file, in clear.
     everything = store_bytes(store_dir)
     for secret in export_file.secrets:
