@@ -145,15 +145,9 @@ def _check_copies(result: Readiness, policy: Policy, now: datetime) -> None:
         elif not r.complete:
             result.add(RISK, "copies", f"{r.name} holds only part of this release; run `arkeep sync {r.name}`")
         elif r not in fresh:
-            when = f"{r.verified_at:%Y-%m-%d}" if r.verified_at else "never"
-            result.add(RISK, "copies", f"the copy on {r.name} was last verified {when} (the policy "
-                       f"wants {policy.max_verify_age_days} days); run `arkeep verify --remote {r.name}`")
-    if len(fresh) < policy.min_remotes:
-        result.add(RISK, "copies", f"{len(fresh)} verified remote copies, the policy wants "
-                   f"{policy.min_remotes} (`arkeep sync` makes them)")
-    if len(offsite) < policy.min_offsite:
-        result.add(RISK, "copies", f"{len(offsite)} verified offsite copies, the policy wants "
-                   f"{policy.min_offsite} (`arkeep remote add NAME URL --offsite`)")
+            result.add(RISK, "copies", policy.stale(r.name, r.verified_at))
+    for short in policy.shortfalls(len(fresh), len(offsite), counted="verified "):
+        result.add(RISK, "copies", short)
     if fresh:
         oldest = min(r.verified_at for r in fresh if r.verified_at)
         result.add(OK, "copies", f"{len(fresh)} verified remote copies ({', '.join(r.name for r in fresh)}), "

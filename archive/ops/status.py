@@ -35,6 +35,25 @@ class Policy:
         table = config.get("policy", {})
         return cls(**{k: int(v) for k, v in table.items() if k in cls.__dataclass_fields__})
 
+    def shortfalls(self, copies: int, offsite: int, counted: str = "") -> list[str]:
+        """What a release's remote copies lack against the 3-2-1 rule: the one place it is
+        judged and worded, for `status` and `check` alike. `counted` says which copies were
+        counted ("verified " for check's fresh ones)."""
+        short = []
+        if copies < self.min_remotes:
+            short.append(f"{copies} {counted}remote copies, the policy wants {self.min_remotes} "
+                         "(`arkeep sync` makes them)")
+        if offsite < self.min_offsite:
+            short.append(f"{offsite} {counted}offsite copies, the policy wants {self.min_offsite} "
+                         "(`arkeep remote add NAME URL --offsite`)")
+        return short
+
+    def stale(self, remote: str, verified_at: datetime | None) -> str:
+        """The words for a copy not verified within max_verify_age_days."""
+        when = f"{verified_at:%Y-%m-%d}" if verified_at else "never"
+        return (f"the copy on {remote} was last verified {when} (the policy wants every "
+                f"{self.max_verify_age_days} days); run `arkeep verify --remote {remote}`")
+
 
 @dataclass
 class ReleaseStatus:
@@ -154,15 +173,9 @@ class _Judge:
                 verified = list(filter(None, map(_WHEN, copies)))
                 oldest = min(verified) if verified else None
                 if oldest is None or oldest < self.stale_before:
-                    problems.append(f"the copy on {remote} was last verified "
-                                    f"{'never' if oldest is None else f'{oldest:%Y-%m-%d}'}; "
-                                    f"run `arkeep verify --remote {remote}`")
+                    problems.append(self.policy.stale(remote, oldest))
         offsite = [r for r in good if r in self.offsite]
-        policy = self.policy
-        if len(good) < policy.min_remotes:
-            problems.append(f"{len(good)} remote copies, the policy wants {policy.min_remotes}")
-        if len(offsite) < policy.min_offsite:
-            problems.append(f"{len(offsite)} offsite copies, the policy wants {policy.min_offsite}")
+        problems += self.policy.shortfalls(len(good), len(offsite))
         if not all(map(self._has, digests)):
             missing_local = [name for name, digest, _ in release.artifacts if not self._has(digest)]
             problems.append(f"missing from the local store: {', '.join(missing_local)}")

@@ -44,14 +44,9 @@ def reference_status(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec
                 st.good_remotes.append(remote)
                 oldest = min((c.verified_at for c in copies.values() if c.verified_at), default=None)
                 if oldest is None or oldest < stale_before:
-                    st.problems.append(f"the copy on {remote} was last verified "
-                                       f"{'never' if oldest is None else f'{oldest:%Y-%m-%d}'}; "
-                                       f"run `arkeep verify --remote {remote}`")
+                    st.problems.append(policy.stale(remote, oldest))     # the wording's one home
         st.offsite_remotes = [r for r in st.good_remotes if remotes[r].offsite]
-        if len(st.good_remotes) < policy.min_remotes:
-            st.problems.append(f"{len(st.good_remotes)} remote copies, the policy wants {policy.min_remotes}")
-        if len(st.offsite_remotes) < policy.min_offsite:
-            st.problems.append(f"{len(st.offsite_remotes)} offsite copies, the policy wants {policy.min_offsite}")
+        st.problems += policy.shortfalls(len(st.good_remotes), len(st.offsite_remotes))
         missing = [a.filename for a in release.artifacts if not store.has_object(a.blake3)]
         if missing:
             st.problems.append(f"missing from the local store: {', '.join(missing)}")
