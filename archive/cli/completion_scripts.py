@@ -4,6 +4,12 @@
 take a value and which take a file); each generator writes that data into its shell's idiom.
 bash and zsh share the same small functions (one `case` per command path), fish gets one
 `complete` line per command and option.
+
+Why not a library: shtab, the maintained generator for argparse, writes bash, zsh and tcsh
+but not fish, and fish is the shell whose users most expect completion; argcomplete needs a
+hook in every shell session and imports arkeep on each TAB. This module is kept; its output
+for every shell is checked for every option, and bash (and fish where installed) runs it
+(tests/formats/test_cli_conventions.py).
 """
 from __future__ import annotations
 
