@@ -3,8 +3,9 @@ by overlapping threads (blake3 and file I/O release the GIL)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import blake3
 
@@ -21,7 +22,7 @@ PIPE_SLOTS = 4
 Progress = Callable[[int], None]
 
 
-def new_hasher(size_hint: int = 0) -> "blake3.blake3":
+def new_hasher(size_hint: int = 0) -> blake3.blake3:
     if size_hint >= THREADED_FROM:
         return blake3.blake3(max_threads=blake3.blake3.AUTO)
     return blake3.blake3()
@@ -229,7 +230,7 @@ def _pipeline_copy_hashing(src: Any, dst_fd: int | None,
     total = 0
 
     class Slot:
-        __slots__ = ("buf", "view", "n")
+        __slots__ = ("buf", "n", "view")
 
         def __init__(self) -> None:
             self.buf = bytearray(PIPE_CHUNK)

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import blake3
@@ -87,10 +87,10 @@ def wrap_secret(secret: bytes, passphrase: str) -> dict[str, Any]:
     kek = _kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     ident = key_id(secret)
     ciphertext = AESGCM(kek).encrypt(nonce, secret, ident.encode())
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    b64 = lambda b: base64.b64encode(b).decode()
     return {
         "schema": 1, "kind": "wrapped-key", "key_id": ident,
-        "created": datetime.now(timezone.utc).replace(microsecond=0),
+        "created": datetime.now(UTC).replace(microsecond=0),
         "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": b64(salt)},
         "cipher": {"name": "AES-256-GCM", "nonce": b64(nonce), "ciphertext": b64(ciphertext)},
     }
@@ -135,7 +135,7 @@ class SecretBox:
     key: bytes
 
     @classmethod
-    def for_secret(cls, secret: bytes) -> "SecretBox":
+    def for_secret(cls, secret: bytes) -> SecretBox:
         return cls(derive(secret, CONTEXT_MANIFEST_SECRETS))
 
     def seal(self, plain: str) -> str:

@@ -6,10 +6,10 @@ never the only record of anything: `sync --rescan` rebuilds it by listing the re
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 PRESENT, BAD, MISSING = "present", "bad", "missing"
 # A write the remote could not confirm (it reported another size): the object may be good or
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS remotes_seen (
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -88,7 +88,7 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:  # noqa: PYI034 - Ledger is never subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -204,7 +204,7 @@ class Ledger:
         row = self.db.execute("SELECT last_seen FROM remotes_seen WHERE remote=?", (remote,)).fetchone()
         return _dt(row[0]) if row else None
 
-    def transaction(self) -> "_Tx":
+    def transaction(self) -> _Tx:
         return _Tx(self.db)
 
     def record_many(self, rows: Iterable[tuple]) -> None:

@@ -11,10 +11,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import oscompat
 from .errors import StoreLocked
@@ -54,7 +54,7 @@ def store_lock(path: Path, command: str, wait: float = 0.0,
             time.sleep(0.1)
         stale = _read(fd) or None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-                "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+                "since": datetime.now(UTC).replace(microsecond=0).isoformat()}
         record = json.dumps(info).encode()
         oscompat.write_at(fd, record, 0)
         os.ftruncate(fd, len(record))

@@ -201,7 +201,7 @@ class _DecryptingRaw(io.RawIOBase):
 
 def open_decrypting(path: Path, documents: bytes, label: str = "") -> io.BufferedReader:
     """A readable, seekable binary stream of the plaintext of the encrypted object at `path`."""
-    f = open(path, "rb")
+    f = open(path, "rb")  # noqa: SIM115 - handed to the returned stream, which closes it
     try:
         raw = _DecryptingRaw(f, documents, label or str(path))
     except BaseException:

@@ -16,8 +16,8 @@ environment or a file is judged like a typed one: it wraps the same key.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .errors import UsageError
 

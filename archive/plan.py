@@ -13,9 +13,10 @@ ledger, and seals nothing.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from manifests.codec import parse_license, parse_release
 from manifests.errors import ManifestInvalid, Problem
@@ -45,8 +46,17 @@ class WantedUnit:
     computed on first use; its source digest is then the digest of the bytes actually sealed.
     """
 
-    __slots__ = ("unit", "_path", "labels", "_size", "_data", "_source_digest", "_expected",
-                 "_load", "_revision")
+    __slots__ = (
+        "_data",
+        "_expected",
+        "_load",
+        "_path",
+        "_revision",
+        "_size",
+        "_source_digest",
+        "labels",
+        "unit",
+    )
 
     def __init__(self, unit: UnitRef, size: int | None, path: Path | Callable[[], Path] | None = None,
                  data: bytes | None = None, source_digest: str = "", expected_digest: str = "",
@@ -187,8 +197,8 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
             if digest not in present:
                 present[digest] = store.has_object(digest)
             if not present[digest]:
-                held.append((release.id, filename, "object missing from the local store "
-                                                     "(`arkeep repair` fetches it from a replica)"))
+                held.append((release.id, filename, ("object missing from the local store "
+                                                      "(`arkeep repair` fetches it from a replica)")))
                 bad.append("an object is missing")
         releases.append(release)
         if bad:
@@ -301,5 +311,14 @@ def units_of_release(release: Release, namer: UnitNamer) -> list[UnitRef]:
     return refs + [namer.release(release.id)]
 
 
-__all__ = ["plan_units", "plan_checked", "replan_on_stale", "units_of_release", "UnitPlan", "WantedUnit", "KIND_OBJECT", "KIND_LICENSE",
-           "KIND_RELEASE"]
+__all__ = [
+    "KIND_LICENSE",
+    "KIND_OBJECT",
+    "KIND_RELEASE",
+    "UnitPlan",
+    "WantedUnit",
+    "plan_checked",
+    "plan_units",
+    "replan_on_stale",
+    "units_of_release",
+]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from manifests.codec import license_to_toml, parse_license, parse_release, release_to_toml
 from manifests.model import License, Release, Secret

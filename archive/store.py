@@ -10,11 +10,12 @@ import errno
 import os
 import stat
 import tomllib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import tomli_w
 
@@ -78,7 +79,7 @@ class Store:
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def create(cls, root: Path, wrapped_key: dict[str, Any]) -> "Store":
+    def create(cls, root: Path, wrapped_key: dict[str, Any]) -> Store:
         root = Path(root)
         if (root / "arkeep.toml").exists():
             raise UsageError(f"{root} already holds an arkeep store; nothing was changed")
@@ -90,11 +91,11 @@ class Store:
             d.mkdir(parents=True, exist_ok=True)
         write_atomic(store.key_path, tomli_w.dumps(wrapped_key), mode=0o600)
         store.save_config({"schema": STORE_FORMAT, "kind": "store", "key_id": wrapped_key["key_id"],
-                           "created": datetime.now(timezone.utc).replace(microsecond=0)})
+                           "created": datetime.now(UTC).replace(microsecond=0)})
         return store
 
     @classmethod
-    def open(cls, root: Path) -> "Store":
+    def open(cls, root: Path) -> Store:
         store = cls(root)
         if not store.config_path.is_file():
             raise StoreMissing(f"no arkeep store at {root}; run `arkeep init` (or set --store / ARKEEP_STORE)")
@@ -219,7 +220,7 @@ class Store:
         With `secret`, the object is kept encrypted at rest (a plain copy of the same bytes,
         from an older arkeep or another role, is replaced by the encrypted one)."""
         try:
-            src = open(source, "rb", buffering=0)
+            src = open(source, "rb", buffering=0)  # noqa: SIM115 - the `with src:` below
         except OSError as exc:
             raise environment_error(exc, f"cannot read {source}") from None
         with src:

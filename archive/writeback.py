@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 STEP = 8 * 1024 * 1024
 # Steps in flight before the writer waits for the oldest: deep enough to keep the disk's queue

@@ -18,7 +18,7 @@ import string
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .base import temp_name, validate_key
@@ -50,7 +50,7 @@ def read_marker(root: str | os.PathLike[str]) -> DriveMarker | None:
         created = data.get("created")
         return DriveMarker(
             uuid=str(uuidlib.UUID(str(data["uuid"]))),
-            created=created if isinstance(created, datetime) else datetime.now(timezone.utc),
+            created=created if isinstance(created, datetime) else datetime.now(UTC),
             format=int(data.get("format", MARKER_FORMAT)),
         )
     except (OSError, ValueError, KeyError, TypeError):
@@ -73,7 +73,7 @@ def init_drive(path: str | os.PathLike[str], *, name: str = "drive") -> str:
         )
     if not root.is_dir():
         raise Unreachable(name, f"{root} is not a directory", hint="give the drive's mount point")
-    marker = DriveMarker(str(uuidlib.uuid4()), datetime.now(timezone.utc).replace(microsecond=0))
+    marker = DriveMarker(str(uuidlib.uuid4()), datetime.now(UTC).replace(microsecond=0))
     text = (
         "# arkeep drive marker: identifies this drive wherever it is mounted. Do not delete.\n"
         + tomli_w.dumps(

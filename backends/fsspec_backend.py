@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .base import (
@@ -55,10 +55,10 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
     for field in ("LastModified", "mtime", "modified", "last_modified", "created"):
         value = info.get(field)
         if isinstance(value, datetime):
-            aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-            return aware.astimezone(timezone.utc)
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return aware.astimezone(UTC)
         if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
     return None
 
 
@@ -272,7 +272,7 @@ class FsspecBackend(Backend):
         with self._guard(key):
             self._make_parents_local(directory, self.root())
             temp = os.path.join(directory, temp_name())
-            raw = open(temp, "xb")
+            raw = open(temp, "xb")  # noqa: SIM115 - owned by the GuardedFile returned
         lock = _lock_temp(raw)  # held until the rename: cleanup_temp leaves this file alone
         guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
         try:

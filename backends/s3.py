@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -355,7 +355,7 @@ class S3Backend(FsspecBackend):
     def _write_kwargs(self) -> dict[str, Any]:
         if not self.options.lock_mode:
             return {}
-        until = datetime.now(timezone.utc) + timedelta(days=self.options.lock_days)
+        until = datetime.now(UTC) + timedelta(days=self.options.lock_days)
         return {"ObjectLockMode": self.options.lock_mode, "ObjectLockRetainUntilDate": until}
 
     def _object_key(self, path: str) -> str:
@@ -422,7 +422,7 @@ class S3Backend(FsspecBackend):
         prefix = root.partition("/")[2]
         prefix = f"{prefix}/" if prefix else ""
         aborted = self._abort_journaled(prefix)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._guard():
             pages = self.control.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix
@@ -597,8 +597,8 @@ class MultipartUpload(io.RawIOBase):
         if self._upload_id is not None:
             try:
                 self._call("abort_multipart_upload", UploadId=self._upload_id)
-            except Exception:
-                pass  # the journal entry stays: the next cleanup_temp aborts it
+            except Exception:  # noqa: BLE001, S110 - the journal entry stays: the next cleanup_temp aborts it
+                pass
             else:
                 self._forget()
             self._upload_id = None

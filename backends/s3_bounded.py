@@ -147,7 +147,7 @@ class RangeFetcher:
             try:
                 chunk = await asyncio.wait_for(body.read(min(CHUNK, length - got)),
                                                max(left, 0.001))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 chunk = None
             if loop.time() >= window_start + self.rate_window:
                 if window_bytes < self.min_rate * self.rate_window:
@@ -187,7 +187,7 @@ class RangeFetcher:
         tasks = [asyncio.ensure_future(one(start)) for start in range(0, self.size, part)]
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in pending:
             task.cancel()
         if pending:

@@ -9,8 +9,8 @@ stay the only source of truth, and every release handed out is read from its fil
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
 from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNameClash, ReleaseNotFound

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import tomli_w
@@ -59,7 +59,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Secret):
         return value.token if value.is_encrypted else value.plain
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(microsecond=0)
+        return value.astimezone(UTC).replace(microsecond=0)
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value

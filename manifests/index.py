@@ -30,10 +30,10 @@ import os
 import sqlite3
 import stat
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
 from .model import Artifact, License, Release, slugify
@@ -113,11 +113,11 @@ class ReleaseEntry(tuple):
     FIELDS = ("id", "product", "version", "vendor", "edition", "platform", "title", "files",
               "size", "licenses")
 
-    def __new__(cls, *values: object) -> "ReleaseEntry":
+    def __new__(cls, *values: object) -> ReleaseEntry:  # noqa: PYI034 - never subclassed
         return tuple.__new__(cls, values)
 
     @classmethod
-    def _make(cls, row: Iterable[object]) -> "ReleaseEntry":
+    def _make(cls, row: Iterable[object]) -> ReleaseEntry:
         return tuple.__new__(cls, row)
 
     id = property(itemgetter(0))
@@ -138,7 +138,7 @@ class ReleaseEntry(tuple):
 class IndexedRelease:
     """What a replication plan needs of one release manifest."""
 
-    __slots__ = ("id", "path", "digest", "artifacts", "licenses")
+    __slots__ = ("artifacts", "digest", "id", "licenses", "path")
 
     def __init__(self, id: str, path: Path, digest: str,
                  artifacts: tuple[tuple[str, str, int], ...], licenses: tuple[str, ...]) -> None:
@@ -171,7 +171,7 @@ class ReleaseOutline:
 
 
 class IndexedLicense:
-    __slots__ = ("id", "path", "digest")
+    __slots__ = ("digest", "id", "path")
 
     def __init__(self, id: str, path: Path, digest: str) -> None:
         self.id = id
@@ -182,7 +182,7 @@ class IndexedLicense:
 class Snapshot:
     """Every manifest as the index knows it after a full check, in file-name order."""
 
-    __slots__ = ("releases", "licenses", "damaged_releases", "damaged_licenses")
+    __slots__ = ("damaged_licenses", "damaged_releases", "licenses", "releases")
 
     def __init__(self, releases: list[IndexedRelease], licenses: dict[str, IndexedLicense],
                  damaged_releases: list[ManifestInvalid],
@@ -194,7 +194,7 @@ class Snapshot:
 
 
 _LINE_SAMPLE = Release(id="sample@1.0+edition+platform", product="Sample Ünïcødé Product",
-                       version="1.0", created=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                       version="1.0", created=datetime(2026, 1, 1, tzinfo=UTC),
                        edition="Edition", platform="platform", licenses=("lic-sample1",),
                        artifacts=(Artifact(role="installer", filename="setup.exe", size=123_456_789,
                                            blake3="0" * 64),))
@@ -205,7 +205,7 @@ class IndexUnavailable(Exception):
 
 
 def _digest(data: bytes) -> str:
-    import blake3    # only when files are (re)indexed: `list` on a current index never hashes
+    import blake3  # only when files are (re)indexed: `list` on a current index never hashes
     return blake3.blake3(data).hexdigest()
 
 

@@ -6,12 +6,20 @@ a manifest (file, field, reason) instead of stopping at the first.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
 from .model import (
-    ENCRYPTED_PREFIX, LICENSE_KINDS, ROLES, SCHEMA_VERSION, Artifact, License, Release, Secret,
+    ENCRYPTED_PREFIX,
+    LICENSE_KINDS,
+    ROLES,
+    SCHEMA_VERSION,
+    Artifact,
+    License,
+    Release,
+    Secret,
 )
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -101,7 +109,7 @@ class _Fields:
         if not isinstance(value, datetime):
             self.problem(name, "must be a TOML date-time, e.g. 2026-11-25T08:00:00Z")
             return None
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def day(self, name: str) -> date | None:
         value = self._get(name, False)
@@ -270,7 +278,7 @@ def license_from_table(table: dict[str, Any], source: str = "", allow_plain_secr
     f = _Fields(table, source, "", problems, allow_plain_secrets)
     f.seen.update(("schema", "kind"))
     text: Callable[..., str | None] = f.text
-    values = dict(
+    values = dict(  # noqa: C408 - keyword form, field by field as License declares them
         id=text("id", required=True, pattern=LICENSE_ID),
         kind=text("license_kind", required=True, choices=LICENSE_KINDS),
         created=f.moment("created", required=True),

@@ -14,9 +14,9 @@ for every shell is checked for every option, and bash (and fish where installed)
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 FILE_METAVARS = {"FILE", "DIR", "F", "PATH", "URL"}
 

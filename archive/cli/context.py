@@ -5,9 +5,10 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from ..errors import UsageError
 from ..oscompat import has_terminal
@@ -30,7 +31,7 @@ class Context:
     _bars: Bars | None = None
 
     @classmethod
-    def from_args(cls, args: Any) -> "Context":
+    def from_args(cls, args: Any) -> Context:
         store = getattr(args, "store", None)
         pf = getattr(args, "passphrase_file", None)
         return cls(store_path=Path(store).expanduser() if store else default_store_path(),

@@ -4,18 +4,41 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from manifests.errors import (
-    AmbiguousRelease, ManifestError, ManifestInvalid, ReleaseNameClash, ReleaseNotFound,
+    AmbiguousRelease,
+    ManifestError,
+    ManifestInvalid,
+    ReleaseNameClash,
+    ReleaseNotFound,
 )
 
 from ..errors import (
-    EXIT_ENVIRONMENT, EXIT_PROBLEM, EXIT_USAGE, ArkeepError, MissingModule,
+    EXIT_ENVIRONMENT,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    ArkeepError,
+    MissingModule,
 )
 from .commands import (
-    add, catalog, check, completion, export, importer, init, inspect, key, remote, remove, repair,
-    restore, scan, status, sync, verify,
+    add,
+    catalog,
+    check,
+    completion,
+    export,
+    importer,
+    init,
+    inspect,
+    key,
+    remote,
+    remove,
+    repair,
+    restore,
+    scan,
+    status,
+    sync,
+    verify,
 )
 from .context import Context
 

@@ -7,7 +7,8 @@ and draw nothing at all. The size is therefore read here, with a fallback, and g
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 FALLBACK_COLUMNS = 80
 FALLBACK_LINES = 24

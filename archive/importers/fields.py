@@ -8,7 +8,7 @@ like 03/04/2012) is kept as text under `extra` rather than guessed.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 # Licence and release fields an imported value can land in.
 TARGETS = (
@@ -133,7 +133,7 @@ def parse_date(text: str) -> date | None:
     if not s:
         return None
     if re.fullmatch(r"\d{9,10}", s):                       # unix seconds (1Password)
-        return datetime.fromtimestamp(int(s), tz=timezone.utc).date()
+        return datetime.fromtimestamp(int(s), tz=UTC).date()
     m = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?", s)
     if m:
         return _ymd(int(m[1]), int(m[2]), int(m[3]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def _item(path: Path, index: int, raw: Any, vault: str | None, zf: zipfile.ZipFi
         fields += labelled("1password state", "archived")
     for stamp in ("createdAt", "updatedAt"):
         if isinstance(raw.get(stamp), int):
-            when = datetime.fromtimestamp(raw[stamp], tz=timezone.utc).date().isoformat()
+            when = datetime.fromtimestamp(raw[stamp], tz=UTC).date().isoformat()
             fields += labelled(f"1password {stamp}", when)
     licence_like = True if category_id == LICENCE_CATEGORY else None
     return item_from_fields(index, title, fields, notes=details.get("notesPlain"), folder=vault,
@@ -152,7 +152,7 @@ def _value_text(value: dict[str, Any]) -> tuple[str, str | None]:
     if v is None or v == "":
         return kind, None
     if kind == "date" and isinstance(v, (int, float)):
-        return kind, datetime.fromtimestamp(v, tz=timezone.utc).date().isoformat()
+        return kind, datetime.fromtimestamp(v, tz=UTC).date().isoformat()
     if kind == "monthYear" and isinstance(v, int):
         return kind, f"{v // 100:04d}-{v % 100:02d}"
     if kind == "email" and isinstance(v, dict):

@@ -10,8 +10,8 @@ Every reader is imported when its format is met, so importing this package is ch
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import MissingModule, UsageError
 from ..paths import check_readable_file
@@ -28,8 +28,19 @@ from .reading import (
 )
 from .signatures import EXPECTED_MAGIC, expected_format, match, read_ends
 
-__all__ = ["CONTAINER_FORMATS", "FIELD_ORDER", "INSTALLER_FORMATS", "MAX_DEPTH", "Inspection",
-           "Reading", "Unreadable", "clean", "check_readable", "inspect_file", "name_hints"]
+__all__ = [
+    "CONTAINER_FORMATS",
+    "FIELD_ORDER",
+    "INSTALLER_FORMATS",
+    "MAX_DEPTH",
+    "Inspection",
+    "Reading",
+    "Unreadable",
+    "check_readable",
+    "clean",
+    "inspect_file",
+    "name_hints",
+]
 
 def _reader(fmt: str) -> Callable[[Path, Reading], None] | None:
     """The reader of a format, imported only when needed."""

@@ -3,8 +3,9 @@ details to the container when they all agree."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from .reading import Inspection, Reading
 

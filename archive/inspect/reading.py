@@ -5,9 +5,10 @@ which imports the readers, so that the readers can import these without a circle
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 MAX_DEPTH = 2                 # an installer inside a zip inside an ISO, no deeper
 INSTALLER_FORMATS = ("pe", "msi", "deb", "rpm", "pkg", "appimage", "dmg")
@@ -31,7 +32,7 @@ class Inspection:
     sources: dict[str, str] = field(default_factory=dict)   # field -> where its value was read
     notes: tuple[str, ...] = ()   # what could not be read, and why
     problems: tuple[str, ...] = ()  # truncated, corrupt, or not what its name says
-    inner: tuple["Inspection", ...] = ()                      # installers inside an ISO or zip
+    inner: tuple[Inspection, ...] = ()                      # installers inside an ISO or zip
     hints: dict[str, str] = field(default_factory=dict)     # suggested by the file name only
 
     @property

@@ -81,7 +81,7 @@ EXPECTED_MAGIC = {
 
 _EMAIL_HEADER = re.compile(
     rb"^(Return-Path|Received|From|To|Subject|Date|Message-ID|MIME-Version|Delivered-To|"
-    rb"X-[A-Za-z0-9-]+|DKIM-Signature|ARC-[A-Za-z-]+|Reply-To|Content-Type):[ \t]", re.I)
+    rb"X-[A-Za-z0-9-]+|DKIM-Signature|ARC-[A-Za-z-]+|Reply-To|Content-Type):[ \t]", re.IGNORECASE)
 
 
 def match(head: bytes, tail: bytes = b"") -> Signature | None:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem
@@ -44,7 +44,7 @@ class AddRequest:
     # More candidate keys, each with where it came from (kept in the licence record's extra keys).
     extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     license_id: str | None = None
-    license: LicenseFields = LicenseFields()
+    license: LicenseFields = field(default_factory=LicenseFields)
     source_url: str | None = None
     # Per file name: where values were read from that file ([artifact.detected] in the manifest).
     detected: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -118,7 +118,7 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
 
     lic = _license_for(store, request, existing, secret)
     lic_id = lic.id if lic else request.license_id
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
                           media_type=media_type(path), license=lic_id,
                           source_url=request.source_url if role == "installer" else None,
@@ -201,7 +201,7 @@ def _write(store: Store, request: AddRequest, rid: str, existing: Release | None
         fresh = tuple(a for a in artifacts if (a.blake3, a.filename) not in known)
         clash = {a.filename for a in existing.artifacts} & {a.filename for a in fresh}
         if clash:
-            raise UsageError(f"{rid} already has a different file named {sorted(clash)[0]!r}; "
+            raise UsageError(f"{rid} already has a different file named {min(clash)!r}; "
                              "archive it under another version or name")
         licenses = existing.licenses + ((lic_id,) if lic_id and lic_id not in existing.licenses else ())
         release = replace(existing, licenses=licenses, artifacts=existing.artifacts + fresh)

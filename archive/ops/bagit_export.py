@@ -33,7 +33,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -167,7 +167,7 @@ def _write_tags(work: Path, release: Release, licenses: list[License], box: Secr
     total = sum(size for _, _, _, size in payload)
     info = [
         ("Bag-Software-Agent", f"arkeep {_version()}".strip()),
-        ("Bagging-Date", datetime.now(timezone.utc).date().isoformat()),
+        ("Bagging-Date", datetime.now(UTC).date().isoformat()),
         ("Payload-Oxum", f"{total}.{len(payload)}"),
         ("Bag-Size", human_size(total)),
         ("External-Identifier", release.id),

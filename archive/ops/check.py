@@ -10,7 +10,7 @@ nothing (no invoice archived, maintenance ended, key not checked without the pas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from manifests.errors import ManifestError
@@ -79,7 +79,7 @@ class Readiness:
 
 def check_release(store: Store, release: Release, ledger: Ledger, remotes: dict[str, RemoteSpec],
                   policy: Policy, box: SecretBox | None, now: datetime | None = None) -> Readiness:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     result = Readiness(release.id, release.title, key_checked=box is not None)
     held = _remote_copies(release, ledger, remotes, result)
     _check_files(store, release, held, result)

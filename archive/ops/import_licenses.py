@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -290,7 +290,7 @@ def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem],
     """Write every draft (nothing at all when dry_run); same items as before are left alone."""
     box = SecretBox.for_secret(secret)
     known = known_fingerprints(store)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     planned: list[tuple[Draft, License | None, str]] = []
     for d in drafts:
         fp = fingerprint(d.item, secret)

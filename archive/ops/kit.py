@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..remotes import RemoteSpec, remote_kind_label, remote_where
@@ -39,7 +39,7 @@ def write_recovery_kit(path: Path, code: str, key_id: str, store: Path,
                        remotes: Iterable[RemoteSpec] = ()) -> None:
     """Write the kit readable by the owner only; refuse to replace an existing file."""
     text = KIT_TEMPLATE.format(code=code, key_id=key_id, store=store,
-                               created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                               created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     where = [f"  {r.name} ({remote_kind_label(r)}, {'offsite' if r.offsite else 'onsite'}): "
              f"{remote_where(r)}" for r in remotes]
     if where:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import MissingModule
@@ -68,7 +68,7 @@ def qr_svg(code: str) -> str:
 def kit_html(code: str, key_id: str, store: Path, remotes: Iterable[RemoteSpec] = (),
              created: datetime | None = None) -> str:
     e = html.escape
-    created = created or datetime.now(timezone.utc)
+    created = created or datetime.now(UTC)
     rows = "".join(
         f"<tr><td>{e(r.name)}</td><td>{e(remote_kind_label(r))}</td>"
         f"<td>{'offsite' if r.offsite else 'onsite'}</td>"

@@ -7,15 +7,16 @@ and the subject above a word in passing, so "Hello Jane" does not name the packa
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .receipts import Receipt
 
 MAX_TEXT_PEEK = 64 * 1024
 ITEM_LINE = re.compile(r"^\s*(?:product|item|software|artikel|produkt|description|licen[cs]e for)"
-                       r"(?:\s+name)?\s*[:=]", re.I)
+                       r"(?:\s+name)?\s*[:=]", re.IGNORECASE)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backends.base import Backend
@@ -86,7 +86,7 @@ def _keep_aside(store: Store, path: Path, kind: str) -> None:
         return
     folder = store.catalog.root / REPLACED_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
-    when = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     os.replace(path, folder / f"{kind}-{path.stem}-{when}.toml.replaced")
     fsync_dir(folder)
     fsync_dir(path.parent)

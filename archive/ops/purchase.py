@@ -13,9 +13,9 @@ record already says is never overwritten.
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
-from typing import Iterable
+from datetime import UTC, date, datetime
 
 from manifests.errors import ManifestInvalid
 from manifests.model import License, Secret
@@ -78,7 +78,7 @@ def new_license(p: Purchase, box: SecretBox | None) -> License:
     extra = {"extra_key_labels": [label for label, _ in p.extra_keys]} if extra_keys else {}
     f = p.fields
     return License(id=new_license_id(), kind=f.kind or default_kind(p.key is not None, p.has_license_files),
-                   created=datetime.now(timezone.utc).replace(microsecond=0), product=p.product,
+                   created=datetime.now(UTC).replace(microsecond=0), product=p.product,
                    key=key, extra_keys=extra_keys, extra=extra, vendor=p.vendor,
                    **{n: getattr(f, n) for n in FIELD_NAMES})
 

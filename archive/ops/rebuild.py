@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError, NotFound

@@ -27,14 +27,14 @@ from .receipt_text import MessageParts
 KEY_LABEL = re.compile(
     r"(?P<label>(?:your\s+)?(?:licen[cs]e|product|registration|activation|unlock|cd|serial)"
     r"[ \t-]*(?:key|code|number|no\.?|serial)s?|serial|lizenzschl(?:ü|ue)ssel|seriennummer|"
-    r"produktschl(?:ü|ue)ssel|registrierungscode)\s*[:=]\s*(?P<value>.*)$", re.I)
-GUID = re.compile(r"^\{?[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}?$", re.I)
+    r"produktschl(?:ü|ue)ssel|registrierungscode)\s*[:=]\s*(?P<value>.*)$", re.IGNORECASE)
+GUID = re.compile(r"^\{?[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}?$", re.IGNORECASE)
 ORDER = re.compile(
     r"\b(?P<label>order|invoice|transaction|receipt|confirmation|reference|bestell|rechnungs)"
     r"[a-z]*[ \t]*(?:number|no\.?|nr\.?|num|id|#)?[ \t]*[:#][ \t]*#?[ \t]*"
-    r"(?P<value>[A-Z0-9][A-Z0-9_/.-]{2,40})", re.I)
+    r"(?P<value>[A-Z0-9][A-Z0-9_/.-]{2,40})", re.IGNORECASE)
 ORDER_IN_SUBJECT = re.compile(r"\b(?:order|invoice|receipt)\s*(?:number|no\.?|#)?\s*#?\s*"
-                              r"(?P<value>[A-Z0-9]*\d[A-Z0-9_/-]{2,40})", re.I)
+                              r"(?P<value>[A-Z0-9]*\d[A-Z0-9_/-]{2,40})", re.IGNORECASE)
 AMOUNT = re.compile(
     r"(?P<pre>US\$|CA\$|A\$|[$€£¥]|\b(?:USD|EUR|GBP|CHF|CAD|AUD|JPY|SEK|NOK|DKK|PLN|CZK)\b)?"
     r"[ \t]?(?P<num>\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
@@ -44,11 +44,11 @@ PRICE_LABELS = (("grand total", 0), ("amount paid", 1), ("total paid", 1), ("ord
                 ("preis", 4))
 SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "US$": "USD", "CA$": "CAD", "A$": "AUD", "$": "USD"}
 LINE_FIELDS = {
-    "product": re.compile(r"^\s*(?:product|item|software|artikel|produkt)(?:\s+name)?\s*[:=]\s*(.+)$", re.I),
-    "licensed_to": re.compile(r"^\s*(?:licensed\s+to|registered\s+to|licensee|lizenznehmer)\s*[:=]\s*(.+)$", re.I),
-    "seller": re.compile(r"^\s*(?:sold\s+by|seller|merchant|vendor|reseller|verk(?:ä|ae)ufer)\s*[:=]\s*(.+)$", re.I),
-    "email": re.compile(r"^\s*(?:registered\s+e-?mail|licen[cs]e\s+e-?mail|e-?mail)\s*[:=]\s*(\S+@\S+)\s*$", re.I),
-    "date": re.compile(r"^\s*(?:order|purchase|invoice|bestell|kauf)[a-z]*\s*(?:date|datum)\s*[:=]\s*(.+)$", re.I),
+    "product": re.compile(r"^\s*(?:product|item|software|artikel|produkt)(?:\s+name)?\s*[:=]\s*(.+)$", re.IGNORECASE),
+    "licensed_to": re.compile(r"^\s*(?:licensed\s+to|registered\s+to|licensee|lizenznehmer)\s*[:=]\s*(.+)$", re.IGNORECASE),
+    "seller": re.compile(r"^\s*(?:sold\s+by|seller|merchant|vendor|reseller|verk(?:ä|ae)ufer)\s*[:=]\s*(.+)$", re.IGNORECASE),
+    "email": re.compile(r"^\s*(?:registered\s+e-?mail|licen[cs]e\s+e-?mail|e-?mail)\s*[:=]\s*(\S+@\S+)\s*$", re.IGNORECASE),
+    "date": re.compile(r"^\s*(?:order|purchase|invoice|bestell|kauf)[a-z]*\s*(?:date|datum)\s*[:=]\s*(.+)$", re.IGNORECASE),
 }
 DATE_FORMATS = ("%Y-%m-%d", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%d.%m.%Y")
 
@@ -184,7 +184,7 @@ class _HtmlText(HTMLParser):
     """HTML as lines of text. A table row becomes one line; a row of a label cell and a value
     cell (`<th>Order</th><td>A-1</td>`) becomes `Order: A-1`, as a plain-text mail writes it."""
 
-    BREAKS = {"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
+    BREAKS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -348,9 +348,9 @@ def _price(lines: list[str]) -> tuple[str, str | None, str, str] | None:
             continue
         for m in AMOUNT.finditer(line):
             symbol = m.group("pre") or m.group("post")
-            if not symbol and not any(s in line for s in ("€", "$", "£")):
-                if not re.search(r"[.,]\d{2}\b", m.group("num")):
-                    continue
+            if not symbol and not any(s in line for s in ("€", "$", "£")) \
+                    and not re.search(r"[.,]\d{2}\b", m.group("num")):
+                continue
             if best is None or (rank, n) < best:
                 amount = _normalise_amount(m.group("num"))
                 if amount is None:
@@ -393,7 +393,7 @@ def _keys(lines: list[str], order_number: str, start: int) -> list[CandidateKey]
             found.append(CandidateKey(value, f'the "{label}:" line (body line {n + 1})',
                                       offsets[n], True))
     for n, line in enumerate(lines):
-        if re.search(r"\b(order|invoice|transaction|reference|customer|phone|tel)\b", line, re.I):
+        if re.search(r"\b(order|invoice|transaction|reference|customer|phone|tel)\b", line, re.IGNORECASE):
             continue
         for m in KEY_SHAPE.finditer(line):
             value = m.group(0)

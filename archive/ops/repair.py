@@ -9,8 +9,8 @@ pushed again from the (now good) local copy and read back to confirm.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError

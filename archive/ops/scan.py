@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from manifests.model import normalise_name, release_id
 
@@ -30,9 +31,9 @@ from .receipts import Receipt, mask_key, read_pdf_receipt, read_receipt
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
 LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")
-LICENSE_WORDS = re.compile(r"(^|[-_ .])(licen[cs]e|serial|registration|activation)([-_ .]|$)", re.I)
-INVOICE_WORDS = re.compile(r"invoice|rechnung|facture|factura|fattura", re.I)
-RECEIPT_WORDS = re.compile(r"receipt|quittung|order|bestellung|purchase|confirmation", re.I)
+LICENSE_WORDS = re.compile(r"(^|[-_ .])(licen[cs]e|serial|registration|activation)([-_ .]|$)", re.IGNORECASE)
+INVOICE_WORDS = re.compile(r"invoice|rechnung|facture|factura|fattura", re.IGNORECASE)
+RECEIPT_WORDS = re.compile(r"receipt|quittung|order|bestellung|purchase|confirmation", re.IGNORECASE)
 MAX_LICENSE_FILE = 1024 * 1024
 
 
@@ -60,7 +61,7 @@ class ProposedRelease:
     key: str | None = field(default=None, repr=False)
     key_source: str | None = None
     extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (where found, value)
-    license: LicenseFields = LicenseFields()
+    license: LicenseFields = field(default_factory=LicenseFields)
     license_sources: dict[str, str] = field(default_factory=dict)
     detected: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -89,7 +90,7 @@ class ProposedLicence:
     key: str | None = field(default=None, repr=False)
     key_source: str | None = None
     extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    license: LicenseFields = LicenseFields()
+    license: LicenseFields = field(default_factory=LicenseFields)
     license_sources: dict[str, str] = field(default_factory=dict)
 
     def purchase(self) -> Purchase:

@@ -9,10 +9,11 @@ counted copy verified longer ago than `max_verify_age_days`.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import Any, Iterable
+from typing import Any
 
 from manifests.index import ReleaseOutline
 from manifests.model import Release
@@ -31,7 +32,7 @@ class Policy:
     drive_warn_days: int = 30
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Policy":
+    def from_config(cls, config: dict[str, Any]) -> Policy:
         table = config.get("policy", {})
         return cls(**{k: int(v) for k, v in table.items() if k in cls.__dataclass_fields__})
 
@@ -108,7 +109,7 @@ def whereis(store: Store, release: Release, ledger: Ledger, remotes: dict[str, R
 
 def status(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec], policy: Policy,
            now: datetime | None = None) -> tuple[list[ReleaseStatus], list[str]]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     notes = _remote_notes(ledger, remotes, policy, now) + stale_key_notes(store, ledger, remotes)
     # Nothing here makes reference cycles, while the cyclic collector's passes over the
     # hundreds of thousands of objects kept alive (outlines, copies, results) took half the

@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from backends.base import Backend
 from backends.errors import BackendError, NotConnected, UnconfirmedWrite
@@ -131,7 +131,7 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
 class _Known:
     """What the ledger says of one copy, as far as sync needs it (no dates parsed)."""
 
-    __slots__ = ("state", "size", "source_digest")
+    __slots__ = ("size", "source_digest", "state")
 
     def __init__(self, state: str, size: int | None, source_digest: str | None) -> None:
         self.state, self.size, self.source_digest = state, size, source_digest

@@ -8,7 +8,7 @@ every other shortfall makes a release *at risk*, never not restorable.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 RESTORABLE, AT_RISK, NOT_RESTORABLE = "restorable", "at risk", "not restorable"
 

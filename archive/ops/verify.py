@@ -6,9 +6,9 @@ named by release, file and what is wrong, as bagit does, rather than stopping at
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from manifests.errors import ManifestInvalid
 from manifests.model import Release

@@ -7,8 +7,9 @@ the release, the file and the remote.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
-from typing import BinaryIO, Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import BinaryIO, TypeVar
 
 from backends.base import Backend
 from backends.errors import BackendError, NotFound
@@ -23,7 +24,7 @@ from .sync import listing
 from .verify import Finding, VerifyReport
 
 T = TypeVar("T")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def choose_sample(units: list[WantedUnit], ledger: Ledger, remote: str, fraction: float | None) -> list[WantedUnit]:

@@ -95,9 +95,9 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ...humanize import human_size
     from ...ops.add import AddRequest, add_release
     from ...ops.purchase import LicenseFields
-    from ...humanize import human_size
     
     store = ctx.open_store()
     key = read_key(args)

@@ -71,7 +71,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     return status
 
 
-def _list_licences(args: argparse.Namespace, ctx: Context, store: "Store") -> int:
+def _list_licences(args: argparse.Namespace, ctx: Context, store: Store) -> int:
     from ...ops.licences import entry_data, entry_line, licence_entries
 
     damaged: list = []
@@ -92,7 +92,7 @@ def _list_licences(args: argparse.Namespace, ctx: Context, store: "Store") -> in
     return 1 if damaged else 0
 
 
-def _show_licence(args: argparse.Namespace, ctx: Context, store: "Store") -> int:
+def _show_licence(args: argparse.Namespace, ctx: Context, store: Store) -> int:
     from ...keys import SecretBox
     from ...ops.licences import entry_data, entry_text, licence_entry
 

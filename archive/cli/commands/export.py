@@ -52,8 +52,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return run_bagit(args, ctx)
     if args.reveal:
         raise UsageError("--reveal is for --bagit and --csv; the zip always holds the key, encrypted")
-    from ...ops.export import export_zip
     from ...humanize import human_size
+    from ...ops.export import export_zip
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.bagit_export import export_bag
     from ...humanize import human_size
+    from ...ops.bagit_export import export_bag
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)

@@ -91,8 +91,8 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count
     from ...errors import WrongPassphrase
+    from ...humanize import count
     from ...ops.rebuild import finish_rebuild, rebuild
     from ...remote_config import restore_remotes
     from ...remotes import open_url
@@ -156,7 +156,7 @@ def _replica_name(ctx: Context, args: argparse.Namespace) -> str:
     return args.name
 
 
-def _keep_replica_as_remote(store: "Store", name: str, args: argparse.Namespace) -> str:
+def _keep_replica_as_remote(store: Store, name: str, args: argparse.Namespace) -> str:
     """Add the replica as a remote unless one at the same place is configured; return its name.
     A remote brought back from the replica's configuration takes over what the ledger learnt."""
     from ...ledger import Ledger

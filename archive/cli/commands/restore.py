@@ -61,10 +61,10 @@ def _reader(store, release, name, secret):  # type: ignore[no-untyped-def]
     against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
     import os
 
+    from ...remotes import get_remote
     from ...sealing import unseal_unit_to_file
     from ...units import UnitNamer
     from ..replicas import ledger_of, open_backends
-    from ...remotes import get_remote
 
     spec = get_remote(store, name)
     with ledger_of(store) as ledger:

@@ -148,8 +148,8 @@ def plan_lines(plan: Any, reveal: bool) -> list[str]:
         for note in r.notes:
             lines.append(f"  note: {note}")
     if plan.licences:
-        lines += ["", "Licences from receipts that name no installer found (recorded without a "
-                  "release; the receipt file itself is not archived):"]
+        lines += ["", ("Licences from receipts that name no installer found (recorded without a "
+                       "release; the receipt file itself is not archived):")]
         for lp in plan.licences:
             lines.append(f"  {rel(lp.receipt)}: {lp.product or '(no product named)'}")
             if lp.key:

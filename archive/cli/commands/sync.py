@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if plan.held_back or any(r.get("problems") for r in rows) else 0
 
 
-def _sent(result: "RemoteSyncResult", size: str) -> str:
+def _sent(result: RemoteSyncResult, size: str) -> str:
     """'sent 5 units (1.2 MiB) and the key file, 3 already there': the key file is no unit,
     so the counts agree with the next sync's 'up to date (8 units)'."""
     from ...humanize import count

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-
 from ...errors import EXIT_ENVIRONMENT
 from ..context import Context
 
