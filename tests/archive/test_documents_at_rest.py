@@ -159,6 +159,25 @@ def test_repair_encrypts_documents_of_an_older_store(store_dir: Path, tmp_path: 
     assert (tmp_path / "new" / "receipt.eml").read_bytes() == files["receipt"].read_bytes()
 
 
+def test_repair_encrypts_old_documents_of_a_store_without_remotes(store_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    """A store that never had a replica must be able to leave its plain documents behind too:
+    repair mends the local store and says that nothing can be fetched."""
+    env = env_for(store_dir)
+    store, receipt = add_receipt(store_dir, tmp_path)
+    store.encrypted_path(receipt.blake3).unlink()          # as an older arkeep left it
+    shutil.copyfile(tmp_path / "src" / "receipt.eml", store.object_path(receipt.blake3))
+    assert grep(KEY, store_dir) != []
+    repaired = run_arkeep("repair", env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "no remotes" in repaired.stderr and "encrypted at rest" in repaired.stdout
+    assert grep(KEY, store_dir) == []
+    again = run_arkeep("restore", RID, "--to", tmp_path / "new", env=env)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "new" / "receipt.eml").read_bytes() == \
+        (tmp_path / "src" / "receipt.eml").read_bytes()
+
+
 def test_verify_without_the_passphrase_finds_a_damaged_encrypted_document(store_dir: Path,
                                                                            tmp_path: Path) -> None:
     env = env_for(store_dir)

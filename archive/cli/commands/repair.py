@@ -16,7 +16,8 @@ A local manifest changed outside arkeep (its digest line does not match) is take
 newest authentic copy on a remote, and so is one a remote holds in a newer revision; the file
 it replaces is kept under manifests/replaced/. Local objects are re-hashed; a bad or missing one is fetched from a remote that has a good copy.
 Remote copies known to be missing or bad (from `verify --remote`, a listing, or a sync) are sent
-again from the local store and read back.
+again from the local store and read back. Documents an older arkeep kept plain are encrypted
+at rest. A store with no remotes gets the local part only.
 """
 REBUILD_EXAMPLES = """examples:
   ARKEEP_STORE=~/arkeep arkeep rebuild --from s3://my-bucket/arkeep
@@ -50,10 +51,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     from ...ops.repair import repair
     from ...remote_config import refresh_key_file
+    from ...remotes import load_remotes
     from ..replicas import chosen_remotes, ledger_of, open_backends
-    
+
     store = ctx.open_store()
-    specs = chosen_remotes(store, args.names)
+    # A store without remotes still has local mending to do (documents kept plain by an older
+    # arkeep are encrypted here); only the fetching from replicas has nothing to work with.
+    specs = chosen_remotes(store, args.names) if args.names or load_remotes(store) else []
+    if not specs:
+        ctx.note("this store has no remotes: only the local store is mended; nothing damaged can "
+                 "be fetched back (`arkeep remote add NAME URL` adds a replica)")
     secret = ctx.unlock(store)
     with store.writing("arkeep repair"), ledger_of(store) as ledger:
         refresh_key_file(store, secret)
