@@ -14,10 +14,11 @@ REPAIR_EXAMPLES = """examples:
 
 A local manifest changed outside arkeep (its digest line does not match) is taken back from the
 newest authentic copy on a remote, and so is one a remote holds in a newer revision; the file
-it replaces is kept under manifests/replaced/. Local objects are re-hashed; a bad or missing one is fetched from a remote that has a good copy.
-Remote copies known to be missing or bad (from `verify --remote`, a listing, or a sync) are sent
-again from the local store and read back. Documents an older arkeep kept plain are encrypted
-at rest. A store with no remotes gets the local part only.
+it replaces is kept under manifests/replaced/. Local objects are re-hashed; a bad or missing
+one is fetched from a remote that has a good copy. Remote copies known to be missing or bad
+(from `verify --remote`, a listing, or a sync) are sent again from the local store and read
+back. Documents an older arkeep kept plain are encrypted at rest. A store with no remotes gets
+the local part only.
 """
 REBUILD_EXAMPLES = """examples:
   ARKEEP_STORE=~/arkeep arkeep rebuild --from s3://my-bucket/arkeep
