@@ -43,7 +43,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 def _fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable. Windows cannot open a directory (NTFS journals the
-    rename itself): a no-op there. A copy of archive.oscompat.fsync_dir, which this package may
+    rename itself): a no-op there. A copy of archive.system.oscompat.fsync_dir, which this package may
     not import (tests/test_layering.py); one durable-write module is planned for both."""
     if os.name == "nt":
         return

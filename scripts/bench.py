@@ -327,8 +327,8 @@ def make_objects(store: Path, count: int, seed: int = 7) -> list[tuple[str, int]
 def rewrap_cheaply(store: Path) -> None:
     """Re-wrap the store's secret under scrypt n=2^14, p=1 (16 MiB): a bench-only key, so that
     peak memory can be shown without the 64 MiB that the real KDF takes by design."""
-    from archive import keys
-    from archive.store import Store
+    from archive.crypto import keys
+    from archive.storage.store import Store
 
     s = Store.open(store)
     secret = s.unlock(PASSPHRASE)
@@ -409,7 +409,7 @@ class Bench:
     def kdf(self, store: Path) -> tuple[float, int]:
         """Time and RSS of unlocking the store's key alone (scrypt): part of every command that
         needs the passphrase."""
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); from archive.store import Store; "
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from archive.storage.store import Store; "
                 "Store.open(sys.argv[2]).unlock(open(sys.argv[3]).read().strip())")
         cmd = Cmd("unlock", [sys.executable, "-c", code, str(ROOT), str(store), str(self.pp)])
         t, r, _ = timed(cmd, max(3, self.runs))
@@ -781,7 +781,7 @@ class Bench:
 
     # -- the sealing engine alone (issue 3, item 4) -------------------------------------------
     def seal(self) -> None:
-        """scripts/bench_seal.py (kept with archive/seal.py) times seal, unseal and authenticate
+        """scripts/bench_seal.py (kept with archive/seal/engine.py) times seal, unseal and authenticate
         in-process against 7zz on the same file; its table is reported here as it prints it."""
         mib = max(16, int(self.args.size_gib * 1024))
         self.note(f"seal: scripts/bench_seal.py --size-mib {mib} --runs {self.runs} --no-pyzipper")

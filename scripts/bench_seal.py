@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.seal import seal, unseal
+from archive.seal.engine import seal, unseal
 
 PASSWORD = "BENCH-ABCD-EFGH-IJKL-MNOP-QRST-UVWX"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import keys
+from archive.crypto import keys
 from archive.cli.main import main as arkeep_main
 from archive.ops.init import init_store
 

@@ -74,7 +74,7 @@ def test_the_checker_sees_imports_of_every_form(tmp_path: Path) -> None:
     fake = tmp_path / "manifests"
     fake.mkdir()
     (fake / "__init__.py").write_text("")
-    (fake / "a.py").write_text("import archive.store\n")
+    (fake / "a.py").write_text("import archive.storage.store\n")
     (fake / "b.py").write_text("from archive import keys\n")
     (fake / "c.py").write_text("import importlib\nimportlib.import_module('backends.base')\n")
     (fake / "d.py").write_text("from . import codec\nfrom .model import Release\n")    # fine

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UsageError
+from archive.errors import UsageError
 
 
 def confirmed(question: str, yes: bool, flag: str = "--yes") -> bool:

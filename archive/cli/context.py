@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import UsageError
-from ..oscompat import has_terminal
-from ..store import Store, default_store_path
-from .progress import Bars
+from archive.cli.progress import Bars
+from archive.errors import UsageError
+from archive.storage.store import Store, default_store_path
+from archive.system.oscompat import has_terminal
 
 MAX_SECRET_FILE = 64 * 1024
 

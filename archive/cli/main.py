@@ -6,22 +6,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from manifests.errors import (
-    AmbiguousRelease,
-    ManifestError,
-    ManifestInvalid,
-    ReleaseNameClash,
-    ReleaseNotFound,
-)
-
-from ..errors import (
-    EXIT_ENVIRONMENT,
-    EXIT_PROBLEM,
-    EXIT_USAGE,
-    ArkeepError,
-    MissingModule,
-)
-from .commands import (
+from archive.cli.commands import (
     add,
     catalog,
     check,
@@ -40,7 +25,21 @@ from .commands import (
     sync,
     verify,
 )
-from .context import Context
+from archive.cli.context import Context
+from archive.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    ArkeepError,
+    MissingModule,
+)
+from manifests.errors import (
+    AmbiguousRelease,
+    ManifestError,
+    ManifestInvalid,
+    ReleaseNameClash,
+    ReleaseNotFound,
+)
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UsageError
-from ..ledger import Ledger
-from ..remotes import RemoteSpec, get_remote, load_remotes, open_remote
-from ..store import Store
+from archive.errors import UsageError
+from archive.replicate.ledger import Ledger
+from archive.replicate.remotes import RemoteSpec, get_remote, load_remotes, open_remote
+from archive.storage.store import Store
 
 
 def ledger_of(store: Store) -> Ledger:

@@ -7,17 +7,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archive.crypto.at_rest import kept_encrypted, refuse_keys_in_installers
+from archive.crypto.keys import SecretBox
+from archive.errors import SecretNeeded, UsageError
+from archive.intake.purchase import LicenseFields, Purchase, licence_for
+from archive.storage.hashing import Progress
+from archive.storage.store import Store, environment_error
+from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem
 from manifests.schema import unsafe_filename_reason
-
-from ..at_rest import kept_encrypted, refuse_keys_in_installers
-from ..errors import SecretNeeded, UsageError
-from ..hashing import Progress
-from ..keys import SecretBox
-from ..paths import check_readable_file
-from ..store import Store, environment_error
-from .purchase import LicenseFields, Purchase, licence_for
 
 EXTRA_MEDIA_TYPES = {
     ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",

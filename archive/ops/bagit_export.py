@@ -37,18 +37,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.crypto.at_rest import kept_encrypted
+from archive.crypto.keys import SecretBox
+from archive.errors import IntegrityError, UsageError
+from archive.present.humanize import human_size
+from archive.present.render import license_text
+from archive.seal.from_store import sealed_license_bytes
+from archive.storage.hashing import CHUNK, new_hasher
+from archive.storage.store import Store, environment_error
+from archive.system.paths import safe_join
 from manifests.codec import license_to_toml, release_to_toml
 from manifests.model import License, Release, Secret
-
-from ..at_rest import kept_encrypted
-from ..errors import IntegrityError, UsageError
-from ..hashing import CHUNK, new_hasher
-from ..humanize import human_size
-from ..keys import SecretBox
-from ..paths import safe_join
-from ..sealing import sealed_license_bytes
-from ..store import Store, environment_error
-from .render import license_text
 
 BAGIT_VERSION = "1.0"
 B3SUMS = "blake3sums.txt"

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from archive.crypto.keys import SecretBox
+from archive.errors import UsageError
+from archive.ops.status import Policy, copies_by_remote, release_refs
+from archive.ops.verdict import RESTORABLE, installer_blockers, verdict
+from archive.replicate.ledger import BAD, PRESENT, Ledger
+from archive.replicate.remotes import RemoteSpec
+from archive.storage.store import Store
 from manifests.errors import ManifestError
 from manifests.model import VENDOR_DEPENDENT_KINDS, License, Release
-
-from ..errors import UsageError
-from ..keys import SecretBox
-from ..ledger import BAD, PRESENT, Ledger
-from ..remotes import RemoteSpec
-from ..store import Store
-from .status import Policy, copies_by_remote, release_refs
-from .verdict import RESTORABLE, installer_blockers, verdict
 
 BLOCKER, RISK, INFO, OK = "blocker", "risk", "info", "ok"
 EXPIRY_WARN_DAYS = 30

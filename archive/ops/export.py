@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pyzipper
 
+from archive.crypto.keys import SecretBox, zip_password
+from archive.errors import IntegrityError, UsageError
+from archive.ops.restore import LICENSE_TXT
+from archive.present.render import license_text
+from archive.seal.from_store import sealed_license_bytes
+from archive.storage.hashing import CHUNK, new_hasher
+from archive.storage.store import Store, environment_error
 from manifests.codec import release_to_toml
 from manifests.model import Release
-
-from ..errors import IntegrityError, UsageError
-from ..hashing import CHUNK, new_hasher
-from ..keys import SecretBox, zip_password
-from ..sealing import sealed_license_bytes
-from ..store import Store, environment_error
-from .render import license_text
-from .restore import LICENSE_TXT
 
 MANIFEST_TOML = "manifest.toml"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import keys
-from ..errors import UsageError
-from ..store import Store
-from .kit_html import require_kit_support, write_kit
+from archive.crypto import keys
+from archive.errors import UsageError
+from archive.present.kit_html import require_kit_support, write_kit
+from archive.storage.store import Store
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.crypto.keys import SecretBox
+from archive.errors import UsageError
+from archive.present.render import reveal
+from archive.storage.store import Store, environment_error
 from manifests.model import License, Release
-
-from ..errors import UsageError
-from ..keys import SecretBox
-from ..store import Store, environment_error
-from .render import reveal
 
 MASKED = "(hidden)"
 COLUMNS = (

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..remotes import RemoteSpec, remote_kind_label, remote_where
+from archive.replicate.remotes import RemoteSpec, remote_kind_label, remote_where
 
 KIT_TEMPLATE = """ARKEEP RECOVERY KIT
 ===================

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archive.present.render import license_data, license_text
+from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
 from manifests.model import License, Release
 
-from ..store import Store
-from .render import license_data, license_text
-
 if TYPE_CHECKING:
-    from ..keys import SecretBox
+    from archive.crypto.keys import SecretBox
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from archive.errors import UsageError
+from archive.replicate.ledger import Ledger
+from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
+from archive.storage.store import Store, environment_error, fsync_dir
+from archive.system import oscompat
 from manifests.model import Release
-
-from .. import oscompat
-from ..errors import UsageError
-from ..ledger import Ledger
-from ..store import Store, environment_error, fsync_dir
-from ..units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 
 
 @dataclass(frozen=True)

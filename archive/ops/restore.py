@@ -8,16 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.crypto.keys import SecretBox
+from archive.errors import IntegrityError, UsageError
+from archive.present.render import license_text
+from archive.storage.hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
+from archive.storage.store import Store, environment_error, fsync_dir
+from archive.system import oscompat
+from archive.system.localnames import MAX_PATH, local_names
+from archive.system.paths import make_target_dir, safe_join
 from manifests.model import Artifact, Release
-
-from .. import oscompat
-from ..errors import IntegrityError, UsageError
-from ..hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
-from ..keys import SecretBox
-from ..localnames import MAX_PATH, local_names
-from ..paths import make_target_dir, safe_join
-from ..store import Store, environment_error, fsync_dir
-from .render import license_text
 
 LICENSE_TXT = "LICENSE.txt"
 

@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
+from archive.ops.verdict import installer_blockers, verdict
+from archive.replicate.ledger import BAD, PRESENT, Copy, Ledger
+from archive.replicate.remotes import RemoteSpec
+from archive.storage.store import Store
 from manifests.index import ReleaseOutline
 from manifests.model import Release
-
-from ..ledger import BAD, PRESENT, Copy, Ledger
-from ..remotes import RemoteSpec
-from ..store import Store
-from .verdict import installer_blockers, verdict
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def _remote_notes(ledger: Ledger, remotes: dict[str, RemoteSpec], policy: Policy
 def stale_key_notes(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec]) -> list[str]:
     """Remotes whose key.toml was last known to hold another wrapping than the store's (an
     older passphrase): a rebuild from them needs that passphrase until they are synced."""
-    from ..keys import wrapping_id
+    from archive.crypto.keys import wrapping_id
     ours = wrapping_id(store.wrapped_key())
     notes = []
     for name in remotes:

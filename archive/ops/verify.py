@@ -10,14 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.crypto.at_rest import plain_documents
+from archive.errors import IntegrityError
+from archive.replicate.units import KIND_LICENSE, KIND_RELEASE
+from archive.storage.hashing import hash_file, hash_stream
+from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
 from manifests.model import Release
-
-from ..at_rest import plain_documents
-from ..errors import IntegrityError
-from ..hashing import hash_file, hash_stream
-from ..store import Store
-from ..units import KIND_LICENSE, KIND_RELEASE
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
 
 def _plain_size(store: Store, digest: str) -> int | None:
     if store.is_encrypted(digest):
-        from ..objcrypt import plain_size
+        from archive.crypto.objcrypt import plain_size
         return plain_size(store.encrypted_path(digest))
     return store.object_path(digest).stat().st_size
 
@@ -111,7 +110,7 @@ def _check_object(store: Store, digest: str, secret: bytes | None,
     if not store.is_encrypted(digest):
         found = hash_file(store.object_path(digest), progress)
         return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
-    from ..objcrypt import trailer_matches
+    from archive.crypto.objcrypt import trailer_matches
     path = store.encrypted_path(digest)
     if secret is None:
         return None if trailer_matches(path, progress) else \
@@ -138,7 +137,9 @@ def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -
     report.releases = len(releases)
     box = None
     if secret is not None:
-        from ..keys import SecretBox  # cryptography: only when secrets are to be checked
+        from archive.crypto.keys import (
+            SecretBox,  # cryptography: only when secrets are to be checked
+        )
         box = SecretBox.for_secret(secret)
     for path in catalog.license_files():
         try:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from archive.plan import plan_units
-from archive.store import Store
-from archive.units import KEY_UNIT, UnitNamer
+from archive.replicate.plan import plan_units
+from archive.storage.store import Store
+from archive.replicate.units import KEY_UNIT, UnitNamer
 from tests.conftest import PASSPHRASE
 
 KEY = "ACME-KEY-9Q2W-7XZE-31PL"

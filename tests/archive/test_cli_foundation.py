@@ -17,8 +17,8 @@ import pytest
 
 from archive.errors import IntegrityError
 from archive.ops.restore import restore_release
-from archive.paths import safe_join
-from archive.store import Store
+from archive.system.paths import safe_join
+from archive.storage.store import Store
 from manifests.model import Artifact, Release
 from tests.conftest import PASSPHRASE, run_arkeep
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pyzipper
 
-from archive.keys import zip_password
+from archive.crypto.keys import zip_password
 from manifests.model import Artifact
-from archive.store import Store
+from archive.storage.store import Store
 from tests.conftest import PASSPHRASE, run_arkeep
 
 KEY = "RCPT-7Q4Z-KX2M-99PL-SECRET"

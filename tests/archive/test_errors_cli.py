@@ -238,7 +238,7 @@ def test_damaged_key_file(env: dict[str, str], store_dir: Path, tmp_path: Path, 
 HOLD_LOCK = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from archive.store import Store
+    from archive.storage.store import Store
     with Store(Path(sys.argv[1])).writing("arkeep add"):
         print("locked", flush=True)
         sys.stdin.read()

@@ -15,8 +15,9 @@ from pathlib import Path
 import blake3
 import pytest
 
-from archive import hashing, keys
+from archive.storage import hashing
 
+from archive.crypto import keys
 OFFICIAL_VECTORS: dict[int, str] = {
     0: "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
     1: "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213",

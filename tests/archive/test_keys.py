@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from archive import keys
+from archive.crypto import keys
 from archive.errors import UsageError, WrongPassphrase
-from archive.keys import SecretBox
-from archive.store import Store
+from archive.crypto.keys import SecretBox
+from archive.storage.store import Store
 from manifests.codec import parse_license
 from tests.conftest import PASSPHRASE
 

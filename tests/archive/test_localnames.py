@@ -1,7 +1,7 @@
 """Names Windows and case-folding file systems refuse, as restore writes them (issue 14.2)."""
 from __future__ import annotations
 
-from archive.localnames import local_names, windows_name
+from archive.system.localnames import local_names, windows_name
 
 
 def test_names_windows_refuses() -> None:

@@ -15,7 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from archive.hashing import hash_file
+from archive.storage.hashing import hash_file
 
 SIZE = 300 * 1024 * 1024
 LIMIT_MB = 150

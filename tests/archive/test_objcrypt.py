@@ -1,4 +1,4 @@
-"""Objects encrypted at rest (archive/objcrypt.py): round trip, sizes, damage, the store's view."""
+"""Objects encrypted at rest (archive/crypto/objcrypt.py): round trip, sizes, damage, the store's view."""
 from __future__ import annotations
 
 import io
@@ -8,10 +8,10 @@ from pathlib import Path
 import blake3
 import pytest
 
-from archive import objcrypt
+from archive.crypto import objcrypt
 from archive.errors import IntegrityError, SecretNeeded
-from archive.keys import new_secret
-from archive.store import Store
+from archive.crypto.keys import new_secret
+from archive.storage.store import Store
 
 PIECE = objcrypt.PIECE
 
@@ -100,7 +100,7 @@ def test_the_by_hand_recipe_in_format_md_decrypts_an_object(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from archive.keys import recovery_code
+    from archive.crypto.keys import recovery_code
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "FORMAT.md").read_text()

@@ -1,4 +1,4 @@
-"""archive/oscompat.py on this (POSIX) machine; tests/windows runs the same calls on Windows."""
+"""archive/system/oscompat.py on this (POSIX) machine; tests/windows runs the same calls on Windows."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from archive import oscompat
-from archive.store import default_store_path
+from archive.system import oscompat
+from archive.storage.store import default_store_path
 
 
 def test_the_default_store_on_linux_is_where_it_always_was(

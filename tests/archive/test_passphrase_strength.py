@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.passphrase_strength import FLOOR_LOG10, GOOD_LOG10, estimate
+from archive.crypto.passphrase_strength import FLOOR_LOG10, GOOD_LOG10, estimate
 from tests.conftest import PASSPHRASE, run_arkeep
 
 WEAK = ["tiny", "Summer2026!", "password123456", "aaaaaaaaaaaaaaaaaaaaaaaa", "arkeeparkeep"]

@@ -51,7 +51,7 @@ def add_inspected(store_dir: Path, tmp_path: Path) -> None:
     """A release whose values were read from its installer, as `arkeep add X.msi` writes it:
     its [artifact.detected] table has `product = …` and `version = …` lines of its own."""
     from archive.ops.add import AddRequest, add_release
-    from archive.store import Store
+    from archive.storage.store import Store
 
     msi = tmp_path / "ContosoLedger-4.2.1-x64.msi"
     msi.write_bytes(b"MSI stand-in " * 100)

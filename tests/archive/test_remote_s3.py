@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import PRESENT, UNKNOWN, Ledger
-from archive.store import Store
-from archive.units import UnitNamer
+from archive.replicate.ledger import PRESENT, UNKNOWN, Ledger
+from archive.storage.store import Store
+from archive.replicate.units import UnitNamer
 from tests.archive.replication_support import (
     PRODUCT,
     add_sample,

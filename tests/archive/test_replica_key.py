@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from archive import keys
-from archive.store import Store
+from archive.crypto import keys
+from archive.storage.store import Store
 from tests.archive.replication_support import add_sample, dir_listing, secret_of
 
 

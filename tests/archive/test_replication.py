@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import PRESENT, Ledger
-from archive.ops import sync as sync_ops
-from archive.store import Store
-from archive.units import UnitNamer, unit_name_of_key
+from archive.replicate.ledger import PRESENT, Ledger
+from archive.replicate import sync as sync_ops
+from archive.storage.store import Store
+from archive.replicate.units import UnitNamer, unit_name_of_key
 from backends.base import GuardedFile
 from tests.archive.replication_support import (
     KEY,

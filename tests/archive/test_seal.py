@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import archive.seal as seal_mod
-from archive.seal import (
+import archive.seal.engine as seal_mod
+from archive.seal.engine import (
     BundleCorrupt,
     BundleRefused,
     SealError,
@@ -34,8 +34,8 @@ from archive.seal import (
     unseal,
     unseal_to_path,
 )
-from archive.winzip_aes import CtrCipher
-from archive.zip_layout import read_layout
+from archive.seal.winzip_aes import CtrCipher
+from archive.seal.zip_layout import read_layout
 
 PASSWORD = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"
 WRONG = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4568"

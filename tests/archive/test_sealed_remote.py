@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.store import Store
+from archive.storage.store import Store
 from tests.archive.replication_support import (
     KEY,
     PRODUCT,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.store import Store
+from archive.storage.store import Store
 from tests.archive.replication_support import (
     Sample,
     add_sample,

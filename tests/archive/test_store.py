@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from archive import store as store_mod
+from archive.storage import store as store_mod
 from archive.errors import EnvironmentFailure, StoreLocked, StoreMissing, UsageError
-from archive.hashing import hash_file
-from archive.lock import store_lock
-from archive.store import Store
+from archive.storage.hashing import hash_file
+from archive.system.lock import store_lock
+from archive.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from archive.store import Store
+    from archive.storage.store import Store
     with Store(Path(sys.argv[1])).writing("arkeep test-holder"):
         print("locked", flush=True)
         sys.stdin.read() if sys.argv[2] == "stdin" else time.sleep(600)

@@ -10,8 +10,8 @@ import pytest
 
 from archive.cli.main import describe
 from archive.errors import EXIT_ENVIRONMENT, MissingModule
-from archive.importers.keepass import read_kdbx
-from archive.ops.kit_html import qr_svg
+from archive.intake.importers.keepass import read_kdbx
+from archive.present.kit_html import qr_svg
 
 
 def test_the_message_names_the_pip_package_not_the_module() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.store import Store
+from archive.storage.store import Store
 from manifests.model import Artifact, Release, legacy_release_id
 
 
@@ -119,7 +119,7 @@ def test_names_a_release_cannot_have_are_refused(store_dir: Path, cli, installer
 
 
 def test_scan_apply_refuses_a_blank_version_and_archives_the_rest(store_dir: Path, installer) -> None:
-    from archive.ops.scan import ProposedRelease, ScanPlan, apply_plan
+    from archive.intake.scan import ProposedRelease, ScanPlan, apply_plan
 
     good = ProposedRelease(product="Good", version="1.0", installers=(installer("good.exe"),))
     blank = ProposedRelease(product="Blank", version="  ", installers=(installer("blank.exe"),))

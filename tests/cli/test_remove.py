@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import Ledger
+from archive.replicate.ledger import Ledger
 from tests.conftest import run_arkeep
 
 from .test_names import ids

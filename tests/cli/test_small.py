@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.humanize import count, display_width
-from archive.store import Store
+from archive.present.humanize import count, display_width
+from archive.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.lock import store_lock
+from archive.system.lock import store_lock
 from tests.archive.test_errors_cli import env_for, one_line_error
 from tests.conftest import run_arkeep
 

@@ -20,7 +20,7 @@ After every kill:
 After running the command again: exit 0, every check above with no finding at all, the work done
 (the release archived, every unit on the remote, the store rebuilt), and the killed run's
 leftovers gone: the store's tmp/ and manifest temp files, temp files on a directory remote, and
-(once the grace for other writers has passed, see archive/ops/sync.py) unfinished S3 uploads.
+(once the grace for other writers has passed, see archive/replicate/sync.py) unfinished S3 uploads.
 """
 from __future__ import annotations
 
@@ -128,14 +128,14 @@ class Lab:
         self.key_file.write_text(KEY + "\n")
         self.template = self.dir / "template"
         self.run("--store", self.template, "init", "--recovery-kit", self.dir / "kit.txt")
-        from archive import keys
+        from archive.crypto import keys
         wrapped = tomllib.loads((self.template / "key.toml").read_text())
         self.secret = keys.unwrap_secret(wrapped, PASSPHRASE)
         if fast_kdf:
             # CI: the same secret wrapped with scrypt N = 2^14, p = 1 instead of 2^16, p = 2 (key.toml carries its
             # parameters), so that every arkeep start unlocks in 0.1 s instead of 0.75 s and more
             # kills land on the work itself. The long sweep keeps the real cost.
-            from archive.store import Store
+            from archive.storage.store import Store
             saved = keys.SCRYPT_N, keys.SCRYPT_P
             keys.SCRYPT_N, keys.SCRYPT_P = 2**14, 1
             try:
@@ -233,9 +233,9 @@ def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> 
     """Every file under objects/ is an object named by the BLAKE3 of its bytes, read-only; an
     encrypted one (`<id>.enc`) still matches the digest written at its end, and is the only
     copy of its object (the plaintext's id is checked by local_findings, with the secret)."""
-    from archive.hashing import hash_file
-    from archive.objcrypt import ENC_SUFFIX, trailer_matches
-    from archive.store import is_object_name
+    from archive.storage.hashing import hash_file
+    from archive.crypto.objcrypt import ENC_SUFFIX, trailer_matches
+    from archive.storage.store import is_object_name
     problems = []
     objects = store_root / "objects"
     if not objects.is_dir():
@@ -261,7 +261,7 @@ def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> 
 
 def local_findings(store_root: Path, secret: bytes) -> set[Finding]:
     from archive.ops.verify import verify_store
-    from archive.store import Store
+    from archive.storage.store import Store
     return {Finding.of(f) for f in verify_store(Store.open(store_root), secret=secret).problems}
 
 
@@ -278,7 +278,7 @@ def store_leftovers(store_root: Path) -> list[str]:
 
 
 def release_violations(store_root: Path, expected_files: int) -> list[str]:
-    from archive.store import Store
+    from archive.storage.store import Store
     problems = []
     for release in Store.open(store_root).catalog.releases():
         if len(release.artifacts) != expected_files:
@@ -289,8 +289,8 @@ def release_violations(store_root: Path, expected_files: int) -> list[str]:
 
 @contextmanager
 def remote_of(store_root: Path, name: str) -> Iterator[Any]:
-    from archive.remotes import get_remote, open_remote
-    from archive.store import Store
+    from archive.replicate.remotes import get_remote, open_remote
+    from archive.storage.store import Store
     yield open_remote(get_remote(Store.open(store_root), name))
 
 
@@ -300,11 +300,11 @@ def remote_check(store_root: Path, name: str, secret: bytes,
 
     Reads the ledger before `verify_remote` updates it.
     """
-    from archive.ledger import PRESENT, Ledger
-    from archive.ops.sync import listing
-    from archive.ops.verify_remote import verify_remote
-    from archive.plan import plan_units
-    from archive.store import Store
+    from archive.replicate.ledger import PRESENT, Ledger
+    from archive.replicate.sync import listing
+    from archive.replicate.verify_remote import verify_remote
+    from archive.replicate.plan import plan_units
+    from archive.storage.store import Store
     from backends.base import is_reserved
     store = Store.open(store_root)
     problems: list[str] = []
@@ -397,7 +397,7 @@ class AddScenario(Scenario):
         return any((self.store / "tmp").iterdir())
 
     def classify(self) -> str:
-        from archive.store import Store
+        from archive.storage.store import Store
         store = Store.open(self.store)
         objects = len(list(store.iter_objects()))
         releases = len(store.catalog.release_files())
@@ -416,7 +416,7 @@ class AddScenario(Scenario):
         problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.secret)]
         problems += release_violations(self.store, self.files)
         if final:
-            from archive.store import Store
+            from archive.storage.store import Store
             store = Store.open(self.store)
             if len(store.catalog.release_files()) != 1:
                 problems.append("the rerun did not archive the release")
@@ -447,7 +447,7 @@ class SyncScenario(Scenario):
         raise NotImplementedError
 
     def prepare(self, attempt: int) -> None:
-        from archive.ledger import Ledger
+        from archive.replicate.ledger import Ledger
         self.reset_remote(attempt)
         with Ledger(self.store / "state" / "ledger.sqlite") as ledger:
             ledger.forget_remote(self.remote)  # a remote never synced before
@@ -455,8 +455,8 @@ class SyncScenario(Scenario):
                      for r, n in self.all_labels()}
 
     def all_labels(self) -> list[tuple[str, str]]:
-        from archive.plan import plan_units
-        from archive.store import Store
+        from archive.replicate.plan import plan_units
+        from archive.storage.store import Store
         plan = plan_units(Store.open(self.store), self.lab.secret)
         return [label for w in plan.units for label in w.labels]
 
@@ -471,7 +471,7 @@ class SyncScenario(Scenario):
 
     def classify(self) -> str:
         with remote_of(self.store, self.remote) as backend:
-            from archive.ops.sync import listing
+            from archive.replicate.sync import listing
             units = len(listing(backend))
             key = backend.exists("key.toml")
         text = f"{units} of 5 units" if units else ("only key.toml" if key else "nothing")
@@ -531,8 +531,8 @@ class S3SyncScenario(SyncScenario):
     def reset_remote(self, attempt: int) -> None:
         from dataclasses import replace
 
-        from archive.remotes import get_remote, save_remote
-        from archive.store import Store
+        from archive.replicate.remotes import get_remote, save_remote
+        from archive.storage.store import Store
         store = Store.open(self.store)
         self.prefix = f"r{attempt + 1}"
         spec = get_remote(store, self.remote)
@@ -553,10 +553,10 @@ class S3SyncScenario(SyncScenario):
         with the grace at zero."""
         if not self.temps():
             return []
-        import archive.ops.sync as sync_ops
-        from archive.ledger import Ledger
-        from archive.plan import plan_units
-        from archive.store import Store
+        import archive.replicate.sync as sync_ops
+        from archive.replicate.ledger import Ledger
+        from archive.replicate.plan import plan_units
+        from archive.storage.store import Store
         store = Store.open(self.store)
         saved = sync_ops.STALE_TEMP_AFTER
         sync_ops.STALE_TEMP_AFTER = 0
@@ -593,8 +593,8 @@ class RepairScenario(Scenario):
         shutil.copytree(self.remote_dir, self.pristine_remote, dirs_exist_ok=True)
 
     def prepare(self, attempt: int) -> None:
-        from archive.plan import plan_units
-        from archive.store import Store
+        from archive.replicate.plan import plan_units
+        from archive.storage.store import Store
         for live, pristine in ((self.store, self.pristine_store), (self.remote_dir, self.pristine_remote)):
             force_rmtree(live)
             shutil.copytree(pristine, live)
@@ -632,7 +632,7 @@ class RepairScenario(Scenario):
     def classify(self) -> str:
         local = len(local_findings(self.store, self.lab.secret))
         with remote_of(self.store, self.remote) as backend:
-            from archive.ops.sync import listing
+            from archive.replicate.sync import listing
             units = len(listing(backend))
         return f"{2 - local} of 2 local objects mended, {units} of 5 units listed"
 
@@ -683,7 +683,7 @@ class RebuildScenario(Scenario):
             return "killed before the store existed"
         if not (self.store / "arkeep.toml").exists():
             return "store half-created (no arkeep.toml)"
-        from archive.store import Store
+        from archive.storage.store import Store
         store = Store.open(self.store)
         objects = len(list(store.iter_objects()))
         releases = len(store.catalog.release_files())
@@ -700,7 +700,7 @@ class RebuildScenario(Scenario):
         if (self.store / "key.toml").read_bytes() != (self.replica / "key.toml").read_bytes():
             problems.append("key.toml differs from the replica's")
         if final:
-            from archive.store import Store
+            from archive.storage.store import Store
             if len(Store.open(self.store).catalog.release_files()) != 1:
                 problems.append("the rerun did not rebuild the release")
             left = store_leftovers(self.store)

@@ -91,7 +91,7 @@ def test_unfinished_s3_uploads_are_aborted_only_after_the_grace(
         lab: Lab, tmp_path: Path, s3_env: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """An unfinished multipart upload looks the same whether its writer died or is another machine
     still uploading: sync leaves young ones alone and aborts those older than the grace."""
-    import archive.ops.sync as sync_ops
+    import archive.replicate.sync as sync_ops
     from archive.cli.main import main
     store = lab.new_store(tmp_path / "store")
     lab.add_release(store)

@@ -42,14 +42,14 @@ FAST = 15.0  # seconds: every fault is reported within this
 
 def all_missing(lab: Lab, store: Path, remote: str) -> set[Finding]:
     """What verify --remote may honestly report before a sync finished: every unit missing."""
-    from archive.plan import plan_units
-    from archive.store import Store
+    from archive.replicate.plan import plan_units
+    from archive.storage.store import Store
     plan = plan_units(Store.open(store), lab.secret)
     return {Finding(r, n, f"remote {remote}", "missing") for w in plan.units for r, n in w.labels}
 
 
 def store_intact(lab: Lab, store: Path, releases: int = 1) -> None:
-    from archive.store import Store
+    from archive.storage.store import Store
     assert object_violations(store) == []
     assert local_findings(store, lab.secret) == set()
     assert len(Store.open(store).catalog.release_files()) == releases
@@ -283,7 +283,7 @@ def test_store_disk_full_while_writing_the_manifest(lab: Lab, tmp_path: Path, ca
     if not can_mount:
         pytest.skip("needs a real small filesystem: page-exact filling cannot be injected "
                     "in process (mount -t tmpfs was refused)")
-    from archive.store import Store
+    from archive.storage.store import Store
 
     from .sweep import force_rmtree, store_leftovers
     installer = random_file(tmp_path / "exact.exe", 8 * MiB, lab.rng)

@@ -29,12 +29,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.errors import ArkeepError
-from archive.keys import zip_password
-from archive.plan import plan_units
-from archive.seal import BundleRefused, WrongSecret, seal, unseal
-from archive.sealing import seal_unit, sealed_release_bytes, unseal_unit_to_file
-from archive.store import Store
-from archive.units import UnitNamer
+from archive.crypto.keys import zip_password
+from archive.replicate.plan import plan_units
+from archive.seal.engine import BundleRefused, WrongSecret, seal, unseal
+from archive.seal.from_store import seal_unit, sealed_release_bytes, unseal_unit_to_file
+from archive.storage.store import Store
+from archive.replicate.units import UnitNamer
 from manifests.codec import parse_license, parse_release
 from manifests.errors import ManifestInvalid
 from manifests.schema import unsafe_filename_reason
@@ -261,7 +261,7 @@ def flip(data: bytes, offset: int) -> bytes:
 
 
 def mac_offset(data: bytes) -> int:
-    from archive.zip_layout import read_layout
+    from archive.seal.zip_layout import read_layout
     layout = read_layout(io.BytesIO(data), len(data))
     return layout.payload_offset + layout.sealed_size - 10
 
@@ -356,9 +356,9 @@ def test_hostile_units_on_a_remote_are_refused_by_every_reader(world: World) -> 
     declares, before inflating."""
     import time
 
-    from archive.ledger import Ledger
-    from archive.ops.verify_remote import verify_remote
-    from archive.remotes import get_remote, open_remote
+    from archive.replicate.ledger import Ledger
+    from archive.replicate.verify_remote import verify_remote
+    from archive.replicate.remotes import get_remote, open_remote
     store = Store.open(world.store)
     wanted = world.wanted(world.lab.installer.name)
     bundle = world.unit_path(world.lab.installer.name)

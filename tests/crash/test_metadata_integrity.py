@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.store import Store
+from archive.storage.store import Store
 from manifests.stamp import check_stamp
 from tests.archive.replication_support import add_sample, dir_listing, release_keys
 

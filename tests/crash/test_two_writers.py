@@ -107,7 +107,7 @@ def test_two_adds_started_together(lab: Lab, tmp_path: Path) -> None:
     for i, (f, code) in enumerate(zip(files, codes)):
         if code == 3:
             lab.run(*add_args(store, f, f"Product {i}"))
-    from archive.store import Store
+    from archive.storage.store import Store
     assert len(Store.open(store).catalog.release_files()) == 2
 
 
@@ -149,7 +149,7 @@ def test_two_machines_sync_different_releases_to_one_s3_remote_at_once(
         assert problems == [] and found == set() and have == want, (name, problems, found)
     d = tmp_path / "d"
     lab.run("--store", d, "rebuild", "--from", machines["url"], env=env)
-    from archive.store import Store
+    from archive.storage.store import Store
     ids = sorted(r.id for r in Store.open(d).catalog.releases())
     assert ids == ["crash-test@1.0", "tool-b@2.0", "tool-c@2.0"], ids
     assert local_findings(d, lab.secret) == set() and object_violations(d) == []
@@ -189,7 +189,7 @@ def test_a_writer_arriving_as_the_holder_takes_the_lock_is_told_the_right_holder
     import sys
 
     from archive.errors import StoreLocked
-    from archive.lock import store_lock
+    from archive.system.lock import store_lock
     lock = tmp_path / "lock"
     lock.write_text(left_behind.replace("HOST", socket.gethostname()))
     holder = subprocess.Popen([sys.executable, "-c", (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.keys import SecretBox
-from archive.store import Store
+from archive.crypto.keys import SecretBox
+from archive.storage.store import Store
 from manifests.model import License, release_id
 from tests.conftest import PASSPHRASE
 

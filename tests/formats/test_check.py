@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.store import Store
+from archive.storage.store import Store
 from tests.formats.conftest import import_args, write_csv
 from tests.formats.test_export import KEY, add_release
 from tests.support.manifest_edit import edited

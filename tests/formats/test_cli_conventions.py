@@ -110,7 +110,7 @@ def test_every_read_command_has_json_documented_in_json_md(cli, store_dir: Path,
 def test_the_cli_starts_without_importing_the_heavy_modules() -> None:
     probe = ("import sys, archive.cli.main as m; m.build_parser(); "
              "heavy = [n for n in sys.modules if n.split('.')[0] in ('pykeepass', 'segno', 'bagit', 'lxml') "
-             "or n.startswith(('archive.importers', 'archive.ops', 'archive.cli.completion_scripts'))]; "
+             "or n.startswith(('archive.intake.importers', 'archive.ops', 'archive.cli.completion_scripts'))]; "
              "print(heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,10 +14,10 @@ from pathlib import Path
 import bagit
 import pytest
 
-from archive import keys
+from archive.crypto import keys
 from archive.ops.init import init_store
-from archive.ops.kit_html import qr_svg
-from archive.store import Store
+from archive.present.kit_html import qr_svg
+from archive.storage.store import Store
 from tests.conftest import PASSPHRASE, ROOT
 
 KEY = "EXPORT-KEY-4F7A-99QX-SECRET"

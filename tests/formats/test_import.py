@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.importers import import_file
-from archive.store import Store
+from archive.intake.importers import import_file
+from archive.storage.store import Store
 from manifests.model import License
 from tests.conftest import PASSPHRASE, run_arkeep
 from tests.formats.conftest import (

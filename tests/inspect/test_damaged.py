@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.inspect import Inspection, inspect_file
+from archive.intake.inspect import Inspection, inspect_file
 
 HOSTILE_WORDS = (b"\xff\xff\xff\x7f", b"\xff\xff\xff\xff", b"\x00\x00\x00\x80", b"\x00\x00\x01\x00")
 

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from archive.inspect import inspect_file
+from archive.intake.inspect import inspect_file
 
 
 def rpm_bytes() -> bytes:

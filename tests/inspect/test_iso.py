@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archive.inspect import inspect_file
+from archive.intake.inspect import inspect_file
 
 
 def test_iso_volume_label_publisher_and_inner_msi(iso_file: Path) -> None:

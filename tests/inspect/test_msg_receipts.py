@@ -14,10 +14,10 @@ from pathlib import Path
 import olefile
 import pytest
 
-from archive.ops import receipt_text
-from archive.ops.outlook_msg import MsgUnreadable, read_msg
-from archive.ops.receipts import read_receipt
-from archive.ops.scan import classify, plan_scan
+from archive.intake import receipt_text
+from archive.intake.outlook_msg import MsgUnreadable, read_msg
+from archive.intake.receipts import read_receipt
+from archive.intake.scan import classify, plan_scan
 from tests.support.cfb_writer import build
 
 KEY = "CLDGR-7Q2WX-9KD3M-HT4PB-88ZRA"

@@ -6,8 +6,8 @@ import os
 import tomllib
 from pathlib import Path
 
-from archive.inspect import inspect_file
-from archive.inspect.msi import decode_stream_name
+from archive.intake.inspect import inspect_file
+from archive.intake.inspect.msi import decode_stream_name
 
 
 def test_msi_property_table_and_platform(msi_file: Path) -> None:

@@ -14,11 +14,11 @@ import pytest
 from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen.canvas import Canvas
 
-from archive.ops import pdf_text as pdf_text_module
-from archive.ops import receipt_text
-from archive.ops.pdf_text import PdfUnreadable, pdf_text
-from archive.ops.receipts import read_pdf_receipt
-from archive.ops.scan import classify, plan_scan
+from archive.intake import pdf_text as pdf_text_module
+from archive.intake import receipt_text
+from archive.intake.pdf_text import PdfUnreadable, pdf_text
+from archive.intake.receipts import read_pdf_receipt
+from archive.intake.scan import classify, plan_scan
 
 KEY = "CLDGR-7Q2WX-9KD3M-HT4PB-88ZRA"
 CERTIFICATE = ["Contoso Ltd. - License Certificate",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archive.inspect import inspect_file
+from archive.intake.inspect import inspect_file
 
 
 def test_nsis_installer_says_product_vendor_and_version(nsis_exe: Path) -> None:

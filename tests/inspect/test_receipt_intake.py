@@ -7,9 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
-from archive.ops.receipts import read_receipt
-from archive.ops.scan import plan_scan
-from archive.store import Store
+from archive.intake.receipts import read_receipt
+from archive.intake.scan import plan_scan
+from archive.storage.store import Store
 
 KEY = "7F3A91QZXK42"                   # not key-shaped: only its label says it is a key
 ORDER = "WX-48213"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.ops.receipts import mask_key, read_receipt
-from archive.ops.scan import plan_scan
+from archive.intake.receipts import mask_key, read_receipt
+from archive.intake.scan import plan_scan
 
 KEY = "CLDGR-7Q2WX-9KD3M-HT4PB-88ZRA"
 ORDER_EMAIL = f"""\

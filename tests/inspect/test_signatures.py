@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from archive.errors import UsageError
-from archive.inspect import inspect_file, name_hints
-from archive.inspect.signatures import looks_like_email, match
+from archive.intake.inspect import inspect_file, name_hints
+from archive.intake.inspect.signatures import looks_like_email, match
 
 
 @pytest.mark.parametrize(("head", "fmt"), [

@@ -9,11 +9,11 @@ from pathlib import Path
 import blake3
 import pytest
 
-from archive import hashing
+from archive.storage import hashing
 from archive.errors import IntegrityError
 from archive.ops.restore import copy_verified
-from archive.store import Store
-from archive.writeback import STEP, Writeback, WritebackWriter, fileno_of
+from archive.storage.store import Store
+from archive.storage.writeback import STEP, Writeback, WritebackWriter, fileno_of
 
 SIZE = hashing.PIPELINE_FROM + 3 * 1024 * 1024 + 17      # past the threaded threshold, unaligned
 

@@ -217,7 +217,7 @@ def test_without_a_usable_index_the_files_are_read(catalog: Catalog, paths: tupl
 
 
 def test_the_snapshot_lists_every_manifest_with_its_digest(catalog: Catalog) -> None:
-    from archive.hashing import hash_bytes
+    from archive.storage.hashing import hash_bytes
     snap = catalog.snapshot()
     assert snap is not None
     assert [r.id for r in snap.releases] == sorted(r.id for r in catalog.releases())

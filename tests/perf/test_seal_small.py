@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from archive import seal as seal_mod
-from archive.seal import unseal
-from archive.seal_small import SMALL_MAX, seal_small
+from archive.seal import engine as seal_mod
+from archive.seal.engine import unseal
+from archive.seal.small import SMALL_MAX, seal_small
 
 PASSWORD = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"
 SALT = bytes(range(16))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from archive.hashing import hash_bytes
-from archive.ledger import BAD, MISSING, PRESENT, Ledger
+from archive.storage.hashing import hash_bytes
+from archive.replicate.ledger import BAD, MISSING, PRESENT, Ledger
 from archive.ops.status import Policy, ReleaseStatus, copies_by_remote, release_refs, status
 from archive.ops.verdict import NO_INSTALLER
-from archive.remotes import RemoteSpec
-from archive.store import Store
+from archive.replicate.remotes import RemoteSpec
+from archive.storage.store import Store
 from manifests.codec import release_to_toml
 from manifests.errors import ManifestInvalid
 from manifests.model import Artifact, Release, release_id

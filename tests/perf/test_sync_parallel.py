@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import archive.ops.sync as sync_ops
-import archive.plan as plan_mod
-from archive.ledger import PRESENT, Ledger
-from archive.plan import plan_units
-from archive.store import Store
-from archive.units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, unit_name_of_key
+import archive.replicate.sync as sync_ops
+import archive.replicate.plan as plan_mod
+from archive.replicate.ledger import PRESENT, Ledger
+from archive.replicate.plan import plan_units
+from archive.storage.store import Store
+from archive.replicate.units import KEY_UNIT, KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, unit_name_of_key
 from tests.conftest import PASSPHRASE
 from tests.support.manifest_edit import edited
 

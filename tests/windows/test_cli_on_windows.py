@@ -152,7 +152,7 @@ def test_a_big_installer_takes_the_portable_copy_path(
     """Past PIPELINE_FROM a file is copied and hashed by the read -> hash -> write threads that
     stand in for copy_file_range, which Windows does not have; sealing it too."""
     win = windows_python
-    shown = ok(win.run("-c", "import os; from archive.hashing import PIPELINE_FROM; "
+    shown = ok(win.run("-c", "import os; from archive.storage.hashing import PIPELINE_FROM; "
                              "print(hasattr(os, 'copy_file_range'), PIPELINE_FROM)")).out.split()
     assert shown[0] == "False"
     big = tmp_path / "in" / "big-setup.exe"

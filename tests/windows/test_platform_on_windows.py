@@ -1,4 +1,4 @@
-"""What archive/oscompat.py does differently on Windows, checked on Windows CPython (Wine)."""
+"""What archive/system/oscompat.py does differently on Windows, checked on Windows CPython (Wine)."""
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +10,7 @@ from .test_cli_on_windows import ok
 HOLD_THE_LOCK = """
 import sys
 from pathlib import Path
-from archive.lock import store_lock
+from archive.system.lock import store_lock
 with store_lock(Path(sys.argv[1]), "arkeep sync"):
     print("held", flush=True)
     sys.stdin.read()
@@ -18,7 +18,7 @@ with store_lock(Path(sys.argv[1]), "arkeep sync"):
 
 READ_ONLY = """
 import os, sys
-from archive import oscompat
+from archive.system import oscompat
 target, new = sys.argv[1] + "\\\\object", sys.argv[1] + "\\\\tmp"
 for path, data in ((target, b"old"), (new, b"new")):
     with open(path, "wb") as f:
@@ -35,7 +35,7 @@ print(os.path.exists(target))
 def test_the_default_store_is_in_localappdata(windows_python: WindowsPython) -> None:
     # Wine sets %LOCALAPPDATA% from its own profile whatever the Linux side says: compare with it
     shown = ok(windows_python.run(
-        "-c", "import os; from archive.store import default_store_path; "
+        "-c", "import os; from archive.storage.store import default_store_path; "
               "print(os.environ['LOCALAPPDATA']); print(default_store_path())"))
     local, store = shown.out.splitlines()
     assert local.endswith("AppData\\Local")

@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ...errors import UsageError
-from ..context import Context, read_secret_file
+from archive.cli.context import Context, read_secret_file
+from archive.errors import UsageError
 
 HELP = "archive installers with their licence files, invoices and key"
 EXAMPLES = """examples:
@@ -95,9 +95,9 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import human_size
-    from ...ops.add import AddRequest, add_release
-    from ...ops.purchase import LicenseFields
+    from archive.intake.purchase import LicenseFields
+    from archive.ops.add import AddRequest, add_release
+    from archive.present.humanize import human_size
     
     store = ctx.open_store()
     key = read_key(args)
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _price(text: str | None, currency: str | None) -> tuple[str | None, str | None]:
     """--price read as import and scan read prices ('12,50', '89,90 €', '$1,299.00'); a
     currency it names is kept unless --currency says another."""
-    from ...importers.fields import parse_price
+    from archive.intake.importers.fields import parse_price
 
     currency = currency.upper() if currency else None
     if text is None:
@@ -179,8 +179,8 @@ def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
     """Inspect the first installer for what the flags left out (the flags always win). Without
     --product and --version the file must say them; with both, a file that cannot be read is
     archived as named (as before inspection was tried), without a word."""
-    from ...inspect import inspect_file
-    from ...ops.add import check_input_file
+    from archive.intake.inspect import inspect_file
+    from archive.ops.add import check_input_file
 
     check_input_file(path)
     named = args.product is not None and args.release_version is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..context import Context
+from archive.cli.context import Context
 
 if TYPE_CHECKING:
-    from ...store import Store
+    from archive.storage.store import Store
 
 LIST_EXAMPLES = """examples:
   arkeep list
@@ -49,7 +49,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     else:
         lines = store.catalog.lines(args.query, damaged)
         if lines is None:           # no usable index: read the manifests
-            from ...listing import list_line
+            from archive.present.listing import list_line
             lines = [list_line(r) for r in store.catalog.search(args.query, damaged)]
     status = 0
     for exc in damaged:
@@ -66,13 +66,13 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
         return status
     if not ctx.quiet:
-        from ...listing import columns
+        from archive.present.listing import columns
         ctx.out.write("\n".join(columns(lines)) + "\n")
     return status
 
 
 def _list_licences(args: argparse.Namespace, ctx: Context, store: Store) -> int:
-    from ...ops.licences import entry_data, entry_line, licence_entries
+    from archive.ops.licences import entry_data, entry_line, licence_entries
 
     damaged: list = []
     entries = licence_entries(store, damaged)
@@ -93,8 +93,8 @@ def _list_licences(args: argparse.Namespace, ctx: Context, store: Store) -> int:
 
 
 def _show_licence(args: argparse.Namespace, ctx: Context, store: Store) -> int:
-    from ...keys import SecretBox
-    from ...ops.licences import entry_data, entry_text, licence_entry
+    from archive.crypto.keys import SecretBox
+    from archive.ops.licences import entry_data, entry_text, licence_entry
 
     entry = licence_entry(store, args.release)
     box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
@@ -106,9 +106,9 @@ def _show_licence(args: argparse.Namespace, ctx: Context, store: Store) -> int:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    from ...keys import SecretBox
-    from ...ops.licences import is_licence_ref
-    from ...ops.render import license_data, release_data, release_text
+    from archive.crypto.keys import SecretBox
+    from archive.ops.licences import is_licence_ref
+    from archive.present.render import license_data, release_data, release_text
 
     store = ctx.open_store()
     if is_licence_ref(store, args.release):

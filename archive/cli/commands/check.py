@@ -5,13 +5,13 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..context import Context
+from archive.cli.context import Context
 
 if TYPE_CHECKING:
-    from ...keys import SecretBox
-    from ...ops.status import Policy
-    from ...remotes import RemoteSpec
-    from ...store import Store
+    from archive.crypto.keys import SecretBox
+    from archive.ops.status import Policy
+    from archive.replicate.remotes import RemoteSpec
+    from archive.storage.store import Store
 
 EXAMPLES = """examples:
   arkeep check "Adobe Photoshop CS6@13.0"
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def secret_box(store: Store, ctx: Context, ask: bool) -> SecretBox | None:
     """The store's SecretBox when the passphrase is at hand without asking (or --unlock); else None."""
-    from ...keys import SecretBox
+    from archive.crypto.keys import SecretBox
 
     if ask or ctx.passphrase_file is not None or os.environ.get("ARKEEP_PASSPHRASE") is not None:
         return SecretBox.for_secret(ctx.unlock(store))
@@ -54,10 +54,10 @@ def print_readiness(ctx: Context, data: dict[str, Any], verbose: bool = True) ->
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.check import check_release
-    from ...ops.status import Policy
-    from ...remotes import load_remotes
-    from ..replicas import ledger_of
+    from archive.cli.replicas import ledger_of
+    from archive.ops.check import check_release
+    from archive.ops.status import Policy
+    from archive.replicate.remotes import load_remotes
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_ready(store: Store, ctx: Context, policy: Policy, remotes: dict[str, RemoteSpec]) -> int:
     """`arkeep status --ready`: the verdict of `check` for every release."""
-    from ...ops.check import check_all, licences_without_release
-    from ..replicas import ledger_of
+    from archive.cli.replicas import ledger_of
+    from archive.ops.check import check_all, licences_without_release
 
     box = secret_box(store, ctx, ask=False)
     damaged: list[Any] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..context import Context
+from archive.cli.context import Context
 
 SHELLS = ("bash", "zsh", "fish")
 EXAMPLES = """examples:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ..completion_scripts import bash_script, command_tree, fish_script, zsh_script
+    from archive.cli.completion_scripts import bash_script, command_tree, fish_script, zsh_script
 
     tree = command_tree(args.root_parser)
     script = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell](tree)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...errors import UsageError
-from ..context import Context
+from archive.cli.context import Context
+from archive.errors import UsageError
 
 EXAMPLES = """examples:
   arkeep export "GNU Hello@2.10-3" --zip hello-2.10-3.zip
@@ -52,8 +52,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return run_bagit(args, ctx)
     if args.reveal:
         raise UsageError("--reveal is for --bagit and --csv; the zip always holds the key, encrypted")
-    from ...humanize import human_size
-    from ...ops.export import export_zip
+    from archive.ops.export import export_zip
+    from archive.present.humanize import human_size
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import human_size
-    from ...ops.bagit_export import export_bag
+    from archive.ops.bagit_export import export_bag
+    from archive.present.humanize import human_size
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -101,8 +101,8 @@ def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_csv(args: argparse.Namespace, ctx: Context) -> int:
-    from ...keys import SecretBox
-    from ...ops.inventory import export_csv
+    from archive.crypto.keys import SecretBox
+    from archive.ops.inventory import export_csv
 
     store = ctx.open_store()
     releases = [store.catalog.resolve(args.release)] if args.release else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..context import Context, has_terminal, read_secret_file
+from archive.cli.context import Context, has_terminal, read_secret_file
 
 FORMATS = ("1password", "1pux", "1password-csv", "bitwarden", "bitwarden-json", "bitwarden-csv",
            "keepass", "kdbx", "keepassxc-csv", "lastpass", "csv")
@@ -67,9 +67,9 @@ def _database_password(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...importers import check_import_file, import_file, resolve_format
-    from ...importers.keepass import is_kdbx
-    from ...ops.import_licenses import apply_import, plan_import, result_data
+    from archive.intake.import_licenses import apply_import, plan_import, result_data
+    from archive.intake.importers import check_import_file, import_file, resolve_format
+    from archive.intake.importers.keepass import is_kdbx
 
     store = ctx.open_store()
     fmt = resolve_format(args.format)

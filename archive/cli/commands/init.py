@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..context import Context
+from archive.cli.context import Context
 
 HELP = "create a new store with a fresh archive secret"
 EXAMPLES = """examples:
@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.init import init_store
-    from ...passphrase_strength import check_new_passphrase
+    from archive.crypto.passphrase_strength import check_new_passphrase
+    from archive.ops.init import init_store
 
     passphrase = ctx.passphrase(confirm=True, prompt="New passphrase: ")
     check_new_passphrase(passphrase, args.weak_passphrase_ok, ctx.note, (ctx.store_path.name,))

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..context import Context
+from archive.cli.context import Context
 
 HELP = "read product, vendor, version and platform from an installer, without running it"
 EXAMPLES = """examples:
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...inspect import inspect_file
+    from archive.intake.inspect import inspect_file
 
     found = inspect_file(args.file)
     if ctx.json:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def describe(found: Any, indent: str = "") -> list[str]:
     """An inspection as lines of text: each value with where it was read."""
-    from ...humanize import human_size
+    from archive.present.humanize import human_size
 
     lines = [f"{indent}{found.path}", f"{indent}  format          {found.label}, {human_size(found.size)}"]
     rows = found.ordered_fields()

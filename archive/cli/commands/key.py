@@ -6,11 +6,11 @@ import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import UsageError
-from ..context import Context, has_terminal, read_secret_file
+from archive.cli.context import Context, has_terminal, read_secret_file
+from archive.errors import UsageError
 
 if TYPE_CHECKING:
-    from ...store import Store
+    from archive.storage.store import Store
 
 EXAMPLES = """examples:
   arkeep key passwd --new-passphrase-file new.txt
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
     """The new passphrase, judged (passphrase_strength) before it replaces the old one."""
-    from ...passphrase_strength import check_new_passphrase
+    from archive.crypto.passphrase_strength import check_new_passphrase
 
     if args.new_passphrase_file is not None:
         new = read_secret_file(args.new_passphrase_file, "passphrase file")
@@ -71,8 +71,8 @@ def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
-    from ... import keys
-    from ...remote_config import FIELD as REMOTES_FIELD
+    from archive.crypto import keys
+    from archive.replicate.remote_config import FIELD as REMOTES_FIELD
 
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
@@ -99,12 +99,11 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
     """Put the new key file on every reachable remote that holds this archive's."""
+    from archive.cli.replicas import ledger_of
+    from archive.errors import ArkeepError
+    from archive.replicate.remotes import load_remotes, open_remote
+    from archive.replicate.replica_key import push_after_passwd, store_wrapping
     from backends.errors import BackendError
-
-    from ...errors import ArkeepError
-    from ...remotes import load_remotes, open_remote
-    from ...replica_key import push_after_passwd, store_wrapping
-    from ..replicas import ledger_of
 
     updated: list[str] = []
     missed: dict[str, str] = {}
@@ -125,9 +124,9 @@ def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
-    from ... import keys
-    from ...ops.kit_html import write_kit
-    from ...remotes import load_remotes
+    from archive.crypto import keys
+    from archive.present.kit_html import write_kit
+    from archive.replicate.remotes import load_remotes
 
     store = ctx.open_store()
     if args.recovery_kit.exists():

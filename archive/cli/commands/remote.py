@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..context import Context
+from archive.cli.context import Context
 
 EXAMPLES = """examples:
   arkeep remote add nas /mnt/nas/arkeep
@@ -70,12 +70,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
-    from ...remotes import load_remotes, open_remote, refuse_same_place, save_remote, spec_for
+    from archive.replicate.remotes import (
+        load_remotes,
+        open_remote,
+        refuse_same_place,
+        save_remote,
+        spec_for,
+    )
 
     store = ctx.open_store()
     with store.writing("arkeep remote add"):
         if args.name in load_remotes(store):
-            from ...errors import UsageError
+            from archive.errors import UsageError
             raise UsageError(f"a remote named '{args.name}' exists already; `arkeep remote remove` it first")
         spec = spec_for(args.name, args.url, drive=args.drive, offsite=args.offsite,
                         endpoint_url=args.endpoint_url, create_bucket=not args.no_create_bucket,
@@ -92,9 +98,9 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count
-    from ...ledger import Ledger
-    from ...remotes import load_remotes
+    from archive.present.humanize import count
+    from archive.replicate.ledger import Ledger
+    from archive.replicate.remotes import load_remotes
     
     store = ctx.open_store()
     remotes = load_remotes(store)
@@ -116,8 +122,8 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_remove(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ledger import Ledger
-    from ...remotes import delete_remote
+    from archive.replicate.ledger import Ledger
+    from archive.replicate.remotes import delete_remote
     
     store = ctx.open_store()
     with store.writing("arkeep remote remove"):

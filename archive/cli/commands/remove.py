@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ...errors import UsageError
-from ..context import Context
+from archive.cli.context import Context
+from archive.errors import UsageError
 
 REMOVE_HELP = "remove a release (or a licence record) from the archive"
 REMOVE_DESCRIPTION = """\
@@ -49,10 +49,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_remove(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count, human_size
-    from ...ops.remove import remove_license, remove_release
-    from ..confirm import confirmed
-    from ..replicas import ledger_of
+    from archive.cli.confirm import confirmed
+    from archive.cli.replicas import ledger_of
+    from archive.ops.remove import remove_license, remove_release
+    from archive.present.humanize import count, human_size
 
     if (args.release is None) == (args.license_id is None):
         raise UsageError("give either PRODUCT@VERSION or --license ID")
@@ -89,10 +89,10 @@ def run_remove(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_prune(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count, human_size
-    from ...ops.remove import prune, unreferenced
-    from ..confirm import confirmed
-    from ..replicas import ledger_of
+    from archive.cli.confirm import confirmed
+    from archive.cli.replicas import ledger_of
+    from archive.ops.remove import prune, unreferenced
+    from archive.present.humanize import count, human_size
 
     store = ctx.open_store()
     with store.writing("arkeep prune"), ledger_of(store) as ledger:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..context import Context
+from archive.cli.context import Context
 
 if TYPE_CHECKING:
-    from ...store import Store
+    from archive.storage.store import Store
 
 REPAIR_EXAMPLES = """examples:
   arkeep verify --all && arkeep repair
@@ -50,10 +50,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.repair import repair
-    from ...remote_config import refresh_key_file
-    from ...remotes import load_remotes
-    from ..replicas import chosen_remotes, ledger_of, open_backends
+    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.replicate.remote_config import refresh_key_file
+    from archive.replicate.remotes import load_remotes
+    from archive.replicate.repair import repair
 
     store = ctx.open_store()
     # A store without remotes still has local mending to do (documents kept plain by an older
@@ -99,11 +99,11 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
-    from ...errors import WrongPassphrase
-    from ...humanize import count
-    from ...ops.rebuild import finish_rebuild, rebuild
-    from ...remote_config import restore_remotes
-    from ...remotes import open_url
+    from archive.errors import WrongPassphrase
+    from archive.present.humanize import count
+    from archive.replicate.rebuild import finish_rebuild, rebuild
+    from archive.replicate.remote_config import restore_remotes
+    from archive.replicate.remotes import open_url
 
     _check_source(args.source)
     name = _replica_name(ctx, args)
@@ -146,9 +146,9 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
 def _replica_name(ctx: Context, args: argparse.Namespace) -> str:
     """The name the replica goes by in the ledger: that of the configured remote at the same
     place when the store already has one, else --name (refused if it names another place)."""
-    from ...errors import UsageError
-    from ...remotes import load_remotes, place, same_place, spec_for
-    from ...store import Store
+    from archive.errors import UsageError
+    from archive.replicate.remotes import load_remotes, place, same_place, spec_for
+    from archive.storage.store import Store
 
     if not (ctx.store_path / "arkeep.toml").exists():
         return args.name
@@ -167,8 +167,8 @@ def _replica_name(ctx: Context, args: argparse.Namespace) -> str:
 def _keep_replica_as_remote(store: Store, name: str, args: argparse.Namespace) -> str:
     """Add the replica as a remote unless one at the same place is configured; return its name.
     A remote brought back from the replica's configuration takes over what the ledger learnt."""
-    from ...ledger import Ledger
-    from ...remotes import load_remotes, same_place, save_remote, spec_for
+    from archive.replicate.ledger import Ledger
+    from archive.replicate.remotes import load_remotes, same_place, save_remote, spec_for
 
     spec = spec_for(name, args.source, endpoint_url=args.endpoint_url)
     other = same_place(store, spec)
@@ -186,10 +186,9 @@ def _check_source(source: str) -> None:
     import os
     from pathlib import Path
 
+    from archive.errors import UsageError
+    from archive.system.paths import local_source_problem
     from backends import kind_of
-
-    from ...errors import UsageError
-    from ...paths import local_source_problem
 
     if kind_of(source) == "dir":
         problem = local_source_problem(Path(os.path.expanduser(source.removeprefix("file://"))))

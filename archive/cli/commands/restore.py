@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..context import Context
+from archive.cli.context import Context
 
 EXAMPLES = """examples:
   arkeep restore "Adobe Photoshop CS6@13.0" --to ~/Restored/photoshop
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.restore import needs_secret, restore_release
+    from archive.ops.restore import needs_secret, restore_release
     
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -61,10 +61,10 @@ def _reader(store, release, name, secret):  # type: ignore[no-untyped-def]
     against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
     import os
 
-    from ...remotes import get_remote
-    from ...sealing import unseal_unit_to_file
-    from ...units import UnitNamer
-    from ..replicas import ledger_of, open_backends
+    from archive.cli.replicas import ledger_of, open_backends
+    from archive.replicate.remotes import get_remote
+    from archive.replicate.units import UnitNamer
+    from archive.seal.from_store import unseal_unit_to_file
 
     spec = get_remote(store, name)
     with ledger_of(store) as ledger:

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...errors import EXIT_PROBLEM, UsageError
-from ..context import Context, has_terminal
+from archive.cli.context import Context, has_terminal
+from archive.errors import EXIT_PROBLEM, UsageError
 
 HELP = "find installers, licence files and receipts in a folder and propose releases"
 EXAMPLES = """examples:
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.scan import apply_licences, apply_plan, plan_data, plan_scan
+    from archive.intake.scan import apply_licences, apply_plan, plan_data, plan_scan
 
     if args.yes and not args.apply:
         raise UsageError("--yes only goes with --apply")
@@ -113,8 +113,8 @@ def confirm(ctx: Context, count: int, licences: int = 0) -> bool:
 
 
 def plan_lines(plan: Any, reveal: bool) -> list[str]:
-    from ...ops.receipts import mask_key
-    from ...ops.scan import shown_key
+    from archive.intake.receipts import mask_key
+    from archive.intake.scan import shown_key
 
     def rel(p: Path) -> str:
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..context import Context
+from archive.cli.context import Context
 
 MARKS = {"restorable": "OK     ", "at risk": "AT RISK", "not restorable": "NOT RESTORABLE"}
 
@@ -37,9 +37,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
-    from ...ops.status import whereis
-    from ...remotes import load_remotes
-    from ..replicas import ledger_of
+    from archive.cli.replicas import ledger_of
+    from archive.ops.status import whereis
+    from archive.replicate.remotes import load_remotes
     
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -58,16 +58,16 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count
-    from ...ops.status import Policy, status
-    from ...remotes import load_remotes
-    from ..replicas import ledger_of
+    from archive.cli.replicas import ledger_of
+    from archive.ops.status import Policy, status
+    from archive.present.humanize import count
+    from archive.replicate.remotes import load_remotes
     
     store = ctx.open_store()
     policy = Policy.from_config(store.config)
     remotes = load_remotes(store)
     if args.ready:
-        from .check import run_ready
+        from archive.cli.commands.check import run_ready
         return run_ready(store, ctx, policy, remotes)
     with ledger_of(store) as ledger:
         results, notes = status(store, ledger, remotes, policy)

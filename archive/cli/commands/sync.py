@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ...errors import EXIT_ENVIRONMENT, ArkeepError
-from ..context import Context
+from archive.cli.context import Context
+from archive.errors import EXIT_ENVIRONMENT, ArkeepError
 
 if TYPE_CHECKING:
-    from ...ops.sync import RemoteSyncResult
+    from archive.replicate.sync import RemoteSyncResult
 
 EXAMPLES = """examples:
   arkeep sync                 every remote; drives that are not plugged in are skipped
@@ -36,14 +36,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.errors import IndexStale
+    from archive.present.humanize import count, human_size
+    from archive.replicate.plan import UnitPlan, replan_on_stale
+    from archive.replicate.remote_config import refresh_key_file
+    from archive.replicate.sync import sync_remote
     from backends.errors import BackendError
-
-    from ...errors import IndexStale
-    from ...humanize import count, human_size
-    from ...ops.sync import sync_remote
-    from ...plan import UnitPlan, replan_on_stale
-    from ...remote_config import refresh_key_file
-    from ..replicas import chosen_remotes, ledger_of, open_backends
 
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _sent(result: RemoteSyncResult, size: str) -> str:
     """'sent 5 units (1.2 MiB) and the key file, 3 already there': the key file is no unit,
     so the counts agree with the next sync's 'up to date (8 units)'."""
-    from ...humanize import count
+    from archive.present.humanize import count
 
     units = result.pushed - result.key_sent
     text = f"sent {count(units, 'unit')} ({size})" if units else "sent no unit"

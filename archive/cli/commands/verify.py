@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ...errors import EXIT_ENVIRONMENT
-from ..context import Context
+from archive.cli.context import Context
+from archive.errors import EXIT_ENVIRONMENT
 
 if TYPE_CHECKING:
-    from ...ops.verify import VerifyReport
-    from ...store import Store
+    from archive.ops.verify import VerifyReport
+    from archive.storage.store import Store
 
 EXAMPLES = """examples:
   arkeep verify                  re-hash every object, check every manifest
@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ...humanize import count, human_size
-    from ...ops.verify import VerifyReport, verify_store
+    from archive.ops.verify import VerifyReport, verify_store
+    from archive.present.humanize import count, human_size
     
     store = ctx.open_store()
     report = VerifyReport()
@@ -90,13 +90,12 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     is the one remote asked for: "OK, 0 units checked" would be a false comfort. Returns how
     many remotes could not be reached.
     """
+    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.ops.verify import Finding
+    from archive.replicate.plan import UnitPlan, replan_on_stale
+    from archive.replicate.replica_key import read_replica_key
+    from archive.replicate.verify_remote import verify_remote
     from backends.errors import BackendError, NotConnected
-
-    from ...ops.verify import Finding
-    from ...ops.verify_remote import verify_remote
-    from ...plan import UnitPlan, replan_on_stale
-    from ...replica_key import read_replica_key
-    from ..replicas import chosen_remotes, ledger_of, open_backends
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     passphrase = ctx.passphrase()

@@ -1,0 +1,1 @@
+"""Secrets: the wrapped archive key, what is derived from it, and documents encrypted at rest."""

@@ -1,0 +1,1 @@
+"""Intake: reading installers, receipts and password-manager exports into licence data."""

@@ -1,0 +1,325 @@
+"""`arkeep sync`: push to each remote the units it lacks; one listing per remote.
+
+Order on every remote: the wrapped key, then objects, then licence records, then releases, so
+a remote never holds a manifest whose objects are missing. A unit is recorded as present only
+after the backend has committed it (rename, completed upload); a killed sync is resumed by
+running it again, since the next listing shows exactly what made it.
+
+Small units (manifests, small objects) are sealed and written by a pool of WORKERS threads, so
+the per-unit round trips (a fsync and a rename on a disk, a request on S3) overlap; a big object
+streams alone, its own sealing pipeline already keeping both cores busy. Each kind still
+finishes before the next starts, so the order above holds. The ledger learns of committed
+units in batches: a unit is never recorded before it is durably on the remote, and a unit
+committed but not yet recorded when sync is killed is found by the next listing.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from archive.crypto.keys import zip_password
+from archive.crypto.objcrypt import open_plain
+from archive.errors import IntegrityError
+from archive.replicate.ledger import (
+    BAD,
+    HOW_LISTED,
+    HOW_READ,
+    HOW_WRITTEN,
+    MISSING,
+    PRESENT,
+    UNKNOWN,
+    Ledger,
+)
+from archive.replicate.plan import UnitPlan, WantedUnit
+from archive.replicate.replica_key import bring_key_file_up_to_date, store_wrapping
+from archive.replicate.retire import delete_retired, retired_units
+from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
+from archive.seal.engine import SealResult
+from archive.seal.from_store import seal_unit, sealed_revision, unseal_unit_bytes
+from archive.seal.small import SMALL_MAX, seal_small
+from archive.storage.hashing import hash_bytes
+from archive.storage.store import Store
+from archive.storage.writeback import WritebackWriter
+from backends.base import Backend
+from backends.errors import BackendError, NotConnected, UnconfirmedWrite
+
+ProgressFor = Callable[[str, int], Callable[[int], None] | None]
+
+WORKERS = 4                     # small units in flight at once
+PARALLEL_FROM = 8               # fewer small units than this go one by one (threads not worth it)
+BIG_UNIT = 8 * 1024 * 1024      # from this size an object streams alone, in the calling thread
+LEDGER_BATCH = 256              # ledger rows per transaction while pushing
+
+# Leftovers of a killed write (a temp file on a directory or drive remote, an unfinished S3
+# upload) are removed at the start of every sync. A local writer locks its temp file, so a
+# write in progress is never touched there; unfinished uploads carry no such mark, so only
+# those started longer ago than this are aborted, sparing another machine's upload in progress.
+STALE_TEMP_AFTER = 24 * 3600
+
+
+@dataclass
+class RemoteSyncResult:
+    remote: str
+    status: str = "synced"            # synced | up-to-date | skipped | failed
+    message: str = ""
+    pushed: int = 0
+    pushed_bytes: int = 0
+    present: int = 0
+    last_seen: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+    pushed_units: list[WantedUnit] = field(default_factory=list)
+    removed: int = 0                  # units of removed releases and pruned objects deleted
+    key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
+    # manifests this remote holds in a newer revision than the store: not overwritten
+    newer_remote: list[WantedUnit] = field(default_factory=list)
+
+
+# What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
+# rather than character by character; with 20,000 units that was a tenth of a no-op sync):
+# units/ab/<ab + 62 hex>.zip
+_UNIT_KEY = re.compile(r"units/([0-9a-f]{2})/(\1[0-9a-f]{62})\.zip")
+
+
+def listing(backend: Backend) -> dict[str, int]:
+    """Unit name -> size, from one recursive listing."""
+    found: dict[str, int] = {}
+    match = _UNIT_KEY.fullmatch
+    for info in backend.list("units/"):
+        m = match(info.key)
+        if m is not None:
+            found[m.group(2)] = info.size
+    return found
+
+
+def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, ledger: Ledger,
+                progress_for: ProgressFor | None = None) -> RemoteSyncResult:
+    result = RemoteSyncResult(backend.name)
+    try:
+        backend.check()
+    except NotConnected:
+        result.status, result.last_seen = "skipped", ledger.last_seen(backend.name)
+        seen = f"last seen {result.last_seen:%Y-%m-%d %H:%M} UTC" if result.last_seen else "never seen"
+        result.message = f"not connected, {seen}"
+        return result
+    ledger.seen(backend.name)
+    backend.journal_uploads(store.state_dir / "uploads" / backend.name)
+    try:
+        backend.cleanup_temp(older_than=STALE_TEMP_AFTER)
+    except BackendError:
+        pass  # housekeeping only: if the remote cannot be written, the writes below say so
+    present = listing(backend)
+    known = _known_copies(ledger, backend.name)
+    held = sum(1 for copy in known.values() if copy.state == PRESENT)
+    had_key = ledger.key_file_wrapping(backend.name) is not None
+    if bring_key_file_up_to_date(backend, store, held, had_key, bool(present))[1]:
+        result.pushed += 1
+        result.key_sent = True
+    wrapping = store_wrapping(store)
+    if wrapping:
+        ledger.key_file_seen(backend.name, wrapping)
+    todo = _reconcile(backend, secret, plan, present, known, ledger, result)
+    result.present = len(plan.units) - len(todo)
+    total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
+    progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
+    _push_all(backend, secret, todo, ledger, progress, result)
+    retired = retired_units(store, secret, plan, ledger)
+    if retired:
+        result.removed = delete_retired(backend, retired, present, ledger)
+    ledger.seen(backend.name, synced=True)
+    if result.pushed == 0 and result.removed == 0:
+        result.status = "up-to-date"
+    return result
+
+
+class _Known:
+    """What the ledger says of one copy, as far as sync needs it (no dates parsed)."""
+
+    __slots__ = ("size", "source_digest", "state")
+
+    def __init__(self, state: str, size: int | None, source_digest: str | None) -> None:
+        self.state, self.size, self.source_digest = state, size, source_digest
+
+
+def _known_copies(ledger: Ledger, remote: str) -> dict[str, _Known]:
+    """The ledger's rows for `remote`, read in one query: with 20,000 units, building full Copy
+    records (three dates parsed each) cost more than the rest of a sync with nothing to do."""
+    rows = ledger.db.execute("SELECT unit, state, size, source_digest FROM copies WHERE remote=?",
+                             (remote,))
+    return {unit: _Known(state, size, digest) for unit, state, size, digest in rows}
+
+
+def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
+               known: dict, ledger: Ledger, result: RemoteSyncResult) -> list[WantedUnit]:
+    """Bring the ledger in line with the listing; return the units to push, in push order."""
+    todo: list[WantedUnit] = []
+    with ledger.transaction():
+        for name, copy in known.items():
+            if name not in present and copy.state == PRESENT:
+                ledger.mark(backend.name, name, MISSING)
+    with ledger.transaction():      # one commit (one fsync) for what the listing taught us
+        _compare(backend, secret, plan, present, known, ledger, todo, result)
+    return todo
+
+
+def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
+             known: dict, ledger: Ledger, todo: list[WantedUnit],
+             result: RemoteSyncResult) -> None:
+    for wanted in plan.units:
+        name = wanted.unit.name
+        copy = known.get(name)
+        if name not in present:
+            todo.append(wanted)
+            continue
+        if copy is not None and copy.state == BAD:
+            todo.append(wanted)
+            continue
+        if copy is not None and copy.size is not None and copy.size != present[name]:
+            ledger.mark(backend.name, name, BAD)
+            todo.append(wanted)
+            continue
+        if wanted.unit.kind == KIND_OBJECT:
+            if copy is None or copy.state != PRESENT:
+                ledger.record(backend.name, name, wanted.unit.kind, wanted.unit.ref, PRESENT,
+                              present[name], wanted.source_digest, HOW_LISTED)
+            continue
+        if copy is not None and copy.state == PRESENT and copy.source_digest == wanted.source_digest:
+            continue
+        theirs = remote_revision(backend, secret, wanted)
+        if theirs is not None and theirs[1] == wanted.expected_digest:
+            ledger.record(backend.name, name, wanted.unit.kind, wanted.unit.ref, PRESENT,
+                          present[name], wanted.source_digest, HOW_READ)
+        elif theirs is not None and theirs[0] > wanted.revision:
+            result.newer_remote.append(wanted)
+            result.errors.append(f"{wanted.labels[0][0]} / {wanted.labels[0][1]}: holds revision "
+                          f"{theirs[0]}, newer than this store's {wanted.revision} (written "
+                          "elsewhere, or this store was rolled back); not overwritten: "
+                          "`arkeep repair` takes it")
+        else:
+            todo.append(wanted)
+
+
+def remote_revision(backend: Backend, secret: bytes, wanted: WantedUnit) -> tuple[int, str] | None:
+    """(revision, BLAKE3 of the plaintext) of a manifest unit on a remote; None if it cannot be
+    read or does not authenticate (then it is no copy to keep)."""
+    try:
+        with backend.open_read(wanted.unit.key) as f:
+            data = unseal_unit_bytes(f, wanted.unit, secret, backend.name)
+    except (IntegrityError, BackendError):
+        return None
+    return sealed_revision(data), hash_bytes(data)
+
+
+def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: Ledger,
+              progress: Callable[[int], None] | None, result: RemoteSyncResult) -> None:
+    """Push `todo` kind by kind (objects, licences, releases); small units in parallel."""
+    rows: list[tuple] = []
+
+    def done(wanted: WantedUnit, sealed: SealResult) -> None:
+        unit = wanted.unit
+        rows.append((backend.name, unit.name, unit.kind, unit.ref, PRESENT, sealed.sealed_size,
+                     wanted.source_digest, HOW_WRITTEN))
+        if len(rows) >= LEDGER_BATCH:
+            ledger.record_many(rows)
+            rows.clear()
+        result.pushed += 1
+        result.pushed_bytes += wanted.size
+        result.pushed_units.append(wanted)
+
+    try:
+        for kind in (KIND_OBJECT, KIND_LICENSE, KIND_RELEASE):
+            group = [w for w in todo if w.unit.kind == kind]
+            # size_hint: a manifest's exact size needs it sealed, which the workers do.
+            _push_parallel(backend, secret, [w for w in group if w.size_hint < BIG_UNIT], progress,
+                           done)
+            for wanted in group:
+                if wanted.size_hint >= BIG_UNIT:
+                    done(wanted, _push(backend, secret, wanted, progress))
+    except UnconfirmedWrite as exc:
+        # Not present, not deleted: whatever the remote holds there is checked again later.
+        for wanted in todo:
+            if wanted.unit.key == exc.key:
+                rows.append((backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref,
+                             UNKNOWN, None))
+        raise
+    finally:
+        if rows:
+            ledger.record_many(rows)
+
+
+def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
+                   progress: Callable[[int], None] | None,
+                   done: Callable[[WantedUnit, SealResult], None]) -> None:
+    """Push small units with WORKERS threads; results are handled here, in the calling thread.
+
+    On the first failure nothing new starts, the units in flight finish (and are recorded),
+    and the failure is raised.
+    """
+    if len(units) < PARALLEL_FROM:
+        for wanted in units:
+            done(wanted, _push(backend, secret, wanted, None))
+            if progress:
+                progress(wanted.size)
+        return
+    queue = deque(units)
+    running: dict[Future, WantedUnit] = {}
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sync") as pool:
+        while running or (queue and error is None):
+            while queue and error is None and len(running) < 2 * WORKERS:
+                wanted = queue.popleft()
+                running[pool.submit(_push, backend, secret, wanted, None)] = wanted
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                wanted = running.pop(future)
+                try:
+                    sealed = future.result()
+                except BaseException as exc:  # noqa: BLE001 - the first one is raised below
+                    error = error or exc
+                    continue
+                done(wanted, sealed)
+                if progress:
+                    progress(wanted.size)
+    if error is not None:
+        raise error
+
+
+def _worth_deflating(sample: bytes) -> bool:
+    """seal.seal's rule for objects, applied before choosing the one-thread sealer."""
+    return bool(sample) and len(zlib.compress(sample, 1)) < 0.9 * len(sample)
+
+
+def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
+          progress: Callable[[int], None] | None) -> SealResult:
+    """Seal one unit into its key on the remote; return what was written (not yet recorded)."""
+    unit = wanted.unit
+    with backend.open_write(unit.key) as out:
+        if wanted.data is not None:
+            sealed = seal_small(wanted.data, out, password=zip_password(secret),
+                                entry_name=unit.entry_name)
+            if progress:
+                progress(len(wanted.data))
+        else:
+            assert wanted.path is not None
+            with open_plain(wanted.path, secret) as src:
+                if wanted.size <= SMALL_MAX:
+                    data = src.read(SMALL_MAX + 1)
+                if wanted.size <= SMALL_MAX and len(data) == wanted.size \
+                        and not _worth_deflating(data):
+                    sealed = seal_small(data, out, password=zip_password(secret),
+                                        entry_name=unit.entry_name)
+                else:
+                    src.seek(0)
+                    sealed = seal_unit(src, wanted.size, unit, WritebackWriter(out), secret,
+                                       progress)
+        if sealed.blake3 != wanted.expected_digest:
+            # The local object is corrupt or changed under us: raising inside the write makes the
+            # backend discard it, so bytes we did not mean to send never reach the remote.
+            raise IntegrityError(f"{', '.join(f'{r} / {n}' for r, n in wanted.labels)}: the local "
+                                 "copy does not match its BLAKE3; nothing was sent. Run "
+                                 "`arkeep verify` and `arkeep repair`")
+    return sealed

@@ -1,0 +1,270 @@
+"""BLAKE3-256 digests of files and streams, in large chunks; big files read, hashed and written
+by overlapping threads (blake3 and file I/O release the GIL)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import blake3
+
+CHUNK = 8 * 1024 * 1024
+# Below this size the thread pool costs more than it saves.
+THREADED_FROM = 16 * 1024 * 1024
+# Files from this size go through a thread pipeline: a reader thread fills PIPE_SLOTS buffers of
+# PIPE_CHUNK bytes while the hash (and the write, when copying) runs on the previous ones, so
+# the two cores work at once. Memory: PIPE_SLOTS x PIPE_CHUNK, whatever the file's size.
+PIPELINE_FROM = 16 * 1024 * 1024
+PIPE_CHUNK = 4 * 1024 * 1024
+PIPE_SLOTS = 4
+
+Progress = Callable[[int], None]
+
+
+def new_hasher(size_hint: int = 0) -> blake3.blake3:
+    if size_hint >= THREADED_FROM:
+        return blake3.blake3(max_threads=blake3.blake3.AUTO)
+    return blake3.blake3()
+
+
+def hash_stream(stream: BinaryIO, size_hint: int = 0, progress: Progress | None = None) -> tuple[str, int]:
+    """BLAKE3 hex digest and byte count of everything `stream` yields, read in CHUNK pieces."""
+    hasher = new_hasher(size_hint)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    total = 0
+    while n := stream.readinto(buf):  # type: ignore[attr-defined]
+        hasher.update(view[:n])
+        total += n
+        if progress:
+            progress(n)
+    return hasher.hexdigest(), total
+
+
+# Big files are hashed through read-only mappings of MAP_WINDOW bytes, by blake3's threads (both
+# cores, no copy into Python's buffers), the next window mapped while the current one is hashed:
+# measured 0.24-0.28 s per GiB here, against 0.54 s for reads overlapped with one hashing thread
+# and 0.21 s for b3sum, which maps the whole file. Two windows at a time keep the resident size
+# at 2 x MAP_WINDOW whatever the file's size: mapping a whole 10 GB ISO, as b3sum does, shows
+# 10 GB resident.
+MAP_WINDOW = 16 * 1024 * 1024
+
+
+def hash_file(path: Path | str, progress: Progress | None = None) -> str:
+    """BLAKE3 hex digest of a file: small ones streamed, big ones mapped a window at a time."""
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < PIPELINE_FROM:
+            return hash_stream(f, size, progress)[0]
+        digest = _hash_mapped(f.fileno(), size, progress)
+        if digest is not None:
+            return digest
+        f.seek(0)
+        return copy_hashing(f, None, progress)[0]
+
+
+def _hash_mapped(fd: int, size: int, progress: Progress | None) -> str | None:
+    """None if the file cannot be mapped (then it is read instead).
+
+    A helper thread maps the next window (MAP_POPULATE: its page tables filled in one go, ~0.1 s
+    per GiB of kernel work) while blake3's threads hash the current one; at most two windows
+    are mapped at a time. A file that shrinks while it is hashed would fault on the missing
+    pages, so its size is checked before every window (store objects are read-only and never
+    change; a change is what verify reports).
+    """
+    import mmap
+    import queue
+    import threading
+
+    if hasattr(mmap, "MAP_SHARED"):
+        how = {"flags": mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0), "prot": mmap.PROT_READ}
+    else:   # Windows: no flags or prot, a read-only view
+        how = {"access": mmap.ACCESS_READ}
+    windows: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def map_windows() -> None:
+        offset = 0
+        try:
+            while offset < size and not stop.is_set():
+                n = min(MAP_WINDOW, size - offset)
+                if os.fstat(fd).st_size < offset + n:
+                    windows.put(OSError(f"the file shrank while it was being hashed (at byte "
+                                        f"{offset})"))
+                    return
+                try:
+                    view = mmap.mmap(fd, n, offset=offset, **how)
+                except (OSError, ValueError) as exc:
+                    # At the first window this file cannot be mapped at all: the end (None) with
+                    # nothing hashed tells the caller to read it instead.
+                    windows.put(None if offset == 0 else exc)
+                    return
+                windows.put((n, view))
+                offset += n
+            windows.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the hashing thread
+            windows.put(exc)
+
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    mapper = threading.Thread(target=map_windows, name="hash-map", daemon=True)
+    mapper.start()
+    done = 0
+    try:
+        while (item := windows.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            n, view = item
+            with view:
+                hasher.update(view)
+            done += n
+            if progress:
+                progress(n)
+    finally:
+        stop.set()
+        while mapper.is_alive():          # unblock and drain a mapper waiting to put
+            try:
+                item = windows.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(item, tuple):
+                item[1].close()
+        mapper.join()
+    if done < size:
+        return None                       # the first window could not be mapped
+    if os.fstat(fd).st_size != size:
+        # Grown meanwhile: the digest covers `size` bytes, which is not the file any more.
+        raise OSError("the file changed size while it was being hashed")
+    return hasher.hexdigest()
+
+
+def copy_hashing(src: Any, dst_fd: int | None, progress: Progress | None = None) -> tuple[str, int]:
+    """Copy `src` (a raw binary file, read once, to its end) to `dst_fd` and return the BLAKE3 of
+    the bytes copied and their count; with `dst_fd` None, only hash. The copy's pages are pushed
+    to disk as they go, so the caller's fsync has little left to wait for.
+
+    Copying goes through the kernel where it can (copy_file_range: no trip through Python's
+    buffers; a reflink on filesystems that have them) and the digest is then taken of the
+    destination's bytes, just copied, still in the page cache: the name we give the copy is
+    the hash of exactly what was written. Elsewhere, three threads: read -> hash -> write.
+    """
+    if dst_fd is not None:
+        done = _kernel_copy_hashing(src.fileno(), dst_fd, progress)
+        if done is not None:
+            return done
+    return _pipeline_copy_hashing(src, dst_fd, progress)
+
+
+KERNEL_STEP = 16 * 1024 * 1024
+
+
+def _kernel_copy_hashing(src_fd: int, dst_fd: int, progress: Progress | None) -> tuple[str, int] | None:
+    """copy_file_range in KERNEL_STEP pieces in this thread; a second thread maps each piece of
+    the destination (read-only, then unmapped: constant resident memory) and hashes it. None if
+    the kernel cannot copy between these two files (nothing was copied then)."""
+    import errno
+    import mmap
+    import queue
+    import threading
+
+    from archive.storage.writeback import Writeback
+
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return None
+    start_src, start_dst = os.lseek(src_fd, 0, os.SEEK_CUR), os.lseek(dst_fd, 0, os.SEEK_CUR)
+    try:
+        first = copy(src_fd, dst_fd, KERNEL_STEP)
+    except OSError as exc:
+        if exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF,
+                         errno.EPERM, errno.ETXTBSY):
+            os.lseek(src_fd, start_src, os.SEEK_SET)
+            os.lseek(dst_fd, start_dst, os.SEEK_SET)
+            return None
+        raise
+    hasher = blake3.blake3()
+    pieces: queue.Queue = queue.Queue(maxsize=8)
+    failure: list[BaseException] = []
+    page = mmap.ALLOCATIONGRANULARITY
+
+    def hash_pieces() -> None:
+        while (piece := pieces.get()) is not None:
+            if failure:
+                continue
+            offset, length = piece
+            base = offset - offset % page
+            try:
+                with mmap.mmap(dst_fd, length + offset - base, offset=base,
+                               access=mmap.ACCESS_READ) as view:
+                    hasher.update(memoryview(view)[offset - base:])
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+
+    worker = threading.Thread(target=hash_pieces, name="hash-copy", daemon=True)
+    worker.start()
+    wb = Writeback(dst_fd, start_dst)
+    total, n = 0, first
+    try:
+        while n and not failure:
+            pieces.put((start_dst + total, n))
+            total += n
+            wb.wrote(n)
+            if progress:
+                progress(n)
+            n = copy(src_fd, dst_fd, KERNEL_STEP)
+    finally:
+        pieces.put(None)
+        worker.join()
+    if failure:
+        raise failure[0]
+    return hasher.hexdigest(), total
+
+
+def _pipeline_copy_hashing(src: Any, dst_fd: int | None,
+                           progress: Progress | None = None) -> tuple[str, int]:
+    from archive.seal.pipeline import Pipeline
+    from archive.storage.writeback import Writeback
+
+    hasher = blake3.blake3()     # one thread: the pipeline already keeps both cores busy
+    wb = Writeback(dst_fd) if dst_fd is not None else None
+    total = 0
+
+    class Slot:
+        __slots__ = ("buf", "n", "view")
+
+        def __init__(self) -> None:
+            self.buf = bytearray(PIPE_CHUNK)
+            self.view = memoryview(self.buf)
+            self.n = 0
+
+    def produce(slot: Slot) -> bool:
+        pos = 0
+        while pos < PIPE_CHUNK:      # fill the slot: fewer, larger hand-offs between threads
+            got = src.readinto(slot.view[pos:])
+            if not got:
+                break
+            pos += got
+        slot.n = pos
+        return pos > 0
+
+    def digest(slot: Slot) -> None:
+        hasher.update(slot.view[:slot.n])
+
+    def write(slot: Slot) -> None:
+        nonlocal total
+        chunk = slot.view[:slot.n]
+        if dst_fd is not None:
+            done = 0
+            while done < slot.n:
+                done += os.write(dst_fd, chunk[done:])
+            wb.wrote(slot.n)  # type: ignore[union-attr]
+        total += slot.n
+        if progress:
+            progress(slot.n)
+
+    Pipeline([Slot() for _ in range(PIPE_SLOTS)], produce, [digest, write]).run()
+    return hasher.hexdigest(), total
+
+
+def hash_bytes(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
