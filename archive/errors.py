@@ -5,6 +5,8 @@ carries a licence key, a passphrase or the recovery code.
 """
 from __future__ import annotations
 
+import errno
+
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
@@ -80,3 +82,12 @@ class MissingModule(EnvironmentFailure):
         """The error for an `import` that failed; `exc.name` is the module that was not found
         (or, for a DLL or a name that would not load, the module that was)."""
         return cls(exc.name or "unknown", needed_for, broken=not isinstance(exc, ModuleNotFoundError))
+
+
+def environment_error(exc: OSError, what: str) -> EnvironmentFailure:
+    """One line for a failed disk operation, naming what we were doing."""
+    if exc.errno == errno.ENOSPC:
+        return EnvironmentFailure(f"{what}: the disk is full; free some space and run the command again")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return EnvironmentFailure(f"{what}: permission denied ({exc.strerror})")
+    return EnvironmentFailure(f"{what}: {exc.strerror or exc}")

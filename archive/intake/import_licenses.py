@@ -17,6 +17,7 @@ from typing import Any
 
 from archive.crypto.keys import SecretBox, derive
 from archive.errors import UsageError
+from archive.intake.add import find_release_for, media_type
 from archive.intake.importers import Attachment, ImportedField, ImportedItem
 from archive.intake.importers.fields import (
     SECRET_TARGETS,
@@ -29,7 +30,6 @@ from archive.intake.importers.fields import (
     target_of,
 )
 from archive.intake.purchase import new_license_id
-from archive.ops.add import find_release_for, media_type
 from archive.storage.hashing import hash_bytes
 from archive.storage.store import Store
 from manifests.codec import license_to_toml, parse_license

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ArkeepError, UsageError
+from archive.intake.add import AddRequest, AddResult, add_release
 from archive.intake.linking import Group, keys_for, link
 from archive.intake.outlook_msg import MsgUnreadable
 from archive.intake.pdf_text import PdfUnreadable
 from archive.intake.purchase import LicenseFields, Purchase, default_kind, record_licence
 from archive.intake.receipt_text import TextUnreadable
 from archive.intake.receipts import Receipt, mask_key, read_pdf_receipt, read_receipt
-from archive.ops.add import AddRequest, AddResult, add_release
 from archive.storage.hashing import Progress
 from archive.storage.store import Store
 from manifests.model import normalise_name, release_id

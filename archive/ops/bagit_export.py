@@ -37,14 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.crypto.at_rest import kept_encrypted
 from archive.crypto.keys import SecretBox
-from archive.errors import IntegrityError, UsageError
+from archive.errors import IntegrityError, UsageError, environment_error
 from archive.present.humanize import human_size
 from archive.present.render import license_text
-from archive.seal.from_store import sealed_license_bytes
+from archive.replicate.at_rest import kept_encrypted
+from archive.replicate.sealing import sealed_license_bytes
 from archive.storage.hashing import CHUNK, new_hasher
-from archive.storage.store import Store, environment_error
+from archive.storage.store import Store
 from archive.system.paths import safe_join
 from manifests.codec import license_to_toml, release_to_toml
 from manifests.model import License, Release, Secret

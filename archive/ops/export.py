@@ -16,12 +16,12 @@ from pathlib import Path
 import pyzipper
 
 from archive.crypto.keys import SecretBox, zip_password
-from archive.errors import IntegrityError, UsageError
+from archive.errors import IntegrityError, UsageError, environment_error
 from archive.ops.restore import LICENSE_TXT
 from archive.present.render import license_text
-from archive.seal.from_store import sealed_license_bytes
+from archive.replicate.sealing import sealed_license_bytes
 from archive.storage.hashing import CHUNK, new_hasher
-from archive.storage.store import Store, environment_error
+from archive.storage.store import Store
 from manifests.codec import release_to_toml
 from manifests.model import Release
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from archive.crypto.keys import SecretBox
-from archive.errors import UsageError
+from archive.errors import UsageError, environment_error
 from archive.present.render import reveal
-from archive.storage.store import Store, environment_error
+from archive.storage.store import Store
 from manifests.model import License, Release
 
 MASKED = "(hidden)"

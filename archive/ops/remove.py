@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from archive.errors import UsageError
+from archive.errors import UsageError, environment_error
 from archive.replicate.ledger import Ledger
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
-from archive.storage.store import Store, environment_error, fsync_dir
+from archive.storage.store import Store, fsync_dir
 from archive.system import oscompat
 from manifests.model import Release
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archive.crypto.keys import SecretBox
-from archive.errors import IntegrityError, UsageError
+from archive.errors import IntegrityError, UsageError, environment_error
 from archive.present.render import license_text
 from archive.storage.hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
-from archive.storage.store import Store, environment_error, fsync_dir
+from archive.storage.store import Store, fsync_dir
 from archive.system import oscompat
 from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import make_target_dir, safe_join

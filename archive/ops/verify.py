@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.crypto.at_rest import plain_documents
 from archive.errors import IntegrityError
+from archive.replicate.at_rest import plain_documents
 from archive.replicate.units import KIND_LICENSE, KIND_RELEASE
 from archive.storage.hashing import hash_file, hash_stream
 from archive.storage.store import Store
@@ -97,7 +97,7 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
 
 def _plain_size(store: Store, digest: str) -> int | None:
     if store.is_encrypted(digest):
-        from archive.crypto.objcrypt import plain_size
+        from archive.storage.objcrypt import plain_size
         return plain_size(store.encrypted_path(digest))
     return store.object_path(digest).stat().st_size
 
@@ -110,7 +110,7 @@ def _check_object(store: Store, digest: str, secret: bytes | None,
     if not store.is_encrypted(digest):
         found = hash_file(store.object_path(digest), progress)
         return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
-    from archive.crypto.objcrypt import trailer_matches
+    from archive.storage.objcrypt import trailer_matches
     path = store.encrypted_path(digest)
     if secret is None:
         return None if trailer_matches(path, progress) else \

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.errors import MissingModule
-from archive.ops.kit import write_recovery_kit
+from archive.present.kit import write_recovery_kit
 from archive.replicate.remotes import RemoteSpec, remote_kind_label, remote_where
 
 HTML_SUFFIXES = (".html", ".htm")

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from archive.crypto.keys import SecretBox
 from archive.errors import ArkeepError
-from archive.replicate.sync import listing
-from archive.replicate.units import KIND_RELEASE, UnitRef
-from archive.seal.from_store import (
+from archive.replicate.sealing import (
     local_license_from_sealed,
     local_release_from_sealed,
     sealed_revision,
     unseal_unit_bytes,
 )
+from archive.replicate.sync import listing
+from archive.replicate.units import KIND_RELEASE, UnitRef
 from archive.storage.store import Store, fsync_dir
 from backends.base import Backend
 from backends.errors import BackendError

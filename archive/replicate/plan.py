@@ -20,8 +20,8 @@ from typing import TypeVar
 
 from archive.crypto.keys import SecretBox
 from archive.errors import IndexStale
+from archive.replicate.sealing import sealed_license_bytes, sealed_release_bytes
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
-from archive.seal.from_store import sealed_license_bytes, sealed_release_bytes
 from archive.storage.hashing import hash_bytes
 from archive.storage.store import Store
 from manifests.codec import parse_license, parse_release

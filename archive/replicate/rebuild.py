@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.crypto import keys
-from archive.crypto.at_rest import encrypted_digests, unseal_into_store
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError
+from archive.replicate.at_rest import encrypted_digests, unseal_into_store
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
-from archive.replicate.sync import listing
-from archive.replicate.units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
-from archive.seal.from_store import (
+from archive.replicate.sealing import (
     local_license_from_sealed,
     local_release_from_sealed,
     sealed_revision,
     unseal_unit_bytes,
 )
+from archive.replicate.sync import listing
+from archive.replicate.units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
 from archive.storage.store import Store
 from archive.system import oscompat
 from backends.base import Backend

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.crypto.keys import zip_password
-from archive.crypto.objcrypt import open_plain
 from archive.errors import IntegrityError
 from archive.replicate.ledger import (
     BAD,
@@ -38,11 +37,12 @@ from archive.replicate.ledger import (
 from archive.replicate.plan import UnitPlan, WantedUnit
 from archive.replicate.replica_key import bring_key_file_up_to_date, store_wrapping
 from archive.replicate.retire import delete_retired, retired_units
+from archive.replicate.sealing import seal_unit, sealed_revision, unseal_unit_bytes
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from archive.seal.engine import SealResult
-from archive.seal.from_store import seal_unit, sealed_revision, unseal_unit_bytes
 from archive.seal.small import SMALL_MAX, seal_small
 from archive.storage.hashing import hash_bytes
+from archive.storage.objcrypt import open_plain
 from archive.storage.store import Store
 from archive.storage.writeback import WritebackWriter
 from backends.base import Backend

@@ -23,7 +23,6 @@ from typing import BinaryIO
 import blake3
 
 from archive.errors import ArkeepError, EnvironmentFailure, IntegrityError, UsageError
-from archive.seal.pipeline import Pipeline
 from archive.seal.winzip_aes import (
     MAC_LEN,
     OVERHEAD,
@@ -48,6 +47,7 @@ from archive.seal.zip_layout import (
     encode_trailer,
     read_layout,
 )
+from archive.storage.pipeline import Pipeline
 
 __all__ = [
     "BundleCorrupt",

@@ -222,7 +222,7 @@ def _kernel_copy_hashing(src_fd: int, dst_fd: int, progress: Progress | None) ->
 
 def _pipeline_copy_hashing(src: Any, dst_fd: int | None,
                            progress: Progress | None = None) -> tuple[str, int]:
-    from archive.seal.pipeline import Pipeline
+    from archive.storage.pipeline import Pipeline
     from archive.storage.writeback import Writeback
 
     hasher = blake3.blake3()     # one thread: the pipeline already keeps both cores busy

@@ -6,7 +6,6 @@ Objects are written once and never modified: temp file in `tmp/`, fsync, rename,
 """
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import tomllib
@@ -19,13 +18,12 @@ from typing import Any, BinaryIO
 
 import tomli_w
 
-from archive.crypto.objcrypt import ENC_SUFFIX
 from archive.errors import (
-    EnvironmentFailure,
     IntegrityError,
     SecretNeeded,
     StoreMissing,
     UsageError,
+    environment_error,
 )
 from archive.present.listing import list_line
 from archive.storage.hashing import (
@@ -36,6 +34,7 @@ from archive.storage.hashing import (
     hash_file,
     new_hasher,
 )
+from archive.storage.objcrypt import ENC_SUFFIX
 from archive.system import oscompat
 from archive.system.oscompat import fsync_dir
 from manifests.catalog import Catalog, write_atomic
@@ -65,14 +64,6 @@ def default_store_path() -> Path:
 def is_object_name(name: str) -> bool:
     return len(name) == 64 and set(name) <= HEX
 
-
-def environment_error(exc: OSError, what: str) -> EnvironmentFailure:
-    """One line for a failed disk operation, naming what we were doing."""
-    if exc.errno == errno.ENOSPC:
-        return EnvironmentFailure(f"{what}: the disk is full; free some space and run the command again")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return EnvironmentFailure(f"{what}: permission denied ({exc.strerror})")
-    return EnvironmentFailure(f"{what}: {exc.strerror or exc}")
 
 
 class Store:
@@ -183,7 +174,7 @@ class Store:
         return self.objects_dir / digest[:2] / digest[2:4] / digest
 
     def encrypted_path(self, digest: str) -> Path:
-        """Where the object lives when it is encrypted at rest (archive/crypto/objcrypt.py)."""
+        """Where the object lives when it is encrypted at rest (archive/storage/objcrypt.py)."""
         path = self.object_path(digest)
         return path.with_name(path.name + ENC_SUFFIX)
 
@@ -200,7 +191,7 @@ class Store:
 
     def stored_size_matches(self, digest: str, size: int) -> bool:
         """Is the object present with the length `size` bytes of plaintext give it?"""
-        from archive.crypto.objcrypt import encrypted_size
+        from archive.storage.objcrypt import encrypted_size
         enc = self.encrypted_path(digest)
         if enc.is_file():
             return enc.stat().st_size == encrypted_size(size)
@@ -221,7 +212,7 @@ class Store:
             if secret is None:
                 raise SecretNeeded(f"{label or digest[:16]} is kept encrypted at rest: the "
                                    "passphrase is needed to read it")
-            from archive.crypto.objcrypt import documents_key, open_decrypting
+            from archive.storage.objcrypt import documents_key, open_decrypting
             return open_decrypting(enc, documents_key(secret), label or digest[:16])
         return open(self.object_path(digest), "rb")
 
@@ -302,7 +293,7 @@ class Store:
     @staticmethod
     def _encrypt_into(src: Any, fd: int, size: int, secret: bytes,
                       progress: Progress | None) -> tuple[str, int]:
-        from archive.crypto.objcrypt import documents_key, encrypt_stream
+        from archive.storage.objcrypt import documents_key, encrypt_stream
         try:
             result = encrypt_stream(src, fd, documents_key(secret), size, progress)
             os.fsync(fd)
@@ -313,7 +304,7 @@ class Store:
     def _intact(self, digest: str) -> bool:
         """The stored copy checks out: a plain one re-hashed, an encrypted one by its trailer."""
         if self.is_encrypted(digest):
-            from archive.crypto.objcrypt import trailer_matches
+            from archive.storage.objcrypt import trailer_matches
             return trailer_matches(self.encrypted_path(digest))
         return hash_file(self.object_path(digest)) == digest
 

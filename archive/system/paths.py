@@ -49,7 +49,7 @@ def make_target_dir(path: Path, what: str = "directory") -> None:
         culprit = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
         raise UsageError(f"{culprit} is a file, not a directory; give a {what} to write into") from None
     except OSError as exc:
-        from archive.storage.store import environment_error
+        from archive.errors import environment_error
         raise environment_error(exc, f"cannot create {path}") from None
 
 

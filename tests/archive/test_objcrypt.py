@@ -1,4 +1,4 @@
-"""Objects encrypted at rest (archive/crypto/objcrypt.py): round trip, sizes, damage, the store's view."""
+"""Objects encrypted at rest (archive/storage/objcrypt.py): round trip, sizes, damage, the store's view."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from archive.crypto import objcrypt
+from archive.storage import objcrypt
 from archive.errors import IntegrityError, SecretNeeded
 from archive.crypto.keys import new_secret
 from archive.storage.store import Store

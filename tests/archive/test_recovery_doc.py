@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ops.kit import KIT_TEMPLATE
+from archive.present.kit import KIT_TEMPLATE
 from tests.archive.replication_support import (
     KEY,
     PRODUCT,
@@ -50,7 +50,7 @@ DETECTED = {"product": "MSI Property table: ProductName",
 def add_inspected(store_dir: Path, tmp_path: Path) -> None:
     """A release whose values were read from its installer, as `arkeep add X.msi` writes it:
     its [artifact.detected] table has `product = …` and `version = …` lines of its own."""
-    from archive.ops.add import AddRequest, add_release
+    from archive.intake.add import AddRequest, add_release
     from archive.storage.store import Store
 
     msi = tmp_path / "ContosoLedger-4.2.1-x64.msi"

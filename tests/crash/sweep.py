@@ -234,7 +234,7 @@ def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> 
     encrypted one (`<id>.enc`) still matches the digest written at its end, and is the only
     copy of its object (the plaintext's id is checked by local_findings, with the secret)."""
     from archive.storage.hashing import hash_file
-    from archive.crypto.objcrypt import ENC_SUFFIX, trailer_matches
+    from archive.storage.objcrypt import ENC_SUFFIX, trailer_matches
     from archive.storage.store import is_object_name
     problems = []
     objects = store_root / "objects"
@@ -302,7 +302,7 @@ def remote_check(store_root: Path, name: str, secret: bytes,
     """
     from archive.replicate.ledger import PRESENT, Ledger
     from archive.replicate.sync import listing
-    from archive.replicate.verify_remote import verify_remote
+    from archive.ops.verify_remote import verify_remote
     from archive.replicate.plan import plan_units
     from archive.storage.store import Store
     from backends.base import is_reserved

@@ -32,7 +32,7 @@ from archive.errors import ArkeepError
 from archive.crypto.keys import zip_password
 from archive.replicate.plan import plan_units
 from archive.seal.engine import BundleRefused, WrongSecret, seal, unseal
-from archive.seal.from_store import seal_unit, sealed_release_bytes, unseal_unit_to_file
+from archive.replicate.sealing import seal_unit, sealed_release_bytes, unseal_unit_to_file
 from archive.storage.store import Store
 from archive.replicate.units import UnitNamer
 from manifests.codec import parse_license, parse_release
@@ -357,7 +357,7 @@ def test_hostile_units_on_a_remote_are_refused_by_every_reader(world: World) -> 
     import time
 
     from archive.replicate.ledger import Ledger
-    from archive.replicate.verify_remote import verify_remote
+    from archive.ops.verify_remote import verify_remote
     from archive.replicate.remotes import get_remote, open_remote
     store = Store.open(world.store)
     wanted = world.wanted(world.lab.installer.name)

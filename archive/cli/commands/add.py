@@ -95,8 +95,8 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.intake.add import AddRequest, add_release
     from archive.intake.purchase import LicenseFields
-    from archive.ops.add import AddRequest, add_release
     from archive.present.humanize import human_size
     
     store = ctx.open_store()
@@ -179,8 +179,8 @@ def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
     """Inspect the first installer for what the flags left out (the flags always win). Without
     --product and --version the file must say them; with both, a file that cannot be read is
     archived as named (as before inspection was tried), without a word."""
+    from archive.intake.add import check_input_file
     from archive.intake.inspect import inspect_file
-    from archive.ops.add import check_input_file
 
     check_input_file(path)
     named = args.product is not None and args.release_version is not None

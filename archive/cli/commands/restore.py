@@ -63,8 +63,8 @@ def _reader(store, release, name, secret):  # type: ignore[no-untyped-def]
 
     from archive.cli.replicas import ledger_of, open_backends
     from archive.replicate.remotes import get_remote
+    from archive.replicate.sealing import unseal_unit_to_file
     from archive.replicate.units import UnitNamer
-    from archive.seal.from_store import unseal_unit_to_file
 
     spec = get_remote(store, name)
     with ledger_of(store) as ledger:

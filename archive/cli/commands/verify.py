@@ -92,9 +92,9 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     """
     from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
     from archive.ops.verify import Finding
+    from archive.ops.verify_remote import verify_remote
     from archive.replicate.plan import UnitPlan, replan_on_stale
     from archive.replicate.replica_key import read_replica_key
-    from archive.replicate.verify_remote import verify_remote
     from backends.errors import BackendError, NotConnected
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)

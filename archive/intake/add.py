@@ -7,12 +7,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.crypto.at_rest import kept_encrypted, refuse_keys_in_installers
 from archive.crypto.keys import SecretBox
-from archive.errors import SecretNeeded, UsageError
+from archive.errors import SecretNeeded, UsageError, environment_error
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
+from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
 from archive.storage.hashing import Progress
-from archive.storage.store import Store, environment_error
+from archive.storage.store import Store
 from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem

@@ -3,7 +3,7 @@
 The rule (docs/FORMAT.md, docs/THREATS.md): every artifact that is not an installer (licence
 files, invoices, receipts, docs, other files) is a document a purchase left behind, and such
 documents print the key, the buyer's name and address and the order number; an object that any
-such artifact names is kept encrypted (archive/crypto/objcrypt.py). Installers are kept plain: they are
+such artifact names is kept encrypted (archive/storage/objcrypt.py). Installers are kept plain: they are
 the vendor's public bytes, often gigabytes, and `b3sum` checks them by hand. A role decides, not
 the content, so `rebuild` and `repair` make the same choice without reading the bytes; `add`
 also refuses a small file given as an installer that holds a known key in clear.
@@ -92,8 +92,8 @@ def unseal_into_store(store: Store, src: BinaryIO, unit: UnitRef, secret: bytes,
     """Bring an object back from its sealed unit (rebuild, repair): checked against its BLAKE3
     before it takes its name; a document is encrypted on the way in, so its plaintext never
     touches the disk."""
-    from archive.crypto.objcrypt import EncryptingWriter, documents_key
-    from archive.seal.from_store import unseal_unit, unseal_unit_to_file
+    from archive.replicate.sealing import unseal_unit, unseal_unit_to_file
+    from archive.storage.objcrypt import EncryptingWriter, documents_key
 
     if not encrypt:
         with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:

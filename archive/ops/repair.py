@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from archive.crypto.at_rest import encrypt_documents, encrypted_digests, unseal_into_store
 from archive.errors import ArkeepError, IndexStale
 from archive.ops.verify import VerifyReport, verify_store
+from archive.ops.verify_remote import _check_unit
+from archive.replicate.at_rest import encrypt_documents, encrypted_digests, unseal_into_store
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
 from archive.replicate.manifest_copies import adopt_copy, newest_copy
 from archive.replicate.plan import UnitPlan, WantedUnit, plan_checked, replan_on_stale
 from archive.replicate.sync import listing, sync_remote
 from archive.replicate.units import KIND_RELEASE, UnitNamer
-from archive.replicate.verify_remote import _check_unit
 from archive.storage.store import Store
 from backends.base import Backend
 from backends.errors import BackendError
