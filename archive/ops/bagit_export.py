@@ -45,6 +45,7 @@ from archive.replicate.at_rest import kept_encrypted
 from archive.replicate.sealing import sealed_license_bytes
 from archive.storage.hashing import CHUNK, new_hasher
 from archive.storage.store import Store
+from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import safe_join
 from manifests.codec import license_to_toml, release_to_toml
 from manifests.model import License, Release, Secret
@@ -64,6 +65,7 @@ class BagResult:
     payload_bytes: int
     revealed: bool
     withheld: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str, str], ...] = ()     # (archived name, name in data/, why)
 
 
 def encode_path(name: str) -> str:
@@ -87,6 +89,10 @@ def masked_license(lic: License) -> License:
                    extra_keys=tuple(Secret(plain=MASKED) for _ in lic.extra_keys))
 
 
+# A payload name leaves this much of Windows' path limit for the bag's folder and `data/`.
+BAG_FOLDER_ROOM = 66
+
+
 def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None = None,
                progress_for: Callable[[str, int], Progress | None] | None = None) -> BagResult:
     """Write the bag at `dest` (absent or an empty directory). `secret` reveals the keys and
@@ -101,7 +107,7 @@ def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None 
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.arkeep-bag-"))
     try:
         os.chmod(work, 0o700 if box is not None else 0o755)
-        payload = _write_payload(store, release, work, secret, set(withheld), progress_for)
+        payload, renamed = _write_payload(store, release, work, secret, set(withheld), progress_for)
         tags = _write_tags(work, release, licenses, box, payload, withheld)
         _write_lines(work / "tagmanifest-sha512.txt",
                      [f"{_sha512_file(work / t)}  {encode_path(t)}" for t in tags])
@@ -114,28 +120,32 @@ def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None 
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return BagResult(dest, len(payload), sum(size for _, _, _, size in payload), box is not None,
-                     withheld)
+                     withheld, renamed)
 
 
 def _write_payload(store: Store, release: Release, work: Path, secret: bytes | None,
                    withheld: set[str], progress_for: Callable[[str, int], Progress | None] | None
-                   ) -> list[tuple[str, str, str, int]]:
-    """Copy every artifact not withheld into data/; return (bag path, sha512, blake3, size)."""
+                   ) -> tuple[list[tuple[str, str, str, int]], tuple[tuple[str, str, str], ...]]:
+    """Copy every artifact not withheld into data/; return (bag path, sha512, blake3, size) for
+    each, and the files given a name that every system accepts (a bag travels; the release's
+    TOML in the bag keeps the archived names)."""
     data = work / "data"
     data.mkdir()
     out = []
-    for art in release.artifacts:
-        if art.filename in withheld:
-            continue
+    kept = [a for a in release.artifacts if a.filename not in withheld]
+    mapped = local_names([a.filename for a in kept], windows=True, folds_case=True,
+                         room=MAX_PATH - BAG_FOLDER_ROOM)
+    renamed = tuple((a.filename, name, why) for a, (name, why) in zip(kept, mapped) if why is not None)
+    for art, (name, _) in zip(kept, mapped):
         label = f"{release.id} / {art.filename}"
         if not store.has_object(art.blake3):
             raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
-        target = safe_join(data, art.filename)
+        target = safe_join(data, name)
         progress = progress_for(art.filename, art.size) if progress_for else None
         with store.open_object(art.blake3, secret, label) as src:
             sha, size = _copy_hashing(src, art.size, target, art.blake3, label, progress)
-        out.append((f"data/{art.filename}", sha, art.blake3, size))
-    return out
+        out.append((f"data/{name}", sha, art.blake3, size))
+    return out, renamed
 
 
 def _copy_hashing(src: BinaryIO, size_hint: int, target: Path, digest: str, label: str,

@@ -4,6 +4,10 @@ Meant to be handed over or burnt to disc: the installers, licence files and invo
 their real names, `manifest.toml` (the release and its licence records, keys in clear inside the
 encryption) and `LICENSE.txt`. 7-Zip opens it with the recovery code. Entry names are visible
 without the password, as in every zip: that is the price of a file a person can double-click.
+
+The zip may be unpacked on any machine, so each entry gets a name that Windows, macOS and Linux
+all accept (`archive/system/localnames.py`, as restore does on Windows), shortened to leave room
+for the folder it is unpacked into; `manifest.toml` inside keeps every original name.
 """
 from __future__ import annotations
 
@@ -22,10 +26,13 @@ from archive.present.render import license_text
 from archive.replicate.sealing import sealed_license_bytes
 from archive.storage.hashing import CHUNK, new_hasher
 from archive.storage.store import Store
+from archive.system.localnames import MAX_PATH, local_names
 from manifests.codec import release_to_toml
 from manifests.model import Release
 
 MANIFEST_TOML = "manifest.toml"
+# An entry name leaves this much of Windows' path limit for the folder the zip is unpacked into.
+FOLDER_ROOM = 60
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class ExportResult:
     path: Path
     entries: tuple[str, ...]
     size: int
+    renamed: tuple[tuple[str, str, str], ...] = ()     # (archived name, entry name, why)
 
 
 def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force: bool = False,
@@ -46,6 +54,8 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
     names = [a.filename for a in release.artifacts]
     if MANIFEST_TOML in names or LICENSE_TXT in names:
         raise UsageError(f"{release.id} has a file named like the export's own {MANIFEST_TOML}/{LICENSE_TXT}")
+    mapped = local_names(names, windows=True, folds_case=True, room=MAX_PATH - FOLDER_ROOM)
+    renamed = tuple((name, entry, why) for name, (entry, why) in zip(names, mapped) if why is not None)
     manifest = release_to_toml(release) + "".join(
         "\n# ---- licence record ----\n" + sealed_license_bytes(lic, box).decode() for lic in licenses)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -56,9 +66,9 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
                                  encryption=pyzipper.WZ_AES) as zf:
             zf.setpassword(zip_password(secret))
             zf.setencryption(pyzipper.WZ_AES, nbits=256)
-            for art in release.artifacts:
+            for art, (entry, _) in zip(release.artifacts, mapped):
                 progress = progress_for(art.filename, art.size) if progress_for else None
-                _add_object(zf, store, secret, art.filename, art.blake3,
+                _add_object(zf, store, secret, entry, art.blake3,
                             f"{release.id} / {art.filename}", progress)
             zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
             if licenses:
@@ -72,8 +82,8 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    entries = tuple(names + [MANIFEST_TOML] + ([LICENSE_TXT] if licenses else []))
-    return ExportResult(dest, entries, dest.stat().st_size)
+    entries = tuple([entry for entry, _ in mapped] + [MANIFEST_TOML] + ([LICENSE_TXT] if licenses else []))
+    return ExportResult(dest, entries, dest.stat().st_size, renamed)
 
 
 def _add_object(zf: pyzipper.AESZipFile, store: Store, secret: bytes, name: str, digest: str,

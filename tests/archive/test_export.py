@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import stat
 import tomllib
 from pathlib import Path
@@ -85,3 +86,56 @@ def test_export_of_an_unknown_release_writes_nothing(cli, store_dir: Path, tmp_p
     dest = tmp_path / "none.zip"
     result = cli("export", "nothing@1", "--zip", dest)
     assert result.code == 2 and not dest.exists()
+
+
+def _add_awkward_names(cli, tmp_path: Path) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
+    src = tmp_path / "src"
+    src.mkdir()
+    installer = src / "setup:x64?.exe"
+    installer.write_bytes(b"MZ" + bytes(range(256)) * 40)
+    upper = src / "README.TXT"
+    upper.write_bytes(b"upper case readme\n")
+    lower = src / "readme.txt"
+    lower.write_bytes(b"lower case readme\n")
+    added = cli("add", installer, "--product", "Colon Tool", "--version", "2",
+                "--license-file", upper, "--license-file", lower)
+    assert added.code == 0, added.err
+    return installer, upper, lower
+
+
+def test_names_windows_refuses_are_mapped_in_the_zip(cli, store_dir: Path, recovery_code: str,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path) -> None:
+    """The zip may be unpacked on Windows: each entry gets a name every system accepts, the
+    command says which and why, and manifest.toml inside keeps the archived names (issue 14.2)."""
+    installer, upper, lower = _add_awkward_names(cli, tmp_path)
+    dest = tmp_path / "colon.zip"
+    result = cli("--json", "export", "Colon Tool@2", "--zip", dest)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    renamed = {r["name"]: r["written_as"] for r in report["renamed"]}
+    assert renamed == {"setup:x64?.exe": "setup_x64_.exe", "readme.txt": "readme (2).txt"}
+    assert all(r["why"] for r in report["renamed"])
+    out = tmp_path / "x"
+    unpacked = sevenzip("x", f"-p{recovery_code}", f"-o{out}", dest)
+    assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr
+    assert (out / "setup_x64_.exe").read_bytes() == installer.read_bytes()
+    assert (out / "README.TXT").read_bytes() == upper.read_bytes()
+    assert (out / "readme (2).txt").read_bytes() == lower.read_bytes()
+    release = tomllib.loads((out / "manifest.toml").read_text().split("# ---- licence record ----")[0])
+    assert sorted(a["filename"] for a in release["artifact"]) == ["README.TXT", "readme.txt", "setup:x64?.exe"]
+    said = cli("export", "Colon Tool@2", "--zip", tmp_path / "again.zip")
+    assert said.code == 0, said.err
+    assert "setup_x64_.exe  (archived as 'setup:x64?.exe': Windows refuses :? in a name)" in said.out
+
+
+def test_names_windows_refuses_are_mapped_in_a_bag(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    installer, upper, lower = _add_awkward_names(cli, tmp_path)
+    bag = tmp_path / "bag"
+    result = cli("--json", "export", "Colon Tool@2", "--bagit", bag, "--reveal")
+    assert result.code == 0, result.err
+    renamed = {r["name"]: r["written_as"] for r in json.loads(result.out)["renamed"]}
+    assert renamed == {"setup:x64?.exe": "setup_x64_.exe", "readme.txt": "readme (2).txt"}
+    assert (bag / "data" / "setup_x64_.exe").read_bytes() == installer.read_bytes()
+    assert (bag / "data" / "readme (2).txt").read_bytes() == lower.read_bytes()
+    manifest = (bag / "manifest-sha512.txt").read_text()
+    assert "data/setup_x64_.exe" in manifest and "setup:x64" not in manifest

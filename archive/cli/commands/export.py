@@ -63,9 +63,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         ctx.close_bars()
     if ctx.json:
-        ctx.emit_json({"zip": str(result.path), "entries": list(result.entries), "size": result.size})
+        ctx.emit_json({"zip": str(result.path), "entries": list(result.entries), "size": result.size,
+                       "renamed": [{"name": name, "written_as": entry, "why": why}
+                                   for name, entry, why in result.renamed]})
         return 0
     ctx.say(f"Wrote {result.path} ({human_size(result.size)}, AES-256): {', '.join(result.entries)}")
+    for name, entry, why in result.renamed:
+        ctx.say(f"  {entry}  (archived as {name!r}: {why})")
     ctx.say("  It holds the licence keys and documents, encrypted; 7-Zip opens it with the "
             "recovery code from your recovery kit.")
     return 0
@@ -86,7 +90,9 @@ def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json({"bag": str(result.path), "files": result.files,
                        "payload_bytes": result.payload_bytes,
                        "keys": "revealed" if result.revealed else "masked",
-                       "withheld": list(result.withheld)})
+                       "withheld": list(result.withheld),
+                       "renamed": [{"name": name, "written_as": entry, "why": why}
+                                   for name, entry, why in result.renamed]})
         return 0
     if result.revealed:
         what = "keys and documents in clear: keep it safe"
@@ -97,6 +103,8 @@ def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
         what = "keys masked"
     ctx.say(f"Wrote the BagIt bag {result.path}: {result.files} file(s), {human_size(result.payload_bytes)}, "
             f"SHA-512 manifests, {what}.")
+    for name, entry, why in result.renamed:
+        ctx.say(f"  data/{entry}  (archived as {name!r}: {why})")
     return 0
 
 
