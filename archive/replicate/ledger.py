@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS remotes_seen (
 """
 
 
+_COLUMNS = ("remote", "unit", "kind", "ref", "state", "size", "source_digest", "updated",
+            "verified_at", "verified_how", "sealed_digest")
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -75,6 +79,9 @@ class Copy:
     updated: datetime
     verified_at: datetime | None
     verified_how: str | None
+    # BLAKE3 of the unit's bytes as sealed (the whole zip), learnt when it was written or read
+    # back authenticated: checking a copy against it needs no passphrase.
+    sealed_digest: str | None = None
 
 
 class Ledger:
@@ -84,6 +91,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(copies)")}
+        if "sealed_digest" not in columns:      # ledgers written before audits
+            self.db.execute("ALTER TABLE copies ADD COLUMN sealed_digest TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -96,22 +106,33 @@ class Ledger:
 
     def record(self, remote: str, unit: str, kind: str, ref: str, state: str, size: int | None,
                source_digest: str | None = None, verified_how: str | None = None,
-               when: datetime | None = None) -> None:
-        """Record what we now know of one copy; a verification updates the verified columns."""
+               when: datetime | None = None, sealed_digest: str | None = None) -> None:
+        """Record what we now know of one copy; a verification updates the verified columns.
+
+        `sealed_digest`: the BLAKE3 of the unit's bytes as they are on the remote, when known;
+        "" says the bytes may have changed (read by content only), which forgets the old one,
+        as do a listing and a size that changed."""
         when = when or now()
         verified = _iso(when) if verified_how else None
         self.db.execute(
             """INSERT INTO copies (remote, unit, kind, ref, state, size, source_digest, updated,
-                                   verified_at, verified_how)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   verified_at, verified_how, sealed_digest)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (remote, unit) DO UPDATE SET
                  kind=excluded.kind, ref=excluded.ref, state=excluded.state,
                  size=COALESCE(excluded.size, copies.size),
                  source_digest=COALESCE(excluded.source_digest, copies.source_digest),
                  updated=excluded.updated,
                  verified_at=COALESCE(excluded.verified_at, copies.verified_at),
-                 verified_how=COALESCE(excluded.verified_how, copies.verified_how)""",
-            (remote, unit, kind, ref, state, size, source_digest, _iso(when), verified, verified_how))
+                 verified_how=COALESCE(excluded.verified_how, copies.verified_how),
+                 sealed_digest=CASE
+                   WHEN excluded.sealed_digest = '' THEN NULL
+                   WHEN excluded.sealed_digest IS NOT NULL THEN excluded.sealed_digest
+                   WHEN excluded.verified_how IN ('written', 'listed') THEN NULL
+                   WHEN excluded.size IS NOT NULL AND excluded.size IS NOT copies.size THEN NULL
+                   ELSE copies.sealed_digest END""",
+            (remote, unit, kind, ref, state, size, source_digest, _iso(when), verified, verified_how,
+             sealed_digest))
 
     def mark(self, remote: str, unit: str, state: str) -> None:
         self.db.execute("UPDATE copies SET state=?, updated=? WHERE remote=? AND unit=?",
@@ -161,9 +182,10 @@ class Ledger:
         if ref is not None:
             sql += " AND ref=?"
             args.append(ref)
+        sql = sql.replace("*", ", ".join(_COLUMNS), 1)
         for row in self.db.execute(sql, args):
             yield Copy(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _dt(row[7]),
-                       _dt(row[8]), row[9])
+                       _dt(row[8]), row[9], row[10])
 
     def states_by_ref(self, remotes: Iterable[str]) -> dict[str, dict[str, tuple[str, datetime | None]]]:
         """ref -> remote -> (state, verified_at) of every copy on `remotes`, in one query

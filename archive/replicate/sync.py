@@ -41,7 +41,7 @@ from archive.replicate.sealing import seal_unit, sealed_revision, unseal_unit_by
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from archive.seal.engine import SealResult
 from archive.seal.small import SMALL_MAX, seal_small
-from archive.storage.hashing import hash_bytes
+from archive.storage.hashing import HashingWriter, hash_bytes
 from archive.storage.objcrypt import open_plain
 from archive.storage.store import Store
 from archive.storage.writeback import WritebackWriter
@@ -191,8 +191,9 @@ def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str,
             continue
         theirs = remote_revision(backend, secret, wanted)
         if theirs is not None and theirs[1] == wanted.expected_digest:
+            # Authenticated, but maybe written by another store: the sealed bytes are not known.
             ledger.record(backend.name, name, wanted.unit.kind, wanted.unit.ref, PRESENT,
-                          present[name], wanted.source_digest, HOW_READ)
+                          present[name], wanted.source_digest, HOW_READ, sealed_digest="")
         elif theirs is not None and theirs[0] > wanted.revision:
             result.newer_remote.append(wanted)
             result.errors.append(f"{wanted.labels[0][0]} / {wanted.labels[0][1]}: holds revision "
@@ -219,10 +220,11 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
     """Push `todo` kind by kind (objects, licences, releases); small units in parallel."""
     rows: list[tuple] = []
 
-    def done(wanted: WantedUnit, sealed: SealResult) -> None:
+    def done(wanted: WantedUnit, pushed: tuple[SealResult, str]) -> None:
         unit = wanted.unit
+        sealed, sealed_digest = pushed
         rows.append((backend.name, unit.name, unit.kind, unit.ref, PRESENT, sealed.sealed_size,
-                     wanted.source_digest, HOW_WRITTEN))
+                     wanted.source_digest, HOW_WRITTEN, None, sealed_digest))
         if len(rows) >= LEDGER_BATCH:
             ledger.record_many(rows)
             rows.clear()
@@ -253,7 +255,7 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
 
 def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
                    progress: Callable[[int], None] | None,
-                   done: Callable[[WantedUnit, SealResult], None]) -> None:
+                   done: Callable[[WantedUnit, tuple[SealResult, str]], None]) -> None:
     """Push small units with WORKERS threads; results are handled here, in the calling thread.
 
     On the first failure nothing new starts, the units in flight finish (and are recorded),
@@ -294,10 +296,12 @@ def _worth_deflating(sample: bytes) -> bool:
 
 
 def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
-          progress: Callable[[int], None] | None) -> SealResult:
-    """Seal one unit into its key on the remote; return what was written (not yet recorded)."""
+          progress: Callable[[int], None] | None) -> tuple[SealResult, str]:
+    """Seal one unit into its key on the remote; return what was written (not yet recorded)
+    and the BLAKE3 of the sealed bytes, for audits without the passphrase."""
     unit = wanted.unit
-    with backend.open_write(unit.key) as out:
+    with backend.open_write(unit.key) as raw:
+        out = HashingWriter(raw)
         if wanted.data is not None:
             sealed = seal_small(wanted.data, out, password=zip_password(secret),
                                 entry_name=unit.entry_name)
@@ -314,12 +318,12 @@ def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
                                         entry_name=unit.entry_name)
                 else:
                     src.seek(0)
-                    sealed = seal_unit(src, wanted.size, unit, WritebackWriter(out), secret,
-                                       progress)
+                    out = HashingWriter(WritebackWriter(raw))
+                    sealed = seal_unit(src, wanted.size, unit, out, secret, progress)
         if sealed.blake3 != wanted.expected_digest:
             # The local object is corrupt or changed under us: raising inside the write makes the
             # backend discard it, so bytes we did not mean to send never reach the remote.
             raise IntegrityError(f"{', '.join(f'{r} / {n}' for r, n in wanted.labels)}: the local "
                                  "copy does not match its BLAKE3; nothing was sent. Run "
                                  "`arkeep verify` and `arkeep repair`")
-    return sealed
+    return sealed, out.hexdigest()

@@ -268,3 +268,31 @@ def _pipeline_copy_hashing(src: Any, dst_fd: int | None,
 
 def hash_bytes(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
+
+
+class HashingWriter:
+    """A write-only wrapper that forwards to `handle` and BLAKE3-hashes exactly what it took.
+
+    Used where a sealed unit goes to a remote: the digest of the bytes as written lets an audit
+    without the passphrase tell a copy that rotted or was cut short (`arkeep audit`)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._hasher = new_hasher()
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = self._handle.write(view)
+        n = len(view) if written is None else written
+        self._hasher.update(view[:n])
+        self.count += n
+        return n
+
+    def flush(self) -> None:
+        flush = getattr(self._handle, "flush", None)
+        if flush is not None:
+            flush()
+
+    def hexdigest(self) -> str:
+        return self._hasher.hexdigest()
