@@ -11,6 +11,9 @@ from typing import BinaryIO
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError, environment_error
 from archive.present.render import license_text
+from archive.replicate.remotes import get_remote, ledger_of, open_backends
+from archive.replicate.sealing import unseal_unit_to_file
+from archive.replicate.units import UnitNamer
 from archive.storage.hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
 from archive.storage.store import Store, fsync_dir
 from archive.system import oscompat
@@ -36,9 +39,31 @@ def needs_secret(store: Store, release: Release) -> bool:
         or any(store.is_encrypted(a.blake3) for a in release.artifacts)
 
 
+RemoteReader = Callable[[Artifact, Path, Progress | None], None]
+
+
+def remote_reader(store: Store, release: Release, name: str, secret: bytes) -> RemoteReader:
+    """Write each artifact from its unit on remote `name`: authenticated, unsealed and checked
+    against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
+    spec = get_remote(store, name)
+    with ledger_of(store) as ledger:
+        backend = open_backends([spec], ledger)[0]
+    backend.check()
+    namer = UnitNamer(secret)
+
+    def write(art: Artifact, dest: Path, progress: Progress | None) -> None:
+        unit = namer.object(art.blake3)
+        with backend.open_read(unit.key) as f:
+            unseal_unit_to_file(f, unit, secret, dest, art.blake3,
+                                f"{release.id} / {art.filename} on remote {name}", progress,
+                                max_size=art.size)
+        os.chmod(dest, 0o644)
+    return write
+
+
 def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
                     force: bool = False, progress_for: Callable[[str, int], Progress | None] | None = None,
-                    from_remote: Callable[[Artifact, Path, Progress | None], None] | None = None,
+                    from_remote: RemoteReader | None = None,
                     ) -> RestoreResult:
     """Write every artifact under its original name, re-hashed against the manifest.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import UsageError
+from archive.replicate.ledger import Ledger
 from archive.storage.store import Store
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -195,6 +196,16 @@ def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
         if spec.label:
             options["where_added"] = spec.label
     return open_backend(spec.name, spec.url, **options)
+
+
+def open_backends(specs: list[RemoteSpec], ledger: Ledger) -> list[Any]:
+    """The backends of `specs`, each told when the ledger last saw it (a drive says so when
+    it is not plugged in)."""
+    return [open_remote(s, last_seen=ledger.last_seen(s.name)) for s in specs]
+
+
+def ledger_of(store: Store) -> Ledger:
+    return Ledger(store.state_dir / "ledger.sqlite")
 
 
 def open_url(url: str, endpoint_url: str | None = None, name: str = "source") -> Any:

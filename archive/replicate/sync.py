@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.crypto.keys import zip_password
-from archive.errors import IntegrityError
+from archive.errors import ArkeepError, IndexStale, IntegrityError
 from archive.replicate.ledger import (
     BAD,
     HOW_LISTED,
@@ -34,7 +34,9 @@ from archive.replicate.ledger import (
     UNKNOWN,
     Ledger,
 )
-from archive.replicate.plan import UnitPlan, WantedUnit
+from archive.replicate.plan import UnitPlan, WantedUnit, replan_on_stale
+from archive.replicate.remote_config import refresh_key_file
+from archive.replicate.remotes import RemoteSpec, open_backends
 from archive.replicate.replica_key import bring_key_file_up_to_date, store_wrapping
 from archive.replicate.retire import delete_retired, retired_units
 from archive.replicate.sealing import seal_unit, sealed_revision, unseal_unit_bytes
@@ -94,6 +96,49 @@ def listing(backend: Backend) -> dict[str, int]:
         if m is not None:
             found[m.group(2)] = info.size
     return found
+
+
+def sync_remotes(store: Store, secret: bytes, specs: list[RemoteSpec], ledger: Ledger,
+                 rescan: bool = False, progress_for: ProgressFor | None = None,
+                 each: Callable[[RemoteSyncResult], None] | None = None,
+                 ) -> tuple[list[RemoteSyncResult], UnitPlan]:
+    """Sync every remote of `specs` in turn, one plan for all; a remote that fails is
+    reported (status "failed") and the others still sync. `each` hears of every remote as it
+    finishes. With `rescan`, the ledger forgets what it believed of each remote that answers
+    and takes a fresh listing. Returns the results and the plan (with what it held back)."""
+    refresh_key_file(store, secret)
+
+    def sync_all(plan: UnitPlan) -> tuple[list[RemoteSyncResult], UnitPlan]:
+        results = []
+        for spec, backend in zip(specs, open_backends(specs, ledger)):
+            if rescan:
+                _forget(spec.name, backend, ledger)
+            try:
+                result = sync_remote(store, secret, backend, plan, ledger, progress_for)
+            except IndexStale:
+                raise
+            except (BackendError, ArkeepError) as exc:
+                result = RemoteSyncResult(spec.name, status="failed", message=str(exc))
+            results.append(result)
+            if each is not None:
+                each(result)
+        return results, plan
+
+    return replan_on_stale(store, secret, sync_all)
+
+
+def _forget(name: str, backend: Backend, ledger: Ledger) -> None:
+    """Forget what the ledger believes of a remote that answers (an unplugged drive keeps what
+    the ledger knows; sync_remote says it is skipped). What its key file was is kept: a rescan
+    of an unmounted share must not take it for an empty place to fill."""
+    try:
+        backend.check()
+    except BackendError:
+        return
+    wrapping = ledger.key_file_wrapping(name)
+    ledger.forget_remote(name)
+    if wrapping:
+        ledger.key_file_seen(name, wrapping)
 
 
 def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, ledger: Ledger,

@@ -54,10 +54,9 @@ def print_readiness(ctx: Context, data: dict[str, Any], verbose: bool = True) ->
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import ledger_of
     from archive.ops.check import check_release
     from archive.ops.status import Policy
-    from archive.replicate.remotes import load_remotes
+    from archive.replicate.remotes import ledger_of, load_remotes
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -74,8 +73,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_ready(store: Store, ctx: Context, policy: Policy, remotes: dict[str, RemoteSpec]) -> int:
     """`arkeep status --ready`: the verdict of `check` for every release."""
-    from archive.cli.replicas import ledger_of
     from archive.ops.check import check_all, licences_without_release
+    from archive.replicate.remotes import ledger_of
 
     box = secret_box(store, ctx, ask=False)
     damaged: list[Any] = []

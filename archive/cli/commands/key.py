@@ -99,9 +99,8 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
     """Put the new key file on every reachable remote that holds this archive's."""
-    from archive.cli.replicas import ledger_of
     from archive.errors import ArkeepError
-    from archive.replicate.remotes import load_remotes, open_remote
+    from archive.replicate.remotes import ledger_of, load_remotes, open_remote
     from archive.replicate.replica_key import push_after_passwd, store_wrapping
     from backends.errors import BackendError
 

@@ -50,9 +50,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run_remove(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.confirm import confirmed
-    from archive.cli.replicas import ledger_of
     from archive.ops.remove import remove_license, remove_release
     from archive.present.humanize import count, human_size
+    from archive.replicate.remotes import ledger_of
 
     if (args.release is None) == (args.license_id is None):
         raise UsageError("give either PRODUCT@VERSION or --license ID")
@@ -90,9 +90,9 @@ def run_remove(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_prune(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.confirm import confirmed
-    from archive.cli.replicas import ledger_of
     from archive.ops.remove import prune, unreferenced
     from archive.present.humanize import count, human_size
+    from archive.replicate.remotes import ledger_of
 
     store = ctx.open_store()
     with store.writing("arkeep prune"), ledger_of(store) as ledger:

@@ -50,10 +50,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_repair(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.cli.replicas import chosen_remotes
     from archive.ops.repair import repair
     from archive.replicate.remote_config import refresh_key_file
-    from archive.replicate.remotes import load_remotes
+    from archive.replicate.remotes import ledger_of, load_remotes, open_backends
 
     store = ctx.open_store()
     # A store without remotes still has local mending to do (documents kept plain by an older

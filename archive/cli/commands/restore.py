@@ -26,12 +26,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.ops.restore import needs_secret, restore_release
-    
+    from archive.ops.restore import needs_secret, remote_reader, restore_release
+
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     secret = ctx.unlock(store) if args.from_remote or needs_secret(store, release) else None
-    from_remote = _reader(store, release, args.from_remote, secret) if args.from_remote else None
+    from_remote = remote_reader(store, release, args.from_remote, secret) if args.from_remote else None
     try:
         result = restore_release(store, release, args.to, secret, force=args.force,
                                  progress_for=ctx.file_bar, from_remote=from_remote)
@@ -55,28 +55,3 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"  {result.license_file.name}  (licence record and key)")
     return 0
 
-
-def _reader(store, release, name, secret):  # type: ignore[no-untyped-def]
-    """Write each artifact from its unit on remote `name`: authenticated, unsealed and checked
-    against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
-    import os
-
-    from archive.cli.replicas import ledger_of, open_backends
-    from archive.replicate.remotes import get_remote
-    from archive.replicate.sealing import unseal_unit_to_file
-    from archive.replicate.units import UnitNamer
-
-    spec = get_remote(store, name)
-    with ledger_of(store) as ledger:
-        backend = open_backends([spec], ledger)[0]
-    backend.check()
-    namer = UnitNamer(secret)
-
-    def write(art, dest, progress):  # type: ignore[no-untyped-def]
-        unit = namer.object(art.blake3)
-        with backend.open_read(unit.key) as f:
-            unseal_unit_to_file(f, unit, secret, dest, art.blake3,
-                                f"{release.id} / {art.filename} on remote {name}", progress,
-                                max_size=art.size)
-        os.chmod(dest, 0o644)
-    return write

@@ -37,9 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import ledger_of
     from archive.ops.status import whereis
-    from archive.replicate.remotes import load_remotes
+    from archive.replicate.remotes import ledger_of, load_remotes
     
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
@@ -58,10 +57,9 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import ledger_of
     from archive.ops.status import Policy, status
     from archive.present.humanize import count
-    from archive.replicate.remotes import load_remotes
+    from archive.replicate.remotes import ledger_of, load_remotes
     
     store = ctx.open_store()
     policy = Policy.from_config(store.config)

@@ -5,7 +5,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from archive.cli.context import Context
-from archive.errors import EXIT_ENVIRONMENT, ArkeepError
+from archive.errors import EXIT_ENVIRONMENT
 
 if TYPE_CHECKING:
     from archive.replicate.sync import RemoteSyncResult
@@ -36,76 +36,66 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
-    from archive.errors import IndexStale
-    from archive.present.humanize import count, human_size
-    from archive.replicate.plan import UnitPlan, replan_on_stale
-    from archive.replicate.remote_config import refresh_key_file
-    from archive.replicate.sync import sync_remote
-    from backends.errors import BackendError
+    from archive.cli.replicas import chosen_remotes
+    from archive.replicate.remotes import ledger_of
+    from archive.replicate.sync import sync_remotes
 
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     secret = ctx.unlock(store)
+
+    def show(result: RemoteSyncResult) -> None:
+        ctx.close_bars()
+        _show(ctx, result)
+
     with store.writing("arkeep sync"), ledger_of(store) as ledger:
-        refresh_key_file(store, secret)
-
-        def sync_all(plan: UnitPlan) -> tuple[list[dict], bool, UnitPlan]:
-            failed, rows = False, []
-            for spec, backend in zip(specs, open_backends(specs, ledger)):
-                if args.rescan:
-                    try:
-                        backend.check()
-                    except BackendError:
-                        pass  # an unplugged drive keeps what the ledger knows; sync_remote says so
-                    else:
-                        # What its key file was is kept: a rescan of an unmounted share must not
-                        # take it for an empty place to fill.
-                        wrapping = ledger.key_file_wrapping(spec.name)
-                        ledger.forget_remote(spec.name)
-                        if wrapping:
-                            ledger.key_file_seen(spec.name, wrapping)
-                try:
-                    result = sync_remote(store, secret, backend, plan, ledger, ctx.bar)
-                except IndexStale:
-                    raise
-                except (BackendError, ArkeepError) as exc:
-                    failed = True
-                    rows.append({"remote": spec.name, "status": "failed", "message": str(exc)})
-                    ctx.note(f"{spec.name}: FAILED: {exc}")
-                    continue
-                finally:
-                    ctx.close_bars()
-                rows.append({"remote": spec.name, "status": result.status,
-                             "message": result.message, "pushed": result.pushed,
-                             "pushed_bytes": result.pushed_bytes,
-                             "already_present": result.present, "removed": result.removed,
-                             "key_sent": result.key_sent})
-                if result.errors:
-                    rows[-1]["problems"] = list(result.errors)
-                if result.status == "skipped":
-                    ctx.say(f"{spec.name}: skipped, {result.message}")
-                elif result.status == "up-to-date":
-                    ctx.say(f"{spec.name}: up to date ({count(result.present, 'unit')})")
-                else:
-                    ctx.say(f"{spec.name}: {_sent(result, human_size(result.pushed_bytes))}")
-                if result.removed:
-                    ctx.say(f"{spec.name}: deleted {count(result.removed, 'unit')} of removed "
-                            "releases and pruned objects")
-                for problem in result.errors:
-                    print(f"PROBLEM {spec.name}: {problem}", file=ctx.out)
-            return rows, failed, plan
-
-        rows, failed, plan = replan_on_stale(store, secret, sync_all)
+        try:
+            results, plan = sync_remotes(store, secret, specs, ledger, rescan=args.rescan,
+                                         progress_for=ctx.bar, each=show)
+        finally:
+            ctx.close_bars()
     for what, name, why in plan.held_back:
         print(f"PROBLEM {what} / {name}: {why}; not sent to any remote", file=ctx.out)
+    rows = [_row(r) for r in results]
     if ctx.json:
         held = [f"{w} / {n}: {y}; not sent" for w, n, y in plan.held_back]
         ctx.emit_json([{**row, "problems": row.get("problems", []) + held} if held else row
                        for row in rows])
-    if failed:
+    if any(r.status == "failed" for r in results):
         return EXIT_ENVIRONMENT
     return 1 if plan.held_back or any(r.get("problems") for r in rows) else 0
+
+
+def _row(result: RemoteSyncResult) -> dict:
+    if result.status == "failed":
+        return {"remote": result.remote, "status": "failed", "message": result.message}
+    row = {"remote": result.remote, "status": result.status, "message": result.message,
+           "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
+           "already_present": result.present, "removed": result.removed,
+           "key_sent": result.key_sent}
+    if result.errors:
+        row["problems"] = list(result.errors)
+    return row
+
+
+def _show(ctx: Context, result: RemoteSyncResult) -> None:
+    from archive.present.humanize import count, human_size
+
+    name = result.remote
+    if result.status == "failed":
+        ctx.note(f"{name}: FAILED: {result.message}")
+        return
+    if result.status == "skipped":
+        ctx.say(f"{name}: skipped, {result.message}")
+    elif result.status == "up-to-date":
+        ctx.say(f"{name}: up to date ({count(result.present, 'unit')})")
+    else:
+        ctx.say(f"{name}: {_sent(result, human_size(result.pushed_bytes))}")
+    if result.removed:
+        ctx.say(f"{name}: deleted {count(result.removed, 'unit')} of removed "
+                "releases and pruned objects")
+    for problem in result.errors:
+        print(f"PROBLEM {name}: {problem}", file=ctx.out)
 
 
 def _sent(result: RemoteSyncResult, size: str) -> str:

@@ -90,10 +90,11 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     is the one remote asked for: "OK, 0 units checked" would be a false comfort. Returns how
     many remotes could not be reached.
     """
-    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.cli.replicas import chosen_remotes
     from archive.ops.verify import Finding
     from archive.ops.verify_remote import verify_remote
     from archive.replicate.plan import UnitPlan, replan_on_stale
+    from archive.replicate.remotes import ledger_of, open_backends
     from archive.replicate.replica_key import read_replica_key
     from backends.errors import BackendError, NotConnected
 
