@@ -23,6 +23,20 @@ VENDOR_DEPENDENT_KINDS = ("account", "hardware-bound", "subscription")
 
 ENCRYPTED_PREFIX = "ENC[AES256_GCM,"
 
+# A licence record's price is a decimal amount written as a string ("699.00", never a float),
+# its currency an ISO 4217 code in capitals. Readers of what people type (archive.intake.price)
+# normalise to these forms; the schema accepts nothing else.
+_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+
+
+def is_amount(text: str) -> bool:
+    return _AMOUNT.fullmatch(text) is not None
+
+
+def is_currency_code(text: str) -> bool:
+    return _CURRENCY_CODE.fullmatch(text) is not None
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -112,6 +126,14 @@ class License:
     def secrets(self) -> tuple[Secret, ...]:
         found = [self.key, *self.extra_keys, self.account_hint]
         return tuple(s for s in found if s is not None)
+
+
+# The fields of a licence record that describe the purchase: what `add` flags, receipts and
+# imports fill in, and what joining a purchase to a record fills where the record is blank.
+PURCHASE_FIELDS = (
+    "licensed_to", "email", "company", "seats", "purchase_date", "order_number", "price",
+    "currency", "seller", "expires", "maintenance_end", "activation_notes",
+)
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9.]+")

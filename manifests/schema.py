@@ -20,6 +20,8 @@ from .model import (
     License,
     Release,
     Secret,
+    is_amount,
+    is_currency_code,
 )
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -128,10 +130,17 @@ class _Fields:
             self.problem(name, "must be a decimal amount written as a string, e.g. \"699.00\"")
             return None
         text = str(value)
-        if not re.match(r"^-?\d+(\.\d+)?$", text):
+        if not is_amount(text):
             self.problem(name, f"'{text[:40]}' is not a decimal amount")
             return None
         return text
+
+    def currency(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not is_currency_code(value):
+            self.problem(name, f"'{value[:40]}' is not a three-letter currency code such as EUR")
+            return None
+        return value
 
     def secret(self, name: str, value: Any = None, from_table: bool = True) -> Secret | None:
         if from_table:
@@ -288,7 +297,7 @@ def license_from_table(table: dict[str, Any], source: str = "", allow_plain_secr
         licensed_to=text("licensed_to"), email=text("email"), company=text("company"),
         seats=f.integer("seats", minimum=1),
         purchase_date=f.day("purchase_date"), order_number=text("order_number"),
-        price=f.price("price"), currency=text("currency", pattern=re.compile(r"^[A-Z]{3}$")),
+        price=f.price("price"), currency=f.currency("currency"),
         seller=text("seller"), vendor=text("vendor"),
         expires=f.day("expires"), maintenance_end=f.day("maintenance_end"),
         activation_notes=text("activation_notes"), account_hint=f.secret("account_hint"),

@@ -24,11 +24,11 @@ from archive.intake.importers.fields import (
     is_key_shaped,
     parse_date,
     parse_kind,
-    parse_price,
     parse_seats,
     split_labelled_lines,
     target_of,
 )
+from archive.intake.price import currency_code, parse_price
 from archive.intake.purchase import new_license_id
 from archive.storage.hashing import hash_bytes
 from archive.storage.store import Store
@@ -229,8 +229,8 @@ def _place(b: _Builder, f: ImportedField, target: str | None) -> None:
             if currency:
                 b.values["currency"] = currency
     elif target == "currency":
-        code = value.upper()
-        if len(code) == 3 and code.isalpha():
+        code = currency_code(value)
+        if code is not None:
             b.values["currency"] = code
             b.mapping.append(MappedField(f.label, "currency", False, code))
         else:

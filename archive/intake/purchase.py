@@ -15,38 +15,53 @@ from __future__ import annotations
 import secrets as pysecrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from archive.crypto.keys import SecretBox
 from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
-from manifests.model import License, Secret
+from manifests.model import PURCHASE_FIELDS, License, Secret
 
 
-@dataclass(frozen=True)
 class LicenseFields:
-    """What the user told us about the purchase; everything optional (a kind left out is
-    inferred by default_kind)."""
+    """What the user told us about the purchase: values for the fields of `License` named in
+    PURCHASE_FIELDS (typed as License declares them), all optional, and the kind if named (one
+    left out is inferred by default_kind)."""
 
-    kind: str | None = None
-    licensed_to: str | None = None
-    email: str | None = None
-    company: str | None = None
-    seats: int | None = None
-    purchase_date: date | None = None
-    order_number: str | None = None
-    price: str | None = None
-    currency: str | None = None
-    seller: str | None = None
-    expires: date | None = None
-    maintenance_end: date | None = None
-    activation_notes: str | None = None
+    __slots__ = ("_values", "kind")
+
+    def __init__(self, kind: str | None = None, **values: Any) -> None:
+        unknown = set(values) - set(PURCHASE_FIELDS)
+        if unknown:
+            raise TypeError(f"not a purchase field of a licence record: {', '.join(sorted(unknown))}")
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "_values", {n: v for n, v in values.items() if v is not None})
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PURCHASE_FIELDS:
+            return self._values.get(name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("LicenseFields is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LicenseFields) and (self.kind, self._values) == (other.kind, other._values)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, tuple(sorted(self._values.items()))))
+
+    def __repr__(self) -> str:
+        return f"LicenseFields(kind={self.kind!r}, {self._values!r})"
 
     def any_given(self) -> bool:
-        return any(v is not None for k, v in vars(self).items() if k != "kind")
+        return bool(self._values)
 
-
-FIELD_NAMES = tuple(n for n in LicenseFields.__dataclass_fields__ if n != "kind")
+    def given(self) -> dict[str, Any]:
+        """The kind, if named, and each field given, in the order License declares them."""
+        found = {"kind": self.kind} if self.kind is not None else {}
+        return found | {n: self._values[n] for n in PURCHASE_FIELDS if n in self._values}
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,7 @@ class Purchase:
     vendor: str | None = None
     key: str | None = field(default=None, repr=False)
     extra_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)   # (where, value)
-    fields: LicenseFields = LicenseFields()
+    fields: LicenseFields = field(default_factory=LicenseFields)
     has_license_files: bool = False
 
 
@@ -79,7 +94,7 @@ def new_license(p: Purchase, box: SecretBox | None) -> License:
     return License(id=new_license_id(), kind=f.kind or default_kind(p.key is not None, p.has_license_files),
                    created=datetime.now(UTC).replace(microsecond=0), product=p.product,
                    key=key, extra_keys=extra_keys, extra=extra, vendor=p.vendor,
-                   **{n: getattr(f, n) for n in FIELD_NAMES})
+                   **{n: getattr(f, n) for n in PURCHASE_FIELDS})
 
 
 def _opened(secret: Secret | None, box: SecretBox | None) -> str | None:
@@ -115,7 +130,7 @@ def same_order(old: License, p: Purchase) -> bool:
 
 def merged(old: License, p: Purchase, box: SecretBox | None) -> License:
     """`old` with its blanks filled from `p`; `old` itself when `p` adds nothing."""
-    changes: dict[str, object] = {n: getattr(p.fields, n) for n in FIELD_NAMES
+    changes: dict[str, object] = {n: getattr(p.fields, n) for n in PURCHASE_FIELDS
                                   if getattr(old, n) is None and getattr(p.fields, n) is not None}
     if old.vendor is None and p.vendor:
         changes["vendor"] = p.vendor

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from archive.errors import UsageError
 from archive.intake import receipt_text
-from archive.intake.importers.fields import KEY_SHAPE, parse_price
+from archive.intake.importers.fields import KEY_SHAPE
+from archive.intake.price import SIGNS, parse_price
 from archive.intake.receipt_text import MessageParts
 
 KEY_LABEL = re.compile(
@@ -42,7 +43,6 @@ AMOUNT = re.compile(
 PRICE_LABELS = (("grand total", 0), ("amount paid", 1), ("total paid", 1), ("order total", 1),
                 ("gesamtbetrag", 1), ("total", 2), ("summe", 2), ("amount", 3), ("price", 4),
                 ("preis", 4))
-SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "US$": "USD", "CA$": "CAD", "A$": "AUD", "$": "USD"}
 LINE_FIELDS = {
     "product": re.compile(r"^\s*(?:product|item|software|artikel|produkt)(?:\s+name)?\s*[:=]\s*(.+)$", re.IGNORECASE),
     "licensed_to": re.compile(r"^\s*(?:licensed\s+to|registered\s+to|licensee|lizenznehmer)\s*[:=]\s*(.+)$", re.IGNORECASE),
@@ -355,7 +355,7 @@ def _price(lines: list[str]) -> tuple[str, str | None, str, str] | None:
                 amount = _normalise_amount(m.group("num"))
                 if amount is None:
                     continue
-                currency = SYMBOLS.get(symbol, symbol) if symbol else None
+                currency = SIGNS.get(symbol, symbol) if symbol else None
                 how = f"body line {n}: {line.split(':', 1)[0].strip()!r}"
                 cur_how = how + (" (the $ sign, read as US dollars)" if symbol == "$" else "")
                 best, found = (rank, n), (amount, currency, how, cur_how)
@@ -364,7 +364,7 @@ def _price(lines: list[str]) -> tuple[str, str | None, str, str] | None:
 
 
 def _normalise_amount(text: str) -> str | None:
-    """The amount as a decimal string, read by the one price parser (importers.fields)."""
+    """The amount as a decimal string, read by the one price parser (intake.price)."""
     parsed = parse_price(text)
     return parsed[0] if parsed is not None and not parsed[0].startswith("-") else None
 

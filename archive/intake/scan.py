@@ -439,7 +439,7 @@ def plan_data(plan: ScanPlan, reveal: bool = False) -> dict[str, Any]:
                                      ("invoice", r.invoices), ("receipt", r.receipts))
                  for p in paths]
         lic = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-               for k, v in vars(r.license).items() if v is not None}
+               for k, v in r.license.given().items()}
         releases.append({"id": r.id, "product": r.product, "version": r.version,
                          "vendor": r.vendor, "platform": r.platform, "sources": r.sources,
                          "files": files, "key": shown_key(r, reveal), "key_source": r.key_source,
@@ -453,7 +453,7 @@ def plan_data(plan: ScanPlan, reveal: bool = False) -> dict[str, Any]:
                  "extra_keys": [{"key": v if reveal else mask_key(v), "source": where}
                                 for where, v in lp.extra_keys],
                  "license": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                             for k, v in vars(lp.license).items() if v is not None},
+                             for k, v in lp.license.given().items()},
                  "license_sources": lp.license_sources}
                 for lp in plan.licences]
     return {"root": str(plan.root), "files": plan.files, "releases": releases, "licences": licences,

@@ -96,14 +96,13 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.intake.add import AddRequest, add_release
+    from archive.intake.price import given_price
     from archive.intake.purchase import LicenseFields
     from archive.present.humanize import human_size
     
     store = ctx.open_store()
     key = read_key(args)
-    if args.currency and (len(args.currency) != 3 or not args.currency.isalpha()):
-        raise UsageError(f"--currency {args.currency!r}: give a three-letter code such as EUR or USD")
-    price, currency = _price(args.price, args.currency)
+    price, currency = given_price(args.price, args.currency)
     fields = LicenseFields(
         kind=args.license_kind, licensed_to=args.licensed_to, email=args.email, company=args.company,
         seats=args.seats, purchase_date=args.purchased, order_number=args.order_number,
@@ -156,23 +155,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0
-
-
-def _price(text: str | None, currency: str | None) -> tuple[str | None, str | None]:
-    """--price read as import and scan read prices ('12,50', '89,90 €', '$1,299.00'); a
-    currency it names is kept unless --currency says another."""
-    from archive.intake.importers.fields import parse_price
-
-    currency = currency.upper() if currency else None
-    if text is None:
-        return None, currency
-    parsed = parse_price(text)
-    if parsed is None or parsed[0].startswith("-"):
-        raise UsageError(f"--price {text!r}: give an amount such as 699.00, 12,50 or '89,90 €'")
-    amount, named = parsed
-    if named and currency and named != currency:
-        raise UsageError(f"--price {text!r} is in {named} but --currency says {currency}")
-    return amount, currency or named
 
 
 def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:

@@ -165,34 +165,6 @@ def _ymd(year: int, month: int, day: int) -> date | None:
         return None
 
 
-_CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "CHF": "CHF",
-                   "US$": "USD", "A$": "AUD", "C$": "CAD"}
-
-
-def parse_price(text: str) -> tuple[str, str | None] | None:
-    """'$699.00' -> ('699.00', 'USD'); '699,00 €' -> ('699.00', 'EUR'); None if not a price."""
-    s = text.strip().replace("\u00a0", " ")
-    currency = None
-    m = re.fullmatch(r"([A-Za-z]{3})\s*(.+)|(.+?)\s*([A-Za-z]{3})", s)
-    if m and (m[1] or m[4]):
-        currency, s = (m[1] or m[4]).upper(), (m[2] or m[3]).strip()
-    for sign, code in sorted(_CURRENCY_SIGNS.items(), key=lambda kv: -len(kv[0])):
-        if s.startswith(sign) or s.endswith(sign):
-            currency = currency or code
-            s = s.removeprefix(sign).removesuffix(sign).strip()
-            break
-    s = s.replace(" ", "").replace("'", "")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", s):
-        s = s.replace(",", "")
-    elif re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", s):
-        s = s.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"\d+,\d{1,2}", s):
-        s = s.replace(",", ".")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", s):
-        return None
-    return s, currency
-
-
 def parse_seats(text: str) -> int | None:
     s = text.strip()
     return int(s) if s.isdigit() and int(s) >= 1 else None
