@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from archive.cli.commands import (
     add,
+    audit,
     catalog,
     check,
     completion,
@@ -43,14 +44,15 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
-            repair, restore, export, key, completion)
+            audit, repair, restore, export, key, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish
   archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
-  check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair
+  check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair,
+               audit (a rolling re-read of every replica, run daily)
   get back     restore, export --zip | --bagit DIR | --csv FILE, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from archive.errors import ArkeepError, IndexStale
 from archive.ops.verify import VerifyReport, verify_store
-from archive.ops.verify_remote import _check_unit
+from archive.ops.verify_remote import check_unit
 from archive.replicate.at_rest import encrypt_documents, encrypted_digests, unseal_into_store
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
 from archive.replicate.manifest_copies import adopt_copy, newest_copy
@@ -91,7 +91,7 @@ def _repair_with(store: Store, secret: bytes, plan: UnitPlan, reachable: list[Ba
         try:
             result = sync_remote(store, secret, backend, plan, ledger, progress_for)
             for wanted in result.pushed_units:
-                problem = _check_unit(backend, secret, wanted)
+                problem = check_unit(backend, secret, wanted)
                 if problem:
                     raise ArkeepError(f"{wanted.unit.name[:16]}: {problem} right after writing it")
                 ledger.record(backend.name, wanted.unit.name, wanted.unit.kind, wanted.unit.ref,

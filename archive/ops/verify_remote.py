@@ -55,7 +55,7 @@ def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledge
     total = sum(present[w.unit.name] for w in chosen)
     progress = progress_for(f"verify {backend.name}", total) if progress_for and total else None
     for wanted in chosen:
-        problem = _check_unit(backend, secret, wanted)
+        problem = check_unit(backend, secret, wanted)
         size = present[wanted.unit.name]
         report.objects_checked += 1
         report.bytes_checked += size
@@ -71,7 +71,7 @@ def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledge
     return report
 
 
-def _check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
+def check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
     """None if the unit authenticates and holds the expected bytes, else what is wrong."""
     if wanted.unit.kind in MANIFEST_KINDS:
         return _check_manifest_unit(backend, secret, wanted)

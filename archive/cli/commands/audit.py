@@ -1,0 +1,173 @@
+"""arkeep audit"""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from archive.cli.context import Context
+from archive.errors import EXIT_ENVIRONMENT
+
+if TYPE_CHECKING:
+    from archive.ops.audit import RemoteAudit
+
+EXAMPLES = """examples:
+  arkeep audit                     every connected remote, a 30th of each (run it daily)
+  arkeep audit nas --budget 1/7    a 7th of nas (run it weekly)
+  arkeep audit --max-bytes 20G --max-time 3600
+  arkeep audit --repair            also rewrite what was found damaged (needs the passphrase)
+
+Each run re-reads the copies least recently verified first, so that daily runs re-read every
+copy within --period days. Without a passphrase at hand (no --passphrase-file, no
+ARKEEP_PASSPHRASE) each copy's bytes are compared with the BLAKE3 recorded when sync wrote
+them: bit rot, truncation and replaced files are found, nothing needs unlocking, nothing is
+prompted for. With the passphrase each copy is also authenticated, unsealed and its content
+checked, as `verify --remote` does. Drives that are not plugged in are skipped.
+Exit status: 0 all well, 1 damage found, 3 a remote could not be read.
+"""
+
+
+def _fraction(text: str) -> float:
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            value = float(top) / float(bottom)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction such as 1/30 or 0.05") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("give a fraction above 0 and at most 1, e.g. 1/30")
+    return value
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+def _size(text: str) -> int:
+    body = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = body[-1:] if body[-1:] in _UNITS else ""
+    try:
+        value = int(float(body[: len(body) - len(unit)]) * _UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 500M or 20G") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("give a size above 0")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("give a number above 0")
+    return value
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("audit", parents=[common], help="re-read a slice of every replica (rolling)",
+                       description="Re-read part of every connected replica, least recently "
+                                   "verified first, and record per copy when and how it was checked.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these remotes")
+    p.add_argument("--budget", type=_fraction, metavar="FRACTION",
+                   help="share of each replica's bytes to read (default 1/PERIOD)")
+    p.add_argument("--max-bytes", type=_size, metavar="SIZE", help="read at most about this much per replica")
+    p.add_argument("--max-time", type=_positive, metavar="SECONDS",
+                   help="start no new copy after this many seconds per replica")
+    p.add_argument("--period", type=int, default=30, metavar="DAYS",
+                   help="every copy re-read within this many days (default 30)")
+    p.add_argument("--repair", action="store_true",
+                   help="rewrite damaged or missing copies from the store (needs the passphrase)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.errors import UsageError
+    from archive.ops.audit import Budget, RemoteAudit, audit_remote, clock, labels_of
+    from archive.replicate.plan import plan_checked
+    from backends.errors import BackendError, NotConnected
+
+    if args.period < 1:
+        raise UsageError("--period must be at least 1 day")
+    store = ctx.open_store()
+    specs = chosen_remotes(store, args.names or None)
+    secret = ctx.unlock(store) if args.repair else ctx.secret_at_hand(store)
+    now = clock()
+    budget = Budget(args.budget, args.max_bytes, args.max_time)
+    results: list[RemoteAudit] = []
+    with store.writing("arkeep audit"), ledger_of(store) as ledger:
+        plan = plan_checked(store, secret) if secret is not None else None
+        labels = labels_of(store)
+        for spec, backend in zip(specs, open_backends(specs, ledger)):
+            try:
+                results.append(audit_remote(backend, ledger, budget, now, args.period, secret, plan,
+                                            labels, ctx.bar))
+            except NotConnected as exc:
+                results.append(RemoteAudit(spec.name, status="skipped", message=str(exc)))
+            except BackendError as exc:
+                results.append(RemoteAudit(spec.name, status="failed", message=str(exc)))
+            finally:
+                ctx.close_bars()
+        repaired = _repair(store, secret, plan, ledger, specs, results) if args.repair else {}
+    return _report(ctx, results, repaired)
+
+
+def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: list,
+            results: list[RemoteAudit]) -> dict[str, int]:
+    """Sync each damaged remote: sync rewrites the copies the audit marked bad or missing."""
+    from archive.cli.replicas import open_backends
+    from archive.replicate.sync import sync_remote
+
+    damaged = {r.name for r in results if r.problems}
+    chosen = [s for s in specs if s.name in damaged]
+    out = {}
+    for spec, backend in zip(chosen, open_backends(chosen, ledger)):
+        out[spec.name] = sync_remote(store, secret, backend, plan, ledger).pushed  # type: ignore[arg-type]
+    return out
+
+
+def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int]) -> int:
+    from archive.present.humanize import count, human_size
+
+    damaged = any(r.problems for r in results)
+    failed = any(r.status == "failed" for r in results)
+    code = 1 if damaged else (EXIT_ENVIRONMENT if failed else 0)
+    if ctx.json:
+        ctx.emit_json({"ok": code == 0, "remotes": [_remote_json(r, repaired) for r in results]})
+        return code
+    for r in results:
+        if r.status != "audited":
+            ctx.note(f"{r.name}: {r.status}, {r.message}")
+            continue
+        for p in r.problems:
+            where = "; ".join(f"{rel} / {name}" for rel, name in p.labels) or f"{p.kind} {p.ref[:16]}"
+            print(f"PROBLEM {r.name}: {where}: {p.problem}", file=ctx.out)
+        line = (f"{r.name}: {count(r.checked, 'copy', 'copies')} ({human_size(r.bytes_checked)}) "
+                f"re-read by {r.mode} of {count(r.copies, 'copy', 'copies')} "
+                f"({human_size(r.total_bytes)})")
+        if r.overdue:
+            line += f"; {count(r.overdue, 'copy', 'copies')} not verified within the period"
+        ctx.say(line)
+        if r.no_digest:
+            ctx.note(f"{r.name}: {count(r.no_digest, 'copy', 'copies')} without a recorded digest "
+                     "(written before audits, or by another store): run `arkeep audit` once with "
+                     "the passphrase at hand to check and record them")
+        if r.name in repaired:
+            ctx.say(f"{r.name}: {count(repaired[r.name], 'unit')} rewritten")
+    return code
+
+
+def _remote_json(r: RemoteAudit, repaired: dict[str, int]) -> dict:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value else None
+    return {"name": r.name, "status": r.status, "message": r.message or None, "mode": r.mode,
+            "copies": r.copies, "bytes": r.total_bytes, "checked": r.checked,
+            "bytes_checked": r.bytes_checked, "no_digest": r.no_digest, "overdue": r.overdue,
+            "oldest_verified": iso(r.oldest_verified),
+            "problems": [{"unit": p.unit, "kind": p.kind, "problem": p.problem,
+                          "releases": [{"release": rel, "file": name} for rel, name in p.labels]}
+                         for p in r.problems],
+            "rewritten": repaired.get(r.name)}
