@@ -84,10 +84,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import chosen_remotes, ledger_of, open_backends
+    from archive.cli.replicas import chosen_remotes
     from archive.errors import UsageError
     from archive.ops.audit import Budget, RemoteAudit, audit_remote, clock, labels_of
     from archive.replicate.plan import plan_checked
+    from archive.replicate.remotes import ledger_of, open_backends
     from backends.errors import BackendError, NotConnected
 
     if args.period < 1:
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: list,
             results: list[RemoteAudit]) -> dict[str, int]:
     """Sync each damaged remote: sync rewrites the copies the audit marked bad or missing."""
-    from archive.cli.replicas import open_backends
+    from archive.replicate.remotes import open_backends
     from archive.replicate.sync import sync_remote
 
     damaged = {r.name for r in results if r.problems}
