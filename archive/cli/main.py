@@ -12,6 +12,7 @@ from archive.cli.commands import (
     catalog,
     check,
     completion,
+    due,
     export,
     importer,
     init,
@@ -44,7 +45,7 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
-            audit, repair, restore, export, key, completion)
+            audit, due, repair, restore, export, key, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish
   archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
@@ -52,7 +53,8 @@ EPILOG = """commands by job:
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
   check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair,
-               audit (a rolling re-read of every replica, run daily)
+               audit (a rolling re-read of every replica, run daily),
+               due (licences that expire, renew or end soon)
   get back     restore, export --zip | --bagit DIR | --csv FILE, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a

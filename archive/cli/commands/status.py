@@ -57,6 +57,8 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.ops.audit import clock
+    from archive.ops.due import calendar
     from archive.ops.status import Policy, status
     from archive.present.humanize import count
     from archive.replicate.remotes import ledger_of, load_remotes
@@ -69,9 +71,11 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         return run_ready(store, ctx, policy, remotes)
     with ledger_of(store) as ledger:
         results, notes = status(store, ledger, remotes, policy)
+    cal = calendar(store, clock().date(), name_releases=False)
     bad = [r for r in results if not r.ok]
     if ctx.json:
         ctx.emit_json({"ok": not bad, "policy": vars(policy), "notes": notes,
+                       "due": [i.data() for i in cal.items],
                        "releases": [{"release": r.release, "ok": r.ok, "verdict": r.verdict,
                                      "blockers": r.blockers, "good_remotes": r.good_remotes,
                                      "offsite_remotes": r.offsite_remotes, "problems": r.problems,
@@ -79,6 +83,8 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         return 1 if bad else 0
     for note in notes:
         ctx.note(f"warning: {note}")
+    for item in cal.items:
+        ctx.note(f"{'overdue' if item.overdue else 'due'}: {item.message}")
     # One write for the whole report (100k releases); problems print even with --quiet.
     lines = []
     for r in results:
