@@ -18,6 +18,7 @@ from archive.cli.commands import (
     init,
     inspect,
     key,
+    notify,
     remote,
     remove,
     repair,
@@ -45,9 +46,10 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
-            audit, due, repair, restore, export, key, completion)
+            audit, due, repair, restore, export, key, notify, completion)
 EPILOG = """commands by job:
-  set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish
+  set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
+               notify add URL | list | remove | test (where notices of problems go)
   archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
   look         list, show, whereis, status

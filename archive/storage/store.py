@@ -116,8 +116,15 @@ class Store:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"{self.config_path} is not valid TOML: {exc}") from None
 
-    def save_config(self, config: dict[str, Any]) -> None:
-        write_atomic(self.config_path, tomli_w.dumps(config))
+    def save_config(self, config: dict[str, Any], mode: int | None = None) -> None:
+        """Write arkeep.toml; `mode` None keeps the file's own (0600 once it held a notice URL,
+        which may carry a password: see ops/notify.py)."""
+        if mode is None:
+            try:
+                mode = stat.S_IMODE(self.config_path.stat().st_mode)
+            except FileNotFoundError:
+                mode = 0o644
+        write_atomic(self.config_path, tomli_w.dumps(config), mode=mode)
 
     # -- keys --------------------------------------------------------------------------------
     def wrapped_key(self) -> dict[str, Any]:

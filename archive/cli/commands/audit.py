@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="every copy re-read within this many days (default 30)")
     p.add_argument("--repair", action="store_true",
                    help="rewrite damaged or missing copies from the store (needs the passphrase)")
+    p.add_argument("--notify", action="store_true",
+                   help="send a notice of what needs attention to the URLs of `arkeep notify`, "
+                        "and ping its --ping URL at start and end")
     p.set_defaults(run=run)
 
 
@@ -87,6 +90,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.replicas import chosen_remotes
     from archive.errors import UsageError
     from archive.ops.audit import Budget, RemoteAudit, audit_remote, clock, labels_of
+    from archive.ops.notify import audit_facts, audit_notice, finished, started
+    from archive.ops.notify import load as notify_config
     from archive.replicate.plan import plan_checked
     from archive.replicate.remotes import ledger_of, open_backends
     from backends.errors import BackendError, NotConnected
@@ -94,6 +99,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.period < 1:
         raise UsageError("--period must be at least 1 day")
     store = ctx.open_store()
+    cfg = notify_config(store) if args.notify else None
+    deliveries = started(cfg) if cfg else []
     specs = chosen_remotes(store, args.names or None)
     secret = ctx.unlock(store) if args.repair else ctx.secret_at_hand(store)
     now = clock()
@@ -113,7 +120,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             finally:
                 ctx.close_bars()
         repaired = _repair(store, secret, plan, ledger, specs, results) if args.repair else {}
-    return _report(ctx, results, repaired)
+        notice = audit_notice(results, **audit_facts(store, ledger, results, now)) if cfg else None
+    if cfg:       # sent after the store is let go: a slow mail server holds up no other arkeep
+        deliveries += finished(cfg, notice, _exit_code(results) == 0, _summary(results))
+    return _report(ctx, results, repaired, deliveries)
+
+
+def _exit_code(results: list[RemoteAudit]) -> int:
+    if any(r.problems for r in results):
+        return 1
+    return EXIT_ENVIRONMENT if any(r.status == "failed" for r in results) else 0
+
+
+def _summary(results: list[RemoteAudit]) -> str:
+    return "; ".join(f"{r.name}: {r.status}, {r.checked} re-read, {len(r.problems)} problems"
+                     for r in results) or "no remote"
 
 
 def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: list,
@@ -130,14 +151,15 @@ def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: lis
     return out
 
 
-def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int]) -> int:
+def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int],
+            deliveries: list) -> int:
+    from archive.cli.commands.notify import report
     from archive.present.humanize import count, human_size
 
-    damaged = any(r.problems for r in results)
-    failed = any(r.status == "failed" for r in results)
-    code = 1 if damaged else (EXIT_ENVIRONMENT if failed else 0)
+    code = _exit_code(results)
     if ctx.json:
-        ctx.emit_json({"ok": code == 0, "remotes": [_remote_json(r, repaired) for r in results]})
+        ctx.emit_json({"ok": code == 0, "remotes": [_remote_json(r, repaired) for r in results],
+                       "notices": [d.data() for d in deliveries]})
         return code
     for r in results:
         if r.status != "audited":
@@ -158,6 +180,7 @@ def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int]) 
                      "the passphrase at hand to check and record them")
         if r.name in repaired:
             ctx.say(f"{r.name}: {count(repaired[r.name], 'unit')} rewritten")
+    report(ctx, deliveries)
     return code
 
 

@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--within", type=_days, metavar="DAYS",
                    help="look this far ahead for every licence (e.g. 90d, 12w)")
+    p.add_argument("--notify", action="store_true",
+                   help="send what is listed as a notice to the URLs of `arkeep notify`, and "
+                        "ping its --ping URL at start and end")
     g = p.add_argument_group("a licence's own calendar values")
     g.add_argument("--set", dest="set_license", metavar="LICENCE-ID",
                    help="change the values below for this licence record, then list")
@@ -65,9 +68,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.cli.commands.notify import report
     from archive.errors import UsageError
     from archive.ops.audit import clock
     from archive.ops.due import calendar, set_reminders
+    from archive.ops.notify import due_notice, finished, started
+    from archive.ops.notify import load as notify_config
 
     store = ctx.open_store()
     values = (args.remind_days, args.seats_in_use, args.trial)
@@ -79,11 +85,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError("--set needs --remind-days, --seats-in-use or --trial")
         set_reminders(store, args.set_license, *values)
         ctx.note(f"{args.set_license}: calendar values recorded (`arkeep sync` replicates them)")
+    cfg = notify_config(store) if args.notify else None
+    deliveries = started(cfg) if cfg else []
     cal = calendar(store, clock().date(), args.within)
     code = 1 if cal.overdue else 0
+    if cfg:
+        deliveries += finished(cfg, due_notice(cal), code == 0,
+                               f"{len(cal.overdue)} overdue, {len(cal.items)} listed")
     if ctx.json:
-        ctx.emit_json(cal.data())
+        ctx.emit_json({**cal.data(), "notices": [d.data() for d in deliveries]})
         return code
+    report(ctx, deliveries)
     for problem in cal.damaged:
         ctx.note(f"warning: a licence record cannot be read: {problem}")
     lines = [f"{'OVERDUE' if i.overdue else 'due    ' if i.state != 'ended' else 'ended  '} "
