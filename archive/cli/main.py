@@ -14,6 +14,7 @@ from archive.cli.commands import (
     completion,
     due,
     export,
+    harvest,
     importer,
     init,
     inspect,
@@ -45,12 +46,13 @@ from manifests.errors import (
 )
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
-COMMANDS = (init, add, inspect, scan, importer, catalog, remove, remote, sync, status, check, verify,
-            audit, due, repair, restore, export, key, notify, completion)
+COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
+            verify, audit, due, repair, restore, export, key, notify, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
-  archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv)
+  archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
+               harvest [ROOT] (keys and licence files on a running system or an old disk)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync

@@ -1,0 +1,249 @@
+"""harvest over folders laid out like old system disks: hives written by hivex, licence files
+where the programs keep them, macOS bundles' Info.plist in XML and binary form."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from archive.intake.harvest.plan import plan_harvest
+from tests.harvest.disks import (
+    BC_KEY,
+    OFFICE2010_KEY,
+    SECRETS,
+    SERVER2019_BYTES,
+    SERVER2019_KEY,
+    SUBLIME_KEY,
+    VMWARE_SERIAL,
+    WIN7_KEY,
+    WIN11_DPID,
+    WINRAR_KEY,
+    dpid_with,
+    mac_disk,
+    windows_disk,
+)
+from tests.support.regf_empty import hivex_available
+
+pytestmark = pytest.mark.skipif(not hivex_available(),
+                                reason="hivexregedit (Debian libwin-hivex-perl) writes the test hives; "
+                                       "scripts/test installs it")
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Path:
+    return windows_disk(tmp_path / "disk")
+
+
+def _keys(plan) -> dict[str, str]:
+    return {f.product: f.key for f in plan.findings if f.recoverable}
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, st.st_mode)
+    return out
+
+
+def test_windows_disk_gives_every_key_and_says_why_the_others_have_none(disk: Path) -> None:
+    plan = plan_harvest(disk)
+    keys = _keys(plan)
+    assert keys["Windows 7 Professional"] == WIN7_KEY
+    assert keys["Microsoft Office Professional Plus 2010"] == OFFICE2010_KEY
+    assert keys["VMware Workstation"] == VMWARE_SERIAL
+    assert keys["WinRAR"] == WINRAR_KEY
+    assert keys["Sublime Text"] == SUBLIME_KEY
+    assert keys["Beyond Compare"] == BC_KEY
+    assert "JANEDOE-ABCDE-12345-FGHIJ" in keys["JetBrains IntelliJIdea2023.2"]     # UTF-16 after FF FF
+    assert "Licence no. 123456" in keys["Total Commander"]
+    third_party = {"VMware Workstation", "WinRAR", "Sublime Text", "Beyond Compare",
+                   "JetBrains IntelliJIdea2023.2", "Total Commander"}
+    assert third_party <= set(keys)
+    windows = next(f for f in plan.findings if f.product == "Windows 7 Professional")
+    assert windows.licensed_to == "Jane Doe" and "byte 52" in windows.how
+    lost = {f.product: f for f in plan.findings if not f.recoverable}
+    assert "volume-licence" in lost["Microsoft Office Standard 2010"].reason
+    assert lost["Microsoft Office Standard 2010"].kind == "volume"
+    assert "last five characters" in lost["Microsoft Office 2013 or later"].reason
+    assert "account.adobe.com" in lost["Adobe Creative Cloud"].reason
+    assert keys.get("WinRAR") and next(f for f in plan.findings if f.product == "WinRAR").version == "5.91.0"
+    names = {i.name for i in plan.installed}
+    assert {"WinRAR 5.91 (64-bit)", "Microsoft Office Professional Plus 2016", "Adobe Creative Cloud",
+            "Sublime Text", "Total Commander (Remove or Repair)"} == names    # no update, no component
+    winrar = next(i for i in plan.installed if i.name.startswith("WinRAR"))
+    assert (winrar.version, winrar.publisher, str(winrar.install_date)) == ("5.91.0", "win.rar GmbH", "2020-06-14")
+    assert plan.problems == ()
+
+
+def test_windows_8_encoding_and_digitalproductid4_on_disk(tmp_path: Path) -> None:
+    # The published Windows 11 value (a generic key: said so, not recorded) beside one holding a
+    # published evaluation key in the Windows 8 encoding.
+    plan = plan_harvest(windows_disk(tmp_path / "a", win_dpid=dpid_with(SERVER2019_BYTES),
+                                     win_dpid4=dpid_with(WIN11_DPID[52:67], offset=808, size=1272)))
+    assert _keys(plan)["Windows 7 Professional"] == SERVER2019_KEY
+    generic = [f for f in plan.findings if not f.recoverable and "generic key" in (f.reason or "")]
+    assert len(generic) == 1 and "DigitalProductId4" in generic[0].where
+    assert generic[0].key is None
+
+
+def test_the_plan_shows_no_key_and_json_neither_unless_revealed(cli, disk: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    monkeypatch.setenv("ARKEEP_STORE", str(tmp_path / "none"))
+    r = cli("harvest", disk)
+    assert r.code == 0, r.err
+    assert "HQ7DP-•••••-…" in r.out and "(licence file," in r.out
+    assert "Office 2013 and later keep no full key" in r.out and "volume-licence" in r.out
+    j = cli("harvest", disk, "--json")
+    data = json.loads(j.out)
+    for text in (r.out + r.err, j.out + j.err):
+        for secret in SECRETS:
+            assert secret not in text
+    assert len(data["keys"]) == 8 and data["installed"][0]["archived"] is None
+    revealed = cli("harvest", disk, "--reveal", "--json")
+    assert WIN7_KEY in revealed.out
+
+
+def test_apply_records_encrypted_keys_links_releases_and_adds_nothing_twice(
+        cli, store_dir: Path, disk: Path, tmp_path: Path) -> None:
+    installer = tmp_path / "winrar-x64-591.exe"
+    installer.write_bytes(b"MZ" + os.urandom(2000))
+    assert cli("add", installer, "--product", "WinRAR", "--version", "5.91").code == 0
+    before = _tree(disk)
+    r = cli("harvest", disk, "--apply", "--yes", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    recorded = {x["product"]: x for x in data["recorded"]}
+    assert len(recorded) == 8 and all(x["action"] == "new" for x in recorded.values())
+    assert recorded["WinRAR"]["release"] == "winrar@5.91"
+    assert recorded["Windows 7 Professional"]["release"] is None
+    winrar = [i for i in data["installed"] if i["name"].startswith("WinRAR")][0]
+    assert winrar["archived"] and not [i for i in data["installed"]
+                                       if i["name"].startswith("Sublime")][0]["archived"]
+    stored = b"".join(p.read_bytes() for p in store_dir.rglob("*") if p.is_file())
+    for secret in SECRETS:
+        assert secret.encode() not in stored and secret not in r.out + r.err
+    assert _tree(disk) == before                       # nothing written under ROOT
+    again = cli("harvest", disk, "--apply", "--yes", "--json")
+    assert {x["action"] for x in json.loads(again.out)["recorded"]} == {"unchanged"}
+    assert len(list((store_dir / "manifests").rglob("lic-*.toml"))) == 8
+    shown = cli("show", "winrar@5.91", "--reveal")
+    assert shown.code == 0 and "UID=1a2b3c4d5e6f7a8b9c0d" in shown.out and "rarreg.key" in shown.out
+
+
+def test_a_read_only_disk_is_read_and_left_alone(tmp_path: Path) -> None:
+    disk = windows_disk(tmp_path / "ro")
+    for dirpath, dirnames, filenames in os.walk(disk):
+        for name in filenames + dirnames:
+            p = Path(dirpath) / name
+            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        before = _tree(disk)
+        plan = plan_harvest(disk)
+        assert _keys(plan)["Windows 7 Professional"] == WIN7_KEY
+        assert _tree(disk) == before
+    finally:
+        for dirpath, dirnames, _ in os.walk(disk):
+            for name in dirnames:
+                (Path(dirpath) / name).chmod(0o755)
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda b: b[:6000], "truncated"),
+    (lambda b: b"REGF" + b[4:], "no 'regf' signature"),
+    (lambda b: b[:4096] + bytes(len(b) - 4096), "damaged"),
+    (lambda b: b[:4096] + b"hbin" + os.urandom(len(b) - 4100), "damaged"),
+    (lambda b: b"", "no 'regf' signature"),
+])
+def test_a_damaged_hive_is_named_and_the_rest_goes_on(tmp_path: Path, damage, said: str) -> None:
+    disk = windows_disk(tmp_path / "d")
+    software = disk / "Windows" / "System32" / "config" / "SOFTWARE"
+    software.write_bytes(damage(software.read_bytes()))
+    plan = plan_harvest(disk)
+    problem = [p for p in plan.problems if p.where == str(software)]
+    assert problem and said in problem[0].reason
+    assert "Windows 7 Professional" not in _keys(plan)
+    assert _keys(plan)["WinRAR"] == WINRAR_KEY                    # the files are still read
+    assert any(i.name == "Sublime Text" for i in plan.installed)  # and the user's hive
+
+
+def test_a_hive_of_an_unknown_version_or_not_closed_cleanly_is_read_with_a_warning(tmp_path: Path) -> None:
+    import struct
+
+    from tests.support.regf_empty import _checksum
+    disk = windows_disk(tmp_path / "v")
+    software = disk / "Windows" / "System32" / "config" / "SOFTWARE"
+    data = bytearray(software.read_bytes())
+    struct.pack_into("<I", data, 0x18, 9)            # format 1.9
+    struct.pack_into("<I", data, 0x08, 7)            # secondary sequence differs
+    struct.pack_into("<I", data, 0x1FC, _checksum(bytes(data[:508])))
+    software.write_bytes(bytes(data))
+    plan = plan_harvest(disk)
+    reasons = " ".join(p.reason for p in plan.problems)
+    assert "format version 1.9" in reasons and "not closed cleanly" in reasons
+    assert _keys(plan)["Windows 7 Professional"] == WIN7_KEY
+
+
+def test_an_unreadable_profile_and_licence_file_are_reported(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads everything; the permission check needs an ordinary user")
+    disk = windows_disk(tmp_path / "u")
+    rar = disk / "Program Files" / "WinRAR" / "rarreg.key"
+    rar.chmod(0)
+    plan = plan_harvest(disk)
+    assert any(p.where == str(rar) and "cannot be read" in p.reason for p in plan.problems)
+
+
+def test_a_binary_or_huge_licence_file_is_named_not_kept(tmp_path: Path) -> None:
+    disk = windows_disk(tmp_path / "b")
+    (disk / "Program Files" / "WinRAR" / "rarreg.key").write_bytes(os.urandom(64) + b"\x00\x01")
+    (disk / "totalcmd" / "wincmd.key").write_bytes(b"x" * (17 * 1024))
+    plan = plan_harvest(disk)
+    reasons = {p.where.rsplit("/", 1)[-1]: p.reason for p in plan.problems}
+    assert "not text" in reasons["rarreg.key"] and "larger than 16 KiB" in reasons["wincmd.key"]
+    assert "WinRAR" not in _keys(plan)
+
+
+def test_macos_disk_bundles_in_xml_and_binary_plists(tmp_path: Path) -> None:
+    disk = mac_disk(tmp_path / "mac")
+    broken = disk / "Applications" / "Broken.app" / "Contents"
+    broken.mkdir(parents=True)
+    (broken / "Info.plist").write_bytes(b"<?xml version='1.0'?><plist><dict><key>")
+    plan = plan_harvest(disk)
+    assert plan.systems == ("macos",)
+    apps = {(i.name, i.version) for i in plan.installed}
+    assert apps == {("Sublime Text", "4169"), ("Beyond Compare", "4.4.7")}
+    assert _keys(plan)["Sublime Text"] == SUBLIME_KEY
+    assert any("Broken.app" in p.where for p in plan.problems)
+
+
+def test_root_must_be_a_folder(cli, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for target, said in ((tmp_path / "missing", "no such folder"), (tmp_path / "file", "is not a folder")):
+        r = cli("harvest", target)
+        assert r.code == 2 and said in r.err and "Traceback" not in r.err
+
+
+def test_hostile_cells_behind_a_valid_root_never_stop_the_harvest(tmp_path: Path) -> None:
+    """Random bytes where the keys, lists and values should be: each run ends, the hive is
+    either named as damaged or yields what it can, and the files are still read."""
+    import random
+
+    disk = windows_disk(tmp_path / "h")
+    software = disk / "Windows" / "System32" / "config" / "SOFTWARE"
+    good = software.read_bytes()
+    for seed in range(12):
+        rnd = random.Random(seed)
+        data = bytearray(good)
+        for _ in range(200):                       # flip bytes past the root key's cell
+            data[rnd.randrange(4096 + 0x80, len(data))] = rnd.randrange(256)
+        software.write_bytes(bytes(data))
+        plan = plan_harvest(disk)
+        assert _keys(plan)["WinRAR"] == WINRAR_KEY
+        for f in plan.findings:
+            assert f.where and (f.key is not None or f.reason)
