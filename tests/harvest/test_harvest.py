@@ -78,7 +78,7 @@ def test_windows_disk_gives_every_key_and_says_why_the_others_have_none(disk: Pa
             "Sublime Text", "Total Commander (Remove or Repair)"} == names    # no update, no component
     winrar = next(i for i in plan.installed if i.name.startswith("WinRAR"))
     assert (winrar.version, winrar.publisher, str(winrar.install_date)) == ("5.91.0", "win.rar GmbH", "2020-06-14")
-    assert plan.problems == ()
+    assert [p.where for p in plan.problems] == ["firmware"]     # the OEM key is not on a disk
 
 
 def test_windows_8_encoding_and_digitalproductid4_on_disk(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_an_unreadable_profile_and_licence_file_are_reported(tmp_path: Path) -> 
 
 def test_a_binary_or_huge_licence_file_is_named_not_kept(tmp_path: Path) -> None:
     disk = windows_disk(tmp_path / "b")
-    (disk / "Program Files" / "WinRAR" / "rarreg.key").write_bytes(os.urandom(64) + b"\x00\x01")
+    (disk / "Program Files" / "WinRAR" / "rarreg.key").write_bytes(bytes(range(256)))
     (disk / "totalcmd" / "wincmd.key").write_bytes(b"x" * (17 * 1024))
     plan = plan_harvest(disk)
     reasons = {p.where.rsplit("/", 1)[-1]: p.reason for p in plan.problems}
@@ -247,3 +247,57 @@ def test_hostile_cells_behind_a_valid_root_never_stop_the_harvest(tmp_path: Path
         assert _keys(plan)["WinRAR"] == WINRAR_KEY
         for f in plan.findings:
             assert f.where and (f.key is not None or f.reason)
+
+
+def _msdm(key: bytes) -> bytes:
+    body = (1).to_bytes(4, "little") + bytes(4) + (1).to_bytes(4, "little") + bytes(4) \
+        + len(key).to_bytes(4, "little") + key
+    return b"MSDM" + (36 + len(body)).to_bytes(4, "little") + b"\x03" + bytes(27) + body
+
+
+def test_the_oem_key_in_the_running_computers_firmware(tmp_path: Path) -> None:
+    from archive.intake.harvest.layout import Layout
+    from archive.intake.harvest.plan import harvest_layout
+    from archive.intake.harvest.sources import table
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "MSDM").write_bytes(_msdm(SERVER2019_KEY.encode()))
+    plan = harvest_layout(Layout(root=None, firmware=[tables]), table())
+    assert _keys(plan)["Microsoft Windows (OEM key in the firmware)"] == SERVER2019_KEY
+    (tables / "MSDM").write_bytes(_msdm(b"W269N-WFGWX-YVC9B-4J6C9-T83GX"))
+    generic = harvest_layout(Layout(root=None, firmware=[tables]), table()).findings
+    assert "generic key" in generic[0].reason
+    (tables / "MSDM").write_bytes(_msdm(b"not a key at all, 29 bytes..."))
+    bad = harvest_layout(Layout(root=None, firmware=[tables]), table()).findings
+    assert bad[0].key is None and "five groups" in bad[0].reason
+
+
+def test_a_profile_whose_hive_cannot_be_opened_is_named_and_the_rest_goes_on(tmp_path: Path) -> None:
+    disk = windows_disk(tmp_path / "p")
+    ntuser = disk / "Users" / "jane" / "NTUSER.DAT"
+    ntuser.unlink()
+    ntuser.mkdir()                                   # even root cannot read a folder as a hive
+    (disk / "Users" / "bob" / "AppData" / "Roaming").mkdir(parents=True)
+    (disk / "Users" / "bob" / "NTUSER.DAT").symlink_to("/nonexistent/NTUSER.DAT")
+    plan = plan_harvest(disk)
+    reasons = {p.where: p.reason for p in plan.problems}
+    assert "cannot be read" in reasons[str(ntuser)]
+    assert "symbolic link" in reasons[str(disk / "Users" / "bob" / "NTUSER.DAT")]
+    assert _keys(plan)["Windows 7 Professional"] == WIN7_KEY and _keys(plan)["Sublime Text"]
+
+
+def test_symbolic_links_on_the_disk_are_not_followed_off_it(tmp_path: Path) -> None:
+    outside = tmp_path / "host-secret"
+    outside.mkdir()
+    (outside / "rarreg.key").write_text("HOST FILE, NOT THE DISK'S\n")
+    disk = windows_disk(tmp_path / "l")
+    winrar = disk / "Program Files" / "WinRAR"
+    (winrar / "rarreg.key").unlink()
+    winrar.rmdir()
+    winrar.symlink_to(outside)
+    (disk / "totalcmd" / "wincmd.key").unlink()
+    (disk / "totalcmd" / "wincmd.key").symlink_to(outside / "rarreg.key")
+    plan = plan_harvest(disk)
+    assert not any("HOST FILE" in (f.key or "") for f in plan.findings)
+    assert "WinRAR" not in _keys(plan) and "Total Commander" not in _keys(plan)

@@ -55,6 +55,8 @@ def _quiet_regipy() -> None:
 def check_header(path: Path) -> list[str]:
     """Read the 4 KiB base block: refuse what is not a hive, and return notes on what is odd
     (a version Windows never wrote, a hive not closed cleanly)."""
+    if path.is_symlink():
+        raise HiveUnreadable(f"{path}: a symbolic link, not followed (it could lead off the disk)")
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:

@@ -32,6 +32,7 @@ class Layout:
     systemdrive: list[Path] = field(default_factory=list)
     mac_system: Path | None = None                     # /Library
     applications: list[Path] = field(default_factory=list)
+    firmware: list[Path] = field(default_factory=list)  # ACPI tables of the running computer
     problems: list[tuple[str, str]] = field(default_factory=list)   # (where, why)
 
     @property
@@ -171,4 +172,7 @@ def running_layout(home: Path) -> Layout:
         lay.applications = [Path("/Applications")] + [a for a in [child(home, "Applications")] if a]
     else:
         lay.linux_users = [user]
+    tables = Path("/sys/firmware/acpi/tables")
+    if tables.is_dir():
+        lay.firmware = [tables]
     return lay

@@ -29,7 +29,12 @@ from archive.intake.harvest.hives import (
     live_registry_available,
 )
 from archive.intake.harvest.layout import Layout, User, child, entries, find_layout, running_layout
-from archive.intake.harvest.productkey import NotAProductId, decode_product_id
+from archive.intake.harvest.productkey import (
+    MSDM_MAX,
+    NotAProductId,
+    decode_product_id,
+    key_from_msdm,
+)
 from archive.intake.harvest.sources import Source, Table, table
 
 MAX_LICENCE_FILE = 16 * 1024        # kept whole, encrypted, in the licence record
@@ -185,7 +190,7 @@ def _file_places(lay: Layout) -> dict[str, list[tuple[User | None, Path]]]:
     return {"{programfiles}": [(None, p) for p in lay.programfiles],
             "{systemdrive}": [(None, p) for p in lay.systemdrive],
             "{appdata}": list(lay.appdata()), "{appsupport}": list(lay.appsupport()),
-            "{config}": list(lay.config())}
+            "{config}": list(lay.config()), "{firmware}": [(None, p) for p in lay.firmware]}
 
 
 def _glob(base: Path, rel: str) -> list[Path]:
@@ -196,10 +201,11 @@ def _glob(base: Path, rel: str) -> list[Path]:
         for folder in here:
             if any(c in part for c in "*?["):
                 nxt += [Path(e.path) for e in entries(folder)
-                        if fnmatch.fnmatchcase(e.name.casefold(), part.casefold())]
+                        if fnmatch.fnmatchcase(e.name.casefold(), part.casefold())
+                        and not e.is_symlink()]
             else:
                 found = child(folder, part)
-                if found is not None:
+                if found is not None and not found.is_symlink():
                     nxt.append(found)
         here = nxt[:1000]
     return here
@@ -226,10 +232,71 @@ def read_licence_text(path: Path) -> tuple[str | None, str | None]:
             text = body.decode(codec)
         except UnicodeDecodeError:
             continue
-        if not any(ord(c) < 32 and c not in "\r\n\t" for c in text):
-            return text, None
+        if any(ord(c) < 32 and c not in "\r\n\t" for c in text):
+            continue
+        # UTF-16 without a mark: most random bytes decode to something, so ask for mostly ASCII
+        if codec == "utf-16-le" and sum(ord(c) < 128 for c in text) < 0.9 * len(text):
+            continue
+        return text, None
     return None, ("not text: archive it with `arkeep add … --license-file` (kept encrypted as "
                   "a document)")
+
+
+def _firmware_findings(src: Source, lay: Layout, tab: Table
+                       ) -> tuple[list[Finding], list[Problem], list[str]]:
+    """The OEM key in the running computer's firmware; a disk does not hold one."""
+    if lay.root is not None:
+        if lay.software is not None:
+            return [], [Problem("firmware", "the OEM key a PC maker puts in the firmware (Windows 8 "
+                                "and later) is not on a disk: run `arkeep harvest` on that "
+                                "computer to read it")], []
+        return [], [], []
+    tables: list[tuple[str, bytes | None, str | None]] = []
+    if lay.firmware:
+        for folder in lay.firmware:
+            path = folder / "MSDM"
+            if not os.path.lexists(path):
+                continue
+            try:
+                with open(path, "rb") as f:
+                    tables.append((str(path), f.read(MSDM_MAX), None))
+            except OSError as exc:
+                tables.append((str(path), None, "readable by root only: run harvest as root to "
+                               "read the OEM key" if isinstance(exc, PermissionError)
+                               else f"cannot be read ({exc.strerror or exc})"))
+    elif live_registry_available():
+        data = windows_msdm()
+        if data is not None:
+            tables.append(("the firmware's ACPI MSDM table", data, None))
+    found, problems = [], []
+    for where, data, why in tables:
+        if data is None:
+            problems.append(Problem(where, f"{src.product}: {why}"))
+            continue
+        base = Finding(source=src.id, product=src.product, kind=src.kind, where=where,
+                       how="the ACPI MSDM table's key, in clear", facts=src.facts, vendor=src.vendor)
+        try:
+            found.append(_judged(replace(base, key=key_from_msdm(data)), tab))
+        except NotAProductId as exc:
+            found.append(replace(base, reason=f"holds no key ({exc})"))
+    return found, problems, [w for w, _, _ in tables]
+
+
+def windows_msdm() -> bytes | None:
+    """The MSDM table through GetSystemFirmwareTable, or None (no table, or no such call)."""
+    import ctypes
+
+    try:
+        call = ctypes.windll.kernel32.GetSystemFirmwareTable  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return None
+    provider, table_id = int.from_bytes(b"ACPI", "big"), int.from_bytes(b"MSDM", "little")
+    size = call(provider, table_id, None, 0)
+    if not size or size > MSDM_MAX:
+        return None
+    buf = ctypes.create_string_buffer(size)
+    got = call(provider, table_id, buf, size)
+    return buf.raw[:got] if got else None
 
 
 def _file_findings(src: Source, lay: Layout) -> tuple[list[Finding], list[Problem], list[str]]:
@@ -384,6 +451,12 @@ def plan_harvest(root: Path | None, tab: Table | None = None) -> HarvestPlan:
         lay = _running_windows()
     else:
         lay = running_layout(Path.home())
+    return harvest_layout(lay, tab)
+
+
+def harvest_layout(lay: Layout, tab: Table) -> HarvestPlan:
+    """What the table finds in the places of `lay`."""
+    root = lay.root
     problems = [Problem(w, r) for w, r in lay.problems]
     read: list[str] = []
     software, users = _open_hives(lay, problems, read)
@@ -395,6 +468,11 @@ def plan_harvest(root: Path | None, tab: Table | None = None) -> HarvestPlan:
                     findings += _registry_findings(src, reg, tab)
                 except HiveUnreadable as exc:
                     problems.append(Problem(reg.label, f"{src.product}: {str(exc).split(': ', 1)[-1]}"))
+        elif src.decode == "acpi-msdm":
+            found, probs, seen = _firmware_findings(src, lay, tab)
+            findings += found
+            problems += probs
+            read += seen
         else:
             found, probs, seen = _file_findings(src, lay)
             findings += found

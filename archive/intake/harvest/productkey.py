@@ -70,3 +70,25 @@ def decode_product_id(value: bytes, value_name: str = "DigitalProductId") -> Dec
     if len(value) < offset + KEY_BYTES:
         raise NotAProductId(f"{len(value)} bytes, too short to hold a key at byte {offset}")
     return decode_key_bytes(bytes(value[offset:offset + KEY_BYTES]))
+
+
+MSDM_KEY_OFFSET = 56                  # after the 36-byte ACPI header and five 32-bit fields
+MSDM_MAX = 4096
+
+
+def key_from_msdm(table: bytes) -> str:
+    """The Windows key a PC maker put in the firmware (the ACPI MSDM table, Windows 8 and
+    later): 29 ASCII characters at byte 56, after the table header and the data length."""
+    if len(table) < MSDM_KEY_OFFSET or table[:4] != b"MSDM":
+        raise NotAProductId("not an ACPI MSDM table")
+    length = int.from_bytes(table[52:56], "little")
+    if length != 29 or len(table) < MSDM_KEY_OFFSET + length:
+        raise NotAProductId(f"the table's key is {length} bytes, not the 29 of a product key")
+    try:
+        key = table[MSDM_KEY_OFFSET:MSDM_KEY_OFFSET + length].decode("ascii")
+    except UnicodeDecodeError:
+        raise NotAProductId("the table's key is not text") from None
+    groups = key.split("-")
+    if len(groups) != 5 or any(len(g) != 5 or not g.isalnum() for g in groups):
+        raise NotAProductId("the table's key is not five groups of five characters")
+    return key.upper()

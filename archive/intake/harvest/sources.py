@@ -14,9 +14,9 @@ from typing import Any
 
 from manifests.model import LICENSE_KINDS
 
-DECODERS = ("text", "licence-file", "digital-product-id", "none")
+DECODERS = ("text", "licence-file", "digital-product-id", "acpi-msdm", "none")
 HIVES = ("SOFTWARE", "NTUSER")
-PLACES = ("{programfiles}", "{appdata}", "{appsupport}", "{config}", "{systemdrive}")
+PLACES = ("{programfiles}", "{appdata}", "{appsupport}", "{config}", "{systemdrive}", "{firmware}")
 
 
 class BadTable(ValueError):
@@ -77,8 +77,8 @@ def _source(entry: dict[str, Any]) -> Source:
         raise BadTable(f"source {name}: hive must be one of {HIVES}")
     if keys and entry["decode"] not in ("none",) and not entry.get("value"):
         raise BadTable(f"source {name}: a registry source names the value it reads")
-    if files and entry["decode"] not in ("text", "licence-file", "none"):
-        raise BadTable(f"source {name}: files are read as text or licence-file")
+    if files and entry["decode"] not in ("text", "licence-file", "acpi-msdm", "none"):
+        raise BadTable(f"source {name}: files are read as text, licence-file or acpi-msdm")
     for f in files:
         if not f.startswith(PLACES):
             raise BadTable(f"source {name}: file {f} starts with none of {PLACES}")
