@@ -11,7 +11,7 @@ import base64
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,8 @@ CONTEXT_UNIT_NAMES = "arkeep 2026-11 unit names v1"
 CONTEXT_MANIFEST_SECRETS = "arkeep 2026-11 manifest secrets v1"
 CONTEXT_KEY_ID = "arkeep 2026-11 key id v1"
 CONTEXT_REMOTE_CONFIG = "arkeep 2026-12 remote config v1"
+CONTEXT_DOCUMENTS = "arkeep 2026-12 stored documents v1"
+CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
 SECRET_PREFIX, SECRET_VERSION = "ENC[AES256_GCM,", "v1"
 _MANIFEST_AAD = b"arkeep manifest secret v1"
 
@@ -132,7 +134,7 @@ def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
 class SecretBox:
     """Encrypts the secret values of local manifests (licence keys, account hints)."""
 
-    key: bytes
+    key: bytes = field(repr=False)
 
     @classmethod
     def for_secret(cls, secret: bytes) -> SecretBox:

@@ -1,0 +1,89 @@
+"""The keyring: everything one unlock of the archive secret gives, made once and handed on.
+
+Below the command line nothing holds the raw secret: a function that seals bundles, names units,
+opens licence keys or documents at rest takes the `Keyring` and asks it for the one key it needs.
+Each key is derived here, in one place, with the contexts of `keys.py`; the values are those the
+earlier call sites derived, so every bundle, unit name and token made before still opens.
+
+The keyring never shows a secret: its repr and str carry only the public key id, and it has no
+`__dict__` for a debugger or a logging formatter to spill.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import blake3
+
+from archive.crypto import keys
+
+__all__ = ["Keyring"]
+
+
+class Keyring:
+    """The keys derived from one archive secret.
+
+    `zip_password` seals and opens bundles; `box` encrypts the secret values of manifests;
+    `config_box` the list of remotes kept on remotes; `documents` is the key under which each
+    document at rest gets its own; `unit_name` names units on remotes; `fingerprint` tells an
+    imported item seen before.
+    """
+
+    __slots__ = ("__secret", "_fingerprints", "_unit_names", "box", "config_box", "documents",
+                 "key_id", "zip_password")
+
+    def __init__(self, secret: bytes) -> None:
+        if not isinstance(secret, bytes) or len(secret) != keys.SECRET_BYTES:
+            raise ValueError("an archive secret is 20 bytes")
+        self.__secret = secret
+        self.key_id: str = keys.key_id(secret)
+        self.zip_password: bytes = keys.zip_password(secret)
+        self.box = keys.SecretBox.for_secret(secret)
+        self.config_box = keys.SecretBox(keys.derive(secret, keys.CONTEXT_REMOTE_CONFIG))
+        self.documents: bytes = keys.derive(secret, keys.CONTEXT_DOCUMENTS)
+        self._unit_names = keys.unit_name_key(secret)
+        self._fingerprints = keys.derive(secret, keys.CONTEXT_FINGERPRINT)
+
+    @classmethod
+    def new(cls) -> Keyring:
+        """A keyring for a fresh secret (a new archive)."""
+        return cls(keys.new_secret())
+
+    @classmethod
+    def from_recovery_code(cls, code: str) -> Keyring:
+        return cls(keys.parse_recovery_code(code))
+
+    @classmethod
+    def unwrap(cls, table: dict[str, Any], passphrase: str) -> Keyring:
+        """Open a key.toml table with the passphrase (WrongPassphrase, or UsageError if damaged)."""
+        return cls(keys.unwrap_secret(table, passphrase))
+
+    @property
+    def recovery_code(self) -> str:
+        """The code printed on the recovery kit; only the kit and `init` may show it."""
+        return keys.recovery_code(self.__secret)
+
+    def wrap(self, passphrase: str) -> dict[str, Any]:
+        """The key.toml table that opens this keyring with `passphrase`."""
+        return keys.wrap_secret(self.__secret, passphrase)
+
+    def unit_name(self, kind: str, ref: str) -> str:
+        """The keyed BLAKE3 name of a unit on remotes (replicate/units.py builds the unit)."""
+        return blake3.blake3(f"{kind}\0{ref}".encode(), key=self._unit_names).hexdigest()
+
+    def fingerprint(self, data: bytes) -> str:
+        """A keyed digest of `data`: the same imported item gives the same fingerprint."""
+        return blake3.blake3(data, key=self._fingerprints).hexdigest()[:32]
+
+    def __repr__(self) -> str:
+        return f"Keyring(key_id={self.key_id})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Keyring is not pickled: that would write the archive secret out")
+
+    def __copy__(self) -> Keyring:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Keyring:
+        return self
