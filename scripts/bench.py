@@ -331,11 +331,11 @@ def rewrap_cheaply(store: Path) -> None:
     from archive.storage.store import Store
 
     s = Store.open(store)
-    secret = s.unlock(PASSPHRASE)
+    keyring = s.unlock(PASSPHRASE)
     saved = keys.SCRYPT_N, keys.SCRYPT_P
     keys.SCRYPT_N, keys.SCRYPT_P = 2 ** 14, 1
     try:
-        s.save_wrapped_key(keys.wrap_secret(secret, PASSPHRASE))
+        s.save_wrapped_key(keyring.wrap(PASSPHRASE))
     finally:
         keys.SCRYPT_N, keys.SCRYPT_P = saved
 

@@ -8,12 +8,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.progress import Bars
 from archive.errors import UsageError
 from archive.storage.store import Store, default_store_path
 from archive.system.oscompat import has_terminal
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 MAX_SECRET_FILE = 64 * 1024
 
@@ -107,11 +110,12 @@ class Context:
             raise UsageError("the two passphrases differ; nothing was changed")
         return first
 
-    def unlock(self, store: Store) -> bytes:
+    def unlock(self, store: Store) -> Keyring:
+        """The store's keyring, made once here and handed to whatever needs a key."""
         return store.unlock(self.passphrase())
 
-    def secret_at_hand(self, store: Store) -> bytes | None:
-        """The archive secret when a passphrase is given without a prompt (file or environment)."""
+    def keyring_at_hand(self, store: Store) -> Keyring | None:
+        """The keyring when a passphrase is given without a prompt (file or environment)."""
         if self.passphrase_file is not None or os.environ.get("ARKEEP_PASSPHRASE") is not None:
             return self.unlock(store)
         return None

@@ -25,7 +25,7 @@ class Keyring:
     `zip_password` seals and opens bundles; `box` encrypts the secret values of manifests;
     `config_box` the list of remotes kept on remotes; `documents` is the key under which each
     document at rest gets its own; `unit_name` names units on remotes; `fingerprint` tells an
-    imported item seen before.
+    imported item or a harvested key seen before.
     """
 
     __slots__ = ("__secret", "_fingerprints", "_unit_names", "box", "config_box", "documents",
@@ -36,12 +36,14 @@ class Keyring:
             raise ValueError("an archive secret is 20 bytes")
         self.__secret = secret
         self.key_id: str = keys.key_id(secret)
-        self.zip_password: bytes = keys.zip_password(secret)
-        self.box = keys.SecretBox.for_secret(secret)
+        # The recovery code as printed is the zip password (keys.py says why).
+        self.zip_password: bytes = keys.recovery_code(secret).encode("ascii")
+        self.box = keys.SecretBox(keys.derive(secret, keys.CONTEXT_MANIFEST_SECRETS))
         self.config_box = keys.SecretBox(keys.derive(secret, keys.CONTEXT_REMOTE_CONFIG))
         self.documents: bytes = keys.derive(secret, keys.CONTEXT_DOCUMENTS)
-        self._unit_names = keys.unit_name_key(secret)
-        self._fingerprints = keys.derive(secret, keys.CONTEXT_FINGERPRINT)
+        self._unit_names = keys.derive(secret, keys.CONTEXT_UNIT_NAMES)
+        self._fingerprints = {"import": keys.derive(secret, keys.CONTEXT_FINGERPRINT),
+                              "harvest": keys.derive(secret, keys.CONTEXT_HARVEST_FINGERPRINT)}
 
     @classmethod
     def new(cls) -> Keyring:
@@ -70,9 +72,10 @@ class Keyring:
         """The keyed BLAKE3 name of a unit on remotes (replicate/units.py builds the unit)."""
         return blake3.blake3(f"{kind}\0{ref}".encode(), key=self._unit_names).hexdigest()
 
-    def fingerprint(self, data: bytes) -> str:
-        """A keyed digest of `data`: the same imported item gives the same fingerprint."""
-        return blake3.blake3(data, key=self._fingerprints).hexdigest()[:32]
+    def fingerprint(self, data: bytes, of: str = "import") -> str:
+        """A keyed digest of `data`: the same imported item (`of="import"`) or harvested key
+        (`of="harvest"`) gives the same fingerprint, and nobody without the secret can tell."""
+        return blake3.blake3(data, key=self._fingerprints[of]).hexdigest()[:32]
 
     def __repr__(self) -> str:
         return f"Keyring(key_id={self.key_id})"

@@ -1,4 +1,5 @@
-"""The archive secret: creation, the recovery code, wrapping under a passphrase, derived keys.
+"""The archive secret: creation, the recovery code, wrapping under a passphrase, the contexts of
+the keys derived from it (crypto/keyring.py derives them, once per unlock).
 
 The secret is 160 random bits. The recovery code is that secret in base32, and the code as printed
 is the zip password of every bundle, because WinZip AES stretches passwords with only 1,000 rounds
@@ -36,6 +37,7 @@ CONTEXT_KEY_ID = "arkeep 2026-11 key id v1"
 CONTEXT_REMOTE_CONFIG = "arkeep 2026-12 remote config v1"
 CONTEXT_DOCUMENTS = "arkeep 2026-12 stored documents v1"
 CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
+CONTEXT_HARVEST_FINGERPRINT = "arkeep 2026-12 harvest fingerprint v1"
 SECRET_PREFIX, SECRET_VERSION = "ENC[AES256_GCM,", "v1"
 _MANIFEST_AAD = b"arkeep manifest secret v1"
 
@@ -66,14 +68,6 @@ def derive(secret: bytes, context: str) -> bytes:
 def key_id(secret: bytes) -> str:
     """A short public fingerprint of the secret: tells which archive a key or remote belongs to."""
     return derive(secret, CONTEXT_KEY_ID)[:8].hex()
-
-
-def zip_password(secret: bytes) -> bytes:
-    return recovery_code(secret).encode("ascii")
-
-
-def unit_name_key(secret: bytes) -> bytes:
-    return derive(secret, CONTEXT_UNIT_NAMES)
 
 
 def _kek(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -132,13 +126,10 @@ def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
 
 @dataclass(frozen=True)
 class SecretBox:
-    """Encrypts the secret values of local manifests (licence keys, account hints)."""
+    """Encrypts secret values with one derived key: those of local manifests (`Keyring.box`),
+    and the list of remotes kept in key.toml (`Keyring.config_box`)."""
 
     key: bytes = field(repr=False)
-
-    @classmethod
-    def for_secret(cls, secret: bytes) -> SecretBox:
-        return cls(derive(secret, CONTEXT_MANIFEST_SECRETS))
 
     def seal(self, plain: str) -> str:
         nonce = os.urandom(12)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive.crypto.keys import SecretBox
 from archive.errors import SecretNeeded, UsageError, environment_error
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
 from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
@@ -17,6 +17,9 @@ from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem
 from manifests.schema import unsafe_filename_reason
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 EXTRA_MEDIA_TYPES = {
     ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",
@@ -75,7 +78,7 @@ def check_input_file(path: Path) -> int:
     return size
 
 
-def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
+def add_release(store: Store, request: AddRequest, keyring: Keyring | None = None,
                 progress_for: Callable[[str, int], Progress | None] | None = None) -> AddResult:
     """Ingest every file, then write the licence record and the release manifest.
 
@@ -85,7 +88,7 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     if not request.installers:
         raise UsageError("give at least one installer file")
     request = checked_names(request)
-    if (request.key is not None or request.extra_keys) and secret is None:
+    if (request.key is not None or request.extra_keys) and keyring is None:
         raise UsageError("a licence key is encrypted with the archive secret: the passphrase is needed")
     if request.key is not None and not request.key.strip():
         raise UsageError("the licence key is empty")
@@ -102,20 +105,20 @@ def add_release(store: Store, request: AddRequest, secret: bytes | None = None,
     if request.license_id and not store.catalog.has_license(request.license_id):
         raise UsageError(f"no licence record '{request.license_id}' in this store")
 
-    if secret is None and any(kept_encrypted(role) for role, _ in roles):
+    if keyring is None and any(kept_encrypted(role) for role, _ in roles):
         raise SecretNeeded("licence files, invoices and receipts are kept encrypted at rest: "
                            "the passphrase is needed")
-    refuse_keys_in_installers(request.installers, _known_keys(store, request, secret))
+    refuse_keys_in_installers(request.installers, _known_keys(store, request, keyring))
 
     new_objects = 0
     ingested: list[tuple[str, Path, str, int]] = []
     for role, path in roles:
         progress = progress_for(path.name, sizes[path]) if progress_for else None
-        result = store.ingest(path, progress, secret if kept_encrypted(role) else None)
+        result = store.ingest(path, progress, keyring if kept_encrypted(role) else None)
         new_objects += result.new
         ingested.append((role, path, result.digest, result.size))
 
-    lic = _license_for(store, request, existing, secret)
+    lic = _license_for(store, request, existing, keyring)
     lic_id = lic.id if lic else request.license_id
     now = datetime.now(UTC).replace(microsecond=0)
     artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
@@ -161,18 +164,18 @@ def find_release_for(store: Store, product: str, version: str, edition: str | No
                          "another --edition") from None
 
 
-def _known_keys(store: Store, request: AddRequest, secret: bytes | None) -> list[str]:
+def _known_keys(store: Store, request: AddRequest, keyring: Keyring | None) -> list[str]:
     """The keys this add knows in clear: given now, or in the licence record it links to."""
     found = ([request.key] if request.key else []) + [value for _, value in request.extra_keys]
-    if request.license_id and secret is not None:
-        box = SecretBox.for_secret(secret)
+    if request.license_id and keyring is not None:
+        box = keyring.box
         lic = store.catalog.load_license(request.license_id)
         found += [box.open(s.token) for s in lic.secrets() if s.token]
     return found
 
 
 def _license_for(store: Store, request: AddRequest, existing: Release | None,
-                 secret: bytes | None) -> License | None:
+                 keyring: Keyring | None) -> License | None:
     """The licence record of this purchase (ops/purchase.py: joined to the one it belongs to,
     or new) when the user gave a key, licence files, invoices or purchase details."""
     if request.license_id:
@@ -180,7 +183,7 @@ def _license_for(store: Store, request: AddRequest, existing: Release | None,
     if request.key is None and not request.extra_keys and not request.license.any_given() \
             and not request.license_files and not request.invoices:
         return None
-    box = SecretBox.for_secret(secret) if secret is not None else None
+    box = keyring.box if keyring is not None else None
     purchase = Purchase(product=request.product, vendor=request.vendor, key=request.key,
                         extra_keys=request.extra_keys, fields=request.license,
                         has_license_files=bool(request.license_files))

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.crypto.keys import SecretBox, derive
+from archive.crypto.keys import SecretBox
 from archive.errors import UsageError
 from archive.intake.add import find_release_for, media_type
 from archive.intake.importers import Attachment, ImportedField, ImportedItem
@@ -37,7 +37,9 @@ from manifests.errors import ManifestInvalid
 from manifests.model import Artifact, License, Release, Secret, name_problem, release_id
 from manifests.schema import MAX_TEXT, unsafe_filename_reason
 
-CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
+
 MASK = "••••••"
 UNKNOWN_VERSION = "unknown"
 DATE_TARGETS = ("purchase_date", "expires", "maintenance_end")
@@ -263,15 +265,13 @@ class ImportResult:
     dry_run: bool
 
 
-def fingerprint(item: ImportedItem, secret: bytes) -> str:
+def fingerprint(item: ImportedItem, keyring: Keyring) -> str:
     """A keyed digest of everything the item holds: the same item gives the same fingerprint."""
-    import blake3
-
     canon = json.dumps({"title": item.title, "notes": item.notes or "",
                         "fields": sorted([f.label, f.value, f.concealed] for f in item.fields),
                         "files": sorted([a.filename, hash_bytes(a.data)] for a in item.attachments)},
                        ensure_ascii=False, sort_keys=True)
-    return blake3.blake3(canon.encode(), key=derive(secret, CONTEXT_FINGERPRINT)).hexdigest()[:32]
+    return keyring.fingerprint(canon.encode())
 
 
 def known_fingerprints(store: Store) -> dict[str, str]:
@@ -284,15 +284,15 @@ def known_fingerprints(store: Store) -> dict[str, str]:
     return out
 
 
-def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem], secret: bytes,
+def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem], keyring: Keyring,
                  source_format: str, source_name: str, dry_run: bool = False) -> ImportResult:
     """Write every draft (nothing at all when dry_run); same items as before are left alone."""
-    box = SecretBox.for_secret(secret)
+    box = keyring.box
     known = known_fingerprints(store)
     now = datetime.now(UTC).replace(microsecond=0)
     planned: list[tuple[Draft, License | None, str]] = []
     for d in drafts:
-        fp = fingerprint(d.item, secret)
+        fp = fingerprint(d.item, keyring)
         if fp in known:
             planned.append((d, None, known[fp]))
             continue
@@ -312,7 +312,7 @@ def apply_import(store: Store, drafts: list[Draft], skipped: list[ImportedItem],
         outcomes.append(ItemOutcome(d, "new" if lic is not None else "unchanged", lid,
                                     rid, action))
     if not dry_run:
-        _write(store, planned, releases, secret)
+        _write(store, planned, releases, keyring)
     return ImportResult(tuple(outcomes), tuple(skipped), dry_run)
 
 
@@ -392,13 +392,13 @@ def _artifact(att: Attachment, lid: str, n: int) -> Artifact:
 
 
 def _write(store: Store, planned: list[tuple[Draft, License | None, str]],
-           releases: dict[str, Release], secret: bytes) -> None:
+           releases: dict[str, Release], keyring: Keyring) -> None:
     """Objects first, then licence records, then releases: a crash never leaves a dangling name."""
     for d, lic, _ in planned:
         if lic is None:
             continue
         for att in d.item.attachments:
-            _ingest_bytes(store, att.data, secret)
+            _ingest_bytes(store, att.data, keyring)
     for _, lic, _ in planned:
         if lic is not None:
             store.catalog.write_license(lic)
@@ -406,9 +406,9 @@ def _write(store: Store, planned: list[tuple[Draft, License | None, str]],
         store.catalog.write_release(release)
 
 
-def _ingest_bytes(store: Store, data: bytes, secret: bytes) -> None:
+def _ingest_bytes(store: Store, data: bytes, keyring: Keyring) -> None:
     """An attachment is a licence file: kept encrypted at rest, never written plain to disk."""
-    if store.ingest_bytes(data, secret).digest != hash_bytes(data):
+    if store.ingest_bytes(data, keyring).digest != hash_bytes(data):
         raise UsageError("an attachment changed while it was being archived")
 
 

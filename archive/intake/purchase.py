@@ -16,12 +16,15 @@ import secrets as pysecrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.crypto.keys import SecretBox
 from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
 from manifests.model import PURCHASE_FIELDS, License, Secret
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 
 class LicenseFields:
@@ -182,10 +185,10 @@ def licence_for(store: Store, p: Purchase, box: SecretBox | None,
     return new_license(p, box)
 
 
-def record_licence(store: Store, p: Purchase, secret: bytes | None) -> tuple[License, str]:
+def record_licence(store: Store, p: Purchase, keyring: Keyring | None) -> tuple[License, str]:
     """A licence with no release (a receipt with a key and no installer): joined to the record
     of the same purchase or new; written; with "new", "updated" or "unchanged"."""
-    box = SecretBox.for_secret(secret) if secret is not None else None
+    box = keyring.box if keyring is not None else None
     lic = licence_for(store, p, box, None)
     if not store.catalog.has_license(lic.id):
         store.catalog.write_license(lic)

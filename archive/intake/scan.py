@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.errors import ArkeepError, UsageError
 from archive.intake.add import AddRequest, AddResult, add_release
@@ -27,6 +27,9 @@ from archive.intake.receipts import Receipt, mask_key, read_pdf_receipt, read_re
 from archive.storage.hashing import Progress
 from archive.storage.store import Store
 from manifests.model import normalise_name, release_id
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 INCOMPLETE = (".part", ".crdownload", ".download", ".partial", ".!ut", ".opdownload")
 LICENSE_SUFFIXES = (".lic", ".license", ".licence", ".key")
@@ -382,13 +385,13 @@ class Applied:
     error: str | None = None
 
 
-def apply_plan(store: Store, plan: ScanPlan, secret: bytes | None,
+def apply_plan(store: Store, plan: ScanPlan, keyring: Keyring | None,
                progress_for: Callable[[str, int], Progress | None] | None = None) -> list[Applied]:
     """Archive every proposed release through add_release; one failure does not stop the rest."""
     out: list[Applied] = []
     for proposal in plan.releases:
         try:
-            result = add_release(store, proposal.request(), secret, progress_for=progress_for)
+            result = add_release(store, proposal.request(), keyring, progress_for=progress_for)
         except ArkeepError as exc:
             out.append(Applied(proposal, None, str(exc)))
             continue
@@ -404,12 +407,12 @@ class AppliedLicence:
     error: str | None = None
 
 
-def apply_licences(store: Store, plan: ScanPlan, secret: bytes | None) -> list[AppliedLicence]:
+def apply_licences(store: Store, plan: ScanPlan, keyring: Keyring | None) -> list[AppliedLicence]:
     """Record the licences of receipts without an installer; one failure does not stop the rest."""
     out: list[AppliedLicence] = []
     for proposal in plan.licences:
         try:
-            lic, action = record_licence(store, proposal.purchase(), secret)
+            lic, action = record_licence(store, proposal.purchase(), keyring)
         except ArkeepError as exc:
             out.append(AppliedLicence(proposal, None, None, str(exc)))
             continue

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from archive.errors import UsageError
 from archive.ops.verify_remote import check_unit
@@ -32,6 +33,9 @@ from archive.storage.hashing import hash_stream
 from archive.storage.store import Store
 from backends.base import Backend
 from backends.errors import BackendError, NotFound
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 HOW_DIGEST = "digest"        # ledger `verified_how`: the sealed bytes matched their recorded BLAKE3
 MODE_DIGEST, MODE_FULL = "digest", "full"
@@ -121,13 +125,13 @@ def labels_of(store: Store) -> dict[str, list[tuple[str, str]]]:
 
 
 def audit_remote(backend: Backend, ledger: Ledger, budget: Budget, now: datetime,
-                 period_days: int = DEFAULT_PERIOD_DAYS, secret: bytes | None = None,
+                 period_days: int = DEFAULT_PERIOD_DAYS, keyring: Keyring | None = None,
                  plan: UnitPlan | None = None,
                  labels: dict[str, list[tuple[str, str]]] | None = None,
                  progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None,
                  ) -> RemoteAudit:
     """One run over one replica; the ledger records each copy's result with `now`."""
-    result = RemoteAudit(backend.name, MODE_FULL if secret is not None else MODE_DIGEST)
+    result = RemoteAudit(backend.name, MODE_FULL if keyring is not None else MODE_DIGEST)
     labels = labels or {}
     backend.check()
     ledger.seen(backend.name)
@@ -160,9 +164,9 @@ def audit_remote(backend: Backend, ledger: Ledger, budget: Budget, now: datetime
         elif copy.size is not None and present[copy.unit] != copy.size:
             problem(copy, f"bad copy: {present[copy.unit]} bytes where {copy.size} were written",
                     BAD)
-        elif copy.sealed_digest is None and secret is None:
+        elif copy.sealed_digest is None and keyring is None:
             result.no_digest += 1
-        elif secret is not None and copy.unit not in wanted:
+        elif keyring is not None and copy.unit not in wanted:
             continue                  # no longer wanted: sync retires it
         else:
             candidates.append(copy)
@@ -176,14 +180,14 @@ def audit_remote(backend: Backend, ledger: Ledger, budget: Budget, now: datetime
     for copy in chosen:
         if budget.max_seconds is not None and time.monotonic() - started >= budget.max_seconds:
             break
-        what, digest = _read_copy(backend, copy, wanted.get(copy.unit), secret)
+        what, digest = _read_copy(backend, copy, wanted.get(copy.unit), keyring)
         result.checked += 1
         result.bytes_checked += copy.size or 0
         if progress:
             progress(copy.size or 0)
         if what is None:
             ledger.record(backend.name, copy.unit, copy.kind, copy.ref, PRESENT, copy.size,
-                          verified_how=HOW_READ if secret is not None else HOW_DIGEST, when=now,
+                          verified_how=HOW_READ if keyring is not None else HOW_DIGEST, when=now,
                           sealed_digest=digest)
         else:
             problem(copy, what, BAD)
@@ -192,7 +196,7 @@ def audit_remote(backend: Backend, ledger: Ledger, budget: Budget, now: datetime
 
 
 def _read_copy(backend: Backend, copy: Copy, wanted: WantedUnit | None,
-               secret: bytes | None) -> tuple[str | None, str | None]:
+               keyring: Keyring | None) -> tuple[str | None, str | None]:
     """(None, sealed digest) when the copy checks out, else (what is wrong, None)."""
     key = UnitRef(copy.kind, copy.ref, copy.unit).key
     try:
@@ -205,11 +209,11 @@ def _read_copy(backend: Backend, copy: Copy, wanted: WantedUnit | None,
     if copy.size is not None and size != copy.size:
         return f"bad copy: read {size} bytes where {copy.size} were written", None
     if copy.sealed_digest is not None and digest != copy.sealed_digest \
-            and (secret is None or wanted is None):
+            and (keyring is None or wanted is None):
         # (with the passphrase, rewritten bytes that authenticate are good: another store wrote them)
         return "bad copy: its bytes no longer match the BLAKE3 recorded when it was written", None
-    if secret is not None and wanted is not None:
-        what = check_unit(backend, secret, wanted)
+    if keyring is not None and wanted is not None:
+        what = check_unit(backend, keyring, wanted)
         if what is not None:
             return what, None
     return None, digest

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError, environment_error
@@ -49,6 +49,9 @@ from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import safe_join
 from manifests.codec import license_to_toml, release_to_toml
 from manifests.model import License, Release, Secret
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 BAGIT_VERSION = "1.0"
 B3SUMS = "blake3sums.txt"
@@ -93,21 +96,21 @@ def masked_license(lic: License) -> License:
 BAG_FOLDER_ROOM = 66
 
 
-def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None = None,
+def export_bag(store: Store, release: Release, dest: Path, keyring: Keyring | None = None,
                progress_for: Callable[[str, int], Progress | None] | None = None) -> BagResult:
-    """Write the bag at `dest` (absent or an empty directory). `secret` reveals the keys and
+    """Write the bag at `dest` (absent or an empty directory). `keyring` reveals the keys and
     the documents that can carry them; without it they are masked and left out."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} already exists and is not an empty directory; give a new one")
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
-    box = SecretBox.for_secret(secret) if secret is not None else None
+    box = keyring.box if keyring is not None else None
     withheld = tuple(a.filename for a in release.artifacts
-                     if secret is None and (kept_encrypted(a.role) or store.is_encrypted(a.blake3)))
+                     if keyring is None and (kept_encrypted(a.role) or store.is_encrypted(a.blake3)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.arkeep-bag-"))
     try:
         os.chmod(work, 0o700 if box is not None else 0o755)
-        payload, renamed = _write_payload(store, release, work, secret, set(withheld), progress_for)
+        payload, renamed = _write_payload(store, release, work, keyring, set(withheld), progress_for)
         tags = _write_tags(work, release, licenses, box, payload, withheld)
         _write_lines(work / "tagmanifest-sha512.txt",
                      [f"{_sha512_file(work / t)}  {encode_path(t)}" for t in tags])
@@ -123,7 +126,7 @@ def export_bag(store: Store, release: Release, dest: Path, secret: bytes | None 
                      withheld, renamed)
 
 
-def _write_payload(store: Store, release: Release, work: Path, secret: bytes | None,
+def _write_payload(store: Store, release: Release, work: Path, keyring: Keyring | None,
                    withheld: set[str], progress_for: Callable[[str, int], Progress | None] | None
                    ) -> tuple[list[tuple[str, str, str, int]], tuple[tuple[str, str, str], ...]]:
     """Copy every artifact not withheld into data/; return (bag path, sha512, blake3, size) for
@@ -142,7 +145,7 @@ def _write_payload(store: Store, release: Release, work: Path, secret: bytes | N
             raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
         target = safe_join(data, name)
         progress = progress_for(art.filename, art.size) if progress_for else None
-        with store.open_object(art.blake3, secret, label) as src:
+        with store.open_object(art.blake3, keyring, label) as src:
             sha, size = _copy_hashing(src, art.size, target, art.blake3, label, progress)
         out.append((f"data/{name}", sha, art.blake3, size))
     return out, renamed

@@ -16,10 +16,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyzipper
 
-from archive.crypto.keys import SecretBox, zip_password
 from archive.errors import IntegrityError, UsageError, environment_error
 from archive.ops.restore import LICENSE_TXT
 from archive.present.render import license_text
@@ -29,6 +29,9 @@ from archive.storage.store import Store
 from archive.system.localnames import MAX_PATH, local_names
 from manifests.codec import release_to_toml
 from manifests.model import Release
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 MANIFEST_TOML = "manifest.toml"
 # An entry name leaves this much of Windows' path limit for the folder the zip is unpacked into.
@@ -43,13 +46,13 @@ class ExportResult:
     renamed: tuple[tuple[str, str, str], ...] = ()     # (archived name, entry name, why)
 
 
-def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force: bool = False,
+def export_zip(store: Store, release: Release, keyring: Keyring, dest: Path, force: bool = False,
                progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None) -> ExportResult:
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists; use --force to replace it")
     if dest.is_dir():
         raise UsageError(f"{dest} is a directory; give a file name ending in .zip")
-    box = SecretBox.for_secret(secret)
+    box = keyring.box
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
     names = [a.filename for a in release.artifacts]
     if MANIFEST_TOML in names or LICENSE_TXT in names:
@@ -64,11 +67,11 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
     try:
         with pyzipper.AESZipFile(tmp, "w", compression=pyzipper.ZIP_STORED,
                                  encryption=pyzipper.WZ_AES) as zf:
-            zf.setpassword(zip_password(secret))
+            zf.setpassword(keyring.zip_password)
             zf.setencryption(pyzipper.WZ_AES, nbits=256)
             for art, (entry, _) in zip(release.artifacts, mapped):
                 progress = progress_for(art.filename, art.size) if progress_for else None
-                _add_object(zf, store, secret, entry, art.blake3,
+                _add_object(zf, store, keyring, entry, art.blake3,
                             f"{release.id} / {art.filename}", progress)
             zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
             if licenses:
@@ -86,7 +89,7 @@ def export_zip(store: Store, release: Release, secret: bytes, dest: Path, force:
     return ExportResult(dest, entries, dest.stat().st_size, renamed)
 
 
-def _add_object(zf: pyzipper.AESZipFile, store: Store, secret: bytes, name: str, digest: str,
+def _add_object(zf: pyzipper.AESZipFile, store: Store, keyring: Keyring, name: str, digest: str,
                 label: str, progress: Callable[[int], None] | None) -> None:
     """The object's plaintext (decrypted if it is kept encrypted at rest) into the zip."""
     if not store.has_object(digest):
@@ -94,7 +97,7 @@ def _add_object(zf: pyzipper.AESZipFile, store: Store, secret: bytes, name: str,
     info = zf.zipinfo_cls(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = pyzipper.ZIP_STORED
     hasher = new_hasher(store.stored_path(digest).stat().st_size)
-    with store.open_object(digest, secret, label) as src, zf.open(info, "w", force_zip64=True) as out:
+    with store.open_object(digest, keyring, label) as src, zf.open(info, "w", force_zip64=True) as out:
         while chunk := src.read(CHUNK):
             hasher.update(chunk)
             out.write(chunk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.crypto import keys
+from archive.crypto.keyring import Keyring
 from archive.errors import UsageError
 from archive.present.kit_html import require_kit_support, write_kit
 from archive.storage.store import Store
@@ -25,11 +25,11 @@ def init_store(root: Path, passphrase: str, kit_path: Path | None = None) -> Ini
         raise UsageError(f"{kit_path} already exists; arkeep will not overwrite it")
     if kit_path is not None:
         require_kit_support(kit_path)
-    secret = keys.new_secret()
-    store = Store.create(root, keys.wrap_secret(secret, passphrase))
-    code = keys.recovery_code(secret)
+    keyring = Keyring.new()
+    store = Store.create(root, keyring.wrap(passphrase))
+    code = keyring.recovery_code
     if kit_path is not None:
-        write_kit(kit_path, code, keys.key_id(secret), store.root)
-    return InitResult(store, code, keys.key_id(secret), kit_path)
+        write_kit(kit_path, code, keyring.key_id, store.root)
+    return InitResult(store, code, keyring.key_id, kit_path)
 
 

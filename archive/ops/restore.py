@@ -6,9 +6,8 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError, environment_error
 from archive.present.render import license_text
 from archive.replicate.remotes import get_remote, ledger_of, open_backends
@@ -20,6 +19,9 @@ from archive.system import oscompat
 from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import make_target_dir, safe_join
 from manifests.model import Artifact, Release
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 LICENSE_TXT = "LICENSE.txt"
 
@@ -42,26 +44,26 @@ def needs_secret(store: Store, release: Release) -> bool:
 RemoteReader = Callable[[Artifact, Path, Progress | None], None]
 
 
-def remote_reader(store: Store, release: Release, name: str, secret: bytes) -> RemoteReader:
+def remote_reader(store: Store, release: Release, name: str, keyring: Keyring) -> RemoteReader:
     """Write each artifact from its unit on remote `name`: authenticated, unsealed and checked
     against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
     spec = get_remote(store, name)
     with ledger_of(store) as ledger:
         backend = open_backends([spec], ledger)[0]
     backend.check()
-    namer = UnitNamer(secret)
+    namer = UnitNamer(keyring)
 
     def write(art: Artifact, dest: Path, progress: Progress | None) -> None:
         unit = namer.object(art.blake3)
         with backend.open_read(unit.key) as f:
-            unseal_unit_to_file(f, unit, secret, dest, art.blake3,
+            unseal_unit_to_file(f, unit, keyring, dest, art.blake3,
                                 f"{release.id} / {art.filename} on remote {name}", progress,
                                 max_size=art.size)
         os.chmod(dest, 0o644)
     return write
 
 
-def restore_release(store: Store, release: Release, target: Path, secret: bytes | None,
+def restore_release(store: Store, release: Release, target: Path, keyring: Keyring | None,
                     force: bool = False, progress_for: Callable[[str, int], Progress | None] | None = None,
                     from_remote: RemoteReader | None = None,
                     ) -> RestoreResult:
@@ -101,13 +103,13 @@ def restore_release(store: Store, release: Release, target: Path, secret: bytes 
         progress = progress_for(art.filename, art.size) if progress_for else None
         label = f"{release.id} / {art.filename}"
         if store.is_encrypted(art.blake3):
-            opened = store.open_object(art.blake3, secret, label)
+            opened = store.open_object(art.blake3, keyring, label)
             copy_verified(source, dest, art.blake3, label, progress, opened)
         else:
             copy_verified(source, dest, art.blake3, label, progress)
         written.append(dest)
     if license_path is not None:
-        box = SecretBox.for_secret(secret) if secret is not None else None
+        box = keyring.box if keyring is not None else None
         text = "\n".join(license_text(release, lic, box) for lic in licenses)
         _write_text(license_path, text)
     return RestoreResult(release, tuple(written), license_path, renamed)

@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.errors import IntegrityError
 from archive.replicate.at_rest import plain_documents
@@ -17,6 +18,9 @@ from archive.storage.hashing import hash_file, hash_stream
 from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
 from manifests.model import Release
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,11 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_store(store: Store, sample: float | None = None, secret: bytes | None = None,
+def verify_store(store: Store, sample: float | None = None, keyring: Keyring | None = None,
                  progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> VerifyReport:
     report = VerifyReport()
     store.catalog.check_index()     # verify reads every manifest anyway; the index catches up
-    releases = _check_manifests(store, report, secret)
+    releases = _check_manifests(store, report, keyring)
     wanted: dict[str, list[tuple[Release, str, int]]] = {}
     for release in releases:
         for art in release.artifacts:
@@ -84,7 +88,7 @@ def verify_store(store: Store, sample: float | None = None, secret: bytes | None
         to_hash = random.sample(to_hash, k=max(1, round(len(to_hash) * sample))) if to_hash else []
     progress = progress_for(sum(s for *_, s in to_hash)) if progress_for else None
     for digest, uses, size in to_hash:
-        what = _check_object(store, digest, secret, progress)
+        what = _check_object(store, digest, keyring, progress)
         report.objects_checked += 1
         report.bytes_checked += size
         if what:
@@ -102,7 +106,7 @@ def _plain_size(store: Store, digest: str) -> int | None:
     return store.object_path(digest).stat().st_size
 
 
-def _check_object(store: Store, digest: str, secret: bytes | None,
+def _check_object(store: Store, digest: str, keyring: Keyring | None,
                   progress: Callable[[int], None] | None) -> str | None:
     """What is wrong with one object, or None. An object kept encrypted is decrypted and
     re-hashed when the passphrase is at hand; without it, its bytes are checked against the
@@ -112,18 +116,18 @@ def _check_object(store: Store, digest: str, secret: bytes | None,
         return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
     from archive.storage.objcrypt import trailer_matches
     path = store.encrypted_path(digest)
-    if secret is None:
+    if keyring is None:
         return None if trailer_matches(path, progress) else \
             "encrypted copy damaged (its bytes no longer match the digest written with them)"
     try:
-        with store.open_object(digest, secret) as f:
+        with store.open_object(digest, keyring) as f:
             found, _ = hash_stream(f, 0, progress)
     except IntegrityError:
         return "encrypted copy damaged (does not authenticate)"
     return None if found == digest else f"content does not match its BLAKE3 (found {found[:16]}…)"
 
 
-def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -> list[Release]:
+def _check_manifests(store: Store, report: VerifyReport, keyring: Keyring | None) -> list[Release]:
     releases: list[Release] = []
     catalog = store.catalog
     for path in catalog.release_files():
@@ -136,11 +140,8 @@ def _check_manifests(store: Store, report: VerifyReport, secret: bytes | None) -
                                                path.stem))
     report.releases = len(releases)
     box = None
-    if secret is not None:
-        from archive.crypto.keys import (
-            SecretBox,  # cryptography: only when secrets are to be checked
-        )
-        box = SecretBox.for_secret(secret)
+    if keyring is not None:
+        box = keyring.box
     for path in catalog.license_files():
         try:
             lic = catalog.read_license_file(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from archive.errors import ArkeepError
 from archive.ops.verify import Finding, VerifyReport
@@ -21,6 +21,9 @@ from archive.replicate.units import MANIFEST_KINDS
 from archive.storage.hashing import hash_bytes
 from backends.base import Backend
 from backends.errors import BackendError, NotFound
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,7 +41,7 @@ def choose_sample(units: list[WantedUnit], ledger: Ledger, remote: str, fraction
     return [w for _, _, w in keyed[:count]]
 
 
-def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledger,
+def verify_remote(backend: Backend, keyring: Keyring, plan: UnitPlan, ledger: Ledger,
                   sample: float | None = None,
                   progress_for: Callable[[str, int], Callable[[int], None] | None] | None = None) -> VerifyReport:
     report = VerifyReport(releases=plan.release_count, licenses=plan.license_count)
@@ -55,7 +58,7 @@ def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledge
     total = sum(present[w.unit.name] for w in chosen)
     progress = progress_for(f"verify {backend.name}", total) if progress_for and total else None
     for wanted in chosen:
-        problem = check_unit(backend, secret, wanted)
+        problem = check_unit(backend, keyring, wanted)
         size = present[wanted.unit.name]
         report.objects_checked += 1
         report.bytes_checked += size
@@ -71,12 +74,12 @@ def verify_remote(backend: Backend, secret: bytes, plan: UnitPlan, ledger: Ledge
     return report
 
 
-def check_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
+def check_unit(backend: Backend, keyring: Keyring, wanted: WantedUnit) -> str | None:
     """None if the unit authenticates and holds the expected bytes, else what is wrong."""
     if wanted.unit.kind in MANIFEST_KINDS:
-        return _check_manifest_unit(backend, secret, wanted)
+        return _check_manifest_unit(backend, keyring, wanted)
     result, problem = _read_unit(backend, wanted, lambda f: unseal_unit(
-        f, wanted.unit, secret, None, wanted.expected_digest, wanted.unit.name[:16],
+        f, wanted.unit, keyring, None, wanted.expected_digest, wanted.unit.name[:16],
         max_size=wanted.size))
     if result is not None and result.plain_size != wanted.size:
         return f"bad copy: holds {result.plain_size} bytes, expected {wanted.size}"
@@ -98,10 +101,10 @@ def _read_unit(backend: Backend, wanted: WantedUnit,
         return None, f"bad copy: {str(exc).split(': ', 1)[-1]}"
 
 
-def _check_manifest_unit(backend: Backend, secret: bytes, wanted: WantedUnit) -> str | None:
+def _check_manifest_unit(backend: Backend, keyring: Keyring, wanted: WantedUnit) -> str | None:
     """A manifest unit holds this store's version, or says which revision it holds instead."""
     data, problem = _read_unit(backend, wanted, lambda f: unseal_unit_bytes(
-        f, wanted.unit, secret, wanted.unit.name[:16]))
+        f, wanted.unit, keyring, wanted.unit.name[:16]))
     if data is None:
         return problem
     if hash_bytes(data) == wanted.expected_digest:

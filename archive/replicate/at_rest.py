@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from archive.errors import UsageError
 from archive.replicate.units import UnitRef
@@ -22,6 +22,9 @@ from archive.storage.hashing import Progress
 from archive.storage.store import Store
 from archive.system import oscompat
 from manifests.model import Release
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 PLAIN_ROLES = frozenset({"installer"})
 # Installers up to this size are searched for the licence key before they are archived plain
@@ -79,33 +82,33 @@ def plain_documents(store: Store, releases: Iterable[Release]) -> list[str]:
                   if not store.is_encrypted(d) and store.object_path(d).is_file())
 
 
-def encrypt_documents(store: Store, releases: Iterable[Release], secret: bytes) -> int:
+def encrypt_documents(store: Store, releases: Iterable[Release], keyring: Keyring) -> int:
     """Encrypt every plain object that the rule says to keep encrypted; return how many."""
     todo = plain_documents(store, releases)
     for digest in todo:
-        store.encrypt_object(digest, secret)
+        store.encrypt_object(digest, keyring)
     return len(todo)
 
 
-def unseal_into_store(store: Store, src: BinaryIO, unit: UnitRef, secret: bytes, digest: str,
+def unseal_into_store(store: Store, src: BinaryIO, unit: UnitRef, keyring: Keyring, digest: str,
                       label: str, progress: Progress | None, max_size: int, encrypt: bool) -> None:
     """Bring an object back from its sealed unit (rebuild, repair): checked against its BLAKE3
     before it takes its name; a document is encrypted on the way in, so its plaintext never
     touches the disk."""
     from archive.replicate.sealing import unseal_unit, unseal_unit_to_file
-    from archive.storage.objcrypt import EncryptingWriter, documents_key
+    from archive.storage.objcrypt import EncryptingWriter
 
     if not encrypt:
         with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
             tmp = Path(tmpdir) / "object"
-            unseal_unit_to_file(src, unit, secret, tmp, digest, label, progress, max_size=max_size)
+            unseal_unit_to_file(src, unit, keyring, tmp, digest, label, progress, max_size=max_size)
             store.adopt(tmp, digest)
         return
     fd, tmp = tempfile.mkstemp(dir=store.tmp_dir, prefix="fetch-")
     try:
         try:
-            writer = EncryptingWriter(fd, documents_key(secret), max_size)
-            unseal_unit(src, unit, secret, writer, digest, label,  # type: ignore[arg-type]
+            writer = EncryptingWriter(fd, keyring.documents, max_size)
+            unseal_unit(src, unit, keyring, writer, digest, label,  # type: ignore[arg-type]
                         max_size=max_size, progress=progress)
             writer.close()
             os.fsync(fd)

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive.crypto.keys import SecretBox
 from archive.errors import ArkeepError
 from archive.replicate.sealing import (
     local_license_from_sealed,
@@ -28,6 +28,9 @@ from backends.errors import BackendError
 from manifests.codec import parse_license, parse_release
 from manifests.errors import ManifestInvalid
 
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
+
 REPLACED_DIR = "replaced"
 
 
@@ -38,7 +41,7 @@ class ReplicaCopy:
     data: bytes
 
 
-def newest_copy(backends: list[Backend], secret: bytes, unit: UnitRef,
+def newest_copy(backends: list[Backend], keyring: Keyring, unit: UnitRef,
                 listings: dict[str, dict[str, int]]) -> ReplicaCopy | None:
     """The authentic copy of a manifest unit with the highest revision on any of `backends`."""
     best: ReplicaCopy | None = None
@@ -49,7 +52,7 @@ def newest_copy(backends: list[Backend], secret: bytes, unit: UnitRef,
             if unit.name not in listings[backend.name]:
                 continue
             with backend.open_read(unit.key) as f:
-                data = unseal_unit_bytes(f, unit, secret, f"{backend.name}: {unit.ref}")
+                data = unseal_unit_bytes(f, unit, keyring, f"{backend.name}: {unit.ref}")
             if unit.kind == KIND_RELEASE:
                 parse_release(data, unit.ref)
             else:
@@ -62,7 +65,7 @@ def newest_copy(backends: list[Backend], secret: bytes, unit: UnitRef,
     return best
 
 
-def adopt_copy(store: Store, unit: UnitRef, copy: ReplicaCopy, secret: bytes) -> None:
+def adopt_copy(store: Store, unit: UnitRef, copy: ReplicaCopy, keyring: Keyring) -> None:
     """Write `copy` as the store's manifest, keeping the file it replaces aside."""
     source = f"{copy.remote}: {unit.ref}"
     if unit.kind == KIND_RELEASE:
@@ -72,7 +75,7 @@ def adopt_copy(store: Store, unit: UnitRef, copy: ReplicaCopy, secret: bytes) ->
         _keep_aside(store, store.catalog.release_path(release.id), unit.kind)
         store.catalog.write_release(release, revision=copy.revision)
     else:
-        lic = local_license_from_sealed(copy.data, source, SecretBox.for_secret(secret))
+        lic = local_license_from_sealed(copy.data, source, keyring.box)
         if lic.id != unit.ref:
             raise ArkeepError(f"{source}: the copy names another licence record ({lic.id})")
         _keep_aside(store, store.catalog.license_path(lic.id), unit.kind)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from archive.crypto.keys import SecretBox
 from archive.errors import IndexStale
@@ -29,6 +29,9 @@ from manifests.errors import ManifestInvalid, Problem
 from manifests.index import IndexedLicense, IndexedRelease, Snapshot
 from manifests.model import License, Release
 from manifests.stamp import revision_of
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 Loader = Callable[[], tuple[bytes, str, int]]   # -> (sealed plaintext, source BLAKE3, revision)
 MANIFEST_SIZE_HINT = 2048
@@ -150,34 +153,34 @@ class UnitPlan:
         return [self._store.catalog.load_license(lid) for lid in self._license_ids]
 
 
-def plan_checked(store: Store, secret: bytes) -> UnitPlan:
+def plan_checked(store: Store, keyring: Keyring) -> UnitPlan:
     """The plan, after a deep check of the index if it named a damaged manifest or an object
     that is not in the store: a stale index must never be the reason for either."""
-    plan = plan_units(store, secret)
+    plan = plan_units(store, keyring)
     if plan.held_back:
         store.catalog.check_index(deep=True)
-        plan = plan_units(store, secret)
+        plan = plan_units(store, keyring)
     return plan
 
 
-def replan_on_stale(store: Store, secret: bytes, work: Callable[[UnitPlan], T]) -> T:
+def replan_on_stale(store: Store, keyring: Keyring, work: Callable[[UnitPlan], T]) -> T:
     """Run `work` on a plan; if it finds the index stale (IndexStale), check the index deeply,
     plan again and run it once more."""
     try:
-        return work(plan_checked(store, secret))
+        return work(plan_checked(store, keyring))
     except IndexStale:
         store.catalog.check_index(deep=True)
-        return work(plan_units(store, secret))
+        return work(plan_units(store, keyring))
 
 
-def plan_units(store: Store, secret: bytes) -> UnitPlan:
+def plan_units(store: Store, keyring: Keyring) -> UnitPlan:
     """Every unit this store should have on a remote: objects first, then licences, then releases.
 
     A damaged manifest is held back (never sealed over a good copy) and so is whatever depends on
     it: the manifest of a release whose licence record is damaged, or whose object is missing
     from the store (the missing object stays planned, for repair to fetch, but is never pushed).
     The rest is planned as usual, so one bad file never stops the others from replicating."""
-    namer = UnitNamer(secret)
+    namer = UnitNamer(keyring)
     snap = store.catalog.snapshot() or _snapshot_from_files(store)
     held: list[tuple[str, str, str]] = []
     for exc in snap.damaged_releases:
@@ -219,7 +222,6 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
                                              partial(store.stored_path, digest),
                                              None, digest, digest, (label,))
     units = list(objects.values())
-    box: list[SecretBox] = []           # made on first use: only a licence push needs it
     owners: dict[str, list[str]] = {}
     for release in releases:
         for lid in release.licenses:
@@ -230,7 +232,7 @@ def plan_units(store: Store, secret: bytes) -> UnitPlan:
         labels = tuple((rid, f"licence record {lid}") for rid in owners.get(lid, ())) \
             or ((lid, "licence record"),)
         units.append(WantedUnit(namer.license(lid), None, None, None, lic.digest, "", labels,
-                                load=_license_loader(lic, secret, box)))
+                                load=_license_loader(lic, keyring.box)))
     for release in sealed:
         units.append(WantedUnit(namer.release(release.id), None, None, None, release.digest, "",
                                 ((release.id, "manifest"),), load=_release_loader(release, namer)))
@@ -265,13 +267,11 @@ def _release_loader(entry: IndexedRelease, namer: UnitNamer) -> Loader:
     return load
 
 
-def _license_loader(entry: IndexedLicense, secret: bytes, box: list[SecretBox]) -> Loader:
+def _license_loader(entry: IndexedLicense, box: SecretBox) -> Loader:
     def load() -> tuple[bytes, str, int]:
-        if not box:
-            box.append(SecretBox.for_secret(secret))
         raw = _read_indexed(entry.path, entry.digest)
         revision = revision_of(raw)
-        return sealed_license_bytes(parse_license(raw, str(entry.path)), box[0], revision), \
+        return sealed_license_bytes(parse_license(raw, str(entry.path)), box, revision), \
             entry.digest, revision
     return load
 

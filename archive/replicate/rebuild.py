@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.crypto import keys
+from archive.crypto.keyring import Keyring
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError
 from archive.replicate.at_rest import encrypted_digests, unseal_into_store
@@ -125,18 +125,18 @@ def rebuild(root: Path, passphrase: str, backend: Backend,
             progress_for: ProgressFor | None = None, merge: bool = False) -> RebuildResult:
     backend.check()
     wrapped = read_wrapped_key(backend)
-    secret = keys.unwrap_secret(wrapped, passphrase)
+    keyring = Keyring.unwrap(wrapped, passphrase)
     store = open_target(root, wrapped, merge)
     result = RebuildResult(store)
     with store.writing("arkeep rebuild"):
-        namer, box = UnitNamer(secret), SecretBox.for_secret(secret)
+        namer, box = UnitNamer(keyring), keyring.box
         present = listing(backend)
-        releases, licenses = _read_manifests(backend, secret, present, box, result)
+        releases, licenses = _read_manifests(backend, keyring, present, box, result)
         releases = [r for r in releases if _takes(store, "release", r[0].id, r[1], result)]
         licenses = [x for x in licenses if _takes(store, "license", x[0].id, x[1], result)]
         ledger = Ledger(store.state_dir / "ledger.sqlite")
         try:
-            _fetch_objects(store, backend, secret, namer, [r for r, _ in releases], present,
+            _fetch_objects(store, backend, keyring, namer, [r for r, _ in releases], present,
                            ledger, result, progress_for)
             for lic, revision in licenses:
                 store.catalog.write_license(lic, revision=revision)
@@ -197,7 +197,7 @@ def _entry_name(backend: Backend, key: str) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], box: SecretBox,
+def _read_manifests(backend: Backend, keyring: Keyring, present: dict[str, int], box: SecretBox,
                     result: RebuildResult) -> tuple[list[tuple[Release, int]],
                                                     list[tuple[License, int]]]:
     """Every manifest on the replica, each with the revision it carries."""
@@ -213,7 +213,7 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
         label = f"{backend.name}: unit {name[:16]}"
         try:
             with backend.open_read(unit.key) as f:
-                data = unseal_unit_bytes(f, unit, secret, label, MAX_MANIFEST)
+                data = unseal_unit_bytes(f, unit, keyring, label, MAX_MANIFEST)
             kind = parse_table(data, label).get("kind")
             if kind == "release":
                 release = local_release_from_sealed(data, label)
@@ -229,7 +229,7 @@ def _read_manifests(backend: Backend, secret: bytes, present: dict[str, int], bo
         sorted(licenses.values(), key=lambda x: x[0].id)
 
 
-def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNamer,
+def _fetch_objects(store: Store, backend: Backend, keyring: Keyring, namer: UnitNamer,
                    releases: list[Release], present: dict[str, int], ledger: Ledger,
                    result: RebuildResult, progress_for: ProgressFor | None) -> None:
     wanted = {a.blake3: (r.id, a) for r in releases for a in r.artifacts}
@@ -246,7 +246,7 @@ def _fetch_objects(store: Store, backend: Backend, secret: bytes, namer: UnitNam
             continue
         try:
             with backend.open_read(unit.key) as f:
-                unseal_into_store(store, f, unit, secret, digest, f"{rid} / {art.filename}", progress,
+                unseal_into_store(store, f, unit, keyring, digest, f"{rid} / {art.filename}", progress,
                                   art.size, digest in documents)
         except IntegrityError as exc:
             result.problems.append(f"{exc} (on {backend.name})")

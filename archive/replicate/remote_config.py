@@ -14,11 +14,10 @@ It is resealed only when the configuration changed, at the next `sync` or `repai
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
-from archive.crypto import keys
 from archive.errors import UsageError
 from archive.replicate.remotes import (
     RemoteSpec,
@@ -30,13 +29,12 @@ from archive.replicate.remotes import (
 from archive.storage.store import Store
 from backends.errors import BackendError
 
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
+
 FIELD = "remotes"
 SCHEMA = 1
 _KEPT_OPTIONS = {"dir": {"create"}, "drive": set(), "fsspec": {"create"}}
-
-
-def _box(secret: bytes) -> keys.SecretBox:
-    return keys.SecretBox(keys.derive(secret, keys.CONTEXT_REMOTE_CONFIG))
 
 
 def _kept_options(spec: RemoteSpec) -> dict[str, Any]:
@@ -62,14 +60,14 @@ def config_tables(specs: dict[str, RemoteSpec]) -> dict[str, Any]:
     return tables
 
 
-def seal_config(secret: bytes, specs: dict[str, RemoteSpec]) -> str:
+def seal_config(keyring: Keyring, specs: dict[str, RemoteSpec]) -> str:
     text = tomli_w.dumps({"schema": SCHEMA, "remotes": config_tables(specs)})
-    return _box(secret).seal(text)
+    return keyring.config_box.seal(text)
 
 
-def open_config(secret: bytes, token: str) -> dict[str, RemoteSpec]:
+def open_config(keyring: Keyring, token: str) -> dict[str, RemoteSpec]:
     """The remotes sealed in `token`; a damaged or unknown one raises UsageError."""
-    text = _box(secret).open(token)
+    text = keyring.config_box.open(token)
     try:
         table = tomllib.loads(text)
         if table.get("schema") != SCHEMA:
@@ -80,7 +78,7 @@ def open_config(secret: bytes, token: str) -> dict[str, RemoteSpec]:
         raise UsageError("the sealed remote list in key.toml cannot be read") from None
 
 
-def refresh_key_file(store: Store, secret: bytes) -> bool:
+def refresh_key_file(store: Store, keyring: Keyring) -> bool:
     """Reseal the remote list into the store's key.toml if it changed; True if it was rewritten
     (the next sync then carries the new key file to every remote)."""
     wrapped = store.wrapped_key()
@@ -88,18 +86,18 @@ def refresh_key_file(store: Store, secret: bytes) -> bool:
     token = wrapped.get(FIELD)
     if isinstance(token, str):
         try:
-            if config_tables(open_config(secret, token)) == wanted:
+            if config_tables(open_config(keyring, token)) == wanted:
                 return False
         except UsageError:
             pass      # damaged: sealed again below
     elif not wanted:
         return False
-    wrapped[FIELD] = seal_config(secret, load_remotes(store))
+    wrapped[FIELD] = seal_config(keyring, load_remotes(store))
     store.save_wrapped_key(wrapped)
     return True
 
 
-def restore_remotes(store: Store, secret: bytes) -> list[str]:
+def restore_remotes(store: Store, keyring: Keyring) -> list[str]:
     """Bring back the remotes sealed in the store's key.toml (after `rebuild`) that the store
     does not have under that name or at that place; return their names."""
     token = store.wrapped_key().get(FIELD)
@@ -107,7 +105,7 @@ def restore_remotes(store: Store, secret: bytes) -> list[str]:
         return []
     configured = load_remotes(store)
     added = []
-    for name, spec in open_config(secret, token).items():
+    for name, spec in open_config(keyring, token).items():
         try:
             if name in configured or same_place(store, spec) is not None:
                 continue

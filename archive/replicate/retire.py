@@ -9,18 +9,23 @@ whose objects were deleted.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archive.replicate.ledger import Ledger
 from archive.replicate.plan import UnitPlan
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
 from archive.storage.store import Store
 from backends.base import Backend
 
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
+
 _ORDER = {KIND_RELEASE: 0, KIND_LICENSE: 1, KIND_OBJECT: 2}
 
 
-def retired_units(store: Store, secret: bytes, plan: UnitPlan, ledger: Ledger) -> list[UnitRef]:
+def retired_units(store: Store, keyring: Keyring, plan: UnitPlan, ledger: Ledger) -> list[UnitRef]:
     """The units of retired manifests and objects that no remote should keep, manifests first."""
-    namer = UnitNamer(secret)
+    namer = UnitNamer(keyring)
     still_here = {KIND_RELEASE: store.catalog.has_release, KIND_LICENSE: store.catalog.has_license,
                   KIND_OBJECT: store.has_object}
     make = {KIND_RELEASE: namer.release, KIND_LICENSE: namer.license, KIND_OBJECT: namer.object}

@@ -11,9 +11,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from archive.crypto.keys import SecretBox, zip_password
+from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError
 from archive.replicate.units import UnitNamer, UnitRef
 from archive.seal.engine import SealError, SealResult, UnsealResult, seal, unseal
@@ -22,6 +22,9 @@ from archive.system import oscompat
 from manifests.codec import license_to_toml, parse_license, parse_release, release_to_toml
 from manifests.model import License, Release, Secret
 from manifests.stamp import revision_of, stamp
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 Progress = Callable[[int], None]
 
@@ -63,9 +66,9 @@ def local_license_from_sealed(data: bytes, source: str, box: SecretBox) -> Licen
                    extra_keys=tuple(lock(k) for k in lic.extra_keys))  # type: ignore[misc]
 
 
-def seal_unit(src: BinaryIO, size: int, unit: UnitRef, dst: BinaryIO, secret: bytes,
+def seal_unit(src: BinaryIO, size: int, unit: UnitRef, dst: BinaryIO, keyring: Keyring,
               progress: Progress | None = None, compress: bool | None = None) -> SealResult:
-    return seal(src, dst, password=zip_password(secret), entry_name=unit.entry_name, size=size,
+    return seal(src, dst, password=keyring.zip_password, entry_name=unit.entry_name, size=size,
                 compress=compress, progress=progress)
 
 
@@ -77,25 +80,25 @@ def check_unsealed(result: UnsealResult, unit: UnitRef, expected_digest: str | N
         raise IntegrityError(f"{label}: content does not match its BLAKE3")
 
 
-def unseal_unit(src: BinaryIO, unit: UnitRef, secret: bytes, dst: BinaryIO | None,
+def unseal_unit(src: BinaryIO, unit: UnitRef, keyring: Keyring, dst: BinaryIO | None,
                 expected_digest: str | None, label: str, max_size: int | None = None,
                 progress: Progress | None = None) -> UnsealResult:
     try:
-        result = unseal(src, dst, password=zip_password(secret), max_size=max_size, progress=progress)
+        result = unseal(src, dst, password=keyring.zip_password, max_size=max_size, progress=progress)
     except SealError as exc:
         raise type(exc)(f"{label}: {exc}") from None
     check_unsealed(result, unit, expected_digest, label)
     return result
 
 
-def unseal_unit_bytes(src: BinaryIO, unit: UnitRef, secret: bytes, label: str,
+def unseal_unit_bytes(src: BinaryIO, unit: UnitRef, keyring: Keyring, label: str,
                       max_size: int = 4 * 1024 * 1024) -> bytes:
     out = io.BytesIO()
-    unseal_unit(src, unit, secret, out, None, label, max_size=max_size)
+    unseal_unit(src, unit, keyring, out, None, label, max_size=max_size)
     return out.getvalue()
 
 
-def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, secret: bytes, dest: Path, expected_digest: str,
+def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, keyring: Keyring, dest: Path, expected_digest: str,
                         label: str, progress: Progress | None = None,
                         max_size: int | None = None) -> None:
     """Write the plaintext to a temp file next to `dest`; it takes `dest`'s name only if it checks out.
@@ -107,7 +110,7 @@ def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, secret: bytes, dest: Path,
     try:
         with os.fdopen(fd, "wb") as out:
             # WritebackWriter: the pages go to disk as they are written, so the fsync is quick.
-            unseal_unit(src, unit, secret, WritebackWriter(out), expected_digest, label,
+            unseal_unit(src, unit, keyring, WritebackWriter(out), expected_digest, label,
                         max_size=max_size, progress=progress)
             out.flush()
             os.fsync(out.fileno())

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from archive.crypto.keys import zip_password
 from archive.errors import ArkeepError, IndexStale, IntegrityError
 from archive.replicate.ledger import (
     BAD,
@@ -49,6 +49,9 @@ from archive.storage.store import Store
 from archive.storage.writeback import WritebackWriter
 from backends.base import Backend
 from backends.errors import BackendError, NotConnected, UnconfirmedWrite
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 ProgressFor = Callable[[str, int], Callable[[int], None] | None]
 
@@ -98,7 +101,7 @@ def listing(backend: Backend) -> dict[str, int]:
     return found
 
 
-def sync_remotes(store: Store, secret: bytes, specs: list[RemoteSpec], ledger: Ledger,
+def sync_remotes(store: Store, keyring: Keyring, specs: list[RemoteSpec], ledger: Ledger,
                  rescan: bool = False, progress_for: ProgressFor | None = None,
                  each: Callable[[RemoteSyncResult], None] | None = None,
                  ) -> tuple[list[RemoteSyncResult], UnitPlan]:
@@ -106,7 +109,7 @@ def sync_remotes(store: Store, secret: bytes, specs: list[RemoteSpec], ledger: L
     reported (status "failed") and the others still sync. `each` hears of every remote as it
     finishes. With `rescan`, the ledger forgets what it believed of each remote that answers
     and takes a fresh listing. Returns the results and the plan (with what it held back)."""
-    refresh_key_file(store, secret)
+    refresh_key_file(store, keyring)
 
     def sync_all(plan: UnitPlan) -> tuple[list[RemoteSyncResult], UnitPlan]:
         results = []
@@ -114,7 +117,7 @@ def sync_remotes(store: Store, secret: bytes, specs: list[RemoteSpec], ledger: L
             if rescan:
                 _forget(spec.name, backend, ledger)
             try:
-                result = sync_remote(store, secret, backend, plan, ledger, progress_for)
+                result = sync_remote(store, keyring, backend, plan, ledger, progress_for)
             except IndexStale:
                 raise
             except (BackendError, ArkeepError) as exc:
@@ -124,7 +127,7 @@ def sync_remotes(store: Store, secret: bytes, specs: list[RemoteSpec], ledger: L
                 each(result)
         return results, plan
 
-    return replan_on_stale(store, secret, sync_all)
+    return replan_on_stale(store, keyring, sync_all)
 
 
 def _forget(name: str, backend: Backend, ledger: Ledger) -> None:
@@ -141,7 +144,7 @@ def _forget(name: str, backend: Backend, ledger: Ledger) -> None:
         ledger.key_file_seen(name, wrapping)
 
 
-def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, ledger: Ledger,
+def sync_remote(store: Store, keyring: Keyring, backend: Backend, plan: UnitPlan, ledger: Ledger,
                 progress_for: ProgressFor | None = None) -> RemoteSyncResult:
     result = RemoteSyncResult(backend.name)
     try:
@@ -167,12 +170,12 @@ def sync_remote(store: Store, secret: bytes, backend: Backend, plan: UnitPlan, l
     wrapping = store_wrapping(store)
     if wrapping:
         ledger.key_file_seen(backend.name, wrapping)
-    todo = _reconcile(backend, secret, plan, present, known, ledger, result)
+    todo = _reconcile(backend, keyring, plan, present, known, ledger, result)
     result.present = len(plan.units) - len(todo)
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
-    _push_all(backend, secret, todo, ledger, progress, result)
-    retired = retired_units(store, secret, plan, ledger)
+    _push_all(backend, keyring, todo, ledger, progress, result)
+    retired = retired_units(store, keyring, plan, ledger)
     if retired:
         result.removed = delete_retired(backend, retired, present, ledger)
     ledger.seen(backend.name, synced=True)
@@ -198,7 +201,7 @@ def _known_copies(ledger: Ledger, remote: str) -> dict[str, _Known]:
     return {unit: _Known(state, size, digest) for unit, state, size, digest in rows}
 
 
-def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
+def _reconcile(backend: Backend, keyring: Keyring, plan: UnitPlan, present: dict[str, int],
                known: dict, ledger: Ledger, result: RemoteSyncResult) -> list[WantedUnit]:
     """Bring the ledger in line with the listing; return the units to push, in push order."""
     todo: list[WantedUnit] = []
@@ -207,11 +210,11 @@ def _reconcile(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[st
             if name not in present and copy.state == PRESENT:
                 ledger.mark(backend.name, name, MISSING)
     with ledger.transaction():      # one commit (one fsync) for what the listing taught us
-        _compare(backend, secret, plan, present, known, ledger, todo, result)
+        _compare(backend, keyring, plan, present, known, ledger, todo, result)
     return todo
 
 
-def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str, int],
+def _compare(backend: Backend, keyring: Keyring, plan: UnitPlan, present: dict[str, int],
              known: dict, ledger: Ledger, todo: list[WantedUnit],
              result: RemoteSyncResult) -> None:
     for wanted in plan.units:
@@ -234,7 +237,7 @@ def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str,
             continue
         if copy is not None and copy.state == PRESENT and copy.source_digest == wanted.source_digest:
             continue
-        theirs = remote_revision(backend, secret, wanted)
+        theirs = remote_revision(backend, keyring, wanted)
         if theirs is not None and theirs[1] == wanted.expected_digest:
             # Authenticated, but maybe written by another store: the sealed bytes are not known.
             ledger.record(backend.name, name, wanted.unit.kind, wanted.unit.ref, PRESENT,
@@ -249,18 +252,18 @@ def _compare(backend: Backend, secret: bytes, plan: UnitPlan, present: dict[str,
             todo.append(wanted)
 
 
-def remote_revision(backend: Backend, secret: bytes, wanted: WantedUnit) -> tuple[int, str] | None:
+def remote_revision(backend: Backend, keyring: Keyring, wanted: WantedUnit) -> tuple[int, str] | None:
     """(revision, BLAKE3 of the plaintext) of a manifest unit on a remote; None if it cannot be
     read or does not authenticate (then it is no copy to keep)."""
     try:
         with backend.open_read(wanted.unit.key) as f:
-            data = unseal_unit_bytes(f, wanted.unit, secret, backend.name)
+            data = unseal_unit_bytes(f, wanted.unit, keyring, backend.name)
     except (IntegrityError, BackendError):
         return None
     return sealed_revision(data), hash_bytes(data)
 
 
-def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: Ledger,
+def _push_all(backend: Backend, keyring: Keyring, todo: list[WantedUnit], ledger: Ledger,
               progress: Callable[[int], None] | None, result: RemoteSyncResult) -> None:
     """Push `todo` kind by kind (objects, licences, releases); small units in parallel."""
     rows: list[tuple] = []
@@ -281,11 +284,11 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
         for kind in (KIND_OBJECT, KIND_LICENSE, KIND_RELEASE):
             group = [w for w in todo if w.unit.kind == kind]
             # size_hint: a manifest's exact size needs it sealed, which the workers do.
-            _push_parallel(backend, secret, [w for w in group if w.size_hint < BIG_UNIT], progress,
+            _push_parallel(backend, keyring, [w for w in group if w.size_hint < BIG_UNIT], progress,
                            done)
             for wanted in group:
                 if wanted.size_hint >= BIG_UNIT:
-                    done(wanted, _push(backend, secret, wanted, progress))
+                    done(wanted, _push(backend, keyring, wanted, progress))
     except UnconfirmedWrite as exc:
         # Not present, not deleted: whatever the remote holds there is checked again later.
         for wanted in todo:
@@ -298,7 +301,7 @@ def _push_all(backend: Backend, secret: bytes, todo: list[WantedUnit], ledger: L
             ledger.record_many(rows)
 
 
-def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
+def _push_parallel(backend: Backend, keyring: Keyring, units: list[WantedUnit],
                    progress: Callable[[int], None] | None,
                    done: Callable[[WantedUnit, tuple[SealResult, str]], None]) -> None:
     """Push small units with WORKERS threads; results are handled here, in the calling thread.
@@ -308,7 +311,7 @@ def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
     """
     if len(units) < PARALLEL_FROM:
         for wanted in units:
-            done(wanted, _push(backend, secret, wanted, None))
+            done(wanted, _push(backend, keyring, wanted, None))
             if progress:
                 progress(wanted.size)
         return
@@ -319,7 +322,7 @@ def _push_parallel(backend: Backend, secret: bytes, units: list[WantedUnit],
         while running or (queue and error is None):
             while queue and error is None and len(running) < 2 * WORKERS:
                 wanted = queue.popleft()
-                running[pool.submit(_push, backend, secret, wanted, None)] = wanted
+                running[pool.submit(_push, backend, keyring, wanted, None)] = wanted
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 wanted = running.pop(future)
@@ -340,7 +343,7 @@ def _worth_deflating(sample: bytes) -> bool:
     return bool(sample) and len(zlib.compress(sample, 1)) < 0.9 * len(sample)
 
 
-def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
+def _push(backend: Backend, keyring: Keyring, wanted: WantedUnit,
           progress: Callable[[int], None] | None) -> tuple[SealResult, str]:
     """Seal one unit into its key on the remote; return what was written (not yet recorded)
     and the BLAKE3 of the sealed bytes, for audits without the passphrase."""
@@ -348,23 +351,23 @@ def _push(backend: Backend, secret: bytes, wanted: WantedUnit,
     with backend.open_write(unit.key) as raw:
         out = HashingWriter(raw)
         if wanted.data is not None:
-            sealed = seal_small(wanted.data, out, password=zip_password(secret),
+            sealed = seal_small(wanted.data, out, password=keyring.zip_password,
                                 entry_name=unit.entry_name)
             if progress:
                 progress(len(wanted.data))
         else:
             assert wanted.path is not None
-            with open_plain(wanted.path, secret) as src:
+            with open_plain(wanted.path, keyring) as src:
                 if wanted.size <= SMALL_MAX:
                     data = src.read(SMALL_MAX + 1)
                 if wanted.size <= SMALL_MAX and len(data) == wanted.size \
                         and not _worth_deflating(data):
-                    sealed = seal_small(data, out, password=zip_password(secret),
+                    sealed = seal_small(data, out, password=keyring.zip_password,
                                         entry_name=unit.entry_name)
                 else:
                     src.seek(0)
                     out = HashingWriter(WritebackWriter(raw))
-                    sealed = seal_unit(src, wanted.size, unit, out, secret, progress)
+                    sealed = seal_unit(src, wanted.size, unit, out, keyring, progress)
         if sealed.blake3 != wanted.expected_digest:
             # The local object is corrupt or changed under us: raising inside the write makes the
             # backend discard it, so bytes we did not mean to send never reach the remote.

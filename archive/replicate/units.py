@@ -8,10 +8,10 @@ The wrapped key travels as `key.toml`, so the passphrase and any one replica reb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import blake3
-
-from archive.crypto import keys
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 KEY_UNIT = "key.toml"
 UNITS_PREFIX = "units/"
@@ -38,13 +38,10 @@ class UnitRef:
 
 
 class UnitNamer:
-    """Names units with a key derived from the archive secret."""
+    """Names units with the keyring's unit-name key."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._key = keys.unit_name_key(secret)
-
-    def _name(self, kind: str, ref: str) -> str:
-        return blake3.blake3(f"{kind}\0{ref}".encode(), key=self._key).hexdigest()
+    def __init__(self, keyring: Keyring) -> None:
+        self._name = keyring.unit_name
 
     def object(self, digest: str) -> UnitRef:
         return UnitRef(KIND_OBJECT, digest, self._name(KIND_OBJECT, digest))

@@ -12,9 +12,10 @@ object would be, as `objects/ab/cd/<id>.enc`:
              is the 36-byte header
     trailer  32 bytes  BLAKE3 of everything before it (lets `verify` find rot without the key)
 
-The key of one object is BLAKE3 keyed with the "stored documents" key (derived from the archive
-secret) over the salt. The final-piece flag stops truncation at a piece boundary; the header in
-the associated data stops a changed chunk size or salt; a piece moved elsewhere fails its tag.
+The key of one object is BLAKE3 keyed with the "stored documents" key (`Keyring.documents`,
+derived from the archive secret) over the salt. The final-piece flag stops truncation at a piece
+boundary; the header in the associated data stops a changed chunk size or salt; a piece moved
+elsewhere fails its tag.
 Memory is two pieces whatever the size of the object.
 """
 from __future__ import annotations
@@ -23,12 +24,15 @@ import io
 import os
 import struct
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import blake3
 
 from archive.errors import IntegrityError
 from archive.storage.hashing import Progress, new_hasher
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 MAGIC = b"ARKEEP-OBJECT-1\n"
 PIECE = 1024 * 1024
@@ -37,13 +41,6 @@ SALT = 16
 HEADER = len(MAGIC) + 4 + SALT
 TRAILER = 32
 ENC_SUFFIX = ".enc"
-CONTEXT_DOCUMENTS = "arkeep 2026-12 stored documents v1"
-
-
-def documents_key(secret: bytes) -> bytes:
-    """The key under which every encrypted object's own key is derived."""
-    from archive.crypto.keys import derive
-    return derive(secret, CONTEXT_DOCUMENTS)
 
 
 def _cipher(documents: bytes, salt: bytes) -> Any:
@@ -210,10 +207,10 @@ def open_decrypting(path: Path, documents: bytes, label: str = "") -> io.Buffere
     return io.BufferedReader(raw, buffer_size=PIECE)
 
 
-def open_plain(path: Path, secret: bytes) -> BinaryIO:
+def open_plain(path: Path, keyring: Keyring) -> BinaryIO:
     """An object file's plaintext: a plain object as it is, an encrypted one decrypted."""
     if path.name.endswith(ENC_SUFFIX):
-        return open_decrypting(path, documents_key(secret))
+        return open_decrypting(path, keyring.documents)
     return open(path, "rb")
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import tomli_w
 
@@ -38,6 +38,9 @@ from archive.storage.objcrypt import ENC_SUFFIX
 from archive.system import oscompat
 from archive.system.oscompat import fsync_dir
 from manifests.catalog import Catalog, write_atomic
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 # keys (cryptography) and lock (socket, for the lock owner's host name) are imported where they
 # are used: `arkeep list` and `show` need neither, and start-up time is a budget (docs/BENCHMARKS.md).
@@ -137,9 +140,9 @@ class Store:
             raise UsageError(f"{self.key_path} is damaged; `arkeep rebuild` can bring it back "
                              "from a replica") from None
 
-    def unlock(self, passphrase: str) -> bytes:
-        from archive.crypto import keys
-        return keys.unwrap_secret(self.wrapped_key(), passphrase)
+    def unlock(self, passphrase: str) -> Keyring:
+        from archive.crypto.keyring import Keyring
+        return Keyring.unwrap(self.wrapped_key(), passphrase)
 
     def save_wrapped_key(self, table: dict[str, Any]) -> None:
         write_atomic(self.key_path, tomli_w.dumps(table), mode=0o600)
@@ -212,22 +215,22 @@ class Store:
             if is_object_name(name):
                 yield name, path
 
-    def open_object(self, digest: str, secret: bytes | None, label: str = "") -> BinaryIO:
-        """The object's plaintext as a binary stream; an encrypted object needs the secret."""
+    def open_object(self, digest: str, keyring: Keyring | None, label: str = "") -> BinaryIO:
+        """The object's plaintext as a binary stream; an encrypted object needs the keyring."""
         enc = self.encrypted_path(digest)
         if enc.is_file():
-            if secret is None:
+            if keyring is None:
                 raise SecretNeeded(f"{label or digest[:16]} is kept encrypted at rest: the "
                                    "passphrase is needed to read it")
-            from archive.storage.objcrypt import documents_key, open_decrypting
-            return open_decrypting(enc, documents_key(secret), label or digest[:16])
+            from archive.storage.objcrypt import open_decrypting
+            return open_decrypting(enc, keyring.documents, label or digest[:16])
         return open(self.object_path(digest), "rb")
 
     def ingest(self, source: Path, progress: Progress | None = None,
-               secret: bytes | None = None) -> IngestResult:
+               keyring: Keyring | None = None) -> IngestResult:
         """Copy a file into the store, hashing the bytes on the way; one read of the source.
 
-        With `secret`, the object is kept encrypted at rest (a plain copy of the same bytes,
+        With `keyring`, the object is kept encrypted at rest (a plain copy of the same bytes,
         from an older arkeep or another role, is replaced by the encrypted one)."""
         try:
             src = open(source, "rb", buffering=0)  # noqa: SIM115 - the `with src:` below
@@ -238,14 +241,14 @@ class Store:
             import tempfile
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
             try:
-                if secret is not None:
-                    digest, copied = self._encrypt_into(src, fd, size, secret, progress)
+                if keyring is not None:
+                    digest, copied = self._encrypt_into(src, fd, size, keyring, progress)
                 else:
                     digest, copied = self._copy_hashing(src, fd, size, progress)
                 if copied != size or os.fstat(src.fileno()).st_size != size:
                     raise UsageError(f"{source} changed while it was being archived; try again "
                                      "when nothing is writing to it")
-                if secret is not None:
+                if keyring is not None:
                     return self._commit_encrypted(Path(tmp), digest, copied)
                 return self._commit(Path(tmp), digest, copied)
             except OSError as exc:
@@ -284,13 +287,13 @@ class Store:
             os.close(fd)
         return hasher.hexdigest(), total
 
-    def ingest_bytes(self, data: bytes, secret: bytes) -> IngestResult:
+    def ingest_bytes(self, data: bytes, keyring: Keyring) -> IngestResult:
         """Keep bytes held in memory (an imported attachment) as an encrypted object."""
         import io
         import tempfile
         fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
         try:
-            digest, size = self._encrypt_into(io.BytesIO(data), fd, len(data), secret, None)
+            digest, size = self._encrypt_into(io.BytesIO(data), fd, len(data), keyring, None)
             return self._commit_encrypted(Path(tmp), digest, size)
         except OSError as exc:
             raise environment_error(exc, "cannot archive an attachment") from None
@@ -298,11 +301,11 @@ class Store:
             oscompat.unlink(tmp, missing_ok=True)
 
     @staticmethod
-    def _encrypt_into(src: Any, fd: int, size: int, secret: bytes,
+    def _encrypt_into(src: Any, fd: int, size: int, keyring: Keyring,
                       progress: Progress | None) -> tuple[str, int]:
-        from archive.storage.objcrypt import documents_key, encrypt_stream
+        from archive.storage.objcrypt import encrypt_stream
         try:
-            result = encrypt_stream(src, fd, documents_key(secret), size, progress)
+            result = encrypt_stream(src, fd, keyring.documents, size, progress)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -323,14 +326,14 @@ class Store:
         oscompat.unlink(self.object_path(digest), missing_ok=True)   # the plain copy, if any, goes
         return IngestResult(digest, size, new=True)
 
-    def encrypt_object(self, digest: str, secret: bytes) -> None:
+    def encrypt_object(self, digest: str, keyring: Keyring) -> None:
         """Replace a plain object by its encrypted form (one pass, checked against its id)."""
         import tempfile
         plain = self.object_path(digest)
         fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="encrypt-")
         try:
             with open(plain, "rb", buffering=0) as src:
-                found, size = self._encrypt_into(src, fd, os.fstat(src.fileno()).st_size, secret, None)
+                found, size = self._encrypt_into(src, fd, os.fstat(src.fileno()).st_size, keyring, None)
             if found != digest:
                 raise IntegrityError(f"object {digest[:16]}… does not match its BLAKE3; it was left "
                                      "as it is. Run `arkeep verify` and `arkeep repair`")

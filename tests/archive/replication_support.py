@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+from archive.crypto.keyring import Keyring
 from archive.replicate.plan import plan_units
 from archive.storage.store import Store
 from archive.replicate.units import KEY_UNIT, UnitNamer
@@ -61,7 +62,7 @@ def add_sample(cli, base: Path, version: str = "7.5.1", size: int = 200_000, key
     return sample
 
 
-def secret_of(store_dir: Path) -> bytes:
+def secret_of(store_dir: Path) -> Keyring:
     return Store.open(store_dir).unlock(PASSPHRASE)
 
 

@@ -386,7 +386,7 @@ def test_restore_guards_paths_even_for_a_release_that_bypassed_validation(archiv
     outer = tmp_path / "outer"
     outer.mkdir()
     with pytest.raises(IntegrityError, match="refusing to write"):
-        restore_release(archived, bad, outer / "target", secret=None)
+        restore_release(archived, bad, outer / "target", keyring=None)
     assert os.listdir(outer) in ([], ["target"])
     assert not (outer / "evil").exists() and not (tmp_path / "evil").exists()
     assert not Path("/tmp/evil-arkeep-abs2").exists()

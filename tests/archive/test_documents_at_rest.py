@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pyzipper
 
-from archive.crypto.keys import zip_password
 from manifests.model import Artifact
 from archive.storage.store import Store
 from tests.conftest import PASSPHRASE, run_arkeep
@@ -111,7 +110,7 @@ def test_no_document_key_in_clear_in_store_exports_or_replica(store_dir: Path, t
 
     # The zip holds the key, inside its encryption, on purpose; 7-Zip's password opens it.
     with pyzipper.AESZipFile(out / "release.zip") as zf:
-        zf.setpassword(zip_password(store.unlock(PASSPHRASE)))
+        zf.setpassword(store.unlock(PASSPHRASE).zip_password)
         assert zf.read("receipt.eml") == files["receipt"].read_bytes()
         assert KEY in zf.read("LICENSE.txt").decode()
 

@@ -26,6 +26,7 @@ KNOWN = {
     "release": "742528689aefd98d606c7475af2e79975832f827777049e82c06b14ca581b993",
     "license": "2516a3f85deb88b8e859073a9a543b5097aea01f9d2d62fc55e3aa1e48fb2fbf",
     "fingerprint": "b6bbb9c27fbd73b2b6259b7360ff2c15",
+    "harvest": "4e07ca4608ef1d804f5c681992299cb3",      # harvest/record.py's key, at b239641
 }
 
 
@@ -41,6 +42,7 @@ def test_keyring_derives_the_known_values() -> None:
     assert ring.unit_name("release", "adobe/photoshop/cs5") == KNOWN["release"]
     assert ring.unit_name("license", "L1") == KNOWN["license"]
     assert ring.fingerprint(b'{"x":1}') == KNOWN["fingerprint"]
+    assert ring.fingerprint(b'{"x":1}', of="harvest") == KNOWN["harvest"]
 
 
 def test_keyring_keys_are_distinct_and_belong_to_their_secret() -> None:

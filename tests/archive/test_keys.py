@@ -11,7 +11,7 @@ import pytest
 
 from archive.crypto import keys
 from archive.errors import UsageError, WrongPassphrase
-from archive.crypto.keys import SecretBox
+from archive.crypto.keyring import Keyring
 from archive.storage.store import Store
 from manifests.codec import parse_license
 from tests.conftest import PASSPHRASE
@@ -113,9 +113,10 @@ def test_the_store_key_is_memory_hard_owner_only_and_opens_to_the_recovery_code(
     # OWASP's floor (N=2^17, r=8, p=1) in work per guess, in the 64 MiB form N=2^16, r=8, p=2.
     assert kdf["name"] == "scrypt" and kdf["n"] * kdf["r"] * kdf["p"] >= 2**17 * 8 and kdf["r"] >= 8
     assert 128 * kdf["r"] * kdf["n"] == 64 * 2**20
-    secret = store.unlock(PASSPHRASE)
-    assert keys.recovery_code(secret) == recovery_code          # what init printed is the secret
-    assert keys.parse_recovery_code(recovery_code) == secret
+    keyring = store.unlock(PASSPHRASE)
+    assert keyring.recovery_code == recovery_code               # what init printed is the secret
+    assert Keyring.from_recovery_code(recovery_code).documents == keyring.documents
+    secret = keys.parse_recovery_code(recovery_code)
     text = store.key_path.read_text()
     assert recovery_code not in text and recovery_code.replace("-", "") not in text
     assert secret.hex() not in text
@@ -128,7 +129,7 @@ def test_recovery_kit_is_owner_only(template_store: tuple[Path, str]) -> None:
 
 
 def test_secretbox_round_trip_and_form() -> None:
-    box = SecretBox.for_secret(keys.new_secret())
+    box = Keyring.new().box
     token = box.seal("MQ7XK-2B9HF-4TPLC ünïcode")
     assert token.startswith("ENC[AES256_GCM,v1,") and token.endswith("]")
     assert "MQ7XK" not in token
@@ -137,7 +138,7 @@ def test_secretbox_round_trip_and_form() -> None:
 
 
 def test_secretbox_refuses_tampered_foreign_and_malformed_tokens() -> None:
-    box = SecretBox.for_secret(keys.new_secret())
+    box = Keyring.new().box
     token = box.seal("KEY-1234")
     body = bytearray(base64.b64decode(token[len("ENC[AES256_GCM,v1,"):-1]))
     body[-1] ^= 0x80
@@ -147,13 +148,13 @@ def test_secretbox_refuses_tampered_foreign_and_malformed_tokens() -> None:
         with pytest.raises(UsageError):
             box.open(bad)
     with pytest.raises(UsageError, match="another archive"):
-        SecretBox.for_secret(keys.new_secret()).open(token)
+        Keyring.new().box.open(token)
 
 
 def test_golden_licence_secrets_still_open() -> None:
     """The token format is part of schema 1: tokens sealed today must open in ten years."""
     lic = parse_license(GOLDEN_LICENSE.read_bytes(), str(GOLDEN_LICENSE))
-    box = SecretBox.for_secret(GOLDEN_SECRET)
+    box = Keyring(GOLDEN_SECRET).box
     assert lic.key is not None and box.open(lic.key.token or "") == "MQ7XK-2B9HF-4TPLC-88GVW-R3D6J"
     assert [box.open(k.token or "") for k in lic.extra_keys] == ["UPGRADE-CS5-4411-7823"]
     assert lic.account_hint is not None
@@ -162,8 +163,7 @@ def test_golden_licence_secrets_still_open() -> None:
 
 def test_derived_keys_are_distinct_and_stable() -> None:
     secret = GOLDEN_SECRET
-    assert keys.unit_name_key(secret) != SecretBox.for_secret(secret).key
-    assert keys.zip_password(secret) == b"AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT"
+    assert Keyring(secret).zip_password == b"AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT"
     assert len(keys.key_id(secret)) == 16 and keys.key_id(secret) == keys.key_id(bytes(range(20)))
     assert keys.key_id(secret) != keys.key_id(keys.new_secret())
 
@@ -205,7 +205,7 @@ def test_key_passwd_changes_only_the_passphrase(cli, store_dir: Path, tmp_path: 
     assert (target / "setup.exe").read_bytes() == inst.read_bytes()
     assert "PASSWD-TEST-KEY-9931" in (target / "LICENSE.txt").read_text()
     # Same secret: the recovery code printed at init still belongs to this store.
-    assert keys.recovery_code(Store.open(store_dir).unlock("a much better passphrase")) == recovery_code
+    assert Store.open(store_dir).unlock("a much better passphrase").recovery_code == recovery_code
 
 
 def test_key_export_writes_a_new_owner_only_kit_and_never_overwrites(cli, store_dir: Path,  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 
 from archive.storage import objcrypt
 from archive.errors import IntegrityError, SecretNeeded
-from archive.crypto.keys import new_secret
+from archive.crypto.keyring import Keyring
 from archive.storage.store import Store
 
 PIECE = objcrypt.PIECE
@@ -26,7 +26,7 @@ def _encrypt(path: Path, data: bytes, documents: bytes) -> tuple[str, int]:
 
 @pytest.mark.parametrize("size", [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 17])
 def test_round_trip_and_size(tmp_path: Path, size: int) -> None:
-    documents = objcrypt.documents_key(new_secret())
+    documents = Keyring.new().documents
     data = os.urandom(size)
     path = tmp_path / "obj.enc"
     digest, n = _encrypt(path, data, documents)
@@ -44,7 +44,7 @@ def test_round_trip_and_size(tmp_path: Path, size: int) -> None:
 
 
 def test_plaintext_is_not_in_the_file(tmp_path: Path) -> None:
-    documents = objcrypt.documents_key(new_secret())
+    documents = Keyring.new().documents
     data = b"Serial: ABCD-1234-EFGH-5678\n" * 1000
     path = tmp_path / "obj.enc"
     _encrypt(path, data, documents)
@@ -52,7 +52,7 @@ def test_plaintext_is_not_in_the_file(tmp_path: Path) -> None:
 
 
 def test_damage_wrong_key_and_truncation_are_refused(tmp_path: Path) -> None:
-    documents = objcrypt.documents_key(new_secret())
+    documents = Keyring.new().documents
     data = os.urandom(2 * PIECE + 5)
     path = tmp_path / "obj.enc"
     _encrypt(path, data, documents)
@@ -63,7 +63,7 @@ def test_damage_wrong_key_and_truncation_are_refused(tmp_path: Path) -> None:
     assert not objcrypt.trailer_matches(flipped)
     with pytest.raises(IntegrityError), objcrypt.open_decrypting(flipped, documents) as f:
         f.read()
-    with pytest.raises(IntegrityError), objcrypt.open_decrypting(path, objcrypt.documents_key(new_secret())) as f:
+    with pytest.raises(IntegrityError), objcrypt.open_decrypting(path, Keyring.new().documents) as f:
         f.read()
     # Cut after the first whole piece, trailer moved along: the final-piece flag refuses it.
     cut = tmp_path / "cut.enc"
@@ -76,12 +76,12 @@ def test_damage_wrong_key_and_truncation_are_refused(tmp_path: Path) -> None:
 
 def test_store_keeps_one_copy_and_upgrades_a_plain_one(store_dir: Path, tmp_path: Path) -> None:
     store = Store.open(store_dir)
-    secret = store.unlock(os.environ["ARKEEP_PASSPHRASE"])
+    keyring = store.unlock(os.environ["ARKEEP_PASSPHRASE"])
     source = tmp_path / "receipt.eml"
     source.write_bytes(b"Your key: QWER-TYUI-OPAS-DFGH\n")
     plain = store.ingest(source)
     assert store.object_path(plain.digest).is_file() and not store.is_encrypted(plain.digest)
-    enc = store.ingest(source, secret=secret)
+    enc = store.ingest(source, keyring=keyring)
     assert enc.digest == plain.digest and enc.new
     assert not store.object_path(plain.digest).exists() and store.is_encrypted(plain.digest)
     assert store.ingest(source).new is False            # the encrypted copy serves a plain add
@@ -90,7 +90,7 @@ def test_store_keeps_one_copy_and_upgrades_a_plain_one(store_dir: Path, tmp_path
     assert [d for d, _ in store.iter_objects()] == [plain.digest]
     with pytest.raises(SecretNeeded):
         store.open_object(plain.digest, None)
-    with store.open_object(plain.digest, secret) as f:
+    with store.open_object(plain.digest, keyring) as f:
         assert f.read() == source.read_bytes()
 
 
@@ -100,17 +100,16 @@ def test_the_by_hand_recipe_in_format_md_decrypts_an_object(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from archive.crypto.keys import recovery_code
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "FORMAT.md").read_text()
     (recipe,) = [b for b in re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
                  if "stored documents" in b]
-    secret = new_secret()
-    recipe = recipe.replace("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", recovery_code(secret).replace("-", ""))
+    keyring = Keyring.new()
+    recipe = recipe.replace("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", keyring.recovery_code.replace("-", ""))
     data = os.urandom(2 * PIECE + 99)
     enc = tmp_path / "obj.enc"
-    digest, _ = _encrypt(enc, data, objcrypt.documents_key(secret))
+    digest, _ = _encrypt(enc, data, keyring.documents)
     script = tmp_path / "decrypt.py"
     script.write_text(recipe)
     subprocess.run([sys.executable, str(script), str(enc), str(tmp_path / "out")], check=True)

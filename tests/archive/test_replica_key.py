@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from archive.crypto import keys
 from archive.storage.store import Store
 from tests.archive.replication_support import add_sample, dir_listing, secret_of
 
@@ -76,7 +75,7 @@ def test_a_damaged_key_file_is_reported_and_repaired(cli, store_dir: Path, nas: 
 
 def test_a_key_file_of_another_passphrase_is_reported_and_repaired(cli, store_dir: Path,  # type: ignore[no-untyped-def]
                                                                   nas: Path) -> None:
-    old = keys.wrap_secret(secret_of(store_dir), "an older passphrase")
+    old = secret_of(store_dir).wrap("an older passphrase")
     (nas / "key.toml").write_text(tomli_w.dumps(old))
     result = cli("verify", "--remote", "nas")
     assert result.code == 1, result.out + result.err

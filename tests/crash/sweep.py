@@ -39,7 +39,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "crash sweep: correct horse battery staple"
@@ -130,7 +133,8 @@ class Lab:
         self.run("--store", self.template, "init", "--recovery-kit", self.dir / "kit.txt")
         from archive.crypto import keys
         wrapped = tomllib.loads((self.template / "key.toml").read_text())
-        self.secret = keys.unwrap_secret(wrapped, PASSPHRASE)
+        from archive.crypto.keyring import Keyring
+        self.keyring = Keyring.unwrap(wrapped, PASSPHRASE)
         if fast_kdf:
             # CI: the same secret wrapped with scrypt N = 2^14, p = 1 instead of 2^16, p = 2 (key.toml carries its
             # parameters), so that every arkeep start unlocks in 0.1 s instead of 0.75 s and more
@@ -139,7 +143,7 @@ class Lab:
             saved = keys.SCRYPT_N, keys.SCRYPT_P
             keys.SCRYPT_N, keys.SCRYPT_P = 2**14, 1
             try:
-                Store(self.template).save_wrapped_key(keys.wrap_secret(self.secret, PASSPHRASE))
+                Store(self.template).save_wrapped_key(self.keyring.wrap(PASSPHRASE))
             finally:
                 keys.SCRYPT_N, keys.SCRYPT_P = saved
 
@@ -259,10 +263,10 @@ def object_violations(store_root: Path, allowed_bad: set[str] = frozenset()) -> 
     return problems
 
 
-def local_findings(store_root: Path, secret: bytes) -> set[Finding]:
+def local_findings(store_root: Path, keyring: Keyring) -> set[Finding]:
     from archive.ops.verify import verify_store
     from archive.storage.store import Store
-    return {Finding.of(f) for f in verify_store(Store.open(store_root), secret=secret).problems}
+    return {Finding.of(f) for f in verify_store(Store.open(store_root), keyring=keyring).problems}
 
 
 def store_leftovers(store_root: Path) -> list[str]:
@@ -294,7 +298,7 @@ def remote_of(store_root: Path, name: str) -> Iterator[Any]:
     yield open_remote(get_remote(Store.open(store_root), name))
 
 
-def remote_check(store_root: Path, name: str, secret: bytes,
+def remote_check(store_root: Path, name: str, keyring: Keyring,
                  baseline: set[Finding]) -> tuple[list[str], set[Finding], int, int]:
     """(violations, findings, units listed, units wanted) for one remote, after a kill or a rerun.
 
@@ -326,8 +330,8 @@ def remote_check(store_root: Path, name: str, secret: bytes,
                 elif copy.size is not None and copy.size != listed[copy.unit]:
                     problems.append(f"the ledger knows {copy.kind} {copy.ref[:16]} on {name} with "
                                     f"{copy.size} bytes, the listing says {listed[copy.unit]}")
-            plan = plan_units(store, secret)
-            report = verify_remote(backend, secret, plan, ledger)
+            plan = plan_units(store, keyring)
+            report = verify_remote(backend, keyring, plan, ledger)
     found = {Finding.of(f) for f in report.problems}
     problems += [f"verify --remote {name} found something new: {f}" for f in sorted(found - baseline, key=str)]
     wanted = {w.unit.name for w in plan.units}
@@ -413,7 +417,7 @@ class AddScenario(Scenario):
 
     def check(self, final: bool) -> list[str]:
         problems = object_violations(self.store)
-        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.secret)]
+        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.keyring)]
         problems += release_violations(self.store, self.files)
         if final:
             from archive.storage.store import Store
@@ -457,7 +461,7 @@ class SyncScenario(Scenario):
     def all_labels(self) -> list[tuple[str, str]]:
         from archive.replicate.plan import plan_units
         from archive.storage.store import Store
-        plan = plan_units(Store.open(self.store), self.lab.secret)
+        plan = plan_units(Store.open(self.store), self.lab.keyring)
         return [label for w in plan.units for label in w.labels]
 
     def args(self) -> list[object]:
@@ -482,8 +486,8 @@ class SyncScenario(Scenario):
 
     def check(self, final: bool) -> list[str]:
         problems = object_violations(self.store)
-        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.secret)]
-        more, _, have, want = remote_check(self.store, self.remote, self.lab.secret,
+        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.keyring)]
+        more, _, have, want = remote_check(self.store, self.remote, self.lab.keyring,
                                            set() if final else self.base)
         problems += more
         if final:
@@ -563,8 +567,8 @@ class S3SyncScenario(SyncScenario):
         try:
             with remote_of(self.store, self.remote) as backend, \
                     Ledger(store.state_dir / "ledger.sqlite") as ledger:
-                sync_ops.sync_remote(store, self.lab.secret, backend,
-                                     plan_units(store, self.lab.secret), ledger)
+                sync_ops.sync_remote(store, self.lab.keyring, backend,
+                                     plan_units(store, self.lab.keyring), ledger)
         finally:
             sync_ops.STALE_TEMP_AFTER = saved
         left = self.temps()
@@ -612,7 +616,7 @@ class RepairScenario(Scenario):
         os.chmod(installer, 0o444)
         invoice.unlink()
         self.corrupt_local = {installer.name}
-        plan = {w.unit.ref: w for w in plan_units(store, self.lab.secret).units}
+        plan = {w.unit.ref: w for w in plan_units(store, self.lab.keyring).units}
         lic_unit = plan[release.licenses[0]].unit
         (self.remote_dir / lic_unit.key).unlink()
         lic_file_unit = plan[by_name[self.lab.license_file.name].blake3].unit
@@ -620,8 +624,8 @@ class RepairScenario(Scenario):
         data = bytearray(bundle.read_bytes())
         data[len(data) // 2] ^= 0x01
         bundle.write_bytes(bytes(data))
-        self.base_local = local_findings(self.store, self.lab.secret)
-        _, self.base, _, _ = remote_check(self.store, self.remote, self.lab.secret, set())
+        self.base_local = local_findings(self.store, self.lab.keyring)
+        _, self.base, _, _ = remote_check(self.store, self.remote, self.lab.keyring, set())
 
     def args(self) -> list[object]:
         return ["--store", self.store, "repair"]
@@ -630,7 +634,7 @@ class RepairScenario(Scenario):
         return any((self.store / "tmp").iterdir())
 
     def classify(self) -> str:
-        local = len(local_findings(self.store, self.lab.secret))
+        local = len(local_findings(self.store, self.lab.keyring))
         with remote_of(self.store, self.remote) as backend:
             from archive.replicate.sync import listing
             units = len(listing(backend))
@@ -638,10 +642,10 @@ class RepairScenario(Scenario):
 
     def check(self, final: bool) -> list[str]:
         problems = object_violations(self.store, set() if final else self.corrupt_local)
-        local = local_findings(self.store, self.lab.secret)
+        local = local_findings(self.store, self.lab.keyring)
         allowed = set() if final else self.base_local
         problems += [f"verify found something new: {f}" for f in sorted(local - allowed, key=str)]
-        more, *_ = remote_check(self.store, self.remote, self.lab.secret,
+        more, *_ = remote_check(self.store, self.remote, self.lab.keyring,
                                 set() if final else self.base)
         problems += more
         if final:
@@ -695,7 +699,7 @@ class RebuildScenario(Scenario):
         if not (self.store / "arkeep.toml").exists():
             return ["the rerun left no store"] if final else []
         problems = object_violations(self.store)
-        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.secret)]
+        problems += [f"verify: {f}" for f in local_findings(self.store, self.lab.keyring)]
         problems += release_violations(self.store, self.files)
         if (self.store / "key.toml").read_bytes() != (self.replica / "key.toml").read_bytes():
             problems.append("key.toml differs from the replica's")

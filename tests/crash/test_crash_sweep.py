@@ -124,7 +124,7 @@ def test_rebuild_killed_while_creating_the_store_is_finished_by_the_next_run(lab
     shutil.copy(nas / "key.toml", target / "key.toml")
     (target / ".tmp-k2j4h5.toml").write_text("schema = 1\n")  # arkeep.toml's write, cut short
     lab.run("--store", target, "rebuild", "--from", nas)
-    assert local_findings(target, lab.secret) == set()
+    assert local_findings(target, lab.keyring) == set()
     assert len(list((target / "objects").rglob("*/*/*"))) == 3
     other = tmp_path / "other"
     (other / "objects").mkdir(parents=True)

@@ -44,14 +44,14 @@ def all_missing(lab: Lab, store: Path, remote: str) -> set[Finding]:
     """What verify --remote may honestly report before a sync finished: every unit missing."""
     from archive.replicate.plan import plan_units
     from archive.storage.store import Store
-    plan = plan_units(Store.open(store), lab.secret)
+    plan = plan_units(Store.open(store), lab.keyring)
     return {Finding(r, n, f"remote {remote}", "missing") for w in plan.units for r, n in w.labels}
 
 
 def store_intact(lab: Lab, store: Path, releases: int = 1) -> None:
     from archive.storage.store import Store
     assert object_violations(store) == []
-    assert local_findings(store, lab.secret) == set()
+    assert local_findings(store, lab.keyring) == set()
     assert len(Store.open(store).catalog.release_files()) == releases
     assert list((store / "tmp").iterdir()) == []
 
@@ -117,13 +117,13 @@ def test_s3_server_killed_mid_sync_then_restarted(lab: Lab, tmp_path: Path,
                                   access_key=server.access_key, secret_key=server.secret_key)
         # Nothing is counted as present that is not: the ledger against a fresh listing, and
         # verify --remote finds nothing but missing units.
-        problems, found, have, want = remote_check(store, remote, lab.secret,
+        problems, found, have, want = remote_check(store, remote, lab.keyring,
                                                    all_missing(lab, store, remote))
         assert problems == []
         assert have < want
         # The sync resumes and completes.
         lab.run("--store", store, "sync", remote, env=env)
-        problems, found, have, want = remote_check(store, remote, lab.secret, set())
+        problems, found, have, want = remote_check(store, remote, lab.keyring, set())
         assert problems == [] and found == set() and have == want
         store_intact(lab, store)
     finally:
@@ -164,10 +164,10 @@ def test_drive_unplugged_mid_sync(lab: Lab, tmp_path: Path, monkeypatch: pytest.
               "not connected")
     assert took < FAST
     elsewhere.rename(drive)  # plugged in again
-    problems, found, have, want = remote_check(store, "usb", lab.secret, all_missing(lab, store, "usb"))
+    problems, found, have, want = remote_check(store, "usb", lab.keyring, all_missing(lab, store, "usb"))
     assert problems == []
     lab.run("--store", store, "sync", "usb", env=env)
-    problems, found, have, want = remote_check(store, "usb", lab.secret, set())
+    problems, found, have, want = remote_check(store, "usb", lab.keyring, set())
     assert problems == [] and found == set() and have == want
     assert dir_remote_temps(drive) == []
     store_intact(lab, store)
@@ -209,7 +209,7 @@ def test_remote_directory_removed_mid_sync(lab: Lab, tmp_path: Path) -> None:
         lab.run("--store", store, "remote", "remove", "nas")
         lab.run("--store", store, "remote", "add", "nas", nas)
         lab.run("--store", store, "sync", "nas")
-    problems, found, have, want = remote_check(store, "nas", lab.secret, set())
+    problems, found, have, want = remote_check(store, "nas", lab.keyring, set())
     assert problems == [] and found == set() and have == want
     store_intact(lab, store)
 
@@ -307,7 +307,7 @@ def test_store_disk_full_while_writing_the_manifest(lab: Lab, tmp_path: Path, ca
         line = one_line(result, 3, "disk is full")
         print(f"\nmanifest on a full disk: {line}")
         assert object_violations(store) == []
-        assert local_findings(store, lab.secret) == set()
+        assert local_findings(store, lab.keyring) == set()
         assert Store.open(store).catalog.release_files() == []
         filler.unlink()
         lab.run("--store", store, *add)
@@ -329,12 +329,12 @@ def test_remote_disk_full_during_sync(lab: Lab, tmp_path: Path, can_mount: bool,
             result = lab.run("--store", store, "sync", "nas", check=False)
             sync_line(result, "nas", "is out of space")
             assert dir_remote_temps(mount) == []
-            problems, *_ = remote_check(store, "nas", lab.secret, all_missing(lab, store, "nas"))
+            problems, *_ = remote_check(store, "nas", lab.keyring, all_missing(lab, store, "nas"))
             assert problems == []
             store_intact(lab, store)
             remount(mount, "size=64m")
             lab.run("--store", store, "sync", "nas")
-            problems, found, have, want = remote_check(store, "nas", lab.secret, set())
+            problems, found, have, want = remote_check(store, "nas", lab.keyring, set())
             assert problems == [] and found == set() and have == want
     else:
         import backends.fsspec_backend as fb
@@ -357,7 +357,7 @@ def test_remote_disk_full_during_sync(lab: Lab, tmp_path: Path, can_mount: bool,
         monkeypatch.undo()
         assert code == 3
         assert dir_remote_temps(mount) == []
-        problems, *_ = remote_check(store, "nas", lab.secret, all_missing(lab, store, "nas"))
+        problems, *_ = remote_check(store, "nas", lab.keyring, all_missing(lab, store, "nas"))
         assert problems == []
         store_intact(lab, store)
 
@@ -383,7 +383,7 @@ def test_read_only_remote_directory(lab: Lab, tmp_path: Path) -> None:
     sync_line(result, "nas", "denied access")
     assert took < FAST
     assert list(nas.iterdir()) == []
-    problems, *_ = remote_check(store, "nas", lab.secret, all_missing(lab, store, "nas"))
+    problems, *_ = remote_check(store, "nas", lab.keyring, all_missing(lab, store, "nas"))
     assert problems == []
     store_intact(lab, store)
 
@@ -404,7 +404,7 @@ def test_read_only_mounted_remote(lab: Lab, tmp_path: Path, can_mount: bool) -> 
         sync_line(result, "nas", "denied access")
         assert took < FAST
         remount(mount, "rw")
-        problems, *_ = remote_check(store, "nas", lab.secret, all_missing(lab, store, "nas"))
+        problems, *_ = remote_check(store, "nas", lab.keyring, all_missing(lab, store, "nas"))
         assert problems == []
     store_intact(lab, store)
 

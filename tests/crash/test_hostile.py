@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.errors import ArkeepError
-from archive.crypto.keys import zip_password
+from archive.crypto.keyring import Keyring
 from archive.replicate.plan import plan_units
 from archive.seal.engine import BundleRefused, WrongSecret, seal, unseal
 from archive.replicate.sealing import seal_unit, sealed_release_bytes, unseal_unit_to_file
@@ -66,11 +66,11 @@ class World:
     def unit_path(self, filename: str) -> Path:
         """The bundle of one artifact of the release on the remote."""
         art = next(a for a in self.release().artifacts if a.filename == filename)
-        return self.nas / UnitNamer(self.lab.secret).object(art.blake3).key
+        return self.nas / UnitNamer(self.lab.keyring).object(art.blake3).key
 
     def wanted(self, filename: str) -> Any:
         art = next(a for a in self.release().artifacts if a.filename == filename)
-        return next(w for w in plan_units(Store.open(self.store), self.lab.secret).units
+        return next(w for w in plan_units(Store.open(self.store), self.lab.keyring).units
                     if w.unit.ref == art.blake3)
 
 
@@ -169,7 +169,7 @@ def test_restore_refuses_a_hostile_name_even_past_the_manifest_reader(world: Wor
                    + release.artifacts[1:])
     before = snapshot(world.out, skip=world.target)
     with pytest.raises(ArkeepError):
-        restore_release(store, evil, world.target, world.lab.secret, force=True)
+        restore_release(store, evil, world.target, world.lab.keyring, force=True)
     assert snapshot(world.out, skip=world.target) == before
     assert not world.target.exists() or list(world.target.iterdir()) == []
 
@@ -321,8 +321,8 @@ def hostile_units(world: World) -> dict[str, bytes]:
     """Name -> bytes to put in place of the installer's bundle on the remote."""
     original = world.unit_path(world.lab.installer.name).read_bytes()
     unit = world.wanted(world.lab.installer.name).unit
-    password = zip_password(world.lab.secret)
-    other = zip_password(b"\x01" * 20)
+    password = world.lab.keyring.zip_password
+    other = Keyring(b"\x01" * 20).zip_password
     plain = world.lab.installer.read_bytes()
     return {
         "empty file": b"",
@@ -371,14 +371,14 @@ def test_hostile_units_on_a_remote_are_refused_by_every_reader(world: World) -> 
         dest = work / "object"
         started = time.monotonic()
         with open(bundle, "rb") as f, pytest.raises(ArkeepError):
-            unseal_unit_to_file(f, wanted.unit, world.lab.secret, dest, wanted.expected_digest,
+            unseal_unit_to_file(f, wanted.unit, world.lab.keyring, dest, wanted.expected_digest,
                                 f"test: {name}", max_size=wanted.size)
         assert time.monotonic() - started < 5, name
         assert not dest.exists() and list(work.iterdir()) == [], name
         assert snapshot(world.out, skip=work) == before, name
         backend = open_remote(get_remote(store, "nas"))
         with Ledger(store.state_dir / "ledger.sqlite") as ledger:
-            report = verify_remote(backend, world.lab.secret, plan_units(store, world.lab.secret), ledger)
+            report = verify_remote(backend, world.lab.keyring, plan_units(store, world.lab.keyring), ledger)
         findings = {Finding.of(f) for f in report.problems}
         assert findings == {Finding(RID, world.lab.installer.name, "remote nas", "bad")}, \
             (name, report.problems)
@@ -396,7 +396,7 @@ def test_rebuild_verify_and_restore_from_a_remote_full_of_hostile_units(world: W
     lab = world.lab
     world.unit_path(lab.installer.name).write_bytes(units["zip entry ../../evil.exe (right password)"])
     invoice = world.wanted(lab.invoice.name)
-    world.unit_path(lab.invoice.name).write_bytes(bomb(invoice.unit.entry_name, zip_password(lab.secret)))
+    world.unit_path(lab.invoice.name).write_bytes(bomb(invoice.unit.entry_name, lab.keyring.zip_password))
     lic = world.unit_path(lab.license_file.name)
     lic.write_bytes(lic.read_bytes()[:-40])
     result = cli("verify", "--remote", "nas")
@@ -429,14 +429,14 @@ def test_a_hostile_sealed_manifest_on_a_remote(world: World) -> None:
     could) but names a file '../../evil.exe' and an object that is not there: rebuild refuses
     the manifest by name, writes no release, nothing outside the new store."""
     lab = world.lab
-    namer = UnitNamer(lab.secret)
+    namer = UnitNamer(lab.keyring)
     release = world.release()
     text = sealed_release_bytes(release, namer).decode().replace(
         f'filename = "{lab.installer.name}"', 'filename = "../../evil.exe"')
     unit = namer.release(RID)
     buf = io.BytesIO()
     data = text.encode()
-    seal_unit(io.BytesIO(data), len(data), unit, buf, lab.secret, compress=False)
+    seal_unit(io.BytesIO(data), len(data), unit, buf, lab.keyring, compress=False)
     (world.nas / unit.key).write_bytes(buf.getvalue())
     new = world.out / "rebuilt"
     before = snapshot(world.out, skip=new)
@@ -528,7 +528,7 @@ def test_fuzz_manifest_reader_on_mutated_manifests(text: str) -> None:
 
 
 PLAIN = bytes(range(256)) * 12 + b"installer bytes " * 100  # compresses: both methods get used
-PASSWORD = zip_password(b"\x07" * 20)
+PASSWORD = Keyring(b"\x07" * 20).zip_password
 
 
 def _bundle(compress: bool) -> bytes:

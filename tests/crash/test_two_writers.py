@@ -87,7 +87,7 @@ def test_second_writer_is_told_who_holds_the_lock_and_a_killed_holder_leaves_no_
     lab.run(*add_args(store, other, "Second"))
     assert store_leftovers(store) == []
     assert (store / "lock").read_text() == ""  # released cleanly this time
-    assert object_violations(store) == [] and local_findings(store, lab.secret) == set()
+    assert object_violations(store) == [] and local_findings(store, lab.keyring) == set()
 
 
 def test_two_adds_started_together(lab: Lab, tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_two_adds_started_together(lab: Lab, tmp_path: Path) -> None:
     for (_, err, code), p in zip(results, procs):
         if code == 3:
             assert re.search(r"in use by pid \d+ on ", err), err
-    assert object_violations(store) == [] and local_findings(store, lab.secret) == set()
+    assert object_violations(store) == [] and local_findings(store, lab.keyring) == set()
     for i, (f, code) in enumerate(zip(files, codes)):
         if code == 3:
             lab.run(*add_args(store, f, f"Product {i}"))
@@ -145,14 +145,14 @@ def test_two_machines_sync_different_releases_to_one_s3_remote_at_once(
     results = [p.communicate(timeout=180) + (p.returncode,) for p in procs]
     assert [code for *_, code in results] == [0, 0], results
     for name in ("b", "c"):
-        problems, found, have, want = remote_check(machines[name], "origin", lab.secret, set())
+        problems, found, have, want = remote_check(machines[name], "origin", lab.keyring, set())
         assert problems == [] and found == set() and have == want, (name, problems, found)
     d = tmp_path / "d"
     lab.run("--store", d, "rebuild", "--from", machines["url"], env=env)
     from archive.storage.store import Store
     ids = sorted(r.id for r in Store.open(d).catalog.releases())
     assert ids == ["crash-test@1.0", "tool-b@2.0", "tool-c@2.0"], ids
-    assert local_findings(d, lab.secret) == set() and object_violations(d) == []
+    assert local_findings(d, lab.keyring) == set() and object_violations(d) == []
 
 
 def test_two_machines_editing_the_same_release_is_detected_not_silent(
@@ -172,7 +172,7 @@ def test_two_machines_editing_the_same_release_is_detected_not_silent(
     result = lab.run("--store", machines["b"], "verify", "--remote", "origin", env=env, check=False)
     assert result.returncode == 1, result
     assert "PROBLEM crash-test@1.0 / manifest: bad copy" in result.stdout, result.stdout
-    problems, found, *_ = remote_check(machines["c"], "origin", lab.secret, set())
+    problems, found, *_ = remote_check(machines["c"], "origin", lab.keyring, set())
     assert problems == [] and found == set()  # C's view: all is well, its edit won
 
 

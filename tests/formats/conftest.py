@@ -45,7 +45,7 @@ def licences(store: Path) -> list[License]:
 
 
 def box(store: Path) -> SecretBox:
-    return SecretBox.for_secret(Store.open(store).unlock(PASSPHRASE))
+    return Store.open(store).unlock(PASSPHRASE).box
 
 
 def by_product(store: Path) -> dict[str, License]:

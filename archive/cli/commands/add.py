@@ -131,10 +131,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         source_url=args.source_url, detected=detected)
     # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
     documents = args.license_file or args.invoice or args.receipt
-    secret = ctx.unlock(store) if key is not None or documents or args.license_id else None
+    keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
     with store.writing("arkeep add"):
         try:
-            result = add_release(store, request, secret, progress_for=ctx.file_bar)
+            result = add_release(store, request, keyring, progress_for=ctx.file_bar)
         finally:
             ctx.close_bars()
     rel = result.release

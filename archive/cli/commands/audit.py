@@ -8,6 +8,7 @@ from archive.cli.context import Context
 from archive.errors import EXIT_ENVIRONMENT
 
 if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
     from archive.ops.audit import RemoteAudit
 
 EXAMPLES = """examples:
@@ -102,16 +103,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     cfg = notify_config(store) if args.notify else None
     deliveries = started(cfg) if cfg else []
     specs = chosen_remotes(store, args.names or None)
-    secret = ctx.unlock(store) if args.repair else ctx.secret_at_hand(store)
+    keyring = ctx.unlock(store) if args.repair else ctx.keyring_at_hand(store)
     now = clock()
     budget = Budget(args.budget, args.max_bytes, args.max_time)
     results: list[RemoteAudit] = []
     with store.writing("arkeep audit"), ledger_of(store) as ledger:
-        plan = plan_checked(store, secret) if secret is not None else None
+        plan = plan_checked(store, keyring) if keyring is not None else None
         labels = labels_of(store)
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             try:
-                results.append(audit_remote(backend, ledger, budget, now, args.period, secret, plan,
+                results.append(audit_remote(backend, ledger, budget, now, args.period, keyring, plan,
                                             labels, ctx.bar))
             except NotConnected as exc:
                 results.append(RemoteAudit(spec.name, status="skipped", message=str(exc)))
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 results.append(RemoteAudit(spec.name, status="failed", message=str(exc)))
             finally:
                 ctx.close_bars()
-        repaired = _repair(store, secret, plan, ledger, specs, results) if args.repair else {}
+        repaired = _repair(store, keyring, plan, ledger, specs, results) if args.repair else {}
         notice = audit_notice(results, **audit_facts(store, ledger, results, now)) if cfg else None
     if cfg:       # sent after the store is let go: a slow mail server holds up no other arkeep
         deliveries += finished(cfg, notice, _exit_code(results) == 0, _summary(results))
@@ -137,7 +138,7 @@ def _summary(results: list[RemoteAudit]) -> str:
                      for r in results) or "no remote"
 
 
-def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: list,
+def _repair(store: Any, keyring: Keyring | None, plan: Any, ledger: Any, specs: list,
             results: list[RemoteAudit]) -> dict[str, int]:
     """Sync each damaged remote: sync rewrites the copies the audit marked bad or missing."""
     from archive.replicate.remotes import open_backends
@@ -147,7 +148,7 @@ def _repair(store: Any, secret: bytes | None, plan: Any, ledger: Any, specs: lis
     chosen = [s for s in specs if s.name in damaged]
     out = {}
     for spec, backend in zip(chosen, open_backends(chosen, ledger)):
-        out[spec.name] = sync_remote(store, secret, backend, plan, ledger).pushed  # type: ignore[arg-type]
+        out[spec.name] = sync_remote(store, keyring, backend, plan, ledger).pushed  # type: ignore[arg-type]
     return out
 
 

@@ -93,11 +93,10 @@ def _list_licences(args: argparse.Namespace, ctx: Context, store: Store) -> int:
 
 
 def _show_licence(args: argparse.Namespace, ctx: Context, store: Store) -> int:
-    from archive.crypto.keys import SecretBox
     from archive.ops.licences import entry_data, entry_text, licence_entry
 
     entry = licence_entry(store, args.release)
-    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    box = ctx.unlock(store).box if args.reveal else None
     if ctx.json:
         ctx.emit_json(entry_data(entry, box))
     else:
@@ -106,7 +105,6 @@ def _show_licence(args: argparse.Namespace, ctx: Context, store: Store) -> int:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.crypto.keys import SecretBox
     from archive.ops.licences import is_licence_ref
     from archive.present.render import license_data, release_data, release_text
 
@@ -115,7 +113,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         return _show_licence(args, ctx, store)
     release = store.catalog.resolve(args.release)
     licenses = [store.catalog.load_license(lid) for lid in release.licenses]
-    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    box = ctx.unlock(store).box if args.reveal else None
     if ctx.json:
         data = release_data(release)
         data["license_records"] = [license_data(lic, box) for lic in licenses]

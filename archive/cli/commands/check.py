@@ -39,10 +39,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def secret_box(store: Store, ctx: Context, ask: bool) -> SecretBox | None:
     """The store's SecretBox when the passphrase is at hand without asking (or --unlock); else None."""
-    from archive.crypto.keys import SecretBox
 
     if ask or ctx.passphrase_file is not None or os.environ.get("ARKEEP_PASSPHRASE") is not None:
-        return SecretBox.for_secret(ctx.unlock(store))
+        return ctx.unlock(store).box
     return None
 
 

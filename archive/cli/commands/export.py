@@ -57,9 +57,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
-    secret = ctx.unlock(store)
+    keyring = ctx.unlock(store)
     try:
-        result = export_zip(store, release, secret, args.zip, args.force, ctx.file_bar)
+        result = export_zip(store, release, keyring, args.zip, args.force, ctx.file_bar)
     finally:
         ctx.close_bars()
     if ctx.json:
@@ -81,9 +81,9 @@ def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
-    secret = ctx.unlock(store) if args.reveal else None
+    keyring = ctx.unlock(store) if args.reveal else None
     try:
-        result = export_bag(store, release, args.bagit, secret, ctx.file_bar)
+        result = export_bag(store, release, args.bagit, keyring, ctx.file_bar)
     finally:
         ctx.close_bars()
     if ctx.json:
@@ -109,12 +109,11 @@ def run_bagit(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_csv(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.crypto.keys import SecretBox
     from archive.ops.inventory import export_csv
 
     store = ctx.open_store()
     releases = [store.catalog.resolve(args.release)] if args.release else None
-    box = SecretBox.for_secret(ctx.unlock(store)) if args.reveal else None
+    box = ctx.unlock(store).box if args.reveal else None
     result = export_csv(store, args.csv, releases, box, args.force)
     if ctx.json:
         ctx.emit_json({"csv": str(result.path), "rows": result.rows, "releases": result.releases,

@@ -64,9 +64,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.emit_json(data)
         ctx.say("Nothing was recorded.")
         return 0
-    secret = ctx.unlock(store)
+    keyring = ctx.unlock(store)
     with store.writing("arkeep harvest"):
-        recorded = record_findings(store, plan, secret)
+        recorded = record_findings(store, plan, keyring)
     data["recorded"] = [{"product": r.finding.product, "action": r.action, "license": r.license_id,
                          "release": r.release_id, "error": r.error} for r in recorded]
     if ctx.json:

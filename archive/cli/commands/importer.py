@@ -78,12 +78,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     items = import_file(fmt, args.file, password=password, keyfile=args.keyfile,
                         mapping=dict(args.map) or None)
     drafts, skipped = plan_import(items, args.include_all)
-    secret = ctx.unlock(store)
+    keyring = ctx.unlock(store)
     if args.dry_run:
-        result = apply_import(store, drafts, skipped, secret, fmt, args.file.name, dry_run=True)
+        result = apply_import(store, drafts, skipped, keyring, fmt, args.file.name, dry_run=True)
     else:
         with store.writing("arkeep import"):
-            result = apply_import(store, drafts, skipped, secret, fmt, args.file.name)
+            result = apply_import(store, drafts, skipped, keyring, fmt, args.file.name)
     data = result_data(result, fmt, str(args.file))
     if ctx.json:
         ctx.emit_json(data)

@@ -71,13 +71,12 @@ def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.crypto import keys
     from archive.replicate.remote_config import FIELD as REMOTES_FIELD
 
     store = ctx.open_store()
     with store.writing("arkeep key passwd"):
-        secret = ctx.unlock(store)
-        rewrapped = keys.wrap_secret(secret, _new_passphrase(args, ctx))
+        keyring = ctx.unlock(store)
+        rewrapped = keyring.wrap(_new_passphrase(args, ctx))
         sealed_remotes = store.wrapped_key().get(REMOTES_FIELD)
         if sealed_remotes is not None:
             rewrapped[REMOTES_FIELD] = sealed_remotes
@@ -123,15 +122,14 @@ def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.crypto import keys
     from archive.present.kit_html import write_kit
     from archive.replicate.remotes import load_remotes
 
     store = ctx.open_store()
     if args.recovery_kit.exists():
         raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")
-    secret = ctx.unlock(store)
-    write_kit(args.recovery_kit, keys.recovery_code(secret), keys.key_id(secret), store.root,
+    keyring = ctx.unlock(store)
+    write_kit(args.recovery_kit, keyring.recovery_code, keyring.key_id, store.root,
               load_remotes(store).values())
     ctx.say(f"Wrote the recovery kit to {args.recovery_kit} (readable by you only).")
     return 0

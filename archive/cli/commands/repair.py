@@ -62,10 +62,10 @@ def run_repair(args: argparse.Namespace, ctx: Context) -> int:
     if not specs:
         ctx.note("this store has no remotes: only the local store is mended; nothing damaged can "
                  "be fetched back (`arkeep remote add NAME URL` adds a replica)")
-    secret = ctx.unlock(store)
+    keyring = ctx.unlock(store)
     with store.writing("arkeep repair"), ledger_of(store) as ledger:
-        refresh_key_file(store, secret)
-        report = repair(store, secret, open_backends(specs, ledger), ledger, ctx.bar)
+        refresh_key_file(store, keyring)
+        report = repair(store, keyring, open_backends(specs, ledger), ledger, ctx.bar)
         ctx.close_bars()
     if ctx.json:
         ctx.emit_json({"ok": report.ok, "manifests_fixed": report.manifests_fixed,

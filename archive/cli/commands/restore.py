@@ -30,10 +30,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.open_store()
     release = store.catalog.resolve(args.release)
-    secret = ctx.unlock(store) if args.from_remote or needs_secret(store, release) else None
-    from_remote = remote_reader(store, release, args.from_remote, secret) if args.from_remote else None
+    keyring = ctx.unlock(store) if args.from_remote or needs_secret(store, release) else None
+    from_remote = remote_reader(store, release, args.from_remote, keyring) if args.from_remote else None
     try:
-        result = restore_release(store, release, args.to, secret, force=args.force,
+        result = restore_release(store, release, args.to, keyring, force=args.force,
                                  progress_for=ctx.file_bar, from_remote=from_remote)
     finally:
         ctx.close_bars()

@@ -64,13 +64,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # Keys, and receipts, invoices and licence files (kept encrypted at rest), need the secret.
     needs_key = any(r.key or r.extra_keys or r.license_files or r.invoices or r.receipts
                     for r in plan.releases) or bool(plan.licences)
-    secret = ctx.unlock(store) if needs_key else None
+    keyring = ctx.unlock(store) if needs_key else None
     with store.writing("arkeep scan"):
         try:
-            applied = apply_plan(store, plan, secret, progress_for=ctx.file_bar)
+            applied = apply_plan(store, plan, keyring, progress_for=ctx.file_bar)
         finally:
             ctx.close_bars()
-        recorded = apply_licences(store, plan, secret)
+        recorded = apply_licences(store, plan, keyring)
     failed = [a for a in applied if a.error] + [a for a in recorded if a.error]
     if ctx.json:
         data["applied"] = [{"id": a.result.release.id if a.result else a.release.id,

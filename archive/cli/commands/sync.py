@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
-    secret = ctx.unlock(store)
+    keyring = ctx.unlock(store)
 
     def show(result: RemoteSyncResult) -> None:
         ctx.close_bars()
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     with store.writing("arkeep sync"), ledger_of(store) as ledger:
         try:
-            results, plan = sync_remotes(store, secret, specs, ledger, rescan=args.rescan,
+            results, plan = sync_remotes(store, keyring, specs, ledger, rescan=args.rescan,
                                          progress_for=ctx.bar, each=show)
         finally:
             ctx.close_bars()

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.remote:
         # Objects kept encrypted at rest are decrypted and re-hashed when the passphrase is at
         # hand (--passphrase-file, ARKEEP_PASSPHRASE); else their stored digest is checked.
-        report = verify_store(store, sample=args.sample, secret=ctx.secret_at_hand(store),
+        report = verify_store(store, sample=args.sample, keyring=ctx.keyring_at_hand(store),
                               progress_for=lambda total: ctx.bar("verify", total))
         ctx.close_bars()
         if report.plain_documents:
@@ -100,7 +100,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
     passphrase = ctx.passphrase()
-    secret = store.unlock(passphrase)
+    keyring = store.unlock(passphrase)
 
     def verify_all(plan: UnitPlan) -> tuple[list[Finding], int]:
         found: list[Finding] = []
@@ -110,7 +110,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
                       for what, name, why in plan.held_back]
         for spec, backend in zip(specs, open_backends(specs, ledger)):
             try:
-                part = verify_remote(backend, secret, plan, ledger, args.sample, ctx.bar)
+                part = verify_remote(backend, keyring, plan, ledger, args.sample, ctx.bar)
                 key_file = read_replica_key(backend, store, passphrase)
                 if key_file.wrapping:
                     ledger.key_file_seen(spec.name, key_file.wrapping)
@@ -136,6 +136,6 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
         return found, unreachable
 
     with store.writing("arkeep verify"), ledger_of(store) as ledger:
-        found, unreachable = replan_on_stale(store, secret, verify_all)
+        found, unreachable = replan_on_stale(store, keyring, verify_all)
     report.problems.extend(found)
     return unreachable

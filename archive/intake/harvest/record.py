@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.crypto.keys import SecretBox, derive
 from archive.errors import ArkeepError
 from archive.intake.harvest.plan import Finding, HarvestPlan, same_program, same_version
 from archive.intake.purchase import new_license_id
@@ -21,8 +20,9 @@ from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
 from manifests.model import License, Release, Secret
 
-CONTEXT_FINGERPRINT = "arkeep 2026-12 harvest fingerprint v1"
-
+if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
+    from archive.crypto.keys import SecretBox
 
 @dataclass(frozen=True)
 class Recorded:
@@ -33,11 +33,9 @@ class Recorded:
     error: str | None = None
 
 
-def fingerprint(f: Finding, secret: bytes) -> str:
-    import blake3
-
+def fingerprint(f: Finding, keyring: Keyring) -> str:
     text = "\x00".join((f.source, " ".join(f.product.casefold().split()), f.key or ""))
-    return blake3.blake3(text.encode(), key=derive(secret, CONTEXT_FINGERPRINT)).hexdigest()[:32]
+    return keyring.fingerprint(text.encode(), of="harvest")
 
 
 def _known(store: Store) -> dict[str, str]:
@@ -75,17 +73,17 @@ def build_licence(f: Finding, box: SecretBox, fp: str, now: datetime, root: str)
                    extra={"harvest": meta})
 
 
-def record_findings(store: Store, plan: HarvestPlan, secret: bytes) -> list[Recorded]:
+def record_findings(store: Store, plan: HarvestPlan, keyring: Keyring) -> list[Recorded]:
     """Write a licence record for each recovered key not recorded before; link each to its
     release. One failure does not stop the others."""
-    box = SecretBox.for_secret(secret)
+    box = keyring.box
     known = _known(store)
     releases = list(store.catalog.releases())
     now = datetime.now(UTC).replace(microsecond=0)
     root = str(plan.root) if plan.root is not None else "the running system"
     out = []
     for f in plan.recoverable:
-        fp = fingerprint(f, secret)
+        fp = fingerprint(f, keyring)
         if fp in known:
             out.append(Recorded(f, "unchanged", known[fp]))
             continue
