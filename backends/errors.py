@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
-S3_PACKAGES = ("s3fs==2026.9.0", "boto3==1.43.117")
-"""Install these together: unpinned, pip resolves an ancient s3fs or a botocore that
-aiobotocore rejects."""
+S3_PACKAGES = ("s3fs>=2025.9.0", "boto3>=1.41")
+"""Install these together, with their lower bounds (pyproject.toml has the same): without
+them, pip resolves `boto3 s3fs` to the 2020 s3fs 0.4.2, and installing one after the other
+leaves a botocore that aiobotocore rejects."""
 
 
 class BackendError(Exception):
@@ -179,7 +181,7 @@ class MissingDependency(BackendError):
 
     def __init__(self, remote: str, packages: tuple[str, ...], *, hint: str | None = None) -> None:
         self.packages = packages
-        names = ", ".join(p.split("=")[0] for p in packages)
+        names = ", ".join(re.split(r"[<>=!~ ;\[]", p, maxsplit=1)[0] for p in packages)
         wanted = " ".join(f"'{p}'" for p in packages)
         super().__init__(remote, names, hint=hint or f"run: pip install {wanted}")
 

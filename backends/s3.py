@@ -1,10 +1,15 @@
 """S3-compatible storage: s3fs moves the bytes, boto3 handles the bucket.
 
+Only public interfaces are used: s3fs's filesystem methods and `set_session` (which hands out
+its aiobotocore client), fsspec's `sync` and the filesystem's event loop, and the S3 client's
+own operations as boto3 names them. That is why pyproject.toml can ask for ranges of s3fs and
+boto3 rather than one release (constraints.txt keeps the set the tests ran with).
+
 Atomicity comes from S3 itself: an object appears only when its PutObject or its multipart
 upload completes, and an upload abandoned by an exception is aborted. Writes go through
-`MultipartUpload` (s3fs's calls and event loop, several parts in flight) rather than s3fs's
-own file object, which uploads one part at a time and commits whatever it holds when it is
-garbage-collected. No conditional puts (`If-None-Match`): SeaweedFS answers them with 412,
+`MultipartUpload` (the client's multipart operations on s3fs's event loop, several parts in
+flight) rather than s3fs's own file object, which uploads one part at a time and commits
+whatever it holds when it is garbage-collected. No conditional puts (`If-None-Match`): SeaweedFS answers them with 412,
 which s3fs turns into `OSError(EINVAL)`, and s3fs's `xb` mode stored an empty object over an
 existing one when closed with no data. Units are content-addressed, so overwriting one with
 the same bytes is harmless.
@@ -63,7 +68,7 @@ from .errors import (
     translate,
 )
 from .fsspec_backend import FsspecBackend
-from .s3_bounded import MAX_LIST_PAGES, RangeFetcher, RangeReader, arm, list_pages
+from .s3_bounded import MAX_LIST_PAGES, RangeFetcher, RangeReader, arm, list_pages, run, s3_call
 from .upload_journal import UploadJournal
 
 MiB = 1 << 20
@@ -197,9 +202,6 @@ class S3Backend(FsspecBackend):
             use_listings_cache=False,
             default_block_size=options.part_size,
             max_concurrency=options.max_concurrency,
-            s3_additional_kwargs=(
-                {"StorageClass": options.storage_class} if options.storage_class else {}
-            ),
         )
         fs.retries = 1
         root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
@@ -280,7 +282,7 @@ class S3Backend(FsspecBackend):
     def _listed(self, base: str, prefix: str) -> Iterator[UnitInfo]:
         def call(**request: Any) -> dict[str, Any]:
             with self._guard():
-                return _run(self.fs, self.fs._call_s3, "list_objects_v2", **request)
+                return run(self.fs, "list_objects_v2", **request)
 
         yield from list_pages(call, self.name, self.bucket, base + prefix, base)
 
@@ -353,10 +355,14 @@ class S3Backend(FsspecBackend):
     # -- writes -----------------------------------------------------------------------------
 
     def _write_kwargs(self) -> dict[str, Any]:
-        if not self.options.lock_mode:
-            return {}
-        until = datetime.now(UTC) + timedelta(days=self.options.lock_days)
-        return {"ObjectLockMode": self.options.lock_mode, "ObjectLockRetainUntilDate": until}
+        """What every new object is created with: the storage class and Object Lock retention."""
+        extra: dict[str, Any] = {}
+        if self.options.storage_class:
+            extra["StorageClass"] = self.options.storage_class
+        if self.options.lock_mode:
+            until = datetime.now(UTC) + timedelta(days=self.options.lock_days)
+            extra.update(ObjectLockMode=self.options.lock_mode, ObjectLockRetainUntilDate=until)
+        return extra
 
     def _object_key(self, path: str) -> str:
         return path.split("/", 1)[1]
@@ -471,16 +477,22 @@ class UploadTooSlow(TimeoutError):
 class MultipartUpload(io.RawIOBase):
     """A write-only stream into one S3 object, published only by `commit`.
 
-    Data is cut into `part_size` parts uploaded through s3fs's event loop, at most
-    `max_concurrency` in flight, so memory stays near (max_concurrency + 1) x part_size
-    while the next part fills as the previous ones travel. Nothing is sent until the first
-    part is full: a small object becomes one PutObject at `commit`, as does an empty one.
-    `abort` stops the uploads in flight and aborts the multipart upload, leaving nothing.
+    Data is cut into `part_size` parts, each an UploadPart on s3fs's event loop, at most
+    `max_concurrency` in flight, so memory stays near (max_concurrency + 1) x part_size while
+    the next part fills as the previous ones travel. Nothing is sent until the first part is
+    full: a small object becomes one PutObject at `commit`, as does an empty one. `abort` stops
+    the uploads in flight and aborts the multipart upload, leaving nothing. Every request is an
+    operation of the S3 client's public API (CreateMultipartUpload, UploadPart,
+    CompleteMultipartUpload, AbortMultipartUpload, PutObject) sent through `s3_bounded.s3_call`.
+
+    Why the event loop rather than boto3's client on a thread pool: a request on the loop can
+    be cancelled, which closes its connection. A thread blocked in a send to a server that
+    takes a byte every few seconds cannot be stopped, and would hold the process at exit.
 
     `floor` (min_rate, rate_window): a part, or the single PutObject of a small object, that
     is not accepted within rate_window + the bytes in flight / min_rate seconds of being sent
-    raises `UploadTooSlow`, so a server that takes a body a byte at a time cannot hold a
-    write forever.
+    is cancelled and raises `UploadTooSlow`, so a server that takes a body a byte at a time
+    cannot hold a write forever.
     """
 
     def __init__(
@@ -500,7 +512,7 @@ class MultipartUpload(io.RawIOBase):
         self._written = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._pending: deque[tuple[int, Future[Any], float | None, int, float | None]] = deque()
+        self._pending: deque[tuple[int, _Sent]] = deque()
 
     def writable(self) -> bool:
         return True
@@ -518,58 +530,55 @@ class MultipartUpload(io.RawIOBase):
             self._send(part)
         return size
 
-    def _allowed(self, in_flight: int) -> float | None:
-        """Seconds a transfer of `in_flight` bytes may take under the rate floor."""
-        if self._floor is None:
-            return None
-        min_rate, window = self._floor
-        return window + in_flight / min_rate
+    def _call(self, operation: str, **request: Any) -> Any:
+        """One request about this object, waited for without a time limit of its own (the
+        client's timeouts bound it: these requests carry no body)."""
+        return run(self._fs, operation, **self._target, **request)
 
-    def _call(self, method: str, timeout: float | None = None, **kwargs: Any) -> Any:
-        from fsspec.asyn import sync
+    def _start(self, operation: str, size: int, **request: Any) -> _Sent:
+        """Send a request carrying `size` bytes in flight; `_settle` waits for its answer."""
+        allowed = None
+        if self._floor is not None:
+            min_rate, window = self._floor
+            allowed = window + size / min_rate
+        future = asyncio.run_coroutine_threadsafe(
+            s3_call(self._fs, operation, **self._target, **request), self._fs.loop)
+        deadline = None if allowed is None else time.monotonic() + allowed
+        return _Sent(future, deadline, size, allowed)
 
-        return sync(self._fs.loop, self._fs._call_s3, method, self._extra, **self._target,
-                    timeout=timeout, **kwargs)
+    def _settle(self, sent: _Sent) -> Any:
+        """The answer to `sent`, or `UploadTooSlow` (the request cancelled) past its deadline."""
+        timeout = None if sent.deadline is None else max(sent.deadline - time.monotonic(), 0.0)
+        done, _ = wait([sent.future], timeout=timeout)
+        if not done:
+            sent.future.cancel()
+            raise UploadTooSlow(sent.size, sent.allowed or 0.0)
+        return sent.future.result()
 
     def _send(self, part: bytes) -> None:
         if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload")["UploadId"]
+            self._upload_id = self._call("create_multipart_upload", **self._extra)["UploadId"]
             if self._journal is not None:
                 self._journal.add(self._target["Bucket"], self._target["Key"], self._upload_id)
         while len(self._pending) >= self._max_concurrency:
             self._collect_oldest()
         number = len(self._parts) + len(self._pending) + 1
-        request = self._fs._call_s3(
-            "upload_part", **self._target, UploadId=self._upload_id, PartNumber=number,
-            Body=part,
-        )
         in_flight = len(part) * (len(self._pending) + 1)
-        allowed = self._allowed(in_flight)
-        deadline = None if allowed is None else time.monotonic() + allowed
-        future = asyncio.run_coroutine_threadsafe(request, self._fs.loop)
-        self._pending.append((number, future, deadline, in_flight, allowed))
+        sent = self._start("upload_part", in_flight, UploadId=self._upload_id,
+                           PartNumber=number, Body=part)
+        self._pending.append((number, sent))
 
     def _collect_oldest(self) -> None:
-        number, future, deadline, in_flight, allowed = self._pending.popleft()
-        wait_for = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        try:
-            answer = future.result(timeout=wait_for)
-        except TimeoutError as exc:
-            future.cancel()
-            raise UploadTooSlow(in_flight, allowed or 0.0) from exc
+        number, sent = self._pending.popleft()
+        answer = self._settle(sent)
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         part.update({k: v for k, v in answer.items() if k.startswith("Checksum")})
         self._parts.append(part)
 
     def commit(self) -> None:
         if self._upload_id is None:
-            allowed = self._allowed(len(self._buffer))
-            try:
-                self._call("put_object", Body=bytes(self._buffer), timeout=allowed)
-            except Exception as exc:
-                if type(exc).__name__ == "FSTimeoutError":
-                    raise UploadTooSlow(len(self._buffer), allowed or 0.0) from exc
-                raise
+            body = bytes(self._buffer)
+            self._settle(self._start("put_object", len(body), Body=body, **self._extra))
         else:
             if self._buffer:
                 self._send(bytes(self._buffer))
@@ -588,7 +597,7 @@ class MultipartUpload(io.RawIOBase):
 
     def abort(self) -> None:
         """Best effort: a failure here leaves an unfinished upload for `cleanup_temp`."""
-        pending = [entry[1] for entry in self._pending]
+        pending = [sent.future for _, sent in self._pending]
         for future in pending:
             future.cancel()
         wait(pending, timeout=60)
@@ -603,3 +612,13 @@ class MultipartUpload(io.RawIOBase):
                 self._forget()
             self._upload_id = None
         self.close()
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A request on its way: its future, when it must be answered by, what it carries."""
+
+    future: Future[Any]
+    deadline: float | None
+    size: int
+    allowed: float | None

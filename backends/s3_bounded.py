@@ -61,6 +61,25 @@ def arm(client: Any) -> Any:
     return client
 
 
+async def s3_call(fs: Any, operation: str, **request: Any) -> Any:
+    """One S3 operation through the aiobotocore client behind the s3fs filesystem `fs`.
+
+    The client comes from `S3FileSystem.set_session`, the public way to it (it makes the client
+    on first use and a new one when its connections were closed); the operation is the client's
+    own method, named as in boto3. Nothing of s3fs's private call path is used, so a new s3fs
+    release cannot change what these calls send or raise. Errors are botocore's, translated by
+    the caller (`errors.translate` reads their S3 error code)."""
+    client = arm(await fs.set_session())
+    return await getattr(client, operation)(**request)
+
+
+def run(fs: Any, operation: str, **request: Any) -> Any:
+    """`s3_call` from a thread outside the event loop, waiting for its answer."""
+    from fsspec.asyn import sync
+
+    return sync(fs.loop, s3_call, fs, operation, **request)
+
+
 def list_pages(call: Callable[..., dict[str, Any]], remote: str, bucket: str, prefix: str,
                root_prefix: str, max_pages: int | None = None) -> Iterator[UnitInfo]:
     """Every object under `prefix` (a full S3 key prefix), as `UnitInfo` keyed relative to
@@ -117,8 +136,8 @@ class RangeFetcher:
 
     async def get(self, start: int, length: int, sink: Sink) -> None:
         """Send bytes [start, start + length) to `sink(offset, data)` as they arrive."""
-        answer = await self.fs._call_s3(
-            "get_object", **self.target, Range=f"bytes={start}-{start + length - 1}")
+        answer = await s3_call(self.fs, "get_object", **self.target,
+                               Range=f"bytes={start}-{start + length - 1}")
         body = answer["Body"]
         try:
             self._check(answer, start, length)

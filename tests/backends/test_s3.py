@@ -178,16 +178,21 @@ def test_object_lock_on_a_bucket_without_it_is_refused(s3_env: SeaweedServer, bu
 
 
 def test_storage_class_on_every_write(s3_env: SeaweedServer, bucket: str, tmp_path: Path) -> None:
+    """A small object (one PutObject) and a large one (a multipart upload) alike."""
     backend = open_backend(
-        "cloud", f"s3://{bucket}", create_bucket=True, storage_class="STANDARD_IA"
+        "cloud", f"s3://{bucket}", create_bucket=True, storage_class="STANDARD_IA",
+        part_size=5 * MiB,
     )
     with backend.open_write("a.zip") as handle:
         handle.write(b"x")
     source = tmp_path / "b.bin"
     source.write_bytes(b"y")
     backend.put_file("b.zip", source)
+    with backend.open_write("c.zip") as handle:
+        handle.write(b"z" * (6 * MiB))
     client = s3_env.client()
-    for key in ("a.zip", "b.zip"):
+    assert client.head_object(Bucket=bucket, Key="c.zip")["ETag"].strip('"').endswith("-2")
+    for key in ("a.zip", "b.zip", "c.zip"):
         assert client.head_object(Bucket=bucket, Key=key)["StorageClass"] == "STANDARD_IA"
 
 
@@ -214,7 +219,8 @@ def test_missing_s3fs_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "s3fs", None)
     with pytest.raises(MissingDependency) as caught:
         open_backend("cloud", "s3://bucket/x")
-    assert "pip install 's3fs==" in str(caught.value)
+    assert "pip install 's3fs>=2025.9.0' 'boto3>=1.41'" in str(caught.value)
+    assert "needs a Python package that is not installed: s3fs, boto3;" in str(caught.value)
     assert "'cloud'" in str(caught.value)
 
 
