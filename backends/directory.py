@@ -36,5 +36,7 @@ def open_directory(name: str, url: str, *, create: bool = False) -> FsspecBacken
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise (translate(exc, name) or Unreachable(name, str(path))) from exc
+            error = translate(exc, name) or Unreachable(name, str(path))
+            error.rehint(f"could not make the folder {path}: check the path and its permissions")
+            raise error from exc
     return FsspecBackend(name, str(path), LocalFileSystem(), path.as_posix())

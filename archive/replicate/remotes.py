@@ -93,12 +93,13 @@ def delete_remote(store: Store, name: str) -> None:
 
 
 def spec_for(name: str, url: str, drive: bool = False, offsite: bool | None = None,
-             endpoint_url: str | None = None, create_bucket: bool = True,
-             create: bool = False) -> RemoteSpec:
+             endpoint_url: str | None = None, create_bucket: bool = True) -> RemoteSpec:
     """Turn what the user typed into a remote; a drive gets its marker written here.
 
-    A directory that does not exist is refused unless `create`: an unmounted NAS leaves an
-    empty mount point (or none), and filling that would put the "replica" on the system disk.
+    The URL is spelt once (`backends.normal_url`) and its kind is the one `backends.kind_of`
+    names. Nothing else is checked or made here: `refuse_same_place`, then
+    `refuse_missing_folder`, then `open_remote(spec, create=...)` (the backend makes a missing
+    folder when asked to).
     """
     from backends import drive_url, init_drive, kind_of, normal_url
     if not NAME.match(name):
@@ -107,14 +108,11 @@ def spec_for(name: str, url: str, drive: bool = False, offsite: bool | None = No
         root = Path(normal_url(name, url))
         if not root.is_dir():
             raise UsageError(f"{root} is not a directory; give the drive's mount point")
-        uuid = init_drive(root, name=name)
-        (root / DRIVE_SUBDIR).mkdir(exist_ok=True)
+        uuid = init_drive(root, name=name)  # the drive's folder is made by its first write
         return RemoteSpec(name, drive_url(uuid, DRIVE_SUBDIR), "drive", bool(offsite), label=str(root))
     url = normal_url(name, url)
     kind = kind_of(url)
     options: dict[str, Any] = {}
-    if kind == "dir":
-        _require_directory(url, create)
     if kind == "s3":
         if endpoint_url:
             options["endpoint_url"] = endpoint_url
@@ -135,8 +133,13 @@ def env_endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def _require_directory(path: str, create: bool) -> None:
-    target = Path(path)
+def refuse_missing_folder(spec: RemoteSpec, create: bool) -> None:
+    """A folder remote whose folder does not exist is refused unless `create`: an unmounted NAS
+    leaves an empty mount point (or none), and filling that would put the "replica" on the
+    system disk. Checks only; with `create`, `open_remote(spec, create=True)` makes it."""
+    if spec.kind != "dir":
+        return
+    target = Path(spec.url)
     if target.is_dir():
         return
     if target.exists():
@@ -144,10 +147,6 @@ def _require_directory(path: str, create: bool) -> None:
     if not create:
         raise UsageError(f"{target} does not exist (is the disk or share mounted?); "
                          "add --create to make a new folder there")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {target}: {exc.strerror or exc}") from None
 
 
 def place(spec: RemoteSpec) -> str:
@@ -185,10 +184,14 @@ def refuse_same_place(store: Store, spec: RemoteSpec) -> None:
                          f"as one copy, so it cannot be added again as '{spec.name}'")
 
 
-def open_remote(spec: RemoteSpec, last_seen: Any = None) -> Any:
-    """The backend for a remote (imports fsspec, and s3fs/boto3 for S3, only now)."""
+def open_remote(spec: RemoteSpec, last_seen: Any = None, *, create: bool = False) -> Any:
+    """The backend for a remote (imports fsspec, and s3fs/boto3 for S3, only now). `create`
+    has the backend make a folder remote's missing folder (`remote add --create`); an S3
+    bucket is made by the `create_bucket` option, a drive's folder by its first write."""
     from backends import open_backend
     options = dict(spec.options)
+    if create and spec.kind in ("dir", "fsspec"):
+        options["create"] = True
     if options.pop(ENV_ENDPOINT, None) and not options.get("endpoint_url"):
         options["endpoint_url"] = endpoint_of(spec)
     if spec.kind == "drive":

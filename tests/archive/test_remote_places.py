@@ -91,6 +91,19 @@ def test_a_missing_folder_is_refused_unless_create(cli, store_dir: Path, tmp_pat
     assert "--create" in run_arkeep("remote", "add", "--help").stdout
 
 
+def test_a_folder_that_cannot_be_made_is_a_clear_error_and_no_remote(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    """--create asks the backend to make the folder; below a plain file it cannot."""
+    plain = tmp_path / "file"
+    plain.write_text("x")
+    result = cli("remote", "add", "nas", plain / "sub", "--create")
+    assert result.code == 3, result.out + result.err
+    assert result.err.strip() == ("arkeep: error: remote 'nas' failed: ENOTDIR (Not a directory); "
+                                  f"could not make the folder {plain / 'sub'}: check the path and "
+                                  "its permissions")
+    assert remotes(cli) == [] and plain.read_text() == "x"
+
+
 def test_a_file_is_not_a_folder(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     plain = tmp_path / "file"
     plain.write_text("x")

@@ -40,6 +40,17 @@ def test_rebuild_from_a_path_that_does_not_exist(tmp_path: Path) -> None:
     assert not (tmp_path / "new-store").exists()
 
 
+def test_rebuild_from_a_file_url_reads_it_as_the_backend_does(tmp_path: Path) -> None:
+    """The check of a local source and the backend spell a URL the same way (backends.normal_url):
+    `file://` with %-escapes names the same path for both."""
+    env = env_for(tmp_path / "new-store")
+    plain = tmp_path / "a file"
+    plain.write_text("x")
+    one_line_error(run_arkeep("rebuild", "--from", plain.as_uri(), env=env), 2,
+                   f"{plain} is a file")
+    assert "%20" in plain.as_uri() and not (tmp_path / "new-store").exists()
+
+
 def test_an_overlong_product_name(store_dir: Path, tmp_path: Path) -> None:
     setup = tmp_path / "setup.exe"
     setup.write_bytes(b"MZ installer" * 50)

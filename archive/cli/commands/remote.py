@@ -73,6 +73,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     from archive.replicate.remotes import (
         load_remotes,
         open_remote,
+        refuse_missing_folder,
         refuse_same_place,
         save_remote,
         spec_for,
@@ -84,11 +85,11 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
             from archive.errors import UsageError
             raise UsageError(f"a remote named '{args.name}' exists already; `arkeep remote remove` it first")
         spec = spec_for(args.name, args.url, drive=args.drive, offsite=args.offsite,
-                        endpoint_url=args.endpoint_url, create_bucket=not args.no_create_bucket,
-                        create=args.create)
+                        endpoint_url=args.endpoint_url, create_bucket=not args.no_create_bucket)
         refuse_same_place(store, spec)
+        refuse_missing_folder(spec, create=args.create)
         if spec.kind != "drive":
-            open_remote(spec).check()
+            open_remote(spec, create=args.create).check()
         save_remote(store, spec)
     ctx.say(f"Added remote '{spec.name}' ({spec.kind}{', offsite' if spec.offsite else ''}): {spec.url}")
     if spec.kind == "drive":

@@ -183,14 +183,13 @@ def _keep_replica_as_remote(store: Store, name: str, args: argparse.Namespace) -
 
 def _check_source(source: str) -> None:
     """A local source given by path must exist and be a folder (exit 2, not a reach failure)."""
-    import os
     from pathlib import Path
 
     from archive.errors import UsageError
     from archive.system.paths import local_source_problem
-    from backends import kind_of
+    from backends import kind_of, normal_url
 
     if kind_of(source) == "dir":
-        problem = local_source_problem(Path(os.path.expanduser(source.removeprefix("file://"))))
+        problem = local_source_problem(Path(normal_url("source", source)))
         if problem:
             raise UsageError(problem)
