@@ -5,6 +5,7 @@ import re
 import tomllib
 from dataclasses import fields
 from datetime import UTC, datetime
+from secrets import token_hex
 from typing import Any
 
 import tomli_w
@@ -102,4 +103,39 @@ def release_to_toml(release: Release) -> str:
 
 
 def license_to_toml(lic: License) -> str:
-    return dump(license_to_table(lic))
+    """The record as TOML. A revealed secret (the form sealed into a replica's bundle, read by
+    hand with docs/RECOVERY.md) that a basic string would escape -- quotes, backslashes, several
+    lines -- is written as a multi-line literal string, so it reads exactly as the vendor wrote it.
+    """
+    table = license_to_table(lic)
+    marks: dict[str, str] = {}
+
+    def mark(secret: Secret | None, value: Any) -> Any:
+        if secret is None or secret.is_encrypted or not _wants_literal(value):
+            return value
+        placeholder = f"arkeep-verbatim-{len(marks)}-{token_hex(8)}"
+        marks[placeholder] = value
+        return placeholder
+
+    if "key" in table:
+        table["key"] = mark(lic.key, table["key"])
+    if "account_hint" in table:
+        table["account_hint"] = mark(lic.account_hint, table["account_hint"])
+    if "extra_keys" in table:
+        table["extra_keys"] = [mark(s, v) for s, v in zip(lic.extra_keys, table["extra_keys"])]
+    text = dump(table)
+    for placeholder, value in marks.items():
+        text = text.replace(f'"{placeholder}"', "'''\n" + value + "'''", 1)
+    return text
+
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+_NOT_LITERAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|'''")
+
+
+def _wants_literal(value: Any) -> bool:
+    """True when a basic string would escape `value` and a multi-line literal keeps it as is:
+    among control characters only tabs and line feeds (a reader may normalise a carriage
+    return), no run of three single quotes, no quote just before the closing delimiter."""
+    return (isinstance(value, str) and _NEEDS_ESCAPE.search(value) is not None
+            and _NOT_LITERAL.search(value) is None and not value.endswith("'"))
