@@ -2,7 +2,7 @@
 
 Every manifest arkeep writes starts with `# arkeep-revision: N` and ends with
 `# arkeep-blake3: <64 hex>`, the BLAKE3 of every byte before that last line (so
-`head -n -1 FILE | b3sum` checks it by hand). Both are TOML comments: any TOML reader, and
+`sed '$d' FILE | b3sum` checks it by hand). Both are TOML comments: any TOML reader, and
 arkeep before this change, reads the file as before.
 
 - The digest line turns bit rot or an edit made outside arkeep into a named problem instead of

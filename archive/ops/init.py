@@ -30,6 +30,8 @@ def init_store(root: Path, passphrase: str, kit_path: Path | None = None) -> Ini
     code = keyring.recovery_code
     if kit_path is not None:
         write_kit(kit_path, code, keyring.key_id, store.root)
+        from archive.ops.recovery_kit import record_printed_kit
+        record_printed_kit(store, [])
     return InitResult(store, code, keyring.key_id, kit_path)
 
 

@@ -14,8 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.errors import MissingModule
-from archive.present.kit import write_recovery_kit
-from archive.replicate.remotes import RemoteSpec, remote_kind_label, remote_where
+from archive.present.kit import (
+    ALPHABET,
+    replica_lines,
+    s3_fetch_command,
+    steps_for,
+    write_recovery_kit,
+)
+from archive.replicate.remotes import RemoteSpec, remote_kind_label
 
 HTML_SUFFIXES = (".html", ".htm")
 
@@ -27,11 +33,10 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-to
         border: 2px solid #000; padding: 0.5em 0.8em; display: inline-block; margin: 0.4em 0; }
 .qr { float: right; margin: 0 0 1em 1.5em; text-align: center; font-size: 0.8em; }
 pre, code { font-family: 'DejaVu Sans Mono', Consolas, monospace; font-size: 0.9em; }
-pre { background: #f4f4f4; border: 1px solid #ccc; padding: 0.5em; white-space: pre-wrap;
-      word-break: break-all; }
+pre { background: #f4f4f4; border: 1px solid #ccc; padding: 0.5em; white-space: pre; font-size: 0.8em; }
 table { border-collapse: collapse; } td, th { border: 1px solid #999; padding: 0.2em 0.6em; text-align: left; }
 .warn { border-left: 4px solid #000; padding-left: 0.8em; }
-@media print { body { margin: 0; } pre { background: none; } a { color: #000; text-decoration: none; } }
+@media print { body { margin: 0; } pre { background: none; font-size: 7.5pt; } a { color: #000; text-decoration: none; } }
 """
 
 
@@ -68,15 +73,23 @@ def qr_svg(code: str) -> str:
 def kit_html(code: str, key_id: str, store: Path, remotes: Iterable[RemoteSpec] = (),
              created: datetime | None = None) -> str:
     e = html.escape
+    remotes = list(remotes)
     created = created or datetime.now(UTC)
     rows = "".join(
         f"<tr><td>{e(r.name)}</td><td>{e(remote_kind_label(r))}</td>"
         f"<td>{'offsite' if r.offsite else 'onsite'}</td>"
-        f"<td><code>{e(remote_where(r))}</code></td></tr>" for r in remotes)
+        f"<td><code>{e(line.split(': ', 1)[1])}</code></td></tr>"
+        for r, line in zip(remotes, replica_lines(remotes)))
     remote_table = (f"<table><tr><th>name</th><th>kind</th><th></th><th>where</th></tr>{rows}</table>"
                     if rows else "<p>No remotes yet: <code>arkeep remote add NAME URL</code>, then "
                                  "<code>arkeep sync</code>, then print a new kit.</p>")
-    seven = f"7zz x -p'{code}' -orecovered 'REPLICA/units/*/*.zip'"
+    steps = "".join(f"<li><p><b>{e(s.title)}.</b> {e(s.text)}</p><pre>{e(s.commands)}</pre></li>\n"
+                    for s in steps_for(code))
+    fetches = "".join(f"<p>{e(r.name)}:</p><pre>{e(s3_fetch_command(r) or '')}</pre>"
+                      for r in remotes if r.kind == "s3")
+    s3 = (f"<h2>An S3 replica</h2><p>Download it first, with its access key in "
+          f"<code>AWS_ACCESS_KEY_ID</code> and <code>AWS_SECRET_ACCESS_KEY</code>, then set "
+          f"<code>REPLICA=\"$HOME/s3-replica\"</code> in step 1.</p>{fetches}") if fetches else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>arkeep recovery kit {e(key_id)}</title>
@@ -90,37 +103,23 @@ Store: <code>{e(str(store))}</code></p>
 <h2>Recovery code</h2>
 <p>The password of every bundle. Type it exactly as printed, upper case, with the dashes:</p>
 <div class="code">{e(code)}</div>
+<p>{e(ALPHABET)}</p>
 <p class="warn">Keep this page somewhere safe and away from the computer: anyone who holds it and a
 copy of your archive can open every bundle. You do not need your passphrase to use it.
 Delete the file once it is printed.</p>
 
-<h2>Where the copies are</h2>
+<h2>Where the copies are (as of the date above)</h2>
 {remote_table}
 <p>A drive is found by the marker file at its root wherever it is mounted: the drive whose
-<code>.arkeep-drive.toml</code> holds the uuid above; its replica is the folder named there. An S3 replica is the bucket's files, downloaded with any S3 tool.</p>
+<code>.arkeep-drive.toml</code> holds the uuid above; its replica is the folder named there.</p>
 
-<h2>Getting an installer and its key back with 7-Zip alone</h2>
-<p>You need one replica, this code and 7-Zip (<code>7zz</code> on Linux, <code>7z</code> elsewhere);
-<code>b3sum</code> proves the files are exactly the ones archived. No arkeep, no Python, no passphrase.</p>
+<h2>Getting an installer and its key back with 7-Zip and b3sum alone</h2>
+<p>You need one replica, this code, 7-Zip (<code>7zz</code> on Linux and macOS, <code>7z.exe</code>
+on Windows) and <code>b3sum</code>. No arkeep, no Python, no passphrase. docs/RECOVERY.md says the
+same at length, Windows included.</p>
 <ol>
-<li><p>Open every bundle:</p>
-<pre>mkdir recovered
-{e(seven)}</pre>
-<p>A wrong code makes 7-Zip say "Wrong password"; a damaged bundle reports a data error for that
-bundle only.</p></li>
-<li><p>The files ending in <code>.toml</code> are manifests. Find the release:</p>
-<pre>grep -l '^kind = "release"' recovered/*.toml | xargs grep -H -m 2 -e '^product = ' -e '^version = '</pre></li>
-<li><p>Each <code>[[artifact]]</code> of the release names its <code>filename</code>, its
-<code>blake3</code> digest and the <code>unit</code> that holds it. Copy it out under its real name
-and check it:</p>
-<pre>cp recovered/UNIT "FILENAME"
-b3sum "FILENAME"        # must print the artifact's blake3 value</pre></li>
-<li><p>The key: the release lists its licence record ids in <code>licenses</code>; the record is the
-<code>.toml</code> file with <code>kind = "license"</code> and that <code>id</code>, with
-<code>key</code> in clear text:</p>
-<pre>grep -l 'id = "lic-0a1b2c3d4e"' recovered/*.toml | xargs cat</pre></li>
-</ol>
-
+{steps}</ol>
+{s3}
 <h2>With arkeep and the passphrase</h2>
 <pre>arkeep rebuild --from REPLICA
 arkeep restore PRODUCT@VERSION --to DIR</pre>

@@ -48,9 +48,14 @@ def remote_where(spec: RemoteSpec) -> str:
         from backends.factory import parse_drive_url
         uuid, subdir = parse_drive_url(spec.name, spec.url)
         return f'the drive whose {MARKER} says uuid = "{uuid}", folder {subdir or "/"}'
-    endpoint = (spec.options.get("endpoint_url") or spec.options.get(ENV_ENDPOINT)) \
-        if spec.options else None
+    endpoint = s3_endpoint(spec)
     return f"{spec.url} at {endpoint}" if endpoint else spec.url
+
+
+def s3_endpoint(spec: RemoteSpec) -> str | None:
+    """The endpoint an S3 remote was added with; None for AWS itself and for other kinds."""
+    options = spec.options or {}
+    return options.get("endpoint_url") or options.get(ENV_ENDPOINT) or None
 
 
 def remote_kind_label(spec: RemoteSpec) -> str:

@@ -71,6 +71,7 @@ def _new_passphrase(args: argparse.Namespace, ctx: Context) -> str:
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.cli.replicas import say_if_kit_outdated
     from archive.replicate.remote_config import FIELD as REMOTES_FIELD
 
     store = ctx.open_store()
@@ -82,6 +83,7 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
             rewrapped[REMOTES_FIELD] = sealed_remotes
         store.save_wrapped_key(rewrapped)
         updated, missed = _push_key_file(store)
+    say_if_kit_outdated(ctx, store)
     if ctx.json:
         ctx.emit_json({"updated": updated, "not_updated": missed})
         return 0
@@ -122,14 +124,11 @@ def _push_key_file(store: Store) -> tuple[list[str], dict[str, str]]:
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.present.kit_html import write_kit
-    from archive.replicate.remotes import load_remotes
+    from archive.ops.recovery_kit import export_kit
 
     store = ctx.open_store()
     if args.recovery_kit.exists():
         raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")
-    keyring = ctx.unlock(store)
-    write_kit(args.recovery_kit, keyring.recovery_code, keyring.key_id, store.root,
-              load_remotes(store).values())
+    export_kit(store, ctx.unlock(store), args.recovery_kit)
     ctx.say(f"Wrote the recovery kit to {args.recovery_kit} (readable by you only).")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from archive.cli.context import Context
+from archive.cli.replicas import say_if_kit_outdated
 
 EXAMPLES = """examples:
   arkeep remote add nas /mnt/nas/arkeep
@@ -95,6 +96,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     if spec.kind == "drive":
         ctx.say(f"  the drive at {spec.label} carries a marker; arkeep finds it wherever it is mounted next")
     ctx.say("  `arkeep sync` copies the archive there.")
+    say_if_kit_outdated(ctx, store)
     return 0
 
 
@@ -132,4 +134,5 @@ def run_remove(args: argparse.Namespace, ctx: Context) -> int:
         with Ledger(store.state_dir / "ledger.sqlite") as ledger:
             ledger.forget_remote(args.name)
     ctx.say(f"Removed remote '{args.name}'. Nothing was deleted on it.")
+    say_if_kit_outdated(ctx, store)
     return 0

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import chosen_remotes
+    from archive.cli.replicas import chosen_remotes, say_if_kit_outdated
     from archive.replicate.remotes import ledger_of
     from archive.replicate.sync import sync_remotes
 
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                                          progress_for=ctx.bar, each=show)
         finally:
             ctx.close_bars()
+    say_if_kit_outdated(ctx, store)
     for what, name, why in plan.held_back:
         print(f"PROBLEM {what} / {name}: {why}; not sent to any remote", file=ctx.out)
     rows = [_row(r) for r in results]
