@@ -81,6 +81,17 @@ EOF
 # ensure_windows_python  (idempotent; a second run with the same pins does nothing)
 ensure_windows_python() {
   mkdir -p "$WINDIR"
+  # two runs at once (two terminals, or two checkouts sharing one ARKEEP_WINDOWS_DIR) would set
+  # up over each other: the second waits for the first, then finds it ready or sets up for itself
+  exec {lockfd}>"$WINDIR/.setup-lock"
+  flock "$lockfd"
+  _ensure_windows_python_locked
+  local status=$?
+  exec {lockfd}>&-
+  return $status
+}
+
+_ensure_windows_python_locked() {
   local stamp
   stamp=$(_windows_stamp)
   export WINEPREFIX="$WINDIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
