@@ -153,6 +153,7 @@ def plan_lines(plan: Any, reveal: bool) -> list[str]:
         for f in lost:
             lines.append(f"  {f.product}: {f.reason}")
             lines.append(f"    at {f.where}")
+            lines += [f"    also {a}" for a in f.also]
     if plan.installed:
         missing = [i for i in plan.installed if not i.archived]
         head = ("Installed programs with no archived installer:" if plan.store_checked

@@ -384,7 +384,7 @@ def mac_bundles(folders: Iterable[Path], problems: list[Problem]) -> list[Instal
 
 
 # -- the plan -----------------------------------------------------------------------------------
-def _merge(findings: list[Finding]) -> list[Finding]:
+def _merge(findings: list[Finding], defaults: dict[str, str]) -> list[Finding]:
     """One finding per product and key; the other places that held it are kept in `also`."""
     out: dict[tuple[str, str], Finding] = {}
     rest = []
@@ -399,9 +399,17 @@ def _merge(findings: list[Finding]) -> list[Finding]:
             out[k] = f
     seen = set()
     kept_rest = []
-    for f in rest:      # a reason said once per product and place
-        if (f.product, f.where) not in seen:
-            seen.add((f.product, f.where))
+    for f in rest:      # a reason said once per source, other places under `also`, the
+        k2 = (f.source, f.reason)  # product named by the registry rather than by the table
+        if k2 in seen:
+            i = next(n for n, g in enumerate(kept_rest) if (g.source, g.reason) == k2)
+            kept = kept_rest[i]
+            if kept.product == defaults.get(f.source) and f.product != kept.product:
+                kept_rest[i] = replace(f, also=kept.also + (kept.where,))
+            else:
+                kept_rest[i] = replace(kept, also=kept.also + (f.where,))
+        else:
+            seen.add(k2)
             kept_rest.append(f)
     return list(out.values()) + kept_rest
 
@@ -487,7 +495,8 @@ def harvest_layout(lay: Layout, tab: Table) -> HarvestPlan:
     installed += mac_bundles(lay.applications, problems)
     installed = list({(i.name, i.version): i for i in installed}.values())
     findings += _account_findings(installed, tab)
-    findings = [_with_version(f, installed) for f in _merge(findings)]
+    defaults = {s.id: s.product for s in tab.sources}
+    findings = [_with_version(f, installed) for f in _merge(findings, defaults)]
     if root is None and not lay.systems and not software:
         problems.append(Problem("this system", "neither Windows, macOS nor a Linux home was found"))
     systems = lay.systems or (("windows",) if software else ())
