@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from secrets import token_hex
 from typing import Any
@@ -59,6 +59,8 @@ def parse_license(data: bytes | str, source: str = "", allow_plain_secrets: bool
 def _plain(value: Any) -> Any:
     if isinstance(value, Secret):
         return value.token if value.is_encrypted else value.plain
+    if is_dataclass(value) and not isinstance(value, type):
+        return _table(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(microsecond=0)
     if isinstance(value, tuple):

@@ -53,6 +53,52 @@ class Secret:
         return "ENC[…]" if self.is_encrypted else "••••••"
 
 
+# [artifact.authenticity]: what arkeep found when it checked the vendor's own proof that a file
+# is theirs (an Authenticode signature). `evidence` numbers the layout of that table, apart from
+# the manifest's schema, so that a later arkeep can tell which facts a record holds.
+EVIDENCE_VERSION = 1
+AUTHENTICITY_KINDS = ("authenticode",)
+AUTHENTICITY_VERDICTS = ("valid", "unsigned", "digest-mismatch", "bad-signature", "unreadable")
+CHAIN_STATUSES = ("trusted", "root-not-trusted-here", "incomplete", "invalid")
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """One certificate of a signature's chain, signer first."""
+
+    subject: str
+    sha256: str
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class Authenticity:
+    kind: str
+    verdict: str
+    checked: datetime
+    evidence: int = EVIDENCE_VERSION
+    reason: str | None = None
+    signer: str | None = None
+    signer_subject: str | None = None
+    program: str | None = None
+    digest_algorithm: str | None = None
+    signed_digest: str | None = None
+    timestamp: datetime | None = None
+    timestamp_authority: str | None = None
+    timestamp_problem: str | None = None
+    chain_status: str | None = None
+    chain_detail: str | None = None
+    # Where the trust anchors came from when it was checked, and the anchor the chain ended in
+    # (base64 of its DER certificate), frozen so that a later check can use the same root.
+    anchor_sources: tuple[str, ...] = ()
+    anchor: str | None = None
+    signature_offset: int | None = None
+    signature_size: int | None = None
+    notes: tuple[str, ...] = ()
+    certificate: tuple[CertificateRecord, ...] = ()
+
+
 @dataclass(frozen=True)
 class Artifact:
     role: str
@@ -69,6 +115,7 @@ class Artifact:
     # Where values of the release were read from this file, e.g.
     # {"product": "MSI Property table: ProductName"}; written as [artifact.detected].
     detected: dict[str, str] = field(default_factory=dict)
+    authenticity: Authenticity | None = None
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,17 @@ from typing import Any
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
 from .model import (
+    AUTHENTICITY_KINDS,
+    AUTHENTICITY_VERDICTS,
+    CHAIN_STATUSES,
     ENCRYPTED_PREFIX,
+    EVIDENCE_VERSION,
     LICENSE_KINDS,
     ROLES,
     SCHEMA_VERSION,
     Artifact,
+    Authenticity,
+    CertificateRecord,
     License,
     Release,
     Secret,
@@ -239,13 +245,67 @@ def _artifact(table: Any, source: str, index: int, problems: list[Problem]) -> A
     unit = f.text("unit", pattern=UNIT_NAME)
     extra = f.table_field("extra")
     detected = f.string_table("detected")
+    raw_authenticity = f.table_field("authenticity")
+    authenticity = _authenticity(raw_authenticity, source, f"artifact[{index}].authenticity.",
+                                 problems) if raw_authenticity else None
     f.finish()
     if len(problems) > before:
         return None
     assert role is not None and filename is not None and size is not None and digest is not None
     return Artifact(role=role, filename=filename, size=size, blake3=digest, media_type=media_type,
                     license=license_id, source_url=source_url, retrieved=retrieved, unit=unit,
-                    extra=extra, detected=detected)
+                    extra=extra, detected=detected, authenticity=authenticity)
+
+
+HEX_DIGEST = re.compile(r"^[0-9a-f]{32,128}$")
+BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+NO_NUL = re.compile(r"^[^\x00]*$")
+
+
+def _authenticity(table: dict[str, Any], source: str, prefix: str,
+                  problems: list[Problem]) -> Authenticity | None:
+    """[artifact.authenticity]: the evidence of one signature check (see docs/FORMAT.md)."""
+    before = len(problems)
+    f = _Fields(table, source, prefix, problems, allow_plain_secrets=False)
+    evidence = f.integer("evidence", required=True, minimum=1)
+    if evidence is not None and evidence > EVIDENCE_VERSION:
+        f.problem("evidence", f"is {evidence}, written by a newer arkeep; this version reads "
+                              f"evidence {EVIDENCE_VERSION}: upgrade arkeep")
+    text = f.text
+    values = dict(  # noqa: C408 - keyword form, field by field as Authenticity declares them
+        kind=text("kind", required=True, choices=AUTHENTICITY_KINDS),
+        verdict=text("verdict", required=True, choices=AUTHENTICITY_VERDICTS),
+        checked=f.moment("checked", required=True),
+        reason=text("reason"), signer=text("signer"), signer_subject=text("signer_subject"),
+        program=text("program"), digest_algorithm=text("digest_algorithm"),
+        signed_digest=text("signed_digest", pattern=HEX_DIGEST),
+        timestamp=f.moment("timestamp"), timestamp_authority=text("timestamp_authority"),
+        timestamp_problem=text("timestamp_problem"),
+        chain_status=text("chain_status", choices=CHAIN_STATUSES), chain_detail=text("chain_detail"),
+        anchor_sources=f.strings("anchor_sources", NO_NUL),
+        anchor=text("anchor", pattern=BASE64),
+        signature_offset=f.integer("signature_offset"), signature_size=f.integer("signature_size"),
+        notes=f.strings("notes", NO_NUL),
+    )
+    certificates = f._get("certificate", False) or []
+    records = []
+    if not isinstance(certificates, list):
+        f.problem("certificate", "must be an array of tables")
+        certificates = []
+    for i, cert in enumerate(certificates):
+        if not isinstance(cert, dict):
+            f.problem(f"certificate[{i}]", "must be a table")
+            continue
+        c = _Fields(cert, source, f"{prefix}certificate[{i}].", problems, allow_plain_secrets=False)
+        subject, digest = c.text("subject", required=True), c.text("sha256", required=True, pattern=HEX64)
+        start, end = c.moment("not_before", required=True), c.moment("not_after", required=True)
+        c.finish()
+        if subject is not None and digest is not None and start is not None and end is not None:
+            records.append(CertificateRecord(subject, digest, start, end))
+    f.finish()
+    if len(problems) > before:
+        return None
+    return Authenticity(evidence=evidence, certificate=tuple(records), **values)  # type: ignore[arg-type]
 
 
 def release_from_table(table: dict[str, Any], source: str = "") -> Release:

@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.errors import SecretNeeded, UsageError, environment_error
+from archive.errors import IntegrityError, SecretNeeded, UsageError, environment_error
+from archive.intake.authenticity import REFUSED, anchors_for, can_carry_authenticode, check_path
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
+from archive.intake.trust import Anchors
 from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
 from archive.storage.hashing import Progress
 from archive.storage.store import Store
 from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
-from manifests.model import Artifact, License, Release, name_problem
+from manifests.model import Artifact, Authenticity, License, Release, name_problem
 from manifests.schema import unsafe_filename_reason
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ class AddRequest:
     source_url: str | None = None
     # Per file name: where values were read from that file ([artifact.detected] in the manifest).
     detected: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Trust anchors beyond the system's for checking signatures, and whether a file whose
+    # signature does not match its bytes is archived all the same (recorded either way).
+    ca_files: tuple[Path, ...] = ()
+    accept_unverified: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,9 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
         raise SecretNeeded("licence files, invoices and receipts are kept encrypted at rest: "
                            "the passphrase is needed")
     refuse_keys_in_installers(request.installers, _known_keys(store, request, keyring))
+    # Trust anchors are read before anything is stored, so that a bad --ca-file stops here.
+    anchors = anchors_for(request.ca_files) if request.ca_files or any(
+        can_carry_authenticode(p) for p in request.installers) else None
 
     new_objects = 0
     ingested: list[tuple[str, Path, str, int]] = []
@@ -118,15 +127,37 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
         new_objects += result.new
         ingested.append((role, path, result.digest, result.size))
 
+    evidence = _signatures(store, request, ingested, anchors) if anchors is not None else {}
     lic = _license_for(store, request, existing, keyring)
     lic_id = lic.id if lic else request.license_id
     now = datetime.now(UTC).replace(microsecond=0)
     artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
                           media_type=media_type(path), license=lic_id,
                           source_url=request.source_url if role == "installer" else None,
-                          retrieved=None, detected=dict(request.detected.get(path.name, {})))
+                          retrieved=None, detected=dict(request.detected.get(path.name, {})),
+                          authenticity=evidence.get(path))
                  for role, path, digest, size in ingested]
     return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
+
+
+def _signatures(store: Store, request: AddRequest, ingested: list[tuple[str, Path, str, int]],
+                anchors: Anchors) -> dict[Path, Authenticity]:
+    """The Authenticode evidence of each installer that is a Windows program, checked on the
+    stored object (the archived bytes). A signature that does not vouch for the bytes stops the
+    add before any manifest is written, unless the user accepts it."""
+    programs = [(path, store.object_path(digest)) for role, path, digest, _ in ingested
+                if role == "installer" and not store.is_encrypted(digest)
+                and can_carry_authenticode(store.object_path(digest))]
+    found: dict[Path, Authenticity] = {}
+    for path, stored in programs:
+        record = check_path(stored, anchors)
+        if record is None:
+            continue
+        if record.verdict in REFUSED and not request.accept_unverified:
+            raise IntegrityError(f"{path.name}: {record.reason}. The release was not written; give "
+                                 "--accept-unverified to archive it anyway (the finding is recorded)")
+        found[path] = record
+    return found
 
 
 def checked_names(request: AddRequest) -> AddRequest:

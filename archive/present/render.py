@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from archive.present.authenticity import data as authenticity_data
+from archive.present.authenticity import summary
 from archive.present.humanize import human_size
 from manifests.model import License, Release, Secret
 
@@ -61,7 +63,9 @@ def release_data(release: Release) -> dict[str, Any]:
         "vendor": release.vendor, "edition": release.edition, "platform": release.platform,
         "created": _value(release.created), "licenses": list(release.licenses),
         "artifacts": [{"role": a.role, "filename": a.filename, "size": a.size, "blake3": a.blake3,
-                       "media_type": a.media_type, "license": a.license, "source_url": a.source_url}
+                       "media_type": a.media_type, "license": a.license, "source_url": a.source_url,
+                       **({"authenticity": authenticity_data(a.authenticity)}
+                          if a.authenticity else {})}
                       for a in release.artifacts],
     }
 
@@ -122,6 +126,9 @@ def release_text(release: Release, licenses: list[License], box: SecretBox | Non
     lines.append("  files:")
     for a in release.artifacts:
         lines.append(f"    {a.role:<13} {a.filename}  ({human_size(a.size)}, blake3 {a.blake3[:16]}…)")
+        if a.authenticity is not None:
+            lines.append(f"    {'':<13} {summary(a.authenticity)} "
+                         f"(checked {a.authenticity.checked:%Y-%m-%d})")
     for lic in licenses:
         lines.append("")
         lines.extend("  " + line for line in license_text(release, lic, box).splitlines())

@@ -74,6 +74,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     g.add_argument("--maintenance-end", type=_date, metavar="YYYY-MM-DD")
     g.add_argument("--activation-notes")
     g.add_argument("--source-url", help="where the installer was downloaded from")
+    s = p.add_argument_group("signatures (Authenticode on Windows programs)")
+    s.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
+                   help="trust the root certificates in F (PEM) besides the system's (repeatable)")
+    s.add_argument("--accept-unverified", action="store_true",
+                   help="archive a program whose signature does not match its bytes (recorded)")
     p.set_defaults(run=run)
 
 
@@ -98,8 +103,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.intake.add import AddRequest, add_release
     from archive.intake.price import given_price
     from archive.intake.purchase import LicenseFields
+    from archive.present.authenticity import data as authenticity_data
+    from archive.present.authenticity import summary
     from archive.present.humanize import human_size
-    
+
     store = ctx.open_store()
     key = read_key(args)
     price, currency = given_price(args.price, args.currency)
@@ -128,7 +135,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         vendor=vendor, edition=args.edition, platform=platform,
         license_files=tuple(args.license_file), invoices=tuple(args.invoice),
         receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
-        source_url=args.source_url, detected=detected)
+        source_url=args.source_url, detected=detected, ca_files=tuple(args.ca_file),
+        accept_unverified=args.accept_unverified)
     # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
     documents = args.license_file or args.invoice or args.receipt
     keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
@@ -143,7 +151,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                        "new_files": [a.filename for a in result.new_artifacts],
                        "new_objects": result.new_objects,
                        "license": result.license.id if result.license else None,
-                       "detected": detected.get(args.files[0].name, {})})
+                       "detected": detected.get(args.files[0].name, {}),
+                       "authenticity": {a.filename: authenticity_data(a.authenticity)
+                                        for a in result.new_artifacts if a.authenticity}})
         return 0
     if result.unchanged:
         ctx.say(f"{rel.title} is already archived with these files; nothing changed ({rel.id}).")
@@ -152,6 +162,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.say(f"{verb} {rel.title} as {rel.id}")
     for a in result.new_artifacts:
         ctx.say(f"  {a.role:<13} {a.filename}  {human_size(a.size)}  blake3 {a.blake3[:16]}…")
+        if a.authenticity is not None:
+            ctx.say(f"  {'':<13} {summary(a.authenticity)}")
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0

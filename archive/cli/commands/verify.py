@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.cli.context import Context
-from archive.errors import EXIT_ENVIRONMENT
+from archive.errors import EXIT_ENVIRONMENT, UsageError
 
 if TYPE_CHECKING:
     from archive.ops.verify import VerifyReport
@@ -15,6 +16,7 @@ EXAMPLES = """examples:
   arkeep verify                  re-hash every object, check every manifest
   arkeep verify --sample 0.1     re-hash a random tenth of the objects
   arkeep verify --json
+  arkeep verify --authenticity   check every archived signature again, offline
 
 Exit status: 0 when all is well, 1 when a problem was found (each is listed).
 """
@@ -38,13 +40,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--sample", type=_fraction, metavar="FRACTION", help="re-hash only this fraction")
     p.add_argument("--remote", metavar="NAME", help="verify a remote's copies instead")
     p.add_argument("--all", action="store_true", help="verify the local store and every remote")
+    p.add_argument("--authenticity", action="store_true",
+                   help="check the signatures of archived programs again, offline, against the "
+                        "evidence recorded when they were archived")
+    p.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
+                   help="with --authenticity: also trust the root certificates in F (PEM)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.ops.verify import VerifyReport, verify_store
     from archive.present.humanize import count, human_size
-    
+
+    if args.authenticity:
+        if args.remote or args.all or args.sample:
+            raise UsageError("--authenticity checks the local store's files; give it alone")
+        return _authenticity(args, ctx)
+    if args.ca_file:
+        raise UsageError("--ca-file goes with --authenticity")
     store = ctx.open_store()
     report = VerifyReport()
     unreachable = 0
@@ -81,6 +94,36 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     print(f"{count(len(report.problems), 'problem')} found in {summary}.", file=ctx.out)
     return failed
+
+
+def _authenticity(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.ops.authenticity import recheck_store
+    from archive.present.authenticity import data, summary
+    from archive.present.humanize import count
+
+    store = ctx.open_store()
+    found = recheck_store(store, args.ca_file)
+    bad = [r for r in found if r.problem]
+    if ctx.json:
+        ctx.emit_json({"ok": not bad, "checked": len(found), "files": [
+            {"release": r.release, "file": r.artifact.filename, "problem": r.problem,
+             "recorded": data(r.recorded), "now": data(r.now) if r.now else None}
+            for r in found]})
+        return 1 if bad else 0
+    for r in found:
+        if r.problem:
+            print(f"PROBLEM {r.release} / {r.artifact.filename}: {r.problem}", file=ctx.out)
+        elif r.now is not None:
+            ctx.say(f"ok      {r.release} / {r.artifact.filename}: {summary(r.now)}")
+    if not found:
+        ctx.say("No archived file carries signature evidence (only Windows programs archived "
+                "by an arkeep that checks signatures do).")
+        return 0
+    if bad:
+        print(f"{count(len(bad), 'problem')} in {count(len(found), 'signed file')}.", file=ctx.out)
+        return 1
+    ctx.say(f"OK: {count(len(found), 'file')} checked against the evidence recorded.")
+    return 0
 
 
 def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report: VerifyReport) -> int:

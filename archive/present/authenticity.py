@@ -1,0 +1,56 @@
+"""Signature evidence as a person reads it: one line for `add`, `show` and `verify`."""
+from __future__ import annotations
+
+from typing import Any
+
+from manifests.model import Authenticity
+
+CHAIN_WORDS = {
+    "trusted": "chain to a trusted root: yes",
+    "root-not-trusted-here": "chain to a trusted root: not available here",
+    "incomplete": "chain to a trusted root: incomplete (an issuing certificate is missing)",
+    "invalid": "chain: not valid",
+}
+
+
+def summary(a: Authenticity) -> str:
+    """'signed by Python Software Foundation, timestamped 2025-02-04 by Microsoft Public RSA
+    Time Stamping Authority; chain to a trusted root: not available here'."""
+    if a.verdict == "unsigned":
+        return "not signed"
+    if a.verdict == "unreadable":
+        return f"signature unreadable: {a.reason}"
+    who = a.signer or "an unknown signer"
+    if a.verdict != "valid":
+        return f"SIGNATURE DOES NOT MATCH ({a.verdict}): {a.reason}; it claims {who}"
+    text = f"signed by {who}"
+    if a.timestamp is not None:
+        text += f", timestamped {a.timestamp:%Y-%m-%d}"
+        if a.timestamp_authority:
+            text += f" by {a.timestamp_authority}"
+        if a.timestamp_problem:
+            text += f" (timestamp not valid: {a.timestamp_problem})"
+    else:
+        text += ", not timestamped"
+    if a.chain_status:
+        text += "; " + CHAIN_WORDS.get(a.chain_status, a.chain_status)
+        if a.chain_status == "invalid" and a.chain_detail:
+            text += f" ({a.chain_detail})"
+    return text
+
+
+def data(a: Authenticity) -> dict[str, Any]:
+    """The evidence for --json, without the frozen anchor's bytes."""
+    out: dict[str, Any] = {
+        "kind": a.kind, "verdict": a.verdict, "checked": a.checked.isoformat(),
+        "reason": a.reason, "signer": a.signer, "signer_subject": a.signer_subject,
+        "program": a.program, "digest_algorithm": a.digest_algorithm,
+        "signed_digest": a.signed_digest,
+        "timestamp": a.timestamp.isoformat() if a.timestamp else None,
+        "timestamp_authority": a.timestamp_authority, "timestamp_problem": a.timestamp_problem,
+        "chain_status": a.chain_status, "chain_detail": a.chain_detail,
+        "chain": [{"subject": c.subject, "sha256": c.sha256} for c in a.certificate],
+        "anchor_frozen": a.anchor is not None, "anchor_sources": list(a.anchor_sources),
+        "summary": summary(a),
+    }
+    return out
