@@ -303,3 +303,23 @@ def test_symbolic_links_on_the_disk_are_not_followed_off_it(tmp_path: Path) -> N
     plan = plan_harvest(disk)
     assert not any("HOST FILE" in (f.key or "") for f in plan.findings)
     assert "WinRAR" not in _keys(plan) and "Total Commander" not in _keys(plan)
+
+
+def test_fifos_and_devices_under_familiar_names_do_not_hang_the_harvest(tmp_path: Path) -> None:
+    disk = windows_disk(tmp_path / "f")
+    rar = disk / "Program Files" / "WinRAR" / "rarreg.key"
+    ntuser = disk / "Users" / "jane" / "NTUSER.DAT"
+    for p in (rar, ntuser):
+        p.unlink()
+        os.mkfifo(p)                               # opening one to read would wait for a writer
+    mac = mac_disk(tmp_path / "m")
+    info = mac / "Applications" / "Sublime Text.app" / "Contents" / "Info.plist"
+    info.unlink()
+    os.mkfifo(info)
+    plan = plan_harvest(disk)
+    reasons = {p.where: p.reason for p in plan.problems}
+    assert "not a regular file" in reasons[str(rar)] and "not a regular file" in reasons[str(ntuser)]
+    assert _keys(plan)["Windows 7 Professional"] == WIN7_KEY
+    mac_plan = plan_harvest(mac)
+    assert any(p.where == str(info) and "not a regular file" in p.reason for p in mac_plan.problems)
+    assert {i.name for i in mac_plan.installed} == {"Beyond Compare"}

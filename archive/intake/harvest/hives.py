@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from archive.errors import UsageError
+from archive.intake.harvest.layout import open_regular
 
 MAX_HIVE_BYTES = 1024 * 1024 * 1024   # a SOFTWARE hive is tens of MB; a bigger file is not one
 MAX_SUBKEYS = 20_000                  # listed under one key (Uninstall holds a few hundred)
@@ -58,8 +59,8 @@ def check_header(path: Path) -> list[str]:
     if path.is_symlink():
         raise HiveUnreadable(f"{path}: a symbolic link, not followed (it could lead off the disk)")
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(4096)
     except OSError as exc:
         raise HiveUnreadable(f"{path}: cannot be read ({exc.strerror or exc})") from None
@@ -75,7 +76,7 @@ def check_header(path: Path) -> list[str]:
     root_cell = struct.unpack_from("<I", head, 0x24)[0]
     root_sig = b""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             first_bin = f.read(4096 + 8)
             if 4096 + root_cell + 6 <= size:
                 f.seek(4096 + root_cell + 4)

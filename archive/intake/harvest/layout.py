@@ -6,9 +6,12 @@ writes, and nothing follows a symbolic link out of the disk.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_ENTRIES = 10_000          # entries looked at in one folder
 
@@ -89,6 +92,23 @@ def entries(folder: Path) -> list[os.DirEntry[str]]:
     except OSError:
         return []
     return sorted(out, key=lambda e: e.name)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file: never through a final symbolic link,
+    never waiting on a FIFO, never a device (a disk may hold anything under a familiar name)."""
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def child(folder: Path, name: str) -> Path | None:

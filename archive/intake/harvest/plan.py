@@ -28,7 +28,15 @@ from archive.intake.harvest.hives import (
     Registry,
     live_registry_available,
 )
-from archive.intake.harvest.layout import Layout, User, child, entries, find_layout, running_layout
+from archive.intake.harvest.layout import (
+    Layout,
+    User,
+    child,
+    entries,
+    find_layout,
+    open_regular,
+    running_layout,
+)
 from archive.intake.harvest.productkey import (
     MSDM_MAX,
     NotAProductId,
@@ -215,11 +223,10 @@ def read_licence_text(path: Path) -> tuple[str | None, str | None]:
     """(text, None) for a small text file (UTF-8 or UTF-16), (None, reason) otherwise. Read
     without following a symbolic link and never more than the limit."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        with open_regular(path) as f:
+            data = f.read(MAX_LICENCE_FILE + 1)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror or exc})"
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MAX_LICENCE_FILE + 1)
     if len(data) > MAX_LICENCE_FILE:
         return None, (f"larger than {MAX_LICENCE_FILE // 1024} KiB, not a licence file arkeep "
                       "keeps inside a record; archive it with `arkeep add … --license-file`")
@@ -258,7 +265,7 @@ def _firmware_findings(src: Source, lay: Layout, tab: Table
             if not os.path.lexists(path):
                 continue
             try:
-                with open(path, "rb") as f:
+                with open_regular(path) as f:
                     tables.append((str(path), f.read(MSDM_MAX), None))
             except OSError as exc:
                 tables.append((str(path), None, "readable by root only: run harvest as root to "
@@ -359,16 +366,20 @@ def mac_bundles(folders: Iterable[Path], problems: list[Problem]) -> list[Instal
                 continue
             plist = Path(e.path) / "Contents" / "Info.plist"
             try:
-                if plist.stat().st_size > MAX_PLIST:
+                with open_regular(plist) as f:
+                    data = f.read(MAX_PLIST + 1)
+                if len(data) > MAX_PLIST:
                     problems.append(Problem(str(plist), "larger than an Info.plist can be; not read"))
                     continue
-                with open(plist, "rb") as f:
-                    info = plistlib.loads(f.read(MAX_PLIST))
+                info = plistlib.loads(data)
             except FileNotFoundError:
                 continue
-            except (OSError, plistlib.InvalidFileException, ExpatError, ValueError, TypeError,
-                    OverflowError) as exc:
-                problems.append(Problem(str(plist), f"cannot be read ({type(exc).__name__})"))
+            except OSError as exc:
+                problems.append(Problem(str(plist), f"cannot be read ({exc.strerror or exc})"))
+                continue
+            except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError,
+                    OverflowError, RecursionError) as exc:
+                problems.append(Problem(str(plist), f"not a property list ({type(exc).__name__})"))
                 continue
             if not isinstance(info, dict):
                 problems.append(Problem(str(plist), "not a property list of a bundle"))
