@@ -25,6 +25,7 @@ from archive.cli.commands import (
     repair,
     restore,
     scan,
+    schedule,
     status,
     sync,
     verify,
@@ -47,7 +48,7 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
-            verify, audit, due, repair, restore, export, key, notify, completion)
+            verify, audit, due, schedule, repair, restore, export, key, notify, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
@@ -58,7 +59,8 @@ EPILOG = """commands by job:
   replicate    remote add | list | remove, sync
   check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair,
                audit (a rolling re-read of every replica, run daily),
-               due (licences that expire, renew or end soon)
+               due (licences that expire, renew or end soon), schedule [--install] (run
+               audit --due --notify daily: systemd, launchd, Task Scheduler, cron)
   get back     restore, export --zip | --bagit DIR | --csv FILE, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a

@@ -393,6 +393,14 @@ def audit_notice(results: list[RemoteAudit], drive_warn_days: int | None = None,
     return Notice(title, lines)
 
 
+def joined(first: Notice | None, second: Notice | None) -> Notice | None:
+    """One notice saying what both say (an audit run with the calendar check)."""
+    if first is None or second is None:
+        return first or second
+    return Notice(first.title, [*first.lines, "", second.title + ":", *second.lines],
+                  first.failure or second.failure)
+
+
 def due_notice(cal: Calendar) -> Notice | None:
     if not cal.items:
         return None

@@ -176,3 +176,13 @@ def test_due_notify_sends_the_overdue_licence_without_its_key(  # type: ignore[n
     mail = mailbox.texts()[0]
     assert "1 licence item(s) overdue" in mail and f"expired on {expired}" in mail
     no_secret_in(mail + "".join(r.decode() for r in mailbox.raw), recovery_code)
+    # The scheduled run, audit --due: one notice with the audit and the calendar, exit 1.
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("sync").code == 0
+    scheduled = cli("audit", "--due", "--notify", "--json")
+    assert scheduled.code == 1, scheduled.out + scheduled.err
+    report = json.loads(scheduled.out)
+    assert report["remotes"][0]["problems"] == [] and report["due"][0]["state"] == "overdue"
+    mail = mailbox.texts()[1]
+    assert "arkeep audit on" in mail and f"expired on {expired}" in mail
+    no_secret_in(mail, recovery_code)

@@ -23,7 +23,10 @@ ARKEEP_PASSPHRASE) each copy's bytes are compared with the BLAKE3 recorded when 
 them: bit rot, truncation and replaced files are found, nothing needs unlocking, nothing is
 prompted for. With the passphrase each copy is also authenticated, unsealed and its content
 checked, as `verify --remote` does. Drives that are not plugged in are skipped.
-Exit status: 0 all well, 1 damage found, 3 a remote could not be read.
+With --due the licences' calendar is checked too (`arkeep due`); with --notify what needs
+attention is sent to the URLs of `arkeep notify` (`arkeep schedule` runs `audit --due --notify`).
+Exit status: 0 all well, 1 damage found (or, with --due, a licence overdue), 3 a remote could
+not be read.
 """
 
 
@@ -81,6 +84,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="every copy re-read within this many days (default 30)")
     p.add_argument("--repair", action="store_true",
                    help="rewrite damaged or missing copies from the store (needs the passphrase)")
+    p.add_argument("--due", action="store_true",
+                   help="also check the licences' calendar, as `arkeep due` does (exit 1 when "
+                        "something is overdue); what a scheduled run does")
     p.add_argument("--notify", action="store_true",
                    help="send a notice of what needs attention to the URLs of `arkeep notify`, "
                         "and ping its --ping URL at start and end")
@@ -91,7 +97,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.replicas import chosen_remotes
     from archive.errors import UsageError
     from archive.ops.audit import Budget, RemoteAudit, audit_remote, clock, labels_of
-    from archive.ops.notify import audit_facts, audit_notice, finished, started
+    from archive.ops.due import calendar
+    from archive.ops.notify import audit_facts, audit_notice, due_notice, finished, joined, started
     from archive.ops.notify import load as notify_config
     from archive.replicate.plan import plan_checked
     from archive.replicate.remotes import ledger_of, open_backends
@@ -122,20 +129,25 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.close_bars()
         repaired = _repair(store, keyring, plan, ledger, specs, results) if args.repair else {}
         notice = audit_notice(results, **audit_facts(store, ledger, results, now)) if cfg else None
+    cal = calendar(store, now.date()) if args.due else None
     if cfg:       # sent after the store is let go: a slow mail server holds up no other arkeep
-        deliveries += finished(cfg, notice, _exit_code(results) == 0, _summary(results))
-    return _report(ctx, results, repaired, deliveries)
+        notice = joined(notice, due_notice(cal) if cal else None)
+        deliveries += finished(cfg, notice, _exit_code(results, cal) == 0, _summary(results, cal))
+    return _report(ctx, results, repaired, deliveries, cal)
 
 
-def _exit_code(results: list[RemoteAudit]) -> int:
-    if any(r.problems for r in results):
+def _exit_code(results: list[RemoteAudit], cal: Any = None) -> int:
+    if any(r.problems for r in results) or (cal is not None and cal.overdue):
         return 1
     return EXIT_ENVIRONMENT if any(r.status == "failed" for r in results) else 0
 
 
-def _summary(results: list[RemoteAudit]) -> str:
-    return "; ".join(f"{r.name}: {r.status}, {r.checked} re-read, {len(r.problems)} problems"
+def _summary(results: list[RemoteAudit], cal: Any = None) -> str:
+    text = "; ".join(f"{r.name}: {r.status}, {r.checked} re-read, {len(r.problems)} problems"
                      for r in results) or "no remote"
+    if cal is not None:
+        text += f"; licences: {len(cal.overdue)} overdue, {len(cal.items)} listed"
+    return text
 
 
 def _repair(store: Any, keyring: Keyring | None, plan: Any, ledger: Any, specs: list,
@@ -153,13 +165,14 @@ def _repair(store: Any, keyring: Keyring | None, plan: Any, ledger: Any, specs: 
 
 
 def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int],
-            deliveries: list) -> int:
+            deliveries: list, cal: Any = None) -> int:
     from archive.cli.commands.notify import report
     from archive.present.humanize import count, human_size
 
-    code = _exit_code(results)
+    code = _exit_code(results, cal)
     if ctx.json:
         ctx.emit_json({"ok": code == 0, "remotes": [_remote_json(r, repaired) for r in results],
+                       "due": [i.data() for i in cal.items] if cal is not None else None,
                        "notices": [d.data() for d in deliveries]})
         return code
     for r in results:
@@ -181,6 +194,9 @@ def _report(ctx: Context, results: list[RemoteAudit], repaired: dict[str, int],
                      "the passphrase at hand to check and record them")
         if r.name in repaired:
             ctx.say(f"{r.name}: {count(repaired[r.name], 'unit')} rewritten")
+    if cal is not None:
+        for item in cal.items:
+            print(f"{'OVERDUE' if item.overdue else 'due    '} {item.message}", file=ctx.out)
     report(ctx, deliveries)
     return code
 

@@ -35,13 +35,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add.add_argument("--ping", action="store_true",
                      help="a Healthchecks-style URL pinged at start, success and failure")
     add.set_defaults(run=run_add)
-    rm = nsub.add_parser("remove", parents=[common], help="remove a notice URL (or --ping)")
+    raw = argparse.RawDescriptionHelpFormatter
+    rm = nsub.add_parser("remove", parents=[common], help="remove a notice URL (or --ping)",
+                         epilog=EXAMPLES, formatter_class=raw)
     rm.add_argument("which", nargs="?", metavar="NUMBER", help="its number in `arkeep notify list`")
     rm.add_argument("--ping", action="store_true", help="remove the ping URL")
     rm.set_defaults(run=run_remove)
-    ls = nsub.add_parser("list", parents=[common], help="the configured URLs, credentials hidden")
+    ls = nsub.add_parser("list", parents=[common], help="the configured URLs, credentials hidden",
+                         epilog=EXAMPLES, formatter_class=raw)
     ls.set_defaults(run=run_list)
-    test = nsub.add_parser("test", parents=[common], help="send a test notice and a ping")
+    test = nsub.add_parser("test", parents=[common], help="send a test notice and a ping",
+                           epilog=EXAMPLES, formatter_class=raw)
     test.set_defaults(run=run_test)
 
 
