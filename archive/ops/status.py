@@ -219,3 +219,93 @@ def stale_key_notes(store: Store, ledger: Ledger, remotes: dict[str, RemoteSpec]
             notes.append(f"remote '{name}' holds the key file of an older passphrase (a rebuild "
                          f"from it needs that passphrase); `arkeep sync {name}` updates it")
     return notes
+
+
+@dataclass
+class ReplicaStatus:
+    """One remote as `status` sees it from the ledger: what it holds, what it lacks, when every
+    copy on it was last verified, and when it was last seen."""
+    name: str
+    kind: str
+    offsite: bool
+    last_seen: datetime | None
+    units: int                          # copies known present
+    bad: int                            # copies known bad
+    releases_complete: int
+    releases_missing: int
+    last_full_verification: datetime | None   # every present copy verified at or after it
+    advice: str | None = None
+
+    def data(self, now: datetime) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+        return {"name": self.name, "kind": self.kind, "offsite": self.offsite,
+                "last_seen": iso(self.last_seen), "units": self.units, "bad": self.bad,
+                "releases_complete": self.releases_complete,
+                "releases_missing": self.releases_missing,
+                "last_full_verification": iso(self.last_full_verification),
+                "days_since_verification": _days_since(self.last_full_verification, now),
+                "advice": self.advice}
+
+
+def _days_since(when: datetime | None, now: datetime) -> int | None:
+    return None if when is None else max(0, (now - when).days)
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    days = _days_since(when, now)
+    if days is None:
+        return "never"
+    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def replicas(ledger: Ledger, remotes: dict[str, RemoteSpec], results: list[ReleaseStatus],
+             policy: Policy, now: datetime) -> list[ReplicaStatus]:
+    """Per remote, from the ledger and the release results `status` made: which drive to plug
+    in next and why ("plug in usb2: 14 releases missing, last verified 97 days ago")."""
+    counts = {name: [0, 0, None, False] for name in remotes}   # units, bad, oldest, a never
+    for held in ledger.states_by_ref(remotes).values():
+        for name, (state, verified) in held.items():
+            entry = counts.get(name)
+            if entry is None:
+                continue
+            if state == PRESENT:
+                entry[0] += 1
+                if verified is None:
+                    entry[3] = True
+                elif entry[2] is None or verified < entry[2]:
+                    entry[2] = verified
+            elif state == BAD:
+                entry[1] += 1
+    complete = dict.fromkeys(remotes, 0)
+    for r in results:
+        for name in r.good_remotes:
+            if name in complete:
+                complete[name] += 1
+    out = []
+    stale_before = now - timedelta(days=policy.max_verify_age_days)
+    for name in sorted(remotes):
+        spec = remotes[name]
+        units, bad, oldest, never = counts[name]
+        full = None if never or units == 0 else oldest
+        missing = len(results) - complete[name]
+        seen = ledger.last_seen(name)
+        replica = ReplicaStatus(name, spec.kind, spec.offsite, seen, units, bad, complete[name],
+                                missing, full)
+        lacks = []
+        if missing:
+            lacks.append(f"{missing} release{'s' if missing != 1 else ''} missing")
+        if bad:
+            lacks.append(f"{bad} bad cop{'ies' if bad != 1 else 'y'}")
+        stale = full is None or full < stale_before
+        if lacks or (stale and units):
+            verified = f"last verified {_ago(full, now)}" if full else "never fully verified"
+            if spec.kind == "drive":
+                replica.advice = (f"plug in {name}: {', '.join([*lacks, verified])} (last seen "
+                                  f"{_ago(seen, now)}); then `arkeep sync {name}` or "
+                                  f"`arkeep audit {name}`")
+            else:
+                step = f"`arkeep sync {name}`" if lacks else f"`arkeep audit {name}`"
+                replica.advice = f"{name}: {', '.join([*lacks, verified])}; run {step}"
+        out.append(replica)
+    return out

@@ -21,6 +21,10 @@ the verdict `arkeep check` gives). Exit status 1 when a release cannot be restor
 the policy: fewer good remote copies than [policy]
 min_remotes (default 2), no offsite copy (min_offsite 1), a copy known to be bad, or a copy
 last verified more than max_verify_age_days (90) ago. Set them in the store's arkeep.toml.
+Each replica's line says how many releases it holds complete and the date of its last full
+verification (every copy on it verified since); a drive that lacks releases or is due for
+verification is named ("plug in usb2: 14 releases missing, last verified 97 days ago").
+Licences that expire, renew or end soon are listed as `arkeep due` lists them.
 """
 
 
@@ -59,7 +63,7 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
     from archive.ops.audit import clock
     from archive.ops.due import calendar
-    from archive.ops.status import Policy, status
+    from archive.ops.status import Policy, replicas, status
     from archive.present.humanize import count
     from archive.replicate.remotes import ledger_of, load_remotes
     
@@ -69,13 +73,16 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     if args.ready:
         from archive.cli.commands.check import run_ready
         return run_ready(store, ctx, policy, remotes)
+    now = clock()
     with ledger_of(store) as ledger:
-        results, notes = status(store, ledger, remotes, policy)
-    cal = calendar(store, clock().date(), name_releases=False)
+        results, notes = status(store, ledger, remotes, policy, now)
+        per_remote = replicas(ledger, remotes, results, policy, now)
+    cal = calendar(store, now.date(), name_releases=False)
     bad = [r for r in results if not r.ok]
     if ctx.json:
         ctx.emit_json({"ok": not bad, "policy": vars(policy), "notes": notes,
                        "due": [i.data() for i in cal.items],
+                       "replicas": [r.data(now) for r in per_remote],
                        "releases": [{"release": r.release, "ok": r.ok, "verdict": r.verdict,
                                      "blockers": r.blockers, "good_remotes": r.good_remotes,
                                      "offsite_remotes": r.offsite_remotes, "problems": r.problems,
@@ -92,6 +99,16 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
             lines.append(f"{MARKS[r.verdict]} {r.release}: copies on "
                          f"{', '.join(r.good_remotes) or 'no remote'}")
         lines.extend(f"        - {p}" for p in r.blockers + r.problems)
+    for replica in per_remote:
+        if not ctx.quiet:
+            when = (f"{replica.last_full_verification:%Y-%m-%d}"
+                    if replica.last_full_verification else "never")
+            lines.append(f"replica {replica.name} ({replica.kind}"
+                         f"{', offsite' if replica.offsite else ''}): {replica.releases_complete} "
+                         f"of {count(len(results), 'release')} complete, last full verification "
+                         f"{when}")
+        if replica.advice:
+            lines.append(f"        - {replica.advice}")
     if lines:
         ctx.out.write("\n".join(lines) + "\n")
     unrestorable = sum(bool(r.blockers) for r in results)
