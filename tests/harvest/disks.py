@@ -195,3 +195,24 @@ def mac_disk(root: Path) -> Path:
     (support / "Sublime Text" / "Local").mkdir(parents=True)
     (support / "Sublime Text" / "Local" / "License.sublime_license").write_text(SUBLIME_KEY)
     return root
+
+
+VMWARE_LINUX_SERIAL = "JU090-6039P-08409-8J0QH-2YR7F"      # made up
+OLD_IDEA_KEY = "<certificate-key>\nOLDIDEA-2019-LICENCE\n"
+
+
+def linux_disk(root: Path) -> Path:
+    """A Linux disk: VMware's licence file in /etc, Sublime Text in ~/.config, an IntelliJ IDEA
+    2019 licence in its pre-2020 folder."""
+    vmware = root / "etc" / "vmware"
+    vmware.mkdir(parents=True)
+    (vmware / "license-ws-170-e5-202208").write_text(
+        '# VMware software license\nStartFields = "Cpt, ProductID, LicenseVersion, LicenseType"\n'
+        f'Serial = "{VMWARE_LINUX_SERIAL}"\nLicenseVersion = "17.0"\n')
+    home = root / "home" / "jane"
+    (home / ".config" / "sublime-text" / "Local").mkdir(parents=True)
+    (home / ".config" / "sublime-text" / "Local" / "License.sublime_license").write_text(SUBLIME_KEY)
+    (home / ".IntelliJIdea2019.3" / "config").mkdir(parents=True)
+    (home / ".IntelliJIdea2019.3" / "config" / "idea.key").write_bytes(
+        b"\xff\xff" + OLD_IDEA_KEY.encode("utf-16-le"))
+    return root

@@ -323,3 +323,25 @@ def test_fifos_and_devices_under_familiar_names_do_not_hang_the_harvest(tmp_path
     mac_plan = plan_harvest(mac)
     assert any(p.where == str(info) and "not a regular file" in p.reason for p in mac_plan.problems)
     assert {i.name for i in mac_plan.installed} == {"Beyond Compare"}
+
+
+def test_linux_disk_licence_files_in_etc_and_the_homes(tmp_path: Path) -> None:
+    from tests.harvest.disks import OLD_IDEA_KEY, VMWARE_LINUX_SERIAL, linux_disk
+
+    plan = plan_harvest(linux_disk(tmp_path / "linux"))
+    assert plan.systems == ("linux",)
+    keys = _keys(plan)
+    assert keys["VMware Workstation"] == VMWARE_LINUX_SERIAL
+    assert keys["Sublime Text"] == SUBLIME_KEY
+    assert keys["JetBrains IntelliJIdea2019.3"] == OLD_IDEA_KEY
+    vmware = next(f for f in plan.findings if f.product == "VMware Workstation")
+    assert vmware.how == "the file's Serial line"
+
+
+def test_a_vmware_licence_file_without_a_serial_line_says_so(tmp_path: Path) -> None:
+    from tests.harvest.disks import linux_disk
+
+    disk = linux_disk(tmp_path / "linux")
+    (disk / "etc" / "vmware" / "license-ws-170-e5-202208").write_text("# emptied by hand\n")
+    lost = {f.product: f for f in plan_harvest(disk).findings if not f.recoverable}
+    assert lost["VMware Workstation"].reason == "the file has no Serial line"

@@ -36,6 +36,7 @@ class Layout:
     mac_system: Path | None = None                     # /Library
     applications: list[Path] = field(default_factory=list)
     firmware: list[Path] = field(default_factory=list)  # ACPI tables of the running computer
+    etc: list[Path] = field(default_factory=list)       # a Linux system's /etc
     problems: list[tuple[str, str]] = field(default_factory=list)   # (where, why)
 
     @property
@@ -45,7 +46,7 @@ class Layout:
             found.append("windows")
         if self.mac_users or self.mac_system:
             found.append("macos")
-        if self.linux_users:
+        if self.linux_users or self.etc:
             found.append("linux")
         return tuple(found)
 
@@ -178,6 +179,9 @@ def find_layout(root: Path) -> Layout:
         lay.applications.append(child(root, "Applications"))  # type: ignore[arg-type]
     lay.applications += [a for u in lay.mac_users if (a := child(u.home, "Applications"))]
     lay.linux_users = _users(child(root, "home"), ())
+    etc = child(root, "etc")
+    if lay.linux_users and etc is not None and _is_dir(etc):
+        lay.etc = [etc]
     return lay
 
 
@@ -192,6 +196,7 @@ def running_layout(home: Path) -> Layout:
         lay.applications = [Path("/Applications")] + [a for a in [child(home, "Applications")] if a]
     else:
         lay.linux_users = [user]
+        lay.etc = [Path("/etc")]
     tables = Path("/sys/firmware/acpi/tables")
     if tables.is_dir():
         lay.firmware = [tables]

@@ -32,6 +32,7 @@ from archive.intake.harvest.layout import (
     Layout,
     User,
     child,
+    child_path,
     entries,
     find_layout,
     open_regular,
@@ -198,7 +199,12 @@ def _file_places(lay: Layout) -> dict[str, list[tuple[User | None, Path]]]:
     return {"{programfiles}": [(None, p) for p in lay.programfiles],
             "{systemdrive}": [(None, p) for p in lay.systemdrive],
             "{appdata}": list(lay.appdata()), "{appsupport}": list(lay.appsupport()),
-            "{config}": list(lay.config()), "{firmware}": [(None, p) for p in lay.firmware]}
+            "{config}": list(lay.config()), "{firmware}": [(None, p) for p in lay.firmware],
+            "{home}": [(u, u.home) for u in lay.windows_users + lay.linux_users],
+            "{library}": [(None, lay.mac_system)] if lay.mac_system else [],
+            "{macprefs}": [(u, p) for u in lay.mac_users
+                           if (p := child_path(u.home, "Library/Preferences"))],
+            "{etc}": [(None, p) for p in lay.etc]}
 
 
 def _glob(base: Path, rel: str) -> list[Path]:
@@ -317,17 +323,46 @@ def _file_findings(src: Source, lay: Layout) -> tuple[list[Finding], list[Proble
                 text, why = read_licence_text(path)
                 product = src.product
                 if src.product_from_folder:
-                    product = f"{src.vendor or src.product} {path.parent.name}"
+                    product = f"{src.vendor or src.product} {_wild_part(base, rel, path)}"
                 f = Finding(source=src.id, product=product, kind=src.kind, where=str(path),
-                            how="the licence file, whole" if src.decode == "licence-file"
-                            else "the file's first line", facts=src.facts, vendor=src.vendor,
-                            licensed_to=None)
+                            how=HOW_FILE[src.decode].format(field=src.field), facts=src.facts,
+                            vendor=src.vendor)
                 if text is None:
                     problems.append(Problem(str(path), f"{src.product} licence file: {why}"))
                     continue
-                key = text if src.decode == "licence-file" else text.strip().splitlines()[0]
-                found.append(replace(f, key=key, reason=src.reason if src.decode == "none" else None))
+                if src.decode == "none":
+                    found.append(replace(f, reason=src.reason))
+                    continue
+                key = text if src.decode == "licence-file" else _field(text, src.field) \
+                    if src.decode == "text-field" else text.strip().splitlines()[0]
+                if key is None:
+                    found.append(replace(f, reason=f"the file has no {src.field} line"))
+                else:
+                    found.append(replace(f, key=key))
     return found, problems, read
+
+
+HOW_FILE = {"licence-file": "the licence file, whole", "text": "the file's first line",
+            "text-field": "the file's {field} line", "none": "the file is there"}
+
+
+def _field(text: str, name: str | None) -> str | None:
+    """The value of a `NAME = "value"` line (VMware's licence files)."""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().casefold() == (name or "").casefold():
+            return value.strip().strip('"').strip() or None
+    return None
+
+
+def _wild_part(base: Path, rel: str, path: Path) -> str:
+    """The name the first wildcard of `rel` matched in `path` (the product's folder)."""
+    parts = [p for p in rel.split("/") if p]
+    at = next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts) - 2)
+    try:
+        return path.relative_to(base).parts[at].lstrip(".")
+    except (ValueError, IndexError):
+        return path.parent.name
 
 
 # -- installed programs -------------------------------------------------------------------------

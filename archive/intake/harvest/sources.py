@@ -14,9 +14,10 @@ from typing import Any
 
 from manifests.model import LICENSE_KINDS
 
-DECODERS = ("text", "licence-file", "digital-product-id", "acpi-msdm", "none")
+DECODERS = ("text", "text-field", "licence-file", "digital-product-id", "acpi-msdm", "none")
 HIVES = ("SOFTWARE", "NTUSER")
-PLACES = ("{programfiles}", "{appdata}", "{appsupport}", "{config}", "{systemdrive}", "{firmware}")
+PLACES = ("{programfiles}", "{appdata}", "{appsupport}", "{config}", "{systemdrive}", "{firmware}",
+          "{home}", "{library}", "{macprefs}", "{etc}")
 
 
 class BadTable(ValueError):
@@ -41,6 +42,7 @@ class Source:
     company_value: str | None = None
     email_value: str | None = None
     product_from_folder: bool = False
+    field: str | None = None
     reason: str | None = None
 
 
@@ -77,8 +79,11 @@ def _source(entry: dict[str, Any]) -> Source:
         raise BadTable(f"source {name}: hive must be one of {HIVES}")
     if keys and entry["decode"] not in ("none",) and not entry.get("value"):
         raise BadTable(f"source {name}: a registry source names the value it reads")
-    if files and entry["decode"] not in ("text", "licence-file", "acpi-msdm", "none"):
-        raise BadTable(f"source {name}: files are read as text, licence-file or acpi-msdm")
+    if files and entry["decode"] not in ("text", "text-field", "licence-file", "acpi-msdm", "none"):
+        raise BadTable(f"source {name}: files are read as text, text-field, licence-file or "
+                       "acpi-msdm")
+    if (entry["decode"] == "text-field") != bool(entry.get("field")):
+        raise BadTable(f"source {name}: a text-field source, and only it, names its field")
     for f in files:
         if not f.startswith(PLACES):
             raise BadTable(f"source {name}: file {f} starts with none of {PLACES}")
