@@ -141,6 +141,10 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
         arkeep("show", "secret-suite@3.1", "--json")
         arkeep("status", code=None)
         arkeep("whereis", "secret-suite@3.1")
+        arkeep("audit", "--budget", "1")                              # full: with the passphrase
+        arkeep("audit", "--budget", "1", "--due", passphrase=None)    # digest, as scheduled
+        arkeep("due")
+        arkeep("schedule")
         shown = arkeep("show", "secret-suite@3.1", "--reveal", record=False)
         assert KEY_1 in shown  # the one place it is shown, on purpose
         arkeep("restore", "secret-suite@3.1", "--to", out / "restored", record=False)
