@@ -100,6 +100,31 @@ class Authenticity:
 
 
 @dataclass(frozen=True)
+class Download:
+    """[artifact.download]: how `add URL` fetched the file (the final URL is the artifact's
+    source_url, the time it finished its `retrieved`)."""
+
+    requested_url: str
+    evidence: int = EVIDENCE_VERSION
+    redirects: tuple[str, ...] = ()
+    status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_length: int | None = None
+    content_type: str | None = None
+    resumed_from: int | None = None
+    tls_version: str | None = None
+    server_subject: str | None = None
+    # SHA-256 of the server's TLS certificates, its own first (the whole verified chain when the
+    # Python that fetched it could say it, 3.13 and later).
+    server_certificates: tuple[str, ...] = ()
+    sha256: str | None = None
+    # The vendor's checksums the download matched, as "sha256:HEX", and where they were read.
+    checksums: tuple[str, ...] = ()
+    checksum_source: str | None = None
+
+
+@dataclass(frozen=True)
 class Artifact:
     role: str
     filename: str
@@ -116,6 +141,7 @@ class Artifact:
     # {"product": "MSI Property table: ProductName"}; written as [artifact.detected].
     detected: dict[str, str] = field(default_factory=dict)
     authenticity: Authenticity | None = None
+    download: Download | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from .model import (
     Artifact,
     Authenticity,
     CertificateRecord,
+    Download,
     License,
     Release,
     Secret,
@@ -248,18 +249,51 @@ def _artifact(table: Any, source: str, index: int, problems: list[Problem]) -> A
     raw_authenticity = f.table_field("authenticity")
     authenticity = _authenticity(raw_authenticity, source, f"artifact[{index}].authenticity.",
                                  problems) if raw_authenticity else None
+    raw_download = f.table_field("download")
+    download = _download(raw_download, source, f"artifact[{index}].download.",
+                         problems) if raw_download else None
     f.finish()
     if len(problems) > before:
         return None
     assert role is not None and filename is not None and size is not None and digest is not None
     return Artifact(role=role, filename=filename, size=size, blake3=digest, media_type=media_type,
                     license=license_id, source_url=source_url, retrieved=retrieved, unit=unit,
-                    extra=extra, detected=detected, authenticity=authenticity)
+                    extra=extra, detected=detected, authenticity=authenticity, download=download)
 
 
 HEX_DIGEST = re.compile(r"^[0-9a-f]{32,128}$")
 BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 NO_NUL = re.compile(r"^[^\x00]*$")
+
+
+CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+
+
+def _download(table: dict[str, Any], source: str, prefix: str,
+              problems: list[Problem]) -> Download | None:
+    """[artifact.download]: how `add URL` fetched the file (see docs/FORMAT.md)."""
+    before = len(problems)
+    f = _Fields(table, source, prefix, problems, allow_plain_secrets=False)
+    evidence = f.integer("evidence", required=True, minimum=1)
+    if evidence is not None and evidence > EVIDENCE_VERSION:
+        f.problem("evidence", f"is {evidence}, written by a newer arkeep; this version reads "
+                              f"evidence {EVIDENCE_VERSION}: upgrade arkeep")
+    text = f.text
+    values = dict(  # noqa: C408 - keyword form, field by field as Download declares them
+        requested_url=text("requested_url", required=True),
+        redirects=f.strings("redirects", NO_NUL), status=f.integer("status"),
+        etag=text("etag"), last_modified=text("last_modified"),
+        content_length=f.integer("content_length"), content_type=text("content_type"),
+        resumed_from=f.integer("resumed_from"), tls_version=text("tls_version"),
+        server_subject=text("server_subject"),
+        server_certificates=f.strings("server_certificates", HEX64),
+        sha256=text("sha256", pattern=HEX64), checksums=f.strings("checksums", CHECKSUM),
+        checksum_source=text("checksum_source"),
+    )
+    f.finish()
+    if len(problems) > before:
+        return None
+    return Download(evidence=evidence, **values)  # type: ignore[arg-type]
 
 
 def _authenticity(table: dict[str, Any], source: str, prefix: str,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from archive.errors import IntegrityError, SecretNeeded, UsageError, environment_error
 from archive.intake.authenticity import REFUSED, anchors_for, can_carry_authenticode, check_path
+from archive.intake.fetch import Fetched
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
 from archive.intake.trust import Anchors
 from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
@@ -56,6 +57,8 @@ class AddRequest:
     # signature does not match its bytes is archived all the same (recorded either way).
     ca_files: tuple[Path, ...] = ()
     accept_unverified: bool = False
+    # Installers `add URL` downloaded: where from, when, and how (keyed by the downloaded path).
+    downloads: dict[Path, Fetched] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,13 +134,22 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
     lic = _license_for(store, request, existing, keyring)
     lic_id = lic.id if lic else request.license_id
     now = datetime.now(UTC).replace(microsecond=0)
-    artifacts = [Artifact(role=role, filename=path.name, size=size, blake3=digest,
-                          media_type=media_type(path), license=lic_id,
-                          source_url=request.source_url if role == "installer" else None,
-                          retrieved=None, detected=dict(request.detected.get(path.name, {})),
-                          authenticity=evidence.get(path))
+    artifacts = [_artifact(request, role, path, digest, size, lic_id, evidence.get(path))
                  for role, path, digest, size in ingested]
     return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
+
+
+def _artifact(request: AddRequest, role: str, path: Path, digest: str, size: int,
+              lic_id: str | None, evidence: Authenticity | None) -> Artifact:
+    fetched = request.downloads.get(path)
+    if fetched is not None:
+        source_url, retrieved = fetched.final_url, fetched.retrieved
+    else:
+        source_url, retrieved = (request.source_url if role == "installer" else None), None
+    return Artifact(role=role, filename=path.name, size=size, blake3=digest,
+                    media_type=media_type(path), license=lic_id, source_url=source_url,
+                    retrieved=retrieved, detected=dict(request.detected.get(path.name, {})),
+                    authenticity=evidence, download=fetched.record if fetched else None)
 
 
 def _signatures(store: Store, request: AddRequest, ingested: list[tuple[str, Path, str, int]],

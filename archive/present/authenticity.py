@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifests.model import Authenticity
+from manifests.model import Authenticity, Download
 
 CHAIN_WORDS = {
     "trusted": "chain to a trusted root: yes",
@@ -54,3 +54,26 @@ def data(a: Authenticity) -> dict[str, Any]:
         "summary": summary(a),
     }
     return out
+
+
+def download_line(d: Download) -> str:
+    """'checksum matched (--sha256), TLS certificate sha256 1a2b…, ETag "…"'."""
+    parts = []
+    if d.checksums:
+        parts.append(f"checksum matched ({d.checksum_source})")
+    if d.server_certificates:
+        parts.append(f"TLS certificate sha256 {d.server_certificates[0][:16]}…")
+    if d.resumed_from:
+        parts.append(f"resumed at byte {d.resumed_from:,}")
+    if d.etag:
+        parts.append(f"ETag {d.etag}")
+    return ", ".join(parts) or "no validators"
+
+
+def download_data(d: Download) -> dict[str, Any]:
+    return {"requested_url": d.requested_url, "redirects": list(d.redirects), "status": d.status,
+            "etag": d.etag, "last_modified": d.last_modified, "content_length": d.content_length,
+            "content_type": d.content_type, "resumed_from": d.resumed_from,
+            "tls_version": d.tls_version, "server_subject": d.server_subject,
+            "server_certificates": list(d.server_certificates), "sha256": d.sha256,
+            "checksums": list(d.checksums), "checksum_source": d.checksum_source}

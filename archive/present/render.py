@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from archive.present.authenticity import data as authenticity_data
-from archive.present.authenticity import summary
+from archive.present.authenticity import download_data, download_line, summary
 from archive.present.humanize import human_size
 from manifests.model import License, Release, Secret
 
@@ -65,7 +65,9 @@ def release_data(release: Release) -> dict[str, Any]:
         "artifacts": [{"role": a.role, "filename": a.filename, "size": a.size, "blake3": a.blake3,
                        "media_type": a.media_type, "license": a.license, "source_url": a.source_url,
                        **({"authenticity": authenticity_data(a.authenticity)}
-                          if a.authenticity else {})}
+                          if a.authenticity else {}),
+                       **({"retrieved": _value(a.retrieved), "download": download_data(a.download)}
+                          if a.download else {})}
                       for a in release.artifacts],
     }
 
@@ -126,6 +128,9 @@ def release_text(release: Release, licenses: list[License], box: SecretBox | Non
     lines.append("  files:")
     for a in release.artifacts:
         lines.append(f"    {a.role:<13} {a.filename}  ({human_size(a.size)}, blake3 {a.blake3[:16]}…)")
+        if a.download is not None and a.retrieved is not None:
+            lines.append(f"    {'':<13} downloaded {a.retrieved:%Y-%m-%d %H:%M} UTC from {a.source_url}"
+                         f" ({download_line(a.download)})")
         if a.authenticity is not None:
             lines.append(f"    {'':<13} {summary(a.authenticity)} "
                          f"(checked {a.authenticity.checked:%Y-%m-%d})")

@@ -68,3 +68,47 @@ def test_a_bad_field_is_named(old: str, new: str, field: str, reason: str) -> No
         parse_release(_with(old, new), "bad.toml")
     problems = caught.value.problems
     assert any(field in p.field and reason in p.reason for p in problems), problems
+
+
+DOWNLOAD = """
+[artifact.download]
+requested_url = "https://www.python.org/ftp/python/3.13.2/python-3.13.2-embed-amd64.zip"
+evidence = 1
+redirects = []
+status = 200
+etag = "\\"67a2a1b0-a3c2d5\\""
+last_modified = "Tue, 04 Feb 2025 23:21:20 GMT"
+content_length = 105840
+content_type = "application/zip"
+tls_version = "TLSv1.3"
+server_subject = "CN=www.python.org"
+server_certificates = ["1ca69c80e726984e07e4ffdb089c4a459c731df284ca331de957baa9719a32ae"]
+sha256 = "7d96a4ed35d6e596cd9dd8933feafc66349cc21f75be3b15c89fd336e50140c1"
+checksums = ["sha256:7d96a4ed35d6e596cd9dd8933feafc66349cc21f75be3b15c89fd336e50140c1"]
+checksum_source = "--sha256"
+"""
+
+
+def with_download(text: str = DOWNLOAD) -> str:
+    golden_text = GOLDEN.read_text()
+    return golden_text.replace("\n[artifact.authenticity]", text + "\n[artifact.authenticity]", 1)
+
+
+def test_a_download_record_reads_and_round_trips() -> None:
+    release = parse_release(with_download(), "download.toml")
+    d = release.artifacts[0].download
+    assert d.etag == '"67a2a1b0-a3c2d5"' and d.content_length == 105840
+    assert d.checksums == ("sha256:7d96a4ed35d6e596cd9dd8933feafc66349cc21f75be3b15c89fd336e50140c1",)
+    assert parse_release(release_to_toml(release)) == release
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('checksums = ["sha256:7d', 'checksums = ["md5:7d', "download.checksums"),
+    ("evidence = 1\nredirects", "evidence = 9\nredirects", "download.evidence"),
+    ('requested_url = "https', 'other_url = "https', "download.requested_url"),
+    ('server_certificates = ["1c', 'server_certificates = ["XX', "download.server_certificates"),
+])
+def test_a_bad_download_field_is_named(old: str, new: str, field: str) -> None:
+    with pytest.raises(ManifestInvalid) as caught:
+        parse_release(with_download(DOWNLOAD.replace(old, new, 1)), "bad.toml")
+    assert any(field in p.field for p in caught.value.problems), caught.value.problems

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,15 @@ EXAMPLES = """examples:
   printf '%s' "$KEY" | arkeep add hello_2.10-3_amd64.deb --product hello --version 2.10-3 --key-stdin
   arkeep add setup-x86.exe setup-x64.exe --product Foo --version 7.5 --license lic-0a1b2c3d4e
   arkeep add ContosoLedger-4.2.1-x64.msi      (product, version, vendor, platform read from the file)
+  arkeep add https://example.com/dl/setup-7.5.exe --sha256 HEX --product Foo --version 7.5
+      (downloaded, resumed if interrupted; the URL, time, validators and TLS certificate recorded)
 
 arkeep reads the first installer (see `arkeep inspect`): product and version when not given,
 and vendor and platform when not given, shows what it used and records in the manifest where
 each value came from. Flags always win.
 The licence key never goes on the command line: give it in a file or on standard input.
+A Windows program's Authenticode signature is checked and recorded (see `arkeep show`); one that
+does not match the file's bytes stops the add unless --accept-unverified is given.
 """
 
 
@@ -38,7 +43,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Store each file once by its BLAKE3 digest and describe the release "
                                    "in a manifest that links the files to their licence record. "
                                    "Adding the same release again changes nothing.")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="installer file(s)")
+    p.add_argument("files", nargs="+", metavar="FILE|URL",
+                   help="installer file(s), or http(s) URLs to download them from")
     p.add_argument("--product", help="product name, e.g. 'Adobe Photoshop CS6' "
                                       "(default: read from the first installer)")
     p.add_argument("--version", dest="release_version", metavar="VER",
@@ -76,9 +82,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     g.add_argument("--source-url", help="where the installer was downloaded from")
     s = p.add_argument_group("signatures (Authenticode on Windows programs)")
     s.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
-                   help="trust the root certificates in F (PEM) besides the system's (repeatable)")
+                   help="trust the root certificates in F (PEM) besides the system's, for "
+                        "signatures and for HTTPS downloads (repeatable)")
     s.add_argument("--accept-unverified", action="store_true",
                    help="archive a program whose signature does not match its bytes (recorded)")
+    d = p.add_argument_group("downloads (add URL)")
+    d.add_argument("--sha256", metavar="HEX", help="the SHA-256 the vendor published; checked "
+                                                   "before anything is archived")
+    d.add_argument("--sha512", metavar="HEX", help="the SHA-512 the vendor published")
+    d.add_argument("--checksums", metavar="F|URL",
+                   help="a checksums file (SHA256SUMS, .sha256; a path or URL) naming the download")
+    d.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="give up when the server is silent this long (default 30)")
+    d.add_argument("--max-size", type=int, default=64 * 1024 ** 3, metavar="BYTES",
+                   help="refuse a download larger than this (default 64 GiB)")
     p.set_defaults(run=run)
 
 
@@ -100,47 +117,32 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.intake.add import AddRequest, add_release
-    from archive.intake.price import given_price
-    from archive.intake.purchase import LicenseFields
+    from contextlib import nullcontext
+
+    from archive.intake.add import add_release
+    from archive.intake.fetch import FetchOptions, fetched, is_url
     from archive.present.authenticity import data as authenticity_data
-    from archive.present.authenticity import summary
+    from archive.present.authenticity import download_line, summary
     from archive.present.humanize import human_size
 
     store = ctx.open_store()
     key = read_key(args)
-    price, currency = given_price(args.price, args.currency)
-    fields = LicenseFields(
-        kind=args.license_kind, licensed_to=args.licensed_to, email=args.email, company=args.company,
-        seats=args.seats, purchase_date=args.purchased, order_number=args.order_number,
-        price=price, currency=currency,
-        seller=args.seller, expires=args.expires, maintenance_end=args.maintenance_end,
-        activation_notes=args.activation_notes)
-    product, version, vendor, platform = args.product, args.release_version, args.vendor, args.platform
-    detected: dict[str, dict[str, str]] = {}
-    found, used = detect(args.files[0], args)
-    if found is not None:
-        product, version = product or found.product, version or found.version
-        vendor = vendor or (found.vendor if "vendor" in used else None)
-        platform = platform or (found.platform if "platform" in used else None)
-        if "platform" in used and _held_without_platform(store, product, version, args.edition,
-                                                          platform):
-            used.remove("platform")
-            platform = None
-        detected = {args.files[0].name: {k: found.sources[k] for k in used}}
-        if used:
-            show_detected(ctx, found, used)
-    request = AddRequest(
-        product=product, version=version, installers=tuple(args.files),
-        vendor=vendor, edition=args.edition, platform=platform,
-        license_files=tuple(args.license_file), invoices=tuple(args.invoice),
-        receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
-        source_url=args.source_url, detected=detected, ca_files=tuple(args.ca_file),
-        accept_unverified=args.accept_unverified)
+    urls = [f for f in args.files if is_url(f)]
+    if (args.sha256 or args.sha512 or args.checksums) and not urls:
+        raise UsageError("--sha256, --sha512 and --checksums check a download: give a URL")
+    options = FetchOptions(ca_files=tuple(args.ca_file), timeout=args.timeout,
+                           max_size=args.max_size, sha256=args.sha256, sha512=args.sha512,
+                           checksums=args.checksums)
     # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
     documents = args.license_file or args.invoice or args.receipt
     keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
-    with store.writing("arkeep add"):
+    with store.writing("arkeep add"), \
+            (fetched(store, urls, options, ctx.file_bar) if urls else nullcontext([])) as got:
+        ctx.close_bars()
+        by_url = dict(zip(urls, got, strict=True))
+        files = [by_url[f].path if f in by_url else Path(f) for f in args.files]
+        request, detected = _request(args, ctx, store, key, files)
+        request = replace(request, downloads={f.path: f for f in got})
         try:
             result = add_release(store, request, keyring, progress_for=ctx.file_bar)
         finally:
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                        "new_files": [a.filename for a in result.new_artifacts],
                        "new_objects": result.new_objects,
                        "license": result.license.id if result.license else None,
-                       "detected": detected.get(args.files[0].name, {}),
+                       "detected": detected.get(files[0].name, {}),
                        "authenticity": {a.filename: authenticity_data(a.authenticity)
                                         for a in result.new_artifacts if a.authenticity}})
         return 0
@@ -162,11 +164,50 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.say(f"{verb} {rel.title} as {rel.id}")
     for a in result.new_artifacts:
         ctx.say(f"  {a.role:<13} {a.filename}  {human_size(a.size)}  blake3 {a.blake3[:16]}…")
+        if a.download is not None:
+            ctx.say(f"  {'':<13} from {a.source_url} ({download_line(a.download)})")
         if a.authenticity is not None:
             ctx.say(f"  {'':<13} {summary(a.authenticity)}")
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0
+
+
+def _request(args: argparse.Namespace, ctx: Context, store: Any, key: str | None,
+             files: list[Path]) -> tuple[Any, dict[str, dict[str, str]]]:
+    from archive.intake.add import AddRequest
+    from archive.intake.price import given_price
+    from archive.intake.purchase import LicenseFields
+
+    price, currency = given_price(args.price, args.currency)
+    fields = LicenseFields(
+        kind=args.license_kind, licensed_to=args.licensed_to, email=args.email, company=args.company,
+        seats=args.seats, purchase_date=args.purchased, order_number=args.order_number,
+        price=price, currency=currency,
+        seller=args.seller, expires=args.expires, maintenance_end=args.maintenance_end,
+        activation_notes=args.activation_notes)
+    product, version, vendor, platform = args.product, args.release_version, args.vendor, args.platform
+    detected: dict[str, dict[str, str]] = {}
+    found, used = detect(files[0], args)
+    if found is not None:
+        product, version = product or found.product, version or found.version
+        vendor = vendor or (found.vendor if "vendor" in used else None)
+        platform = platform or (found.platform if "platform" in used else None)
+        if "platform" in used and _held_without_platform(store, product, version, args.edition,
+                                                          platform):
+            used.remove("platform")
+            platform = None
+        detected = {files[0].name: {k: found.sources[k] for k in used}}
+        if used:
+            show_detected(ctx, found, used)
+    request = AddRequest(
+        product=product, version=version, installers=tuple(files),
+        vendor=vendor, edition=args.edition, platform=platform,
+        license_files=tuple(args.license_file), invoices=tuple(args.invoice),
+        receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
+        source_url=args.source_url, detected=detected, ca_files=tuple(args.ca_file),
+        accept_unverified=args.accept_unverified)
+    return request, detected
 
 
 def detect(path: Path, args: argparse.Namespace) -> tuple[Any, list[str]]:
