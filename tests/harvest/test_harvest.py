@@ -345,3 +345,18 @@ def test_a_vmware_licence_file_without_a_serial_line_says_so(tmp_path: Path) -> 
     (disk / "etc" / "vmware" / "license-ws-170-e5-202208").write_text("# emptied by hand\n")
     lost = {f.product: f for f in plan_harvest(disk).findings if not f.recoverable}
     assert lost["VMware Workstation"].reason == "the file has no Serial line"
+
+
+def test_the_running_linux_or_macos_system_is_read_from_this_users_home(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("the running Windows is read through its registry (tests/windows)")
+    home = tmp_path / "jane"
+    (home / ".config" / "sublime-text" / "Local").mkdir(parents=True)
+    (home / ".config" / "sublime-text" / "Local" / "License.sublime_license").write_text(SUBLIME_KEY)
+    monkeypatch.setenv("HOME", str(home))
+    plan = plan_harvest(None)
+    assert plan.root is None and _keys(plan)["Sublime Text"] == SUBLIME_KEY
+    assert str(home / ".config" / "sublime-text" / "Local" / "License.sublime_license") in plan.read

@@ -112,6 +112,9 @@ class OfflineHive:
         from regipy.registry import RegistryHive
 
         self._hive = self._guard(lambda: RegistryHive(str(path)), "its root key")
+        # keys found, by path folded to lower case: listing a key with hundreds of subkeys and
+        # then reading each would otherwise walk from the root, and scan its siblings, each time
+        self._keys: dict[str, Any] = {"": self._hive.root}
 
     def _guard(self, read: Callable[[], T], what: str) -> T:
         try:
@@ -131,6 +134,9 @@ class OfflineHive:
         from regipy.exceptions import NoRegistrySubkeysException, RegistryKeyNotFoundException
 
         parts = [p for p in path.split("\\") if p]
+        folded = "\\".join(parts).casefold()
+        if folded in self._keys:
+            return self._keys[folded]
 
         def find() -> Any:
             key = self._hive.root
@@ -144,12 +150,17 @@ class OfflineHive:
                 if key is None:
                     return None
             return key
-        return self._guard(find, f"the key {path}")
+        found = self._guard(find, f"the key {path}")
+        if len(self._keys) < MAX_SUBKEYS * 4:
+            self._keys[folded] = found
+        return found
 
     def subkeys(self, path: str) -> list[str] | None:
         key = self._key(path)
         if key is None:
             return None
+
+        base = "\\".join(p for p in path.split("\\") if p).casefold()
 
         def names() -> list[str]:
             out = []
@@ -157,6 +168,8 @@ class OfflineHive:
                 return out
             for sub in key.iter_subkeys():
                 out.append(sub.name)
+                if len(self._keys) < MAX_SUBKEYS * 4:
+                    self._keys.setdefault(f"{base}\\{sub.name}".lstrip("\\").casefold(), sub)
                 if len(out) >= MAX_SUBKEYS:
                     break
             return out
