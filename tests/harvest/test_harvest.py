@@ -121,7 +121,7 @@ def test_apply_records_encrypted_keys_links_releases_and_adds_nothing_twice(
     assert r.code == 0, r.err
     data = json.loads(r.out)
     recorded = {x["product"]: x for x in data["recorded"]}
-    assert len(recorded) == 8 and all(x["action"] == "new" for x in recorded.values())
+    assert len(recorded) == 9 and all(x["action"] == "new" for x in recorded.values())
     assert recorded["WinRAR"]["release"] == "winrar@5.91"
     assert recorded["Windows 7 Professional"]["release"] is None
     winrar = [i for i in data["installed"] if i["name"].startswith("WinRAR")][0]
@@ -133,7 +133,9 @@ def test_apply_records_encrypted_keys_links_releases_and_adds_nothing_twice(
     assert _tree(disk) == before                       # nothing written under ROOT
     again = cli("harvest", disk, "--apply", "--yes", "--json")
     assert {x["action"] for x in json.loads(again.out)["recorded"]} == {"unchanged"}
-    assert len(list((store_dir / "manifests").rglob("lic-*.toml"))) == 8
+    assert len(list((store_dir / "manifests").rglob("lic-*.toml"))) == 9
+    adobe = json.loads(cli("--json", "show", recorded["Adobe Creative Cloud"]["license"]).out)
+    assert "account.adobe.com" in json.dumps(adobe) and "subscription" in json.dumps(adobe)
     shown = cli("show", "winrar@5.91", "--reveal")
     assert shown.code == 0 and "UID=1a2b3c4d5e6f7a8b9c0d" in shown.out and "rarreg.key" in shown.out
 

@@ -52,14 +52,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     data = plan_data(plan, args.reveal)
     if not ctx.json:
         ctx.say("\n".join(plan_lines(plan, args.reveal)))
-    if not args.apply or not plan.recoverable:
+    if not args.apply or not plan.recordable:
         if ctx.json:
             ctx.emit_json(data)
-        elif plan.recoverable:
+        elif plan.recordable:
             ctx.say("Nothing was recorded; run again with --apply to keep these keys, encrypted.")
         return 0
     assert store is not None
-    if not args.yes and not _confirm(ctx, len(plan.recoverable)):
+    if not args.yes and not _confirm(ctx, len(plan.recordable)):
         if ctx.json:
             ctx.emit_json(data)
         ctx.say("Nothing was recorded.")
@@ -79,8 +79,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.say(f"Already recorded: {r.finding.product} (licence {r.license_id})")
             else:
                 linked = f", linked to {r.release_id}" if r.release_id else " (no release)"
-                ctx.say(f"Recorded {r.finding.product}: licence {r.license_id}{linked}; key "
-                        "stored encrypted")
+                what = ("key stored encrypted" if r.finding.recoverable
+                        else f"no key; the licence is seen at {r.finding.portal}")
+                ctx.say(f"Recorded {r.finding.product}: licence {r.license_id}{linked}; {what}")
     return EXIT_PROBLEM if any(r.action == "failed" for r in recorded) else 0
 
 
@@ -117,7 +118,7 @@ def plan_data(plan: Any, reveal: bool) -> dict[str, Any]:
         return {"product": f.product, "vendor": f.vendor, "version": f.version, "kind": f.kind,
                 "key": _shown(f.key, reveal, f.kind), "where": f.where, "also": list(f.also), "how": f.how,
                 "reason": f.reason, "licensed_to": f.licensed_to, "source": f.source,
-                "facts": f.facts}
+                "portal": f.portal, "facts": f.facts}
     return {
         "root": str(plan.root) if plan.root else None, "systems": list(plan.systems),
         "keys": [finding(f) for f in plan.findings if f.recoverable],

@@ -71,10 +71,16 @@ class Finding:
     company: str | None = None
     email: str | None = None
     also: tuple[str, ...] = ()           # other places that held the same key
+    portal: str | None = None            # where an account's licence is seen (no local key)
 
     @property
     def recoverable(self) -> bool:
         return self.key is not None and self.reason is None
+
+    @property
+    def recordable(self) -> bool:
+        """A key, or an account licence whose vendor portal is worth a record of its own."""
+        return self.recoverable or self.portal is not None
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,10 @@ class HarvestPlan:
     @property
     def recoverable(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.recoverable)
+
+    @property
+    def recordable(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.recordable)
 
 
 # -- reading the registry -----------------------------------------------------------------------
@@ -569,7 +579,7 @@ def _account_findings(installed: list[Installed], tab: Table) -> list[Finding]:
                 out.append(Finding(source=acc.id, product=acc.product, kind="subscription",
                                    where=i.where, how="an installed program", facts=acc.facts,
                                    reason=f"{acc.reason}; the licence is seen at {acc.portal}",
-                                   version=i.version))
+                                   version=i.version, portal=acc.portal))
                 break
     return out
 

@@ -34,7 +34,8 @@ class Recorded:
 
 
 def fingerprint(f: Finding, keyring: Keyring) -> str:
-    text = "\x00".join((f.source, " ".join(f.product.casefold().split()), f.key or ""))
+    text = "\x00".join((f.source, " ".join(f.product.casefold().split()),
+                         f.key if f.recoverable and f.key else ""))
     return keyring.fingerprint(text.encode(), of="harvest")
 
 
@@ -61,28 +62,32 @@ def release_for(f: Finding, releases: list[Release]) -> Release | None:
 
 
 def build_licence(f: Finding, box: SecretBox, fp: str, now: datetime, root: str) -> License:
+    """A key's record (the key sealed), or an account licence's (no key: the reason and the
+    vendor's portal as its activation notes)."""
     meta: dict[str, Any] = {"source": f.source, "where": f.where, "how": f.how, "read": now.isoformat(),
                             "from": root, "fingerprint": fp}
     if f.also:
         meta["also"] = list(f.also)
     if f.version:
         meta["version"] = f.version
-    return License(id=new_license_id(), kind=f.kind, created=now, product=f.product,
-                   key=Secret(token=box.seal(f.key or "")), vendor=f.vendor,
-                   licensed_to=f.licensed_to, company=f.company, email=f.email,
-                   extra={"harvest": meta})
+    if f.portal:
+        meta["portal"] = f.portal
+    key = Secret(token=box.seal(f.key)) if f.recoverable and f.key else None
+    return License(id=new_license_id(), kind=f.kind, created=now, product=f.product, key=key,
+                   vendor=f.vendor, licensed_to=f.licensed_to, company=f.company, email=f.email,
+                   activation_notes=None if key else f.reason, extra={"harvest": meta})
 
 
 def record_findings(store: Store, plan: HarvestPlan, keyring: Keyring) -> list[Recorded]:
-    """Write a licence record for each recovered key not recorded before; link each to its
-    release. One failure does not stop the others."""
+    """Write a licence record for each recovered key (and account licence) not recorded before;
+    link each to its release. One failure does not stop the others."""
     box = keyring.box
     known = _known(store)
     releases = list(store.catalog.releases())
     now = datetime.now(UTC).replace(microsecond=0)
     root = str(plan.root) if plan.root is not None else "the running system"
     out = []
-    for f in plan.recoverable:
+    for f in plan.recordable:
         fp = fingerprint(f, keyring)
         if fp in known:
             out.append(Recorded(f, "unchanged", known[fp]))
