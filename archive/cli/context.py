@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from archive.crypto.keyring import Keyring
 
 MAX_SECRET_FILE = 64 * 1024
+PASSPHRASE_COMMAND_ENV = "ARKEEP_PASSPHRASE_COMMAND"
+SECRET_COMMAND_TIMEOUT = 120     # seconds: a password manager may ask its own question
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Context:
     debug: bool = False
     wait: float = 0.0
     passphrase_file: Path | None = None
+    passphrase_command: str | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     _bars: Bars | None = None
@@ -40,6 +43,7 @@ class Context:
         return cls(store_path=Path(store).expanduser() if store else default_store_path(),
                    json=getattr(args, "json", False), quiet=getattr(args, "quiet", False),
                    debug=getattr(args, "debug", False), passphrase_file=Path(pf) if pf else None,
+                   passphrase_command=getattr(args, "passphrase_command", None),
                    wait=getattr(args, "wait", 0.0))
 
     # -- output ------------------------------------------------------------------------------
@@ -96,12 +100,18 @@ class Context:
         return store
 
     def passphrase(self, confirm: bool = False, prompt: str = "Passphrase: ") -> str:
-        """From --passphrase-file, ARKEEP_PASSPHRASE or a hidden prompt; never from argv."""
+        """From --passphrase-file, --passphrase-command, ARKEEP_PASSPHRASE,
+        ARKEEP_PASSPHRASE_COMMAND or a hidden prompt; never from argv."""
         if self.passphrase_file is not None:
             return read_secret_file(self.passphrase_file, "passphrase file")
+        if self.passphrase_command is not None:
+            return run_secret_command(self.passphrase_command, "--passphrase-command")
         env = os.environ.get("ARKEEP_PASSPHRASE")
         if env is not None:
             return env
+        command = os.environ.get(PASSPHRASE_COMMAND_ENV)
+        if command:
+            return run_secret_command(command, PASSPHRASE_COMMAND_ENV)
         if not has_terminal():
             raise UsageError("a passphrase is needed: set ARKEEP_PASSPHRASE, use --passphrase-file FILE, "
                              "or run arkeep in a terminal")
@@ -115,8 +125,11 @@ class Context:
         return store.unlock(self.passphrase())
 
     def keyring_at_hand(self, store: Store) -> Keyring | None:
-        """The keyring when a passphrase is given without a prompt (file or environment)."""
-        if self.passphrase_file is not None or os.environ.get("ARKEEP_PASSPHRASE") is not None:
+        """The keyring when a passphrase is given without a prompt (a file, a command or the
+        environment)."""
+        if self.passphrase_file is not None or self.passphrase_command is not None \
+                or os.environ.get("ARKEEP_PASSPHRASE") is not None \
+                or os.environ.get(PASSPHRASE_COMMAND_ENV):
             return self.unlock(store)
         return None
 
@@ -145,4 +158,41 @@ def read_secret_file(path: Path, what: str) -> str:
     value = text.rstrip("\r\n")
     if not value:
         raise UsageError(f"{path}: the {what} is empty")
+    return value
+
+
+def run_secret_command(command: str, what: str) -> str:
+    """The first line a command prints on stdout: a password manager (`pass show arkeep`), the OS
+    keyring (`secret-tool lookup arkeep store`, `security find-generic-password -w -s arkeep`).
+    Run without a shell; its stderr and stdin stay the user's (it may ask something). Nothing it
+    printed is ever repeated in an error."""
+    import shlex
+    import subprocess
+    try:
+        argv = shlex.split(command, posix=os.name != "nt")
+    except ValueError:
+        raise UsageError(f"{what}: the command cannot be split into words (an unclosed quote?)") \
+            from None
+    if not argv:
+        raise UsageError(f"{what} is empty")
+    try:
+        result = subprocess.run(argv, stdout=subprocess.PIPE, timeout=SECRET_COMMAND_TIMEOUT,
+                                check=False)
+    except FileNotFoundError:
+        raise UsageError(f"{what}: {argv[0]} was not found") from None
+    except PermissionError:
+        raise UsageError(f"{what}: {argv[0]} cannot be run (permission denied)") from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{what}: {argv[0]} did not finish within {SECRET_COMMAND_TIMEOUT} s") \
+            from None
+    if result.returncode != 0:
+        raise UsageError(f"{what}: {argv[0]} exited with status {result.returncode}; no "
+                         "passphrase was read")
+    try:
+        text = result.stdout[:MAX_SECRET_FILE].decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what}: {argv[0]} printed something that is not UTF-8 text") from None
+    value = text.split("\n", 1)[0].rstrip("\r")
+    if not value:
+        raise UsageError(f"{what}: {argv[0]} printed an empty first line; no passphrase was read")
     return value

@@ -64,7 +64,9 @@ EPILOG = """commands by job:
   get back     restore, export --zip | --bagit DIR | --csv FILE, rebuild --from URL
 
 The store is $ARKEEP_STORE or --store, else ~/.local/share/arkeep. The passphrase comes from a
-hidden prompt, $ARKEEP_PASSPHRASE or --passphrase-file, never from the command line.
+hidden prompt, $ARKEEP_PASSPHRASE, --passphrase-file or a command that prints it
+(--passphrase-command, $ARKEEP_PASSPHRASE_COMMAND: a password manager or the OS keyring), never
+from the command line.
 Exit status: 0 all well, 1 a problem was found, 2 wrong input, 3 an environment failure.
 """
 
@@ -83,6 +85,10 @@ def common_options() -> argparse.ArgumentParser:
                    help="show a traceback on errors")
     g.add_argument("--passphrase-file", metavar="F", default=argparse.SUPPRESS,
                    help="read the passphrase from the first line of F")
+    g.add_argument("--passphrase-command", metavar="CMD", default=argparse.SUPPRESS,
+                   help="run CMD (no shell) and take the first line it prints as the passphrase, "
+                        "e.g. 'secret-tool lookup arkeep store' or 'pass show arkeep' "
+                        "(also $ARKEEP_PASSPHRASE_COMMAND)")
     g.add_argument("--wait", metavar="[SECONDS]", type=_seconds, default=argparse.SUPPRESS,
                    help="when another arkeep is writing to the store (a long sync), wait for it "
                         "to finish, at most SECONDS if given, instead of stopping at once")

@@ -81,10 +81,13 @@ def check_name(name: str) -> str:
     return name
 
 
-def command(store: Path, python: str | None = None) -> tuple[str, ...]:
-    """The scheduled command: this Python running arkeep on this store."""
+def command(store: Path, passphrase_command: str | None = None,
+            python: str | None = None) -> tuple[str, ...]:
+    """The scheduled command: this Python running arkeep on this store; with a passphrase
+    command (a password manager, the OS keyring) the audit is a full one."""
+    unlock = ("--passphrase-command", passphrase_command) if passphrase_command else ()
     return (python or sys.executable, "-m", "archive", "--store", str(Path(store).absolute()),
-            "audit", "--due", "--notify", "--quiet")
+            *unlock, "audit", "--due", "--notify", "--quiet")
 
 
 # -- the four forms ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
 
 Each run re-reads the copies least recently verified first, so that daily runs re-read every
 copy within --period days. Without a passphrase at hand (no --passphrase-file, no
-ARKEEP_PASSPHRASE) each copy's bytes are compared with the BLAKE3 recorded when sync wrote
+--passphrase-command, no ARKEEP_PASSPHRASE or ARKEEP_PASSPHRASE_COMMAND) each copy's bytes are compared with the BLAKE3 recorded when sync wrote
 them: bit rot, truncation and replaced files are found, nothing needs unlocking, nothing is
 prompted for. With the passphrase each copy is also authenticated, unsealed and its content
 checked, as `verify --remote` does. Drives that are not plugged in are skipped.

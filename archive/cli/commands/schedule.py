@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   arkeep schedule --uninstall
   arkeep schedule --format cron --at 04:30
   arkeep schedule --format task > arkeep-audit.xml
+  arkeep schedule --install --passphrase-command 'secret-tool lookup arkeep store'
 
 The scheduled command is `arkeep audit --due --notify --quiet` on this store, run by the Python
 that runs this arkeep: a rolling re-read of every connected replica (a 30th each day, without the
@@ -19,6 +20,8 @@ passphrase), the licences' calendar, and a notice through `arkeep notify` when s
 attention. A run missed while the machine was off happens when it is next on (systemd
 Persistent=true, launchd, Task Scheduler StartWhenAvailable); the start is spread over an hour.
 arkeep does not edit a crontab: --format cron prints the line for `crontab -e`.
+No passphrase is stored for it; with --passphrase-command CMD (a password manager or the OS
+keyring that can answer without you) the scheduled audit runs CMD and is a full one.
 """
 
 
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     hour, minute = parse_time(args.at)
     fmt = args.format or default_format()
     store = ctx.open_store()
-    plan = Plan(command(store.root), hour, minute, check_name(args.name or DEFAULT_NAME))
+    plan = Plan(command(store.root, ctx.passphrase_command), hour, minute,
+                check_name(args.name or DEFAULT_NAME))
     home, config_home = homes()
     if args.install or args.uninstall:
         done = (install if args.install else uninstall)(fmt, plan, home, config_home)
