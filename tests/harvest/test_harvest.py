@@ -362,3 +362,32 @@ def test_the_running_linux_or_macos_system_is_read_from_this_users_home(tmp_path
     plan = plan_harvest(None)
     assert plan.root is None and _keys(plan)["Sublime Text"] == SUBLIME_KEY
     assert str(home / ".config" / "sublime-text" / "Local" / "License.sublime_license") in plan.read
+
+
+def test_a_windows_xp_disk_profiles_in_documents_and_settings_and_office_2003(tmp_path: Path) -> None:
+    from tests.harvest.disks import encode_key, reg_hex, sz
+    from tests.support.regf_empty import write_hive
+
+    office2003 = "CPM9T-TVPQ6-YK8BH-F2RJ7-4D2TW"          # made up
+    root = tmp_path / "xp"
+    config = root / "WINDOWS" / "system32" / "config"       # XP's own spelling
+    config.mkdir(parents=True)
+    write_hive(config / "software", "\n".join([
+        "Windows Registry Editor Version 5.00", "",
+        r"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]",
+        f'"ProductName"={sz("Microsoft Windows XP")}',
+        f'"DigitalProductId"={reg_hex(dpid_with(encode_key(WIN7_KEY)))}', "",
+        r"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Office\11.0\Registration\{90110409-6000-11D3-8CFE-0150048383C9}]",
+        f'"ProductName"={sz("Microsoft Office Professional Edition 2003")}',
+        f'"DigitalProductId"={reg_hex(dpid_with(encode_key(office2003)))}', ""]) + "\n",
+        r"HKEY_LOCAL_MACHINE\SOFTWARE")
+    profile = root / "Documents and Settings" / "Jane"
+    (profile / "Application Data" / "WinRAR").mkdir(parents=True)
+    (profile / "Application Data" / "WinRAR" / "rarreg.key").write_text(WINRAR_KEY)
+    (root / "Documents and Settings" / "All Users").mkdir()
+    plan = plan_harvest(root)
+    keys = _keys(plan)
+    assert keys["Microsoft Windows XP"] == WIN7_KEY
+    assert keys["Microsoft Office Professional Edition 2003"] == office2003
+    assert keys["WinRAR"] == WINRAR_KEY
+    assert plan.systems == ("windows",)
