@@ -380,8 +380,9 @@ def audit_notice(results: list[RemoteAudit], drive_warn_days: int | None = None,
             lines.append(f"OVERDUE {r.name}: {count(r.overdue, 'copy', 'copies')} not verified "
                          "within the period")
     if short_of_policy:
-        lines.append(f"POLICY: {count(short_of_policy, 'release')} fall short of the copy policy "
-                     "(3-2-1); `arkeep status` names them")
+        verb = "falls" if short_of_policy == 1 else "fall"
+        lines.append(f"POLICY: {count(short_of_policy, 'release')} {verb} short of the copy "
+                     "policy (3-2-1); `arkeep status` names them")
     if not lines:
         return None
     damaged = sum(len(r.problems) for r in results)

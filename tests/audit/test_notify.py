@@ -186,3 +186,23 @@ def test_due_notify_sends_the_overdue_licence_without_its_key(  # type: ignore[n
     mail = mailbox.texts()[1]
     assert "arkeep audit on" in mail and f"expired on {expired}" in mail
     no_secret_in(mail, recovery_code)
+
+
+def test_a_drive_away_for_long_and_a_policy_shortfall_are_told(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, receiver: HttpReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+    add_sample(cli, tmp_path)
+    usb = tmp_path / "media" / "usb1"
+    usb.mkdir(parents=True)
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("remote", "add", "usb1", usb, "--drive").code == 0
+    assert cli("sync").code == 0
+    usb.rename(tmp_path / "drawer")
+    monkeypatch.setenv("ARKEEP_NOW", (datetime.now(UTC) + timedelta(days=45)).isoformat())
+    assert cli("notify", "add", json_url(receiver)).code == 0
+    result = cli("audit", "--notify")
+    assert result.code == 0, result.out + result.err        # nothing damaged, nothing failed
+    message = json.loads(receiver.bodies("/hook/")[0])["message"]
+    assert "NOT SEEN usb1: last seen 45 days ago; plug it in" in message
+    assert "POLICY: 1 release falls short of the copy policy (3-2-1)" in message
