@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from tests.formats.test_export import add_release
 
 READ_COMMANDS = ("list", "show", "whereis", "status", "status --ready", "check", "verify",
-                 "remote list", "import --dry-run")
+                 "remote list", "import --dry-run", "due", "notify list", "audit", "schedule")
 
 
 def subparsers(parser: argparse.ArgumentParser, path: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
