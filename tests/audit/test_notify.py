@@ -206,3 +206,35 @@ def test_a_drive_away_for_long_and_a_policy_shortfall_are_told(  # type: ignore[
     message = json.loads(receiver.bodies("/hook/")[0])["message"]
     assert "NOT SEEN usb1: last seen 45 days ago; plug it in" in message
     assert "POLICY: 1 release falls short of the copy policy (3-2-1)" in message
+
+
+def test_done_when_a_byte_flipped_on_a_drive_and_on_s3_reaches_mail_and_http(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, s3_env, monkeypatch: pytest.MonkeyPatch,
+        mailbox: Mailbox, receiver: HttpReceiver, recovery_code: str) -> None:
+    """Issue 15's done-when with the three kinds of replica: a folder, a drive and SeaweedFS."""
+    from tests.audit.test_audit import three_replicas
+    roots = three_replicas(cli, store_dir, tmp_path, s3_env)
+    key = object_unit_key(store_dir, "acme-studio@7.5.1", "AcmeStudio-Setup-7.5.1-x64.exe")
+    flip_byte(roots["usb"] / key)
+    bucket = next(line.split("s3://")[1].split("/")[0]
+                  for line in cli("remote", "list").out.splitlines() if "s3://" in line)
+    client = s3_env.client()
+    data = bytearray(client.get_object(Bucket=bucket, Key=f"arkeep/{key}")["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    client.put_object(Bucket=bucket, Key=f"arkeep/{key}", Body=bytes(data))
+    for url in (mailbox.url(), json_url(receiver)):
+        assert cli("notify", "add", url).code == 0
+    monkeypatch.delenv("ARKEEP_PASSPHRASE")
+    result = cli("audit", "--budget", "1", "--due", "--notify")
+    assert result.code == 1, result.out + result.err
+    for remote in ("usb", "cloud"):
+        line = f"PROBLEM {remote}: acme-studio@7.5.1 / AcmeStudio-Setup-7.5.1-x64.exe: bad copy"
+        assert line in result.out
+        assert line in mailbox.texts()[0]
+        assert line in json.loads(receiver.bodies("/hook/")[0])["message"]
+    assert "PROBLEM nas" not in result.out
+    assert "2 damaged copies" in mailbox.texts()[0]
+    everything = "\n".join([result.out, result.err, *mailbox.texts(),
+                            *(r.decode() for r in mailbox.raw),
+                            *(b.decode() for _, _, b in receiver.requests)])
+    no_secret_in(everything, recovery_code)
