@@ -14,7 +14,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
-ROLES = ("installer", "license-file", "invoice", "receipt", "doc", "other")
+ROLES = ("installer", "license-file", "invoice", "receipt", "doc", "other", "signature")
 LICENSE_KINDS = (
     "serial", "account", "hardware-bound", "subscription", "licence-file", "volume", "other",
 )
@@ -57,8 +57,9 @@ class Secret:
 # is theirs (an Authenticode signature). `evidence` numbers the layout of that table, apart from
 # the manifest's schema, so that a later arkeep can tell which facts a record holds.
 EVIDENCE_VERSION = 1
-AUTHENTICITY_KINDS = ("authenticode",)
-AUTHENTICITY_VERDICTS = ("valid", "unsigned", "digest-mismatch", "bad-signature", "unreadable")
+AUTHENTICITY_KINDS = ("authenticode", "openpgp")
+AUTHENTICITY_VERDICTS = ("valid", "unsigned", "digest-mismatch", "bad-signature", "unreadable",
+                         "no-key")
 CHAIN_STATUSES = ("trusted", "root-not-trusted-here", "incomplete", "invalid")
 
 
@@ -95,6 +96,10 @@ class Authenticity:
     anchor: str | None = None
     signature_offset: int | None = None
     signature_size: int | None = None
+    # OpenPGP: the signing key's fingerprint, and the artifact that holds a detached signature
+    # (none for a clearsigned file). `anchor` then holds the signer's public key (minimal export).
+    fingerprint: str | None = None
+    signature_file: str | None = None
     notes: tuple[str, ...] = ()
     certificate: tuple[CertificateRecord, ...] = ()
 
@@ -141,6 +146,7 @@ class Artifact:
     # {"product": "MSI Property table: ProductName"}; written as [artifact.detected].
     detected: dict[str, str] = field(default_factory=dict)
     authenticity: Authenticity | None = None
+    openpgp: Authenticity | None = None
     download: Download | None = None
 
 

@@ -249,6 +249,9 @@ def _artifact(table: Any, source: str, index: int, problems: list[Problem]) -> A
     raw_authenticity = f.table_field("authenticity")
     authenticity = _authenticity(raw_authenticity, source, f"artifact[{index}].authenticity.",
                                  problems) if raw_authenticity else None
+    raw_openpgp = f.table_field("openpgp")
+    openpgp = _authenticity(raw_openpgp, source, f"artifact[{index}].openpgp.",
+                            problems) if raw_openpgp else None
     raw_download = f.table_field("download")
     download = _download(raw_download, source, f"artifact[{index}].download.",
                          problems) if raw_download else None
@@ -258,7 +261,8 @@ def _artifact(table: Any, source: str, index: int, problems: list[Problem]) -> A
     assert role is not None and filename is not None and size is not None and digest is not None
     return Artifact(role=role, filename=filename, size=size, blake3=digest, media_type=media_type,
                     license=license_id, source_url=source_url, retrieved=retrieved, unit=unit,
-                    extra=extra, detected=detected, authenticity=authenticity, download=download)
+                    extra=extra, detected=detected, authenticity=authenticity, openpgp=openpgp,
+                    download=download)
 
 
 HEX_DIGEST = re.compile(r"^[0-9a-f]{32,128}$")
@@ -319,6 +323,8 @@ def _authenticity(table: dict[str, Any], source: str, prefix: str,
         anchor_sources=f.strings("anchor_sources", NO_NUL),
         anchor=text("anchor", pattern=BASE64),
         signature_offset=f.integer("signature_offset"), signature_size=f.integer("signature_size"),
+        fingerprint=text("fingerprint", pattern=re.compile(r"^[0-9A-F]{16,64}$")),
+        signature_file=text("signature_file"),
         notes=f.strings("notes", NO_NUL),
     )
     certificates = f._get("certificate", False) or []

@@ -9,8 +9,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.errors import IntegrityError, SecretNeeded, UsageError, environment_error
-from archive.intake.authenticity import REFUSED, anchors_for, can_carry_authenticode, check_path
+from archive.intake.authenticity import (
+    REFUSED,
+    anchors_for,
+    can_carry_authenticode,
+    check_path,
+    openpgp_evidence,
+)
 from archive.intake.fetch import Fetched
+from archive.intake.openpgp import BAD_SIGNATURE as BAD_PGP
+from archive.intake.openpgp import (
+    SIGNATURE_SUFFIXES,
+    gpg_available,
+    is_clearsigned,
+    signature_beside,
+)
+from archive.intake.openpgp import check as pgp_check
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
 from archive.intake.trust import Anchors
 from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
@@ -57,6 +71,11 @@ class AddRequest:
     # signature does not match its bytes is archived all the same (recorded either way).
     ca_files: tuple[Path, ...] = ()
     accept_unverified: bool = False
+    # OpenPGP: detached signatures given (each pairs with the installer it is named after, or
+    # with the only one), and the public keys trusted for them. A signature beside a local
+    # installer (setup.exe.asc) is found without being named.
+    signatures: tuple[Path, ...] = ()
+    openpgp_keys: tuple[Path, ...] = ()
     # Installers `add URL` downloaded: where from, when, and how (keyed by the downloaded path).
     downloads: dict[Path, Fetched] = field(default_factory=dict)
 
@@ -101,7 +120,9 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
         raise UsageError("a licence key is encrypted with the archive secret: the passphrase is needed")
     if request.key is not None and not request.key.strip():
         raise UsageError("the licence key is empty")
+    pairs = signature_pairs(request)
     roles = [("installer", p) for p in request.installers] + \
+            [("signature", p) for p in dict.fromkeys(pairs.values())] + \
             [("license-file", p) for p in request.license_files] + \
             [("invoice", p) for p in request.invoices] + [("receipt", p) for p in request.receipts]
     sizes = {p: check_input_file(p) for _, p in roles}
@@ -131,12 +152,58 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
         ingested.append((role, path, result.digest, result.size))
 
     evidence = _signatures(store, request, ingested, anchors) if anchors is not None else {}
+    pgp = _openpgp(store, request, ingested, pairs)
     lic = _license_for(store, request, existing, keyring)
     lic_id = lic.id if lic else request.license_id
     now = datetime.now(UTC).replace(microsecond=0)
-    artifacts = [_artifact(request, role, path, digest, size, lic_id, evidence.get(path))
+    artifacts = [replace(_artifact(request, role, path, digest, size, lic_id, evidence.get(path)),
+                         openpgp=pgp.get(path))
                  for role, path, digest, size in ingested]
     return _write(store, request, rid, existing, artifacts, lic, lic_id, now, new_objects)
+
+
+def signature_pairs(request: AddRequest) -> dict[Path, Path]:
+    """Installer -> its detached OpenPGP signature: a given one named after it (setup.exe.asc),
+    or the only one given for the only installer, or one found beside a local installer."""
+    pairs: dict[Path, Path] = {}
+    left = list(request.signatures)
+    for installer in request.installers:
+        named = [s for s in left if s.name in (installer.name + x for x in SIGNATURE_SUFFIXES)]
+        if named:
+            pairs[installer] = named[0]
+            left.remove(named[0])
+        elif installer not in request.downloads and (beside := signature_beside(installer)):
+            pairs[installer] = beside
+    if left and len(request.installers) == 1 and request.installers[0] not in pairs:
+        pairs[request.installers[0]] = left.pop(0)
+    if left:
+        raise UsageError(f"the signature {left[0].name} is named after none of the installers "
+                         "(setup.exe.asc signs setup.exe)")
+    return pairs
+
+
+def _openpgp(store: Store, request: AddRequest, ingested: list[tuple[str, Path, str, int]],
+             pairs: dict[Path, Path]) -> dict[Path, Authenticity]:
+    """OpenPGP evidence for each installer with a detached signature, or clearsigned itself,
+    checked on the stored bytes; a signature that does not match stops the add unless accepted."""
+    found: dict[Path, Authenticity] = {}
+    for role, path, digest, _ in ingested:
+        if role != "installer":
+            continue
+        stored = store.object_path(digest)
+        signature = pairs.get(path)
+        if signature is None and not is_clearsigned(stored):
+            continue
+        if signature not in request.signatures and not gpg_available():
+            continue      # found, not asked for: without GnuPG it is archived unchecked
+        result = pgp_check(stored, signature, request.openpgp_keys)
+        record = openpgp_evidence(result, [str(k) for k in request.openpgp_keys],
+                                  signature.name if signature else None)
+        if result.verdict == BAD_PGP and not request.accept_unverified:
+            raise IntegrityError(f"{path.name}: {result.reason}. The release was not written; give "
+                                 "--accept-unverified to archive it anyway (the finding is recorded)")
+        found[path] = record
+    return found
 
 
 def _artifact(request: AddRequest, role: str, path: Path, digest: str, size: int,
@@ -147,7 +214,8 @@ def _artifact(request: AddRequest, role: str, path: Path, digest: str, size: int
     else:
         source_url, retrieved = (request.source_url if role == "installer" else None), None
     return Artifact(role=role, filename=path.name, size=size, blake3=digest,
-                    media_type=media_type(path), license=lic_id, source_url=source_url,
+                    media_type=media_type(path), license=None if role == "signature" else lic_id,
+                    source_url=source_url,
                     retrieved=retrieved, detected=dict(request.detected.get(path.name, {})),
                     authenticity=evidence, download=fetched.record if fetched else None)
 

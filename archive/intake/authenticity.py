@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.intake import authenticode
+from archive.intake import authenticode, openpgp
 from archive.intake.trust import Anchors, load_anchors
 from manifests.model import Artifact, Authenticity, CertificateRecord
 
@@ -65,12 +65,28 @@ def check_path(path: Path, anchors: Anchors, now: datetime | None = None) -> Aut
     return evidence_of(authenticode.check_file(path, anchors, now), anchors, now)
 
 
+def openpgp_evidence(check: openpgp.PgpCheck, key_sources: Iterable[str],
+                     signature_file: str | None, checked: datetime | None = None) -> Authenticity:
+    """The manifest's record of one OpenPGP check; the signer's public key is frozen in it."""
+    return Authenticity(
+        kind="openpgp", verdict=check.verdict,
+        checked=(checked or datetime.now(UTC)).replace(microsecond=0), reason=check.reason,
+        signer=check.user_id, fingerprint=check.primary_fingerprint or check.fingerprint,
+        timestamp=check.created, anchor_sources=tuple(key_sources),
+        anchor=base64.b64encode(check.key).decode("ascii") if check.key else None,
+        signature_file=signature_file, notes=check.notes)
+
+
+def frozen_key(record: Authenticity) -> bytes | None:
+    return base64.b64decode(record.anchor) if record.kind == "openpgp" and record.anchor else None
+
+
 def anchors_for(ca_files: Iterable[Path] = (), frozen: Iterable[Authenticity] = (),
                 system: bool = True) -> Anchors:
     """This machine's anchors, the files the user named, and the anchors frozen in records."""
     kept = []
     for record in frozen:
-        if record.anchor:
+        if record.anchor and record.kind == "authenticode":
             kept.append((base64.b64decode(record.anchor),
                          f"frozen in the manifest when checked on {record.checked:%Y-%m-%d}"))
     return load_anchors(ca_files, system=system, frozen=kept)
@@ -89,6 +105,11 @@ class Recheck:
 
 def compare(recorded: Authenticity, now: Authenticity) -> str | None:
     """Why the check made now contradicts the record, or None."""
+    if recorded.kind == "openpgp":
+        if now.verdict != recorded.verdict:
+            return (f"the OpenPGP signature was {recorded.verdict} when archived and is "
+                    f"{now.verdict} now: {now.reason}")
+        return None if now.verdict == openpgp.VALID else now.reason
     if now.verdict != recorded.verdict:
         return f"the signature was {recorded.verdict} when archived and is {now.verdict} now: {now.reason}"
     if now.verdict != authenticode.VALID:

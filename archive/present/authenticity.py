@@ -16,6 +16,8 @@ CHAIN_WORDS = {
 def summary(a: Authenticity) -> str:
     """'signed by Python Software Foundation, timestamped 2025-02-04 by Microsoft Public RSA
     Time Stamping Authority; chain to a trusted root: not available here'."""
+    if a.kind == "openpgp":
+        return _openpgp_summary(a)
     if a.verdict == "unsigned":
         return "not signed"
     if a.verdict == "unreadable":
@@ -39,6 +41,16 @@ def summary(a: Authenticity) -> str:
     return text
 
 
+def _openpgp_summary(a: Authenticity) -> str:
+    where = f" ({a.signature_file})" if a.signature_file else " (clearsigned)"
+    if a.verdict == "valid":
+        when = f" on {a.timestamp:%Y-%m-%d}" if a.timestamp else ""
+        return f"OpenPGP{where}: signed by {a.signer} (key {a.fingerprint}){when}"
+    if a.verdict == "bad-signature":
+        return f"OPENPGP SIGNATURE DOES NOT MATCH{where}: {a.reason}"
+    return f"OpenPGP{where}: {a.reason}"
+
+
 def data(a: Authenticity) -> dict[str, Any]:
     """The evidence for --json, without the frozen anchor's bytes."""
     out: dict[str, Any] = {
@@ -51,6 +63,7 @@ def data(a: Authenticity) -> dict[str, Any]:
         "chain_status": a.chain_status, "chain_detail": a.chain_detail,
         "chain": [{"subject": c.subject, "sha256": c.sha256} for c in a.certificate],
         "anchor_frozen": a.anchor is not None, "anchor_sources": list(a.anchor_sources),
+        "fingerprint": a.fingerprint, "signature_file": a.signature_file,
         "summary": summary(a),
     }
     return out

@@ -66,6 +66,7 @@ def release_data(release: Release) -> dict[str, Any]:
                        "media_type": a.media_type, "license": a.license, "source_url": a.source_url,
                        **({"authenticity": authenticity_data(a.authenticity)}
                           if a.authenticity else {}),
+                       **({"openpgp": authenticity_data(a.openpgp)} if a.openpgp else {}),
                        **({"retrieved": _value(a.retrieved), "download": download_data(a.download)}
                           if a.download else {})}
                       for a in release.artifacts],
@@ -131,9 +132,9 @@ def release_text(release: Release, licenses: list[License], box: SecretBox | Non
         if a.download is not None and a.retrieved is not None:
             lines.append(f"    {'':<13} downloaded {a.retrieved:%Y-%m-%d %H:%M} UTC from {a.source_url}"
                          f" ({download_line(a.download)})")
-        if a.authenticity is not None:
-            lines.append(f"    {'':<13} {summary(a.authenticity)} "
-                         f"(checked {a.authenticity.checked:%Y-%m-%d})")
+        for record in (a.authenticity, a.openpgp):
+            if record is not None:
+                lines.append(f"    {'':<13} {summary(record)} (checked {record.checked:%Y-%m-%d})")
     for lic in licenses:
         lines.append("")
         lines.extend("  " + line for line in license_text(release, lic, box).splitlines())

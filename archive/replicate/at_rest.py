@@ -26,7 +26,7 @@ from manifests.model import Release
 if TYPE_CHECKING:
     from archive.crypto.keyring import Keyring
 
-PLAIN_ROLES = frozenset({"installer"})
+PLAIN_ROLES = frozenset({"installer", "signature"})   # public, as the file a signature signs
 # Installers up to this size are searched for the licence key before they are archived plain
 # (a `serial.txt` or `.reg` file given as an installer); bigger ones are vendor images.
 KEY_SEARCH_MAX = 64 * 1024 * 1024

@@ -84,6 +84,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
                    help="trust the root certificates in F (PEM) besides the system's, for "
                         "signatures and for HTTPS downloads (repeatable)")
+    s.add_argument("--signature", action="append", type=Path, default=[], metavar="F",
+                   help="a detached OpenPGP signature (.asc, .sig) of the installer named like it "
+                        "(found beside it without this flag)")
+    s.add_argument("--openpgp-key", action="append", type=Path, default=[], metavar="F",
+                   help="an OpenPGP public key (or keyring) trusted to sign (repeatable)")
     s.add_argument("--accept-unverified", action="store_true",
                    help="archive a program whose signature does not match its bytes (recorded)")
     d = p.add_argument_group("downloads (add URL)")
@@ -155,7 +160,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                        "license": result.license.id if result.license else None,
                        "detected": detected.get(files[0].name, {}),
                        "authenticity": {a.filename: authenticity_data(a.authenticity)
-                                        for a in result.new_artifacts if a.authenticity}})
+                                        for a in result.new_artifacts if a.authenticity},
+                       "openpgp": {a.filename: authenticity_data(a.openpgp)
+                                   for a in result.new_artifacts if a.openpgp}})
         return 0
     if result.unchanged:
         ctx.say(f"{rel.title} is already archived with these files; nothing changed ({rel.id}).")
@@ -166,8 +173,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"  {a.role:<13} {a.filename}  {human_size(a.size)}  blake3 {a.blake3[:16]}…")
         if a.download is not None:
             ctx.say(f"  {'':<13} from {a.source_url} ({download_line(a.download)})")
-        if a.authenticity is not None:
-            ctx.say(f"  {'':<13} {summary(a.authenticity)}")
+        for record in (a.authenticity, a.openpgp):
+            if record is not None:
+                ctx.say(f"  {'':<13} {summary(record)}")
     if result.license is not None:
         ctx.say(f"  licence      {result.license.id}" + ("  (key stored encrypted)" if key else ""))
     return 0
@@ -206,7 +214,8 @@ def _request(args: argparse.Namespace, ctx: Context, store: Any, key: str | None
         license_files=tuple(args.license_file), invoices=tuple(args.invoice),
         receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
         source_url=args.source_url, detected=detected, ca_files=tuple(args.ca_file),
-        accept_unverified=args.accept_unverified)
+        accept_unverified=args.accept_unverified, signatures=tuple(args.signature),
+        openpgp_keys=tuple(args.openpgp_key))
     return request, detected
 
 

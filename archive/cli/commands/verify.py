@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "evidence recorded when they were archived")
     p.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
                    help="with --authenticity: also trust the root certificates in F (PEM)")
+    p.add_argument("--openpgp-key", action="append", type=Path, default=[], metavar="F",
+                   help="with --authenticity: also trust this OpenPGP public key")
     p.set_defaults(run=run)
 
 
@@ -56,8 +58,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.remote or args.all or args.sample:
             raise UsageError("--authenticity checks the local store's files; give it alone")
         return _authenticity(args, ctx)
-    if args.ca_file:
-        raise UsageError("--ca-file goes with --authenticity")
+    if args.ca_file or args.openpgp_key:
+        raise UsageError("--ca-file and --openpgp-key go with --authenticity")
     store = ctx.open_store()
     report = VerifyReport()
     unreachable = 0
@@ -102,7 +104,7 @@ def _authenticity(args: argparse.Namespace, ctx: Context) -> int:
     from archive.present.humanize import count
 
     store = ctx.open_store()
-    found = recheck_store(store, args.ca_file)
+    found = recheck_store(store, args.ca_file, openpgp_keys=args.openpgp_key)
     bad = [r for r in found if r.problem]
     if ctx.json:
         ctx.emit_json({"ok": not bad, "checked": len(found), "files": [
