@@ -15,17 +15,14 @@ is rewritten here.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from archive.errors import UsageError
 from archive.ops.verify_remote import check_unit
 from archive.replicate.ledger import BAD, HOW_READ, MISSING, PRESENT, Copy, Ledger
-from archive.replicate.ledger import now as ledger_now
 from archive.replicate.plan import UnitPlan, WantedUnit
 from archive.replicate.sync import listing
 from archive.replicate.units import UnitRef
@@ -40,22 +37,7 @@ if TYPE_CHECKING:
 HOW_DIGEST = "digest"        # ledger `verified_how`: the sealed bytes matched their recorded BLAKE3
 MODE_DIGEST, MODE_FULL = "digest", "full"
 DEFAULT_PERIOD_DAYS = 30
-# The clock, for tests and rehearsals only: an ISO 8601 time that `audit` takes as "now".
-CLOCK_ENV = "ARKEEP_NOW"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def clock() -> datetime:
-    """Now, or the time in ARKEEP_NOW (tests simulate a month of daily runs with it)."""
-    text = os.environ.get(CLOCK_ENV)
-    if not text:
-        return ledger_now()
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{CLOCK_ENV} must be an ISO 8601 time such as 2026-01-31T03:00:00+00:00, "
-                         f"not {text!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

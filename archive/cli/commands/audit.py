@@ -96,7 +96,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.replicas import chosen_remotes
     from archive.errors import UsageError
-    from archive.ops.audit import Budget, RemoteAudit, audit_remote, clock, labels_of
+    from archive.ops.audit import Budget, RemoteAudit, audit_remote, labels_of
+    from archive.ops.clock import clock
     from archive.ops.due import calendar
     from archive.ops.notify import audit_facts, audit_notice, due_notice, finished, joined, started
     from archive.ops.notify import load as notify_config

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.cli.commands.notify import report
     from archive.errors import UsageError
-    from archive.ops.audit import clock
+    from archive.ops.clock import clock
     from archive.ops.due import calendar, set_reminders
     from archive.ops.notify import due_notice, finished, started
     from archive.ops.notify import load as notify_config

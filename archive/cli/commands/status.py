@@ -61,7 +61,7 @@ def run_whereis(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.ops.audit import clock
+    from archive.ops.clock import clock
     from archive.ops.due import calendar
     from archive.ops.status import Policy, replicas, status
     from archive.present.humanize import count
