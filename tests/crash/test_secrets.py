@@ -29,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 KEY_1 = "KEYQ-ZZ9P-LURA-LZAL-PHA4417"
 KEY_2 = "SERIAL/ostrich-9931-WOMBAT"
+KEY_3 = "HARV3-STED9-SERIA-LKEY7-VMWR2"
 PASSPHRASE = "Seance ostrich 7731 lantern passphrase"
 NEW_PASSPHRASE = "Second velvet marmot 5522 passphrase"
 
@@ -98,6 +99,10 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
     receipt.write_text(f"Subject: order 1234\n\nYour key: {KEY_1}\n")
     tool = home / "tool-2.0.msi"
     tool.write_bytes(os.urandom(50_000))
+    disk = home / "old-disk"                 # a Linux disk whose VMware licence file holds KEY_3
+    (disk / "etc" / "vmware").mkdir(parents=True)
+    (disk / "home" / "user").mkdir(parents=True)
+    (disk / "etc" / "vmware" / "license-ws-170-e5-202208").write_text(f'Serial = "{KEY_3}"\n')
     bucket = s3_env.new_bucket_name("secrets")
     env = {k: v for k, v in os.environ.items() if k not in ("ARKEEP_PASSPHRASE", "ARKEEP_STORE")}
     env.update(s3_env.env())
@@ -129,6 +134,9 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
                key_file, "--invoice", invoice, "--receipt", receipt, "--licensed-to", "A. User",
                "--order-number", "1234")
         arkeep("add", tool, "--product", "Tool", "--version", "2.0", "--key-stdin", stdin=KEY_2 + "\n")
+        arkeep("harvest", disk, passphrase=None)
+        arkeep("harvest", disk, "--json", passphrase=None)
+        assert "Recorded VMware Workstation" in arkeep("harvest", disk, "--apply", "--yes")
         arkeep("remote", "add", "nas", nas, "--create")
         arkeep("remote", "add", "cloud", f"s3://{bucket}/vault")
         arkeep("remote", "list")
@@ -186,7 +194,8 @@ def test_no_secret_anywhere_it_must_not_be(tmp_path: Path, s3_env) -> None:  # t
         places.append((f"S3 object {obj['Key']}", client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
     places += [("the process list", sample) for sample in watcher.seen]
     secrets = {
-        "licence key 1": KEY_1, "licence key 2": KEY_2, "passphrase": PASSPHRASE,
+        "licence key 1": KEY_1, "licence key 2": KEY_2, "harvested key": KEY_3,
+        "passphrase": PASSPHRASE,
         "new passphrase": NEW_PASSPHRASE, "recovery code": code,
         "recovery code without dashes": code.replace("-", ""),
         "recovery code, lower case": code.lower(),
