@@ -203,3 +203,15 @@ def test_flips_throughout_the_signature_never_raise_and_never_pass_the_signed_co
         if content_at <= offset < content_at + 256:
             assert check.verdict != ac.VALID
     assert {ac.VALID, ac.UNREADABLE} <= seen
+
+
+def test_inspect_names_the_signer_and_the_timestamp(tmp_path: Path) -> None:
+    from archive.intake.inspect import inspect_file
+
+    found = inspect_file(PYTHON_EXE)
+    assert found.fields["signer"] == "Python Software Foundation"
+    assert found.sources["signer"] == "Authenticode signature: valid, root not trusted here"
+    assert found.fields["signed"] == "2025-02-04 16:33Z by Microsoft Corporation"
+    bad = inspect_file(flipped(PYTHON_EXE, 0x1000, tmp_path / "python.exe"))
+    assert bad.sources["signer"] == "Authenticode signature: DOES NOT MATCH THE FILE"
+    assert any("does not match the file" in n for n in bad.notes)

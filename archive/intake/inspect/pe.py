@@ -2,14 +2,14 @@
 
 Read: the version resource (ProductName, ProductVersion, FileVersion, CompanyName,
 FileDescription), the machine type, which installer framework built the file, and the
-Authenticode signer's certificate (who signed, not whether the signature is valid).
+Authenticode signature (who signed, when, and whether the signature holds).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from archive.intake.inspect.authenticode import signer_of
+from archive.intake.inspect.authenticode import read_signature
 from archive.intake.inspect.reading import Reading, Unreadable
 
 MACHINES = {0x14C: "x86", 0x8664: "x64", 0xAA64: "arm64", 0x1C4: "arm", 0x200: "ia64",
@@ -35,6 +35,7 @@ def read(path: Path, r: Reading) -> None:
         _read_pe(pe, r)
     finally:
         pe.close()
+    read_signature(path, r)
 
 
 def _read_pe(pe, r: Reading) -> None:  # type: ignore[no-untyped-def]
@@ -91,14 +92,6 @@ def _read_pe(pe, r: Reading) -> None:  # type: ignore[no-untyped-def]
         r.set("architecture", machine, "PE header: Machine")
         r.set("platform", f"windows-{machine}" if machine in MACHINES.values() else "windows",
               "PE header: Machine")
-
-    signer = signer_of(pe, data, r)
-    if signer is not None:
-        name, org = signer
-        r.set("signer", name or org, "Authenticode certificate of the signer (subject); "
-                                     "the signature itself was not verified")
-        if org:
-            r.set("vendor", org, "Authenticode certificate of the signer: organisation (O)")
 
 
 def framework_source(framework: str) -> str:

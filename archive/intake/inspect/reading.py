@@ -15,7 +15,7 @@ INSTALLER_FORMATS = ("pe", "msi", "deb", "rpm", "pkg", "appimage", "dmg")
 CONTAINER_FORMATS = ("iso9660", "zip")
 # The order fields are shown in; anything else a reader sets follows.
 FIELD_ORDER = ("product", "version", "vendor", "platform", "architecture", "description",
-               "installer_type", "signer", "file_version", "product_code", "upgrade_code",
+               "installer_type", "signer", "signed", "file_version", "product_code", "upgrade_code",
                "language", "package", "identifier", "maintainer", "homepage", "volume_label",
                "publisher", "application", "created")
 
