@@ -187,34 +187,41 @@ def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "?"
 
 
+def _shown_host(url: str) -> str:
+    """The host and port of a URL when they name a machine (a dot in it, an IP address,
+    localhost), else "": many services put a token where a host goes (tgram://BOT-TOKEN/…,
+    discord://WEBHOOK-ID/…, ntfy://TOPIC), and those must not be shown."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ""
+    if not (host == "localhost" or "." in host or ":" in host):
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
 def mask(url: str) -> str:
     """The URL as it may be shown: scheme and host, the rest as `…`. (Apprise's privacy form
     keeps path tokens of some services, such as ntfy topics or Healthchecks ids, which are
     secrets too: arkeep shows neither.)"""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        host, port = "", ""
+    shown = _shown_host(url)
     rest = url.split("://", 1)[1] if "://" in url else url
-    shown = f"{host}{port}"
-    hidden = rest != shown and rest != shown + "/"
-    return f"{scheme_of(url)}://{shown}{'/…' if hidden else ''}"
+    hidden = rest not in (shown, shown + "/")
+    return f"{scheme_of(url)}://{shown}{'/…' if hidden and shown else '…' if hidden else ''}"
 
 
 def _secret_parts(url: str) -> set[str]:
     """Every piece of a URL that could be a credential: all of it but the scheme and host."""
     parts: set[str] = set()
-    try:
-        split = urllib.parse.urlsplit(url)
-        host = split.hostname or ""
-    except ValueError:
-        host = ""
+    host = _shown_host(url).rsplit(":", 1)[0].strip("[]") if _shown_host(url) else ""
     rest = url.split("://", 1)[1] if "://" in url else url
     for piece in [rest, *_split(rest)]:
         for form in (piece, urllib.parse.unquote(piece)):
-            if len(form) >= 3 and form.lower() != host.lower() and not form.isdigit():
+            if len(form) >= 3 and form.lower() != host.lower() \
+                    and not (form.isdigit() and len(form) <= 5):     # a port
                 parts.add(form)
     return parts
 

@@ -238,3 +238,24 @@ def test_done_when_a_byte_flipped_on_a_drive_and_on_s3_reaches_mail_and_http(  #
                             *(r.decode() for r in mailbox.raw),
                             *(b.decode() for _, _, b in receiver.requests)])
     no_secret_in(everything, recovery_code)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("tgram://123456789:AAH-tok3n/12345", "tgram://…"),
+    ("discord://4174216298/JHMHI8qBe7bk2Z", "discord://…"),
+    ("ntfy://my-secret-topic", "ntfy://…"),
+    ("ntfys://ntfy.sh/my-secret-topic", "ntfys://ntfy.sh/…"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnl", "slack://…"),
+    ("mailto://user:pa55@smtp.example.org?to=a@b.c", "mailto://smtp.example.org/…"),
+    ("matrix://u:p@[::1]:8448/room", "matrix://[::1]:8448/…"),
+    ("https://hc-ping.com/0f1e-uuid", "https://hc-ping.com/…"),
+])
+def test_a_url_is_shown_as_scheme_and_host_never_a_token_in_the_host_place(url: str, shown: str) -> None:
+    from archive.ops.notify import mask, scrub
+    assert mask(url) == shown
+    said = scrub(f"could not send to {url} (token {url.split('://')[1]})", [url])
+    rest = url.split("://", 1)[1]
+    assert rest not in said
+    for piece in ("AAH-tok3n", "JHMHI8qBe7bk2Z", "my-secret-topic", "TIiajkdnl", "pa55", "0f1e-uuid",
+                  "123456789"):
+        assert piece not in said
