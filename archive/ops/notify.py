@@ -8,8 +8,8 @@ Configured in the store's arkeep.toml:
     ping = "https://hc-ping.com/0f1e…"
 
 An Apprise URL may hold a password or a token, so arkeep.toml is written readable by its owner
-only once it holds one, and a URL is never shown whole: `notify list` shows it as Apprise's
-privacy form, or scheme and host only. A message is built from release ids, file names, remote
+only once it holds one, and a URL is never shown whole: `notify list` shows its scheme and,
+when it names a machine, its host and port (mask). A message is built from release ids, file names, remote
 names, licence ids and dates, never from a licence key, a passphrase or the recovery code, and a
 service's own error text reaches the user only after every part of its URL but the scheme and
 host was blotted out of it.
