@@ -391,3 +391,24 @@ def test_a_windows_xp_disk_profiles_in_documents_and_settings_and_office_2003(tm
     assert keys["Microsoft Office Professional Edition 2003"] == office2003
     assert keys["WinRAR"] == WINRAR_KEY
     assert plan.systems == ("windows",)
+
+
+def test_windows_old_keeps_the_key_of_the_windows_before_an_upgrade(tmp_path: Path) -> None:
+    from tests.harvest.disks import encode_key, reg_hex, sz
+    from tests.support.regf_empty import write_hive
+
+    # Windows 10 now (a digital licence: the published generic key), Windows 7's key in Windows.old
+    disk = windows_disk(tmp_path / "up", win_dpid=WIN11_DPID)
+    config = disk / "Windows.old" / "Windows" / "System32" / "config"
+    config.mkdir(parents=True)
+    write_hive(config / "SOFTWARE", "\n".join([
+        "Windows Registry Editor Version 5.00", "",
+        r"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]",
+        f'"ProductName"={sz("Windows 7 Home Premium")}',
+        f'"DigitalProductId"={reg_hex(dpid_with(encode_key(WIN7_KEY)))}', ""]) + "\n",
+        r"HKEY_LOCAL_MACHINE\SOFTWARE")
+    plan = plan_harvest(disk)
+    assert _keys(plan)["Windows 7 Home Premium"] == WIN7_KEY
+    found = next(f for f in plan.findings if f.product == "Windows 7 Home Premium")
+    assert "before an upgrade" in found.where
+    assert any("generic key" in (f.reason or "") for f in plan.findings)

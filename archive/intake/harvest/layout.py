@@ -28,6 +28,7 @@ class Layout:
 
     root: Path | None
     software: Path | None = None                       # Windows/System32/config/SOFTWARE
+    older_software: list[Path] = field(default_factory=list)   # Windows.old's: before an upgrade
     windows_users: list[User] = field(default_factory=list)
     mac_users: list[User] = field(default_factory=list)
     linux_users: list[User] = field(default_factory=list)
@@ -42,7 +43,7 @@ class Layout:
     @property
     def systems(self) -> tuple[str, ...]:
         found = []
-        if self.software or self.windows_users:
+        if self.software or self.older_software or self.windows_users:
             found.append("windows")
         if self.mac_users or self.mac_system:
             found.append("macos")
@@ -162,6 +163,9 @@ def find_layout(root: Path) -> Layout:
         lay.software = child_path(windir, "System32/config/SOFTWARE")
         if lay.software is None:
             lay.problems.append((str(windir), "no System32/config/SOFTWARE hive: no registry to read"))
+    old = child_path(root, "Windows.old/Windows/System32/config/SOFTWARE")
+    if old is not None:
+        lay.older_software.append(old)
     for folder in ("Users", "Documents and Settings"):
         for u in _users(child(root, folder), WINDOWS_SKIP):
             if child(u.home, "NTUSER.DAT") is not None or child(u.home, "AppData") is not None \

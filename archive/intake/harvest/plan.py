@@ -479,14 +479,16 @@ def _open_hives(lay: Layout, problems: list[Problem], read: list[str]
         users.append(LiveRegistry("HKEY_CURRENT_USER"))
         read += [r.label for r in software + users]
         return software, users
-    if lay.software is not None:
+    hives = [(p, "SOFTWARE hive") for p in [lay.software] if p is not None]
+    hives += [(p, "SOFTWARE hive of the Windows before an upgrade") for p in lay.older_software]
+    for path, what in hives:
         try:
-            hive = OfflineHive(lay.software, f"SOFTWARE hive ({lay.software})")
+            hive = OfflineHive(path, f"{what} ({path})")
             software.append(hive)
-            read.append(str(lay.software))
-            problems += [Problem(str(lay.software), n) for n in hive.notes]
+            read.append(str(path))
+            problems += [Problem(str(path), n) for n in hive.notes]
         except HiveUnreadable as exc:
-            problems.append(Problem(str(lay.software), str(exc).split(": ", 1)[-1]))
+            problems.append(Problem(str(path), str(exc).split(": ", 1)[-1]))
     for u in lay.windows_users:
         path = child(u.home, "NTUSER.DAT")
         if path is None:
