@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archive.errors import UsageError
+from archive.errors import MissingModule, UsageError
 from archive.storage.store import Store
 
 if TYPE_CHECKING:
@@ -252,8 +252,7 @@ def _apprise() -> Any:
     try:
         import apprise
     except ImportError as exc:   # pinned in pyproject.toml; a broken install says what to do
-        from archive.errors import MissingModule
-        raise MissingModule.from_import_error(exc, "notices") from None
+        raise MissingModule.from_import_error(exc, "sending notices") from None
     return apprise
 
 
@@ -290,7 +289,10 @@ def send(cfg: NotifyConfig, notice: Notice) -> list[Delivery]:
     """Send one notice to every configured URL; a failure is reported, never raised."""
     if not cfg.urls:
         return []
-    apprise = _apprise()
+    try:
+        apprise = _apprise()
+    except MissingModule as exc:      # the run that sends still completes and says so
+        return [Delivery(mask(url), "notice", False, str(exc)) for url in cfg.urls]
     kind = apprise.NotifyType.FAILURE if notice.failure else apprise.NotifyType.INFO
     out = []
     for url in cfg.urls:

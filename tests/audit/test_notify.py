@@ -259,3 +259,22 @@ def test_a_url_is_shown_as_scheme_and_host_never_a_token_in_the_host_place(url: 
     for piece in ("AAH-tok3n", "JHMHI8qBe7bk2Z", "my-secret-topic", "TIiajkdnl", "pa55", "0f1e-uuid",
                   "123456789"):
         assert piece not in said
+
+
+def test_without_apprise_the_audit_completes_and_says_the_notice_failed(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, receiver: HttpReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    add_sample(cli, tmp_path)
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("sync").code == 0
+    assert cli("notify", "add", json_url(receiver)).code == 0
+    assert cli("notify", "add", "--ping", receiver.url("/ping/ping-uuid-77")).code == 0
+    monkeypatch.setitem(sys.modules, "apprise", None)          # a broken install
+    result = cli("audit", "--notify")
+    assert result.code == 0, result.out + result.err
+    assert "nas: " in result.out                                  # the audit's own report
+    assert (f"the notice to json://127.0.0.1:{receiver.port}/… failed: sending notices needs the "
+            "Python package apprise, which") in result.err, result.err
+    assert [p for _, p, _ in receiver.requests] == ["/ping/ping-uuid-77/start",
+                                                    "/ping/ping-uuid-77"]
