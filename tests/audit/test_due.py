@@ -47,6 +47,8 @@ def test_a_licence_expiring_in_20_days_is_listed_and_nothing_is_overdue(
     assert [(i["license"], i["what"], i["state"], i["days"]) for i in data["items"]] == [
         (lid, "expires", "soon", 20)]
     assert data["items"][0]["releases"] == ["soon@1.0"]
+    unset = cli("due", "--notify")
+    assert unset.code == 0 and "--notify, but no notice URL is configured" in unset.err
     wide = json.loads(cli("due", "--within", "30w", "--json").out)
     assert [i["product"] for i in wide["items"]] == ["Soon", "Later"]
 

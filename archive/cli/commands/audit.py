@@ -109,6 +109,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--period must be at least 1 day")
     store = ctx.open_store()
     cfg = notify_config(store) if args.notify else None
+    if cfg is not None and cfg.empty:
+        ctx.note("warning: --notify, but no notice URL is configured (`arkeep notify add URL`)")
     deliveries = started(cfg) if cfg else []
     specs = chosen_remotes(store, args.names or None)
     keyring = ctx.unlock(store) if args.repair else ctx.keyring_at_hand(store)

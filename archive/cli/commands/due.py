@@ -86,6 +86,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         set_reminders(store, args.set_license, *values)
         ctx.note(f"{args.set_license}: calendar values recorded (`arkeep sync` replicates them)")
     cfg = notify_config(store) if args.notify else None
+    if cfg is not None and cfg.empty:
+        ctx.note("warning: --notify, but no notice URL is configured (`arkeep notify add URL`)")
     deliveries = started(cfg) if cfg else []
     cal = calendar(store, clock().date(), args.within)
     code = 1 if cal.overdue else 0
