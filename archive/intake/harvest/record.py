@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from archive.errors import ArkeepError
-from archive.intake.harvest.plan import Finding, HarvestPlan, same_program, same_version
+from archive.intake.harvest.findings import Finding
+from archive.intake.harvest.installed import same_program, same_version
+from archive.intake.harvest.plan import HarvestPlan
 from archive.intake.purchase import new_license_id
 from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
