@@ -412,3 +412,20 @@ def test_windows_old_keeps_the_key_of_the_windows_before_an_upgrade(tmp_path: Pa
     found = next(f for f in plan.findings if f.product == "Windows 7 Home Premium")
     assert "before an upgrade" in found.where
     assert any("generic key" in (f.reason or "") for f in plan.findings)
+
+
+def test_a_hive_is_read_through_a_map_of_the_file_and_let_go(tmp_path: Path) -> None:
+    from archive.intake.harvest.hives import OfflineHive
+
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("needs /proc/self/maps to see the process's file maps")
+    disk = windows_disk(tmp_path / "map")
+    software = disk / "Windows" / "System32" / "config" / "SOFTWARE"
+    hive = OfflineHive(software, "SOFTWARE")
+    assert str(software) in maps.read_text()            # mapped, not copied into memory
+    assert hive.values("Microsoft\\Windows NT\\CurrentVersion")["ProductName"] == "Windows 7 Professional"
+    hive.close()
+    assert str(software) not in maps.read_text()
+    plan_harvest(disk)
+    assert str(software) not in maps.read_text()        # the harvest lets go of every map

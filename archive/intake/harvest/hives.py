@@ -109,12 +109,16 @@ class OfflineHive:
         self.label = label
         self.notes = check_header(path)
         _quiet_regipy()
-        from regipy.registry import RegistryHive
-
-        self._hive = self._guard(lambda: RegistryHive(str(path)), "its root key")
+        self._hive = self._guard(lambda: _mapped_hive(path), "its root key")
         # keys found, by path folded to lower case: listing a key with hundreds of subkeys and
         # then reading each would otherwise walk from the root, and scan its siblings, each time
         self._keys: dict[str, Any] = {"": self._hive.root}
+
+    def close(self) -> None:
+        """Let go of the file's map (on Windows an open map keeps the file from being moved)."""
+        stream = getattr(self._hive, "_stream", None)
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
 
     def _guard(self, read: Callable[[], T], what: str) -> T:
         try:
@@ -196,6 +200,29 @@ class OfflineHive:
                 out[name] = value
             return out
         return self._guard(read, f"the values of {path}")
+
+
+def _mapped_hive(path: Path) -> Any:
+    """regipy's RegistryHive over a read-only memory map of the file: regipy itself copies the
+    whole hive into memory, a map lets the system page it in and out as it is read. The few
+    steps of regipy 6.5's constructor are repeated here with the map as the stream."""
+    import mmap
+
+    from regipy.registry import NKRecord, RegistryHive
+    from regipy.structs import REGF_HEADER
+    from regipy.utils import boomerang_stream
+
+    hive = RegistryHive.__new__(RegistryHive)
+    hive.partial_hive_path = None
+    hive.hive_type = None
+    with open_regular(path) as f:
+        hive._stream = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    with boomerang_stream(hive._stream) as s:
+        hive.header = REGF_HEADER.parse_stream(s)
+        root_cell = next(hive.get_hbin_at_offset().iter_cells(s))
+        hive.root = NKRecord(root_cell, s)
+    hive.name = hive.header.file_name
+    return hive
 
 
 class LiveRegistry:

@@ -146,30 +146,36 @@ def harvest_layout(lay: Layout, tab: Table) -> HarvestPlan:
     problems = [Problem(w, r) for w, r in lay.problems]
     read: list[str] = []
     software, users = _open_hives(lay, problems, read)
-    findings: list[Finding] = []
-    for src in tab.sources:
-        if src.hive:
-            for reg in software if src.hive == "SOFTWARE" else users:
-                try:
-                    findings += registry_findings(src, reg, tab)
-                except HiveUnreadable as exc:
-                    problems.append(Problem(reg.label, f"{src.product}: {str(exc).split(': ', 1)[-1]}"))
-        elif src.decode == "acpi-msdm":
-            found, probs, seen = firmware_findings(src, lay, tab)
-            findings += found
-            problems += probs
-            read += seen
-        else:
-            found, probs, seen = file_findings(src, lay)
-            findings += found
-            problems += probs
-            read += seen
-    installed: list[Installed] = []
-    for reg, roots in [(r, UNINSTALL) for r in software] + [(r, USER_UNINSTALL) for r in users]:
-        try:
-            installed += uninstall_entries(reg, roots)
-        except HiveUnreadable as exc:
-            problems.append(Problem(reg.label, f"installed programs: {str(exc).split(': ', 1)[-1]}"))
+    try:
+        findings: list[Finding] = []
+        for src in tab.sources:
+            if src.hive:
+                for reg in software if src.hive == "SOFTWARE" else users:
+                    try:
+                        findings += registry_findings(src, reg, tab)
+                    except HiveUnreadable as exc:
+                        problems.append(Problem(reg.label, f"{src.product}: {_why(exc)}"))
+            elif src.decode == "acpi-msdm":
+                found, probs, seen = firmware_findings(src, lay, tab)
+                findings += found
+                problems += probs
+                read += seen
+            else:
+                found, probs, seen = file_findings(src, lay)
+                findings += found
+                problems += probs
+                read += seen
+        installed: list[Installed] = []
+        for reg, roots in [(r, UNINSTALL) for r in software] + [(r, USER_UNINSTALL) for r in users]:
+            try:
+                installed += uninstall_entries(reg, roots)
+            except HiveUnreadable as exc:
+                problems.append(Problem(reg.label, f"installed programs: {_why(exc)}"))
+    finally:
+        for reg in software + users:
+            close = getattr(reg, "close", None)
+            if close is not None:
+                close()
     installed += mac_bundles(lay.applications, problems)
     installed = list({(i.name, i.version): i for i in installed}.values())
     findings += _account_findings(installed, tab)
@@ -181,6 +187,11 @@ def harvest_layout(lay: Layout, tab: Table) -> HarvestPlan:
     return HarvestPlan(root=root, systems=systems, findings=tuple(findings),
                        installed=tuple(sorted(installed, key=lambda i: i.name.casefold())),
                        problems=tuple(problems), read=tuple(dict.fromkeys(read)))
+
+
+def _why(exc: HiveUnreadable) -> str:
+    """The reason of a hive error, without the hive's path (the problem names the place)."""
+    return str(exc).split(": ", 1)[-1]
 
 
 def _running_windows() -> Layout:
