@@ -234,3 +234,41 @@ def test_inspect_and_add_read_a_real_nsis_installer(
     ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
     added = ok(win.arkeep("--store", store, "add", winpath(nsis_exe))).out
     assert "Fabrikam Paint" in added
+
+
+def test_schedule_prints_a_task_whose_command_runs_the_audit_and_due_on_windows(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    """issue 15: on Windows `arkeep schedule` is a Task Scheduler task by default; the XML parses,
+    and its Command with its Arguments (split as Windows splits them) run the audit, with the
+    calendar, on this store and its folder remote without a passphrase."""
+    import json
+    import shlex
+    import xml.etree.ElementTree as ET
+
+    win = windows_python
+    store = winpath(tmp_path / "my store")
+    files = installers(win, tmp_path / "in")
+    ok(win.arkeep("--store", store, "init", "--weak-passphrase-ok"))
+    ok(win.arkeep("--store", store, "add", winpath(files[0]), "--product", "Python Embeddable",
+                  "--version", "3.13.2", "--expires", "2020-01-01"))
+    (tmp_path / "nas").mkdir()
+    ok(win.arkeep("--store", store, "remote", "add", "nas", winpath(tmp_path / "nas")))
+    ok(win.arkeep("--store", store, "sync"))
+    data = json.loads(ok(win.arkeep("--store", store, "schedule", "--json")).out)
+    assert data["format"] == "task"
+    ns = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
+    task = ET.fromstring(data["files"][0]["text"].encode("utf-16"))
+    command = task.findtext(f"{ns}Actions/{ns}Exec/{ns}Command")
+    arguments = task.findtext(f"{ns}Actions/{ns}Exec/{ns}Arguments")
+    assert command and command.lower().endswith("python.exe")
+    assert task.findtext(f"{ns}Settings/{ns}StartWhenAvailable") == "true"
+    # The arguments as CommandLineToArgvW reads them (no backslash before a quote here).
+    argv = [w.strip('"') for w in shlex.split(arguments, posix=False)]
+    assert argv == ["-m", "archive", "--store", store, "audit", "--due", "--notify", "--quiet"]
+    ran = win.run(*argv[:-1], "--json")
+    report = json.loads(ran.out)
+    assert ran.code == 1, ran.out + ran.err                     # the licence expired in 2020
+    assert [r["mode"] for r in report["remotes"]] == ["full"]   # ARKEEP_PASSPHRASE is set here
+    assert report["due"][0]["state"] == "overdue"
+    due = win.arkeep("--store", store, "due")
+    assert due.code == 1 and "expired on 2020-01-01" in due.out
