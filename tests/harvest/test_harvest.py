@@ -429,3 +429,21 @@ def test_a_hive_is_read_through_a_map_of_the_file_and_let_go(tmp_path: Path) -> 
     assert str(software) not in maps.read_text()
     plan_harvest(disk)
     assert str(software) not in maps.read_text()        # the harvest lets go of every map
+
+
+def test_a_look_up_stops_after_so_many_subkeys(tmp_path: Path, monkeypatch) -> None:
+    """A damaged index can repeat one list of 65,535 keys 65,535 times: a look-up stops counting
+    (here at 3, the Uninstall key holding 4) and names the hive as damaged."""
+    from archive.intake.harvest import hives
+
+    disk = windows_disk(tmp_path / "loop")
+    software = disk / "Windows" / "System32" / "config" / "SOFTWARE"
+    monkeypatch.setattr(hives, "MAX_LOOKUP", 3)
+    hive = hives.OfflineHive(software, "SOFTWARE")
+    with pytest.raises(hives.HiveUnreadable, match="more than 3 subkeys"):
+        hive.values("Microsoft\\Windows\\CurrentVersion\\Uninstall\\Not there")
+    hive.close()
+    monkeypatch.setattr(hives, "MAX_LOOKUP", 2)             # Microsoft\Office holds 3
+    plan = plan_harvest(disk)
+    assert any("more than 2 subkeys" in p.reason for p in plan.problems)
+    assert _keys(plan)["WinRAR"] == WINRAR_KEY

@@ -21,6 +21,7 @@ from archive.intake.harvest.layout import open_regular
 
 MAX_HIVE_BYTES = 1024 * 1024 * 1024   # a SOFTWARE hive is tens of MB; a bigger file is not one
 MAX_SUBKEYS = 20_000                  # listed under one key (Uninstall holds a few hundred)
+MAX_LOOKUP = 200_000                  # looked at to find one subkey (Classes holds tens of thousands)
 MAX_VALUES = 4_096                    # read from one key
 MAX_VALUE_BYTES = 1024 * 1024         # a value larger than this is skipped
 KNOWN_MINOR = range(2, 7)             # regf 1.2 (NT 4) to 1.6 (Windows 10 and 11)
@@ -123,6 +124,8 @@ class OfflineHive:
     def _guard(self, read: Callable[[], T], what: str) -> T:
         try:
             return read()
+        except HiveUnreadable:
+            raise
         except MemoryError:
             raise HiveUnreadable(f"{self.path}: damaged ({what} would need more memory than "
                                  "the file holds)") from None
@@ -135,8 +138,6 @@ class OfflineHive:
                                  f"({type(exc).__name__})") from None
 
     def _key(self, path: str) -> Any:
-        from regipy.exceptions import NoRegistrySubkeysException, RegistryKeyNotFoundException
-
         parts = [p for p in path.split("\\") if p]
         folded = "\\".join(parts).casefold()
         if folded in self._keys:
@@ -145,12 +146,7 @@ class OfflineHive:
         def find() -> Any:
             key = self._hive.root
             for part in parts:
-                if not key.subkey_count:
-                    return None
-                try:
-                    key = key.get_subkey(part, raise_on_missing=False)
-                except (RegistryKeyNotFoundException, NoRegistrySubkeysException):
-                    return None
+                key = self._subkey(key, part, path)
                 if key is None:
                     return None
             return key
@@ -158,6 +154,21 @@ class OfflineHive:
         if len(self._keys) < MAX_SUBKEYS * 4:
             self._keys[folded] = found
         return found
+
+    def _subkey(self, key: Any, name: str, path: str) -> Any:
+        """The subkey `name` of `key`, looking at no more than MAX_LOOKUP of them: a damaged
+        index can repeat one list of 65,535 keys 65,535 times (regipy's own look-up reads
+        them all)."""
+        if not key.subkey_count:
+            return None
+        want = name.casefold()
+        for n, sub in enumerate(key.iter_subkeys()):
+            if n >= MAX_LOOKUP:
+                raise HiveUnreadable(f"{self.path}: damaged (more than {MAX_LOOKUP} subkeys "
+                                     f"where {path} is looked up)")
+            if getattr(sub, "name", "").casefold() == want:
+                return sub
+        return None
 
     def subkeys(self, path: str) -> list[str] | None:
         key = self._key(path)
