@@ -99,7 +99,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.ops.audit import Budget, RemoteAudit, audit_remote, labels_of
     from archive.ops.clock import clock
     from archive.ops.due import calendar
-    from archive.ops.notify import audit_facts, audit_notice, due_notice, finished, joined, started
+    from archive.ops.notices import audit_facts, audit_notice, due_notice, joined
+    from archive.ops.notify import finished, started
     from archive.ops.notify import load as notify_config
     from archive.replicate.plan import plan_checked
     from archive.replicate.remotes import ledger_of, open_backends

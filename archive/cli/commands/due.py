@@ -72,7 +72,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from archive.errors import UsageError
     from archive.ops.clock import clock
     from archive.ops.due import calendar, set_reminders
-    from archive.ops.notify import due_notice, finished, started
+    from archive.ops.notices import due_notice
+    from archive.ops.notify import finished, started
     from archive.ops.notify import load as notify_config
 
     store = ctx.open_store()
