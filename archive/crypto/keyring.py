@@ -59,6 +59,14 @@ class Keyring:
         """Open a key.toml table with the passphrase (WrongPassphrase, or UsageError if damaged)."""
         return cls(keys.unwrap_secret(table, passphrase))
 
+    @classmethod
+    def unwrap_slot(cls, table: dict[str, Any], passphrase: str,
+                    prefer: tuple[str, ...] = ()) -> tuple[Keyring, str]:
+        """Open a key.toml table of one or more key slots (archive/crypto/slots.py): the keyring
+        and the name of the slot the passphrase opened."""
+        secret, name = keys.unwrap_slot(table, passphrase, prefer)
+        return cls(secret), name
+
     @property
     def recovery_code(self) -> str:
         """The code printed on the recovery kit; only the kit and `init` may show it."""

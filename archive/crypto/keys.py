@@ -40,6 +40,8 @@ CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
 CONTEXT_HARVEST_FINGERPRINT = "arkeep 2026-12 harvest fingerprint v1"
 SECRET_PREFIX, SECRET_VERSION = "ENC[AES256_GCM,", "v1"
 _MANIFEST_AAD = b"arkeep manifest secret v1"
+SLOTS_SCHEMA = 2         # a key file of several key slots (archive/crypto/slots.py)
+FIRST_SLOT = "owner"     # the name of the one slot of a key file that names none
 
 
 def new_secret() -> bytes:
@@ -77,51 +79,115 @@ def _kek(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
                           maxmem=_SCRYPT_MAXMEM, dklen=32)
 
 
-def wrap_secret(secret: bytes, passphrase: str) -> dict[str, Any]:
-    """The table written to key.toml: everything needed to unwrap, nothing that reveals the secret."""
+def _wrapping(secret: bytes, passphrase: str) -> dict[str, Any]:
+    """One wrapping of the secret under a passphrase: the `kdf` and `cipher` tables."""
     salt, nonce = os.urandom(16), os.urandom(12)
     kek = _kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    ident = key_id(secret)
-    ciphertext = AESGCM(kek).encrypt(nonce, secret, ident.encode())
+    ciphertext = AESGCM(kek).encrypt(nonce, secret, key_id(secret).encode())
     b64 = lambda b: base64.b64encode(b).decode()
-    return {
-        "schema": 1, "kind": "wrapped-key", "key_id": ident,
-        "created": datetime.now(UTC).replace(microsecond=0),
-        "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": b64(salt)},
-        "cipher": {"name": "AES-256-GCM", "nonce": b64(nonce), "ciphertext": b64(ciphertext)},
-    }
+    return {"kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": b64(salt)},
+            "cipher": {"name": "AES-256-GCM", "nonce": b64(nonce), "ciphertext": b64(ciphertext)}}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def wrap_secret(secret: bytes, passphrase: str) -> dict[str, Any]:
+    """The table written to key.toml: everything needed to unwrap, nothing that reveals the secret.
+    One key slot; archive/crypto/slots.py adds more."""
+    return {"schema": 1, "kind": "wrapped-key", "key_id": key_id(secret), "created": _now(),
+            **_wrapping(secret, passphrase)}
+
+
+def _wrapping_parts(table: Any) -> tuple[str, str, str]:
+    return (table["kdf"]["salt"], table["cipher"]["nonce"], table["cipher"]["ciphertext"])
 
 
 def wrapping_id(table: dict[str, Any]) -> str | None:
-    """A short fingerprint of one wrapping of the secret (its salt, nonce and ciphertext): it
-    changes with every `key passwd`, so two key files with the same `key_id` but different
-    wrappings open with different passphrases. None for a table without them."""
+    """A short fingerprint of the wrappings of the secret (salts, nonces and ciphertexts of every
+    key slot): it changes with every `key passwd`, `key add` and `key remove`, so two key files
+    with the same `key_id` but different wrappings open with different passphrases. None for a
+    table without them. A key file of one slot (schema 1) keeps the fingerprint it always had."""
     try:
-        parts = (table["kdf"]["salt"], table["cipher"]["nonce"], table["cipher"]["ciphertext"])
-    except (KeyError, TypeError):
+        if table.get("schema") == SLOTS_SCHEMA:
+            slots = table["slots"]
+            parts: list[str] = []
+            for name in sorted(slots):
+                parts += [name, *map(str, _wrapping_parts(slots[name]))]
+        else:
+            parts = list(map(str, _wrapping_parts(table)))
+    except (KeyError, TypeError, AttributeError):
         return None
-    return blake3.blake3("\0".join(map(str, parts)).encode()).hexdigest()[:16]
+    return blake3.blake3("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
+def _damaged(exc: Exception) -> UsageError:
+    return UsageError(f"key.toml is damaged ({type(exc).__name__}); use the recovery code")
+
+
+def slot_tables(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The key slots of a key file, by name: one per person (or recovery code) that opens it.
+
+    A key file of schema 1 (every store made before key slots, and any store of one slot) holds
+    its one wrapping at the top level; its slot is named by `slot`, else `FIRST_SLOT`. Schema 2
+    holds a table `slots` of them. Raises UsageError for a file that is neither.
+    """
+    if table.get("kind") != "wrapped-key" or table.get("schema") not in (1, SLOTS_SCHEMA):
+        raise UsageError("key.toml is not an arkeep wrapped key of schema 1 or 2")
     try:
-        if table.get("schema") != 1 or table.get("kind") != "wrapped-key":
-            raise UsageError("key.toml is not an arkeep wrapped key of schema 1")
-        kdf, cipher = table["kdf"], table["cipher"]
+        if table["schema"] == 1:
+            name = str(table.get("slot", FIRST_SLOT))
+            one = {"kdf": table["kdf"], "cipher": table["cipher"]}
+            if table.get("created") is not None:
+                one["created"] = table["created"]
+            return {name: one}
+        slots = table["slots"]
+        if not isinstance(slots, dict) or not slots or not all(isinstance(v, dict)
+                                                               for v in slots.values()):
+            raise TypeError("slots")
+        return dict(slots)
+    except (KeyError, TypeError) as exc:
+        raise _damaged(exc) from None
+
+
+def _unwrap_one(slot: dict[str, Any], ident: str, passphrase: str) -> bytes:
+    try:
+        kdf, cipher = slot["kdf"], slot["cipher"]
         if kdf["name"] != "scrypt" or cipher["name"] != "AES-256-GCM":
             raise UsageError(f"key.toml uses {kdf['name']}/{cipher['name']}, unknown to this arkeep")
         kek = _kek(passphrase, base64.b64decode(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
         nonce, ciphertext = base64.b64decode(cipher["nonce"]), base64.b64decode(cipher["ciphertext"])
-        ident = str(table["key_id"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"key.toml is damaged ({type(exc).__name__}); use the recovery code") from None
+        raise _damaged(exc) from None
     try:
-        secret = AESGCM(kek).decrypt(nonce, ciphertext, ident.encode())
+        return AESGCM(kek).decrypt(nonce, ciphertext, ident.encode())
     except InvalidTag:
         raise WrongPassphrase("wrong passphrase") from None
     except ValueError as exc:  # e.g. a nonce of the wrong length: damaged, not a wrong passphrase
         raise UsageError(f"key.toml is damaged ({exc}); use the recovery code") from None
-    return secret
+
+
+def unwrap_slot(table: dict[str, Any], passphrase: str,
+                prefer: tuple[str, ...] = ()) -> tuple[bytes, str]:
+    """The secret and the name of the key slot the passphrase opened. Every slot is tried (one
+    scrypt each; those named in `prefer` first), so a wrong passphrase costs one scrypt per slot."""
+    slots = slot_tables(table)
+    ident = table.get("key_id")
+    if not isinstance(ident, str):
+        raise _damaged(KeyError("key_id"))
+    order = [n for n in prefer if n in slots] + [n for n in slots if n not in prefer]
+    for name in order:
+        try:
+            return _unwrap_one(slots[name], ident, passphrase), name
+        except WrongPassphrase:
+            continue
+    raise WrongPassphrase("wrong passphrase" if len(slots) == 1 else
+                          f"wrong passphrase (it opens none of the {len(slots)} key slots)")
+
+
+def unwrap_secret(table: dict[str, Any], passphrase: str) -> bytes:
+    return unwrap_slot(table, passphrase)[0]
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,12 @@ def _parse(raw: bytes) -> dict[str, Any] | str:
         return "not readable TOML"
     if table.get("kind") != "wrapped-key" or not isinstance(table.get("key_id"), str):
         return "no key id" if "key_id" not in table else "not an arkeep wrapped key"
-    if not isinstance(table.get("kdf"), dict) or not isinstance(table.get("cipher"), dict):
+    try:
+        slots = keys.slot_tables(table)
+    except UsageError as exc:
+        return str(exc).split(" (")[0].split("; ")[0]
+    if not all(isinstance(s.get("kdf"), dict) and isinstance(s.get("cipher"), dict)
+               for s in slots.values()):
         return "no key derivation or cipher"
     return table
 
