@@ -23,12 +23,14 @@ REFUSED = (authenticode.MISMATCH, authenticode.BAD_SIGNATURE)
 
 
 def can_carry_authenticode(path: Path) -> bool:
-    """A Windows program (PE, 'MZ'): the files whose Authenticode signature arkeep checks."""
+    """A Windows program (PE, 'MZ') or a Windows Installer file (OLE compound file): the files
+    whose Authenticode signature arkeep checks."""
     try:
         with open(path, "rb") as f:
-            return f.read(2) == b"MZ"
+            head = f.read(8)
     except OSError:
         return False
+    return head[:2] == b"MZ" or head == authenticode.OLE_MAGIC
 
 
 def evidence_of(check: authenticode.AuthenticodeCheck, anchors: Anchors,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ CODE_SIGNING = "1.3.6.1.5.5.7.3.3"
 TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 2
 MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 CHUNK = 1024 * 1024
 HASHES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
 
@@ -173,10 +174,25 @@ def _hash_range(f: BinaryIO, h: Any, start: int, end: int) -> None:
 
 
 def check_file(path: Path, anchors: Anchors, now: datetime | None = None) -> AuthenticodeCheck:
-    """Check the Authenticode signature of the PE file at `path`. Never raises for what the
-    file holds: a file with no signature, a damaged one or a forged one each get a verdict."""
+    """Check the Authenticode signature of the PE or MSI file at `path`. Never raises for what
+    the file holds: a file with no signature, a damaged one or a forged one each get a verdict."""
     with open(path, "rb") as f:
+        if f.read(8) == OLE_MAGIC:
+            return _check_msi(path, anchors, now or datetime.now(UTC))
         return check_stream(f, os.fstat(f.fileno()).st_size, anchors, now)
+
+
+def _check_msi(path: Path, anchors: Anchors, now: datetime) -> AuthenticodeCheck:
+    from archive.intake.msi_digest import MsiUnreadable, msi_signature
+
+    try:
+        with msi_signature(path) as signed:
+            if signed.blob is None:
+                return AuthenticodeCheck(UNSIGNED, "the file carries no Authenticode signature")
+            return check_blob(signed.blob, signed.digest, anchors, now, signed.notes,
+                              {"signature_size": len(signed.blob)})
+    except MsiUnreadable as exc:
+        return AuthenticodeCheck(UNREADABLE, str(exc))
 
 
 def check_stream(f: BinaryIO, size: int, anchors: Anchors,
@@ -204,29 +220,31 @@ def check_stream(f: BinaryIO, size: int, anchors: Anchors,
     if not entries:
         return AuthenticodeCheck(UNREADABLE, "the signature table holds no PKCS #7 signature",
                                  notes=tuple(notes), **where)
+    return check_blob(entries[0], lambda algorithm: pe_digest(f, layout, algorithm), anchors, now,
+                      notes, where, len(entries) - 1)
+
+
+def check_blob(blob: bytes, digest_of: Callable[[str], bytes], anchors: Anchors, now: datetime,
+               notes: list[str], where: dict[str, int], more: int = 0) -> AuthenticodeCheck:
+    """Check one PKCS #7 Authenticode signature; `digest_of(algorithm)` computes the file's
+    digest the way its format defines it (PE, MSI)."""
     from cryptography.exceptions import UnsupportedAlgorithm
 
     try:
-        return _check_blob(f, layout, entries, anchors, now, notes, where)
+        signed = _parse(blob)
+        digest_alg = signed.indirect["message_digest"]["digest_algorithm"]["algorithm"].native
+        if digest_alg not in HASHES:
+            return AuthenticodeCheck(UNREADABLE, f"the file digest uses {digest_alg}, which arkeep "
+                                     "does not compute", **where)
+        file_digest = digest_of(HASHES[digest_alg]).hex()
+        signed_digest = signed.indirect["message_digest"]["digest"].native.hex()
+        return _judge(signed, file_digest, signed_digest, digest_alg, anchors, now,
+                      notes, more + signed.nested, where)
     except (ValueError, KeyError, TypeError, IndexError, OverflowError, UnsupportedAlgorithm) as exc:
         # asn1crypto parses lazily: damage can surface at any field, always as one of these.
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return AuthenticodeCheck(UNREADABLE, f"the signature cannot be read: {first_line}",
                                  notes=tuple(notes), **where)
-
-
-def _check_blob(f: BinaryIO, layout: PeLayout, entries: list[bytes], anchors: Anchors,
-                now: datetime, notes: list[str], where: dict[str, int]) -> AuthenticodeCheck:
-    signed = _parse(entries[0])
-    more = len(entries) - 1 + signed.nested
-    digest_alg = signed.indirect["message_digest"]["digest_algorithm"]["algorithm"].native
-    if digest_alg not in HASHES:
-        return AuthenticodeCheck(UNREADABLE, f"the file digest uses {digest_alg}, which arkeep "
-                                 "does not compute", **where)
-    file_digest = pe_digest(f, layout, HASHES[digest_alg]).hex()
-    signed_digest = signed.indirect["message_digest"]["digest"].native.hex()
-    return _judge(signed, file_digest, signed_digest, digest_alg, anchors, now,
-                  notes, more, where)
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ def run(args: list[str], cwd: Path) -> None:
 
 
 @dataclass(frozen=True)
-class TestChain:
+class SigningChain:
     root_pem: Path          # the root alone: a trust anchor file
     certs_pem: Path         # signer then intermediate, as osslsigncode -certs wants them
     key_pem: Path
 
 
-def make_chain(work: Path, signer_days: tuple[int, int] = (-1, 30)) -> TestChain:
+def make_chain(work: Path, signer_days: tuple[int, int] = (-1, 30)) -> SigningChain:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -73,10 +73,10 @@ def make_chain(work: Path, signer_days: tuple[int, int] = (-1, 30)) -> TestChain
     (work / "certs.pem").write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
     (work / "key.pem").write_bytes(keys[2].private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return TestChain(work / "root.pem", work / "certs.pem", work / "key.pem")
+    return SigningChain(work / "root.pem", work / "certs.pem", work / "key.pem")
 
 
-def sign(unsigned: Path, chain: TestChain, out: Path, *extra: str) -> Path:
+def sign(unsigned: Path, chain: SigningChain, out: Path, *extra: str) -> Path:
     run([osslsigncode(), "sign", "-certs", str(chain.certs_pem), "-key", str(chain.key_pem),
          "-n", "Fabrikam Paint", "-h", "sha256", *extra, "-in", str(unsigned), "-out", str(out)],
         out.parent)
@@ -96,12 +96,12 @@ def unsigned_exe(signing_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def test_chain(signing_dir: Path) -> TestChain:
+def test_chain(signing_dir: Path) -> SigningChain:
     return make_chain(signing_dir / "chain")
 
 
 @pytest.fixture(scope="session")
-def test_signed_exe(signing_dir: Path, unsigned_exe: Path, test_chain: TestChain) -> Path:
+def test_signed_exe(signing_dir: Path, unsigned_exe: Path, test_chain: SigningChain) -> Path:
     return sign(unsigned_exe, test_chain, signing_dir / "fabrikam-signed.exe")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archive.intake.inspect.authenticode import read_signature
 from archive.intake.inspect.reading import Reading, Unreadable
 from archive.intake.inspect.signatures import MSI_CLASS_IDS
 
@@ -53,6 +54,8 @@ def read(path: Path, r: Reading) -> None:
         _read_ole(ole, path, r)
     finally:
         ole.close()
+    if r.format in ("msi", "msp"):
+        read_signature(path, r)
 
 
 def _read_ole(ole, path: Path, r: Reading) -> None:  # type: ignore[no-untyped-def]
