@@ -30,7 +30,7 @@ EXPIRY_WARN_DAYS = 30
 @dataclass(frozen=True)
 class Reason:
     severity: str
-    topic: str          # installer, copies, key, documents, licence, activation
+    topic: str          # installer, copies, key, documents, licence, activation, authenticity
     message: str
 
 
@@ -82,6 +82,7 @@ def check_release(store: Store, release: Release, ledger: Ledger, remotes: dict[
     result = Readiness(release.id, release.title, key_checked=box is not None)
     held = _remote_copies(release, ledger, remotes, result)
     _check_files(store, release, held, result)
+    _check_authenticity(release, result)
     _check_copies(result, policy, now)
     licenses = _licenses(store, release, result)
     _check_keys(release, licenses, box, result)
@@ -131,6 +132,24 @@ def _check_files(store: Store, release: Release, held: dict[str, set[str]], resu
             result.add(OK, "documents", f"{what}: {', '.join(found)}")
         else:
             result.add(INFO, "documents", f"no {what} archived")
+
+
+def _check_authenticity(release: Release, result: Readiness) -> None:
+    """What the vendor's signatures said when each file was archived (verify --authenticity
+    checks them again): a signature that did not match is a risk, an unsigned file worth knowing."""
+    from archive.present.authenticity import summary
+
+    for art in release.artifacts:
+        for record in (art.authenticity, art.openpgp):
+            if record is None:
+                continue
+            text = f"{art.filename}: {summary(record)}"
+            if record.verdict == "valid":
+                result.add(OK, "authenticity", text)
+            elif record.verdict in ("digest-mismatch", "bad-signature"):
+                result.add(RISK, "authenticity", text + " (archived with --accept-unverified)")
+            else:
+                result.add(INFO, "authenticity", text)
 
 
 def _check_copies(result: Readiness, policy: Policy, now: datetime) -> None:

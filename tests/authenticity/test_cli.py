@@ -131,3 +131,14 @@ def test_verify_authenticity_needs_no_network(store_dir: Path, cli, tmp_path: Pa
     done = cli("verify", "--authenticity")
     assert done.code == 0, done.out + done.err
     assert "timestamped 2025-02-04" in done.out
+
+
+def test_check_reports_the_signature(store_dir: Path, cli, tmp_path: Path) -> None:
+    assert add(cli, python_exe(tmp_path)).code == 0
+    done = cli("check", "python-embeddable@3.13.2")
+    assert f"python.exe: {SUMMARY}" in done.out, done.out
+    bad = flipped(PYTHON_EXE, 0x1000, tmp_path / "setup.exe")
+    assert cli("add", bad, "--product", "Tampered", "--version", "1", "--accept-unverified").code == 0
+    report = json.loads(cli("--json", "check", "tampered@1").out)
+    text = json.dumps(report)
+    assert "SIGNATURE DOES NOT MATCH" in text and "--accept-unverified" in text
