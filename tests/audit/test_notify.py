@@ -278,3 +278,17 @@ def test_without_apprise_the_audit_completes_and_says_the_notice_failed(  # type
             "Python package apprise, which") in result.err, result.err
     assert [p for _, p, _ in receiver.requests] == ["/ping/ping-uuid-77/start",
                                                     "/ping/ping-uuid-77"]
+
+
+def test_a_scheduled_run_that_cannot_run_is_told_and_pings_fail(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, receiver: HttpReceiver) -> None:
+    assert cli("notify", "add", json_url(receiver)).code == 0
+    assert cli("notify", "add", "--ping", receiver.url("/ping/ping-uuid-77")).code == 0
+    result = cli("audit", "--due", "--notify")          # this store has no remote yet
+    assert result.code == 2
+    assert "this store has no remotes yet" in result.err
+    posted = json.loads(receiver.bodies("/hook/")[0])
+    assert posted["title"] == "arkeep audit could not run"
+    assert "this store has no remotes yet" in posted["message"]
+    assert [p for _, p, _ in receiver.requests if p.startswith("/ping")] == [
+        "/ping/ping-uuid-77/start", "/ping/ping-uuid-77/fail"]

@@ -94,17 +94,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.replicas import chosen_remotes
+    from archive.cli.commands.notify import report, tell_failure
     from archive.errors import UsageError
-    from archive.ops.audit import Budget, RemoteAudit, audit_remote, labels_of
-    from archive.ops.clock import clock
-    from archive.ops.due import calendar
-    from archive.ops.notices import audit_facts, audit_notice, due_notice, joined
-    from archive.ops.notify import finished, started
     from archive.ops.notify import load as notify_config
-    from archive.replicate.plan import plan_checked
-    from archive.replicate.remotes import ledger_of, open_backends
-    from backends.errors import BackendError, NotConnected
+    from archive.ops.notify import started
 
     if args.period < 1:
         raise UsageError("--period must be at least 1 day")
@@ -113,6 +106,25 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if cfg is not None and cfg.empty:
         ctx.note("warning: --notify, but no notice URL is configured (`arkeep notify add URL`)")
     deliveries = started(cfg) if cfg else []
+    try:
+        return _run(args, ctx, store, cfg, deliveries)
+    except Exception as exc:
+        if cfg:       # a scheduled run that could not run at all is told too (and pings /fail)
+            report(ctx, tell_failure(cfg, "arkeep audit", exc))
+        raise
+
+
+def _run(args: argparse.Namespace, ctx: Context, store: Any, cfg: Any, deliveries: list) -> int:
+    from archive.cli.replicas import chosen_remotes
+    from archive.ops.audit import Budget, RemoteAudit, audit_remote, labels_of
+    from archive.ops.clock import clock
+    from archive.ops.due import calendar
+    from archive.ops.notices import audit_facts, audit_notice, due_notice, joined
+    from archive.ops.notify import finished
+    from archive.replicate.plan import plan_checked
+    from archive.replicate.remotes import ledger_of, open_backends
+    from backends.errors import BackendError, NotConnected
+
     specs = chosen_remotes(store, args.names or None)
     keyring = ctx.unlock(store) if args.repair else ctx.keyring_at_hand(store)
     now = clock()

@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from archive.cli.commands.notify import report
+    from archive.cli.commands.notify import report, tell_failure
     from archive.errors import UsageError
     from archive.ops.clock import clock
     from archive.ops.due import calendar, set_reminders
@@ -90,7 +90,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if cfg is not None and cfg.empty:
         ctx.note("warning: --notify, but no notice URL is configured (`arkeep notify add URL`)")
     deliveries = started(cfg) if cfg else []
-    cal = calendar(store, clock().date(), args.within)
+    try:
+        cal = calendar(store, clock().date(), args.within)
+    except Exception as exc:
+        if cfg:
+            report(ctx, tell_failure(cfg, "arkeep due", exc))
+        raise
     code = 1 if cal.overdue else 0
     if cfg:
         deliveries += finished(cfg, due_notice(cal), code == 0,

@@ -122,3 +122,17 @@ def report(ctx: Context, deliveries: list, always: bool = False) -> None:
             print(f"arkeep: the {d.kind} to {d.target} failed: {d.reason}", file=ctx.err)
         elif always:
             ctx.say(f"{d.kind} sent to {d.target}")
+
+
+def tell_failure(cfg: object, command: str, exc: BaseException) -> list:
+    """A run with --notify that stopped on an error: one notice and the /fail ping, with our own
+    one-line message (never built from a secret) or, for anything else, only the error's type."""
+    from archive.errors import ArkeepError
+    from archive.ops.notify import Notice, finished
+    from backends.errors import BackendError
+    from manifests.errors import ManifestError
+
+    known = isinstance(exc, (ArkeepError, BackendError, ManifestError))
+    message = str(exc) if known else f"unexpected {type(exc).__name__} (run it by hand with --debug)"
+    notice = Notice(f"{command} could not run", [f"{command} stopped: {message}"])
+    return finished(cfg, notice, False, f"{command} stopped: {message}"[:500])  # type: ignore[arg-type]
