@@ -28,6 +28,7 @@ from archive.cli.commands import (
     schedule,
     status,
     sync,
+    trust,
     verify,
 )
 from archive.cli.context import Context
@@ -48,17 +49,18 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
-            verify, audit, due, schedule, repair, restore, export, key, notify, completion)
+            verify, audit, due, schedule, repair, restore, export, key, notify, trust, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
   people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person)
-  archive      add, inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
+  archive      add [FILE|URL], inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
                harvest [ROOT] (keys and licence files on a running system or an old disk)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
   look         list, show, whereis, status
   replicate    remote add | list | remove, sync
   check        check PRODUCT@VERSION, status --ready, verify [--remote NAME | --all], repair,
+               verify --authenticity (signatures again, offline), trust add | list | remove,
                audit (a rolling re-read of every replica, run daily),
                due (licences that expire, renew or end soon), schedule [--install] (run
                audit --due --notify daily: systemd, launchd, Task Scheduler, cron)

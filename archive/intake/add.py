@@ -26,7 +26,7 @@ from archive.intake.openpgp import (
 )
 from archive.intake.openpgp import check as pgp_check
 from archive.intake.purchase import LicenseFields, Purchase, licence_for
-from archive.intake.trust import Anchors
+from archive.intake.trust import Anchors, store_trusted
 from archive.replicate.at_rest import kept_encrypted, refuse_keys_in_installers
 from archive.storage.hashing import Progress
 from archive.storage.store import Store
@@ -140,8 +140,8 @@ def add_release(store: Store, request: AddRequest, keyring: Keyring | None = Non
                            "the passphrase is needed")
     refuse_keys_in_installers(request.installers, _known_keys(store, request, keyring))
     # Trust anchors are read before anything is stored, so that a bad --ca-file stops here.
-    anchors = anchors_for(request.ca_files) if request.ca_files or any(
-        can_carry_authenticode(p) for p in request.installers) else None
+    anchors = anchors_for((*request.ca_files, *store_trusted(store.root, "roots"))) \
+        if request.ca_files or any(can_carry_authenticode(p) for p in request.installers) else None
 
     new_objects = 0
     ingested: list[tuple[str, Path, str, int]] = []
@@ -196,8 +196,9 @@ def _openpgp(store: Store, request: AddRequest, ingested: list[tuple[str, Path, 
             continue
         if signature not in request.signatures and not gpg_available():
             continue      # found, not asked for: without GnuPG it is archived unchecked
-        result = pgp_check(stored, signature, request.openpgp_keys)
-        record = openpgp_evidence(result, [str(k) for k in request.openpgp_keys],
+        keys = (*request.openpgp_keys, *store_trusted(store.root, "openpgp"))
+        result = pgp_check(stored, signature, keys)
+        record = openpgp_evidence(result, [str(k) for k in keys],
                                   signature.name if signature else None)
         if result.verdict == BAD_PGP and not request.accept_unverified:
             raise IntegrityError(f"{path.name}: {result.reason}. The release was not written; give "

@@ -85,6 +85,17 @@ def cert_info(cert: Any) -> CertInfo:
                     not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc, der=der)
 
 
+def store_trust_dir(store_root: Path, kind: str) -> Path:
+    """Where `arkeep trust add` keeps what this store trusts beyond the system: `roots`
+    (certificates, PEM) and `openpgp` (public keys, binary)."""
+    return store_root / "trust" / kind
+
+
+def store_trusted(store_root: Path, kind: str) -> list[Path]:
+    folder = store_trust_dir(store_root, kind)
+    return sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+
+
 def system_anchor_file() -> Path | None:
     """The system's trust store as OpenSSL finds it: `SSL_CERT_FILE`, else the build default."""
     named = os.environ.get("SSL_CERT_FILE")

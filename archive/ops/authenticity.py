@@ -20,6 +20,7 @@ from archive.intake.authenticity import (
     frozen_key,
     openpgp_evidence,
 )
+from archive.intake.trust import store_trusted
 from archive.storage.store import Store
 from manifests.model import Artifact, Release
 
@@ -27,7 +28,8 @@ from manifests.model import Artifact, Release
 def recheck_store(store: Store, ca_files: Iterable[Path] = (), now: datetime | None = None,
                   system: bool = True, openpgp_keys: Iterable[Path] = ()) -> list[Recheck]:
     """One Recheck per artifact that carries evidence, in catalog order."""
-    ca_files, openpgp_keys = tuple(ca_files), tuple(openpgp_keys)
+    ca_files = (*ca_files, *store_trusted(store.root, "roots"))
+    openpgp_keys = (*openpgp_keys, *store_trusted(store.root, "openpgp"))
     out: list[Recheck] = []
     for release in store.catalog.releases():
         for art in release.artifacts:
