@@ -447,3 +447,55 @@ def test_a_look_up_stops_after_so_many_subkeys(tmp_path: Path, monkeypatch) -> N
     plan = plan_harvest(disk)
     assert any("more than 2 subkeys" in p.reason for p in plan.problems)
     assert _keys(plan)["WinRAR"] == WINRAR_KEY
+
+
+def test_the_mapped_stream_reads_as_regipy_expects_a_file_to(tmp_path: Path) -> None:
+    """regipy joins a value of more than 16 KiB (a 'db' record, which Windows writes and hivex
+    does not) after asking `seek(0, 2)` for the file's size: the map must answer like a file.
+    A read never takes more than MAX_READ, whatever size a damaged value claims."""
+    import mmap
+
+    from archive.intake.harvest.hives import MAX_READ, MappedStream
+
+    data = bytes(range(256)) * (MAX_READ // 256 + 100)
+    (tmp_path / "f").write_bytes(data)
+    with open(tmp_path / "f", "rb") as f:
+        stream = MappedStream(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+    assert stream.seek(0, 2) == len(data)
+    assert stream.seek(10) == 10 and stream.read(5) == data[10:15] and stream.tell() == 15
+    assert len(stream.read(2**31)) == MAX_READ and len(stream.read()) <= MAX_READ
+    stream.seek(len(data) - 3)
+    assert stream.read(100) == data[-3:]
+    stream.close()
+
+
+def test_regipy_joins_a_db_value_through_the_map(tmp_path: Path) -> None:
+    """The 'db' record of a value over 16 KiB, laid out as the format describes (a list of
+    segment offsets, each segment a cell of at most 16,344 bytes), joined by regipy's own code
+    reading through the map."""
+    import mmap
+    import struct
+    from types import SimpleNamespace
+
+    from regipy.registry import NKRecord
+
+    from archive.intake.harvest.hives import MappedStream
+
+    value = bytes(range(256)) * 100                        # 25,600 bytes: two segments
+    first, second = value[:0x3FD8], value[0x3FD8:]
+    base = 4096                                            # cells are addressed after the header
+    data = bytearray(base + 64)
+    list_at = len(data) - base - 4
+    data += struct.pack("<II", 0, 0)                       # the segment list, filled below
+    seg1 = len(data) - base - 4
+    data += first
+    seg2 = len(data) - base - 4
+    data += second
+    struct.pack_into("<II", data, base + 4 + list_at, seg1, seg2)
+    (tmp_path / "hive").write_bytes(bytes(data))
+    with open(tmp_path / "hive", "rb") as f:
+        stream = MappedStream(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+    db = struct.pack("<2sHI", b"db", 2, list_at)
+    joined = NKRecord._parse_indirect_block(stream, SimpleNamespace(value=db, size=len(value)))
+    assert joined == value
+    stream.close()

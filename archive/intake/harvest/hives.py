@@ -24,6 +24,7 @@ MAX_SUBKEYS = 20_000                  # listed under one key (Uninstall holds a 
 MAX_LOOKUP = 200_000                  # looked at to find one subkey (Classes holds tens of thousands)
 MAX_VALUES = 4_096                    # read from one key
 MAX_VALUE_BYTES = 1024 * 1024         # a value larger than this is skipped
+MAX_READ = 4 * MAX_VALUE_BYTES        # the most regipy reads at once (a larger value is cut short)
 KNOWN_MINOR = range(2, 7)             # regf 1.2 (NT 4) to 1.6 (Windows 10 and 11)
 
 T = TypeVar("T")
@@ -213,6 +214,31 @@ class OfflineHive:
         return self._guard(read, f"the values of {path}")
 
 
+class MappedStream:
+    """A read-only map read as a file, as regipy reads its stream: `seek` returns the new
+    position (regipy asks `seek(0, 2)` for the file's size when it joins a value of more than
+    16 KiB, and a map's `seek` returns None before Python 3.13), and no one read takes more than
+    MAX_READ (a damaged value can claim up to 2 GiB, and regipy reads it before we see it)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_READ:
+            size = MAX_READ
+        return bytes(self._data.read(size))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._data.seek(offset, whence)
+        return int(self._data.tell())
+
+    def tell(self) -> int:
+        return int(self._data.tell())
+
+    def close(self) -> None:
+        self._data.close()
+
+
 def _mapped_hive(path: Path) -> Any:
     """regipy's RegistryHive over a read-only memory map of the file: regipy itself copies the
     whole hive into memory, a map lets the system page it in and out as it is read. The few
@@ -227,7 +253,7 @@ def _mapped_hive(path: Path) -> Any:
     hive.partial_hive_path = None
     hive.hive_type = None
     with open_regular(path) as f:
-        hive._stream = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        hive._stream = MappedStream(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
     with boomerang_stream(hive._stream) as s:
         hive.header = REGF_HEADER.parse_stream(s)
         root_cell = next(hive.get_hbin_at_offset().iter_cells(s))
