@@ -127,6 +127,8 @@ class Download:
     # The vendor's checksums the download matched, as "sha256:HEX", and where they were read.
     checksums: tuple[str, ...] = ()
     checksum_source: str | None = None
+    # The checksums file's OpenPGP signature: "valid: USER ID (FINGERPRINT)", or what was wrong.
+    checksums_openpgp: str | None = None
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,7 @@ def _download(table: dict[str, Any], source: str, prefix: str,
         server_subject=text("server_subject"),
         server_certificates=f.strings("server_certificates", HEX64),
         sha256=text("sha256", pattern=HEX64), checksums=f.strings("checksums", CHECKSUM),
-        checksum_source=text("checksum_source"),
+        checksum_source=text("checksum_source"), checksums_openpgp=text("checksums_openpgp"),
     )
     f.finish()
     if len(problems) > before:

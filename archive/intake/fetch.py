@@ -22,12 +22,14 @@ import shutil
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from archive.errors import EnvironmentFailure, IntegrityError, UsageError
+from archive.intake import openpgp
+from archive.intake.trust import store_trusted
 from archive.storage.store import Store
 from manifests.model import Download
 from manifests.schema import unsafe_filename_reason
@@ -53,6 +55,8 @@ class FetchOptions:
     sha256: str | None = None
     sha512: str | None = None
     checksums: str | None = None      # a file or URL in sha256sum/sha512sum form
+    checksums_signature: str | None = None   # its detached OpenPGP signature (file or URL)
+    openpgp_keys: tuple[Path, ...] = ()      # keys trusted to sign the checksums file
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,11 @@ def fetched(store: Store, urls: list[str], options: FetchOptions,
     removed afterwards, whatever happens. Call it while holding the store's lock."""
     if (options.sha256 or options.sha512 or options.checksums) and len(urls) != 1:
         raise UsageError("--sha256, --sha512 and --checksums name the checksum of one download")
+    if options.checksums_signature and not options.checksums:
+        raise UsageError("--checksums-signature signs a checksums file: give --checksums too")
     context = tls_context(options.ca_files)
+    options = replace(options, openpgp_keys=(*options.openpgp_keys,
+                                             *store_trusted(store.root, "openpgp")))
     work = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="download-"))
     try:
         yield [_fetch_one(store, url, options, context, work, progress_for) for url in urls]
@@ -153,7 +161,7 @@ def _fetch_one(store: Store, url: str, options: FetchOptions, context: ssl.SSLCo
                                  "command again to resume the download")
     digests = {name_: h.hexdigest() for name_, h in hashers.items()}
     try:
-        checked, source = _check_sums(digests, name, options, context)
+        checked, source, signed = _check_sums(digests, name, options, context, work)
     except IntegrityError:
         part.unlink(missing_ok=True)      # wrong bytes: the next try starts afresh
         meta_path.unlink(missing_ok=True)
@@ -169,7 +177,7 @@ def _fetch_one(store: Store, url: str, options: FetchOptions, context: ssl.SSLCo
         content_type=response.headers.get("Content-Type"), resumed_from=resumed or None,
         tls_version=response.tls_version, server_subject=response.server_subject,
         server_certificates=response.certificates, sha256=digests["sha256"],
-        checksums=tuple(checked), checksum_source=source)
+        checksums=tuple(checked), checksum_source=source, checksums_openpgp=signed)
     return Fetched(target, record, response.url, retrieved)
 
 
@@ -323,16 +331,19 @@ def _write_meta(path: Path, data: dict[str, str | None]) -> None:
 
 
 def _check_sums(digests: dict[str, str], name: str, options: FetchOptions,
-                context: ssl.SSLContext) -> tuple[list[str], str | None]:
-    """The vendor's checksums this download matched ('sha256:HEX'), and where they came from.
-    A mismatch is an error: nothing is archived."""
+                context: ssl.SSLContext, work: Path) -> tuple[list[str], str | None, str | None]:
+    """The vendor's checksums this download matched ('sha256:HEX'), where they came from, and
+    what the checksums file's OpenPGP signature said. A mismatch is an error: nothing is
+    archived."""
     wanted: list[tuple[str, str, str]] = []
+    signed = None
     if options.sha256:
         wanted.append(("sha256", options.sha256.lower(), "--sha256"))
     if options.sha512:
         wanted.append(("sha512", options.sha512.lower(), "--sha512"))
     if options.checksums:
-        algorithm, value = _from_checksum_file(options.checksums, name, options, context)
+        algorithm, value, signed = _from_checksum_file(options.checksums, name, options, context,
+                                                       work)
         wanted.append((algorithm, value, options.checksums))
     for algorithm, value, _ in wanted:
         if not HEX.match(value) or len(value) != {"sha256": 64, "sha512": 128}[algorithm]:
@@ -343,12 +354,20 @@ def _check_sums(digests: dict[str, str], name: str, options: FetchOptions,
             raise IntegrityError(f"{name}: its {label} is {digests[algorithm]}, the vendor "
                                  f"published {value}; nothing was archived")
     sources = sorted({src for *_, src in wanted})
-    return [f"{a}:{v}" for a, v, _ in wanted], ", ".join(sources) or None
+    return [f"{a}:{v}" for a, v, _ in wanted], ", ".join(sources) or None, signed
 
 
-def _from_checksum_file(where: str, name: str, options: FetchOptions,
-                        context: ssl.SSLContext) -> tuple[str, str]:
-    text = _read_small(where, options, context)
+def _from_checksum_file(where: str, name: str, options: FetchOptions, context: ssl.SSLContext,
+                        work: Path) -> tuple[str, str, str | None]:
+    data = _read_small(where, options, context)
+    signed = None
+    clearsigned = data.lstrip(b"\xef\xbb\xbf").startswith(openpgp.CLEARSIGNED)
+    if clearsigned or options.checksums_signature:
+        signed = _checksums_signature(where, data, options, context, work)
+    text = data.decode("utf-8", "replace")
+    if clearsigned:                       # only the signed text, not the armored signature
+        body = text.split("-----BEGIN PGP SIGNATURE-----", 1)[0]
+        text = body.split("\n\n", 1)[1] if "\n\n" in body else ""
     entries: list[tuple[str, str]] = []
     for line in text.splitlines():
         line = line.strip()
@@ -365,10 +384,29 @@ def _from_checksum_file(where: str, name: str, options: FetchOptions,
     if not mine:
         raise UsageError(f"{where} names no checksum for {name}")
     value = mine[0]
-    return ("sha256" if len(value) == 64 else "sha512"), value
+    return ("sha256" if len(value) == 64 else "sha512"), value, signed
 
 
-def _read_small(where: str, options: FetchOptions, context: ssl.SSLContext) -> str:
+def _checksums_signature(where: str, data: bytes, options: FetchOptions, context: ssl.SSLContext,
+                         work: Path) -> str:
+    """Check the checksums file's OpenPGP signature (clearsigned, or the detached one given):
+    'valid: USER ID (FINGERPRINT)' or 'no-key: …'; a signature that does not match is an error."""
+    sums = work / "checksums"
+    sums.write_bytes(data)
+    detached = None
+    if options.checksums_signature:
+        detached = work / "checksums.sig"
+        detached.write_bytes(_read_small(options.checksums_signature, options, context))
+    result = openpgp.check(sums, detached, options.openpgp_keys)
+    if result.verdict == openpgp.BAD_SIGNATURE:
+        raise IntegrityError(f"{where}: the checksums file's OpenPGP signature does not match it; "
+                             "nothing was archived")
+    if result.verdict == openpgp.VALID:
+        return f"valid: {result.user_id} ({result.primary_fingerprint})"
+    return f"{result.verdict}: {result.reason}"
+
+
+def _read_small(where: str, options: FetchOptions, context: ssl.SSLContext) -> bytes:
     if is_url(where):
         response = _open(where, {}, context, options.timeout)
         try:
@@ -376,7 +414,7 @@ def _read_small(where: str, options: FetchOptions, context: ssl.SSLContext) -> s
                 raise EnvironmentFailure(f"{where}: the server answered {response.status}")
             data = response.body.read(MAX_CHECKSUM_FILE + 1)
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
-            raise EnvironmentFailure(f"{where}: cannot read the checksums ({exc})") from None
+            raise EnvironmentFailure(f"{where}: cannot read it ({exc})") from None
         finally:
             response.conn.close()
     else:
@@ -384,7 +422,7 @@ def _read_small(where: str, options: FetchOptions, context: ssl.SSLContext) -> s
             with open(where, "rb") as f:
                 data = f.read(MAX_CHECKSUM_FILE + 1)
         except OSError as exc:
-            raise UsageError(f"cannot read the checksums in {where}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read {where}: {exc.strerror or exc}") from None
     if len(data) > MAX_CHECKSUM_FILE:
         raise UsageError(f"{where} is larger than a checksums file ({MAX_CHECKSUM_FILE:,} bytes)")
-    return data.decode("utf-8", "replace")
+    return data

@@ -74,6 +74,8 @@ def download_line(d: Download) -> str:
     parts = []
     if d.checksums:
         parts.append(f"checksum matched ({d.checksum_source})")
+    if d.checksums_openpgp:
+        parts.append(f"checksums file's OpenPGP signature {d.checksums_openpgp}")
     if d.server_certificates:
         parts.append(f"TLS certificate sha256 {d.server_certificates[0][:16]}…")
     if d.resumed_from:
@@ -89,4 +91,5 @@ def download_data(d: Download) -> dict[str, Any]:
             "content_type": d.content_type, "resumed_from": d.resumed_from,
             "tls_version": d.tls_version, "server_subject": d.server_subject,
             "server_certificates": list(d.server_certificates), "sha256": d.sha256,
-            "checksums": list(d.checksums), "checksum_source": d.checksum_source}
+            "checksums": list(d.checksums), "checksum_source": d.checksum_source,
+            "checksums_openpgp": d.checksums_openpgp}

@@ -11,8 +11,10 @@ from pathlib import Path
 import blake3
 import pytest
 
+from archive.intake import openpgp
 from archive.storage.store import Store
 from tests.authenticity.conftest import PYTHON_EXE
+from tests.authenticity.test_openpgp import SIGNER, vendor  # noqa: F401 - the fixture
 from tests.support import https_server
 
 DATA = PYTHON_EXE.read_bytes()
@@ -129,3 +131,42 @@ def test_checksum_flags_need_a_url(store_dir: Path, cli, tmp_path: Path) -> None
     local.write_bytes(DATA)
     done = cli("add", local, "--product", "P", "--version", "1", "--sha256", SHA256)
     assert done.code == 2 and "give a URL" in done.err
+
+
+def test_a_signed_checksums_file(store_dir: Path, cli, site, vendor, tmp_path: Path) -> None:  # noqa: F811
+    import subprocess
+
+    public, sign = vendor
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_bytes(site.site.texts["SHA256SUMS"])
+    detached = sign(sums)                                      # SHA256SUMS.asc, detached
+    site.site.texts["SHA256SUMS.sig"] = detached.read_bytes()
+    home = public.parent
+    clear = subprocess.run([openpgp.gpg_path(), "--homedir", str(home), "--batch", "--pinentry-mode",
+                            "loopback", "--passphrase", "", "--clearsign", "--output", "-", str(sums)],
+                           check=True, capture_output=True, timeout=60).stdout
+    site.site.texts["SHA256SUMS.asc"] = clear
+    site.site.texts["BAD.asc"] = clear.replace(b"0000000000", b"0000000001", 1)
+
+    done = add(cli, site, "/files/python-3.13.2-amd64.exe", "--checksums",
+               f"{site.url}/text/SHA256SUMS.asc", "--openpgp-key", public)
+    assert done.code == 0, done.err
+    signed = artifact(store_dir).download.checksums_openpgp
+    assert signed.startswith(f"valid: {SIGNER} (")
+    assert "checksums file's OpenPGP signature valid" in cli("show", RELEASE).out
+    assert cli("remove", RELEASE, "--yes").code == 0
+
+    detached_done = add(cli, site, "/files/python-3.13.2-amd64.exe", "--checksums",
+                        f"{site.url}/text/SHA256SUMS", "--checksums-signature",
+                        f"{site.url}/text/SHA256SUMS.sig", "--openpgp-key", public)
+    assert detached_done.code == 0, detached_done.err
+    assert artifact(store_dir).download.checksums_openpgp.startswith("valid: ")
+    assert cli("remove", RELEASE, "--yes").code == 0
+
+    bad = add(cli, site, "/files/python-3.13.2-amd64.exe", "--checksums", f"{site.url}/text/BAD.asc",
+              "--openpgp-key", public)
+    assert bad.code == 1 and "OpenPGP signature does not match" in bad.err
+    unknown = add(cli, site, "/files/python-3.13.2-amd64.exe", "--checksums",
+                  f"{site.url}/text/SHA256SUMS.asc")
+    assert unknown.code == 0, unknown.err
+    assert artifact(store_dir).download.checksums_openpgp.startswith("no-key: ")

@@ -97,6 +97,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     d.add_argument("--sha512", metavar="HEX", help="the SHA-512 the vendor published")
     d.add_argument("--checksums", metavar="F|URL",
                    help="a checksums file (SHA256SUMS, .sha256; a path or URL) naming the download")
+    d.add_argument("--checksums-signature", metavar="F|URL",
+                   help="the checksums file's detached OpenPGP signature (a clearsigned one "
+                        "is checked without it), checked with --openpgp-key or trusted keys")
     d.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="give up when the server is silent this long (default 30)")
     d.add_argument("--max-size", type=int, default=64 * 1024 ** 3, metavar="BYTES",
@@ -137,7 +140,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--sha256, --sha512 and --checksums check a download: give a URL")
     options = FetchOptions(ca_files=tuple(args.ca_file), timeout=args.timeout,
                            max_size=args.max_size, sha256=args.sha256, sha512=args.sha512,
-                           checksums=args.checksums)
+                           checksums=args.checksums, checksums_signature=args.checksums_signature,
+                           openpgp_keys=tuple(args.openpgp_key))
     # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
     documents = args.license_file or args.invoice or args.receipt
     keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
