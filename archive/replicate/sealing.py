@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError
-from archive.replicate.units import UnitNamer, UnitRef
+from archive.replicate.units import MANIFEST_KINDS, UnitNamer, UnitRef
 from archive.seal.engine import SealError, SealResult, UnsealResult, seal, unseal
 from archive.storage.writeback import WritebackWriter
 from archive.system import oscompat
@@ -67,9 +67,11 @@ def local_license_from_sealed(data: bytes, source: str, box: SecretBox) -> Licen
 
 
 def seal_unit(src: BinaryIO, size: int, unit: UnitRef, dst: BinaryIO, keyring: Keyring,
-              progress: Progress | None = None, compress: bool | None = None) -> SealResult:
+              progress: Progress | None = None) -> SealResult:
+    """Seal what `unit` holds into `dst`. A manifest is always stored (as every manifest unit
+    has been); for an object the engine decides whether deflate is worth it."""
     return seal(src, dst, password=keyring.zip_password, entry_name=unit.entry_name, size=size,
-                compress=compress, progress=progress)
+                compress=False if unit.kind in MANIFEST_KINDS else None, progress=progress)
 
 
 def check_unsealed(result: UnsealResult, unit: UnitRef, expected_digest: str | None, label: str) -> None:

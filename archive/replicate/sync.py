@@ -14,8 +14,8 @@ committed but not yet recorded when sync is killed is found by the next listing.
 """
 from __future__ import annotations
 
+import io
 import re
-import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -42,7 +42,6 @@ from archive.replicate.retire import delete_retired, retired_units
 from archive.replicate.sealing import seal_unit, sealed_revision, unseal_unit_bytes
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
 from archive.seal.engine import SealResult
-from archive.seal.small import SMALL_MAX, seal_small
 from archive.storage.hashing import HashingWriter, hash_bytes
 from archive.storage.objcrypt import open_plain
 from archive.storage.store import Store
@@ -338,36 +337,20 @@ def _push_parallel(backend: Backend, keyring: Keyring, units: list[WantedUnit],
         raise error
 
 
-def _worth_deflating(sample: bytes) -> bool:
-    """seal.seal's rule for objects, applied before choosing the one-thread sealer."""
-    return bool(sample) and len(zlib.compress(sample, 1)) < 0.9 * len(sample)
-
-
 def _push(backend: Backend, keyring: Keyring, wanted: WantedUnit,
           progress: Callable[[int], None] | None) -> tuple[SealResult, str]:
     """Seal one unit into its key on the remote; return what was written (not yet recorded)
     and the BLAKE3 of the sealed bytes, for audits without the passphrase."""
     unit = wanted.unit
     with backend.open_write(unit.key) as raw:
-        out = HashingWriter(raw)
+        out = HashingWriter(WritebackWriter(raw))
         if wanted.data is not None:
-            sealed = seal_small(wanted.data, out, password=keyring.zip_password,
-                                entry_name=unit.entry_name)
-            if progress:
-                progress(len(wanted.data))
+            sealed = seal_unit(io.BytesIO(wanted.data), len(wanted.data), unit, out, keyring,
+                               progress)
         else:
             assert wanted.path is not None
             with open_plain(wanted.path, keyring) as src:
-                if wanted.size <= SMALL_MAX:
-                    data = src.read(SMALL_MAX + 1)
-                if wanted.size <= SMALL_MAX and len(data) == wanted.size \
-                        and not _worth_deflating(data):
-                    sealed = seal_small(data, out, password=keyring.zip_password,
-                                        entry_name=unit.entry_name)
-                else:
-                    src.seek(0)
-                    out = HashingWriter(WritebackWriter(raw))
-                    sealed = seal_unit(src, wanted.size, unit, out, keyring, progress)
+                sealed = seal_unit(src, wanted.size, unit, out, keyring, progress)
         if sealed.blake3 != wanted.expected_digest:
             # The local object is corrupt or changed under us: raising inside the write makes the
             # backend discard it, so bytes we did not mean to send never reach the remote.

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import blake3
 
 from archive.errors import ArkeepError, EnvironmentFailure, IntegrityError, UsageError
+from archive.seal.small import SMALL_MAX, write_small
 from archive.seal.winzip_aes import (
     MAC_LEN,
     OVERHEAD,
@@ -286,8 +287,10 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
     """Write a bundle holding `size` bytes read from `src` to `dst`; return sizes and BLAKE3.
 
     `dst` is only ever written forward (no seek, no tell), so it may be a pipe or an upload
-    stream. `compress`: None decides from the first MiB, False stores, True deflates. A stored
-    entry declares its exact sizes in the local header; a deflated one uses a data descriptor.
+    stream. `compress`: None decides from the first MiB (the one compression rule), False
+    stores, True deflates. A stored entry declares its exact sizes in the local header; a
+    deflated one uses a data descriptor. A small stored entry is written in one go (small.py),
+    with the same bytes: callers do not choose a sealer.
     `progress(n)` is called in the calling thread with each increment of plaintext handled.
     Raises SourceSizeMismatch if `src` yields more or fewer than `size` bytes; then `dst` holds
     an incomplete file that the caller must discard (as on any exception).
@@ -299,6 +302,9 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
     head = src.read(min(SAMPLE, size)) or b""
     if compress is None:
         compress = _worth_deflating(head)
+    if not compress and len(head) == size and size <= min(SMALL_MAX, CHUNK) \
+            and size + OVERHEAD < ZIP64_FROM:
+        return _seal_small(head, src, dst, password, entry_name, progress)
     reader = _Prefixed(head, src)
     salt = new_salt()
     aes_key, hmac_key, verifier = derive_keys(bytes(password), salt)
@@ -326,6 +332,18 @@ def seal(src: BinaryIO, dst: BinaryIO, *, password: bytes, entry_name: str, size
         out.write(encode_descriptor(spec))
     out.write(encode_trailer(spec, cd_offset=out.count))
     return SealResult(entry_name, size, out.count, hasher.hexdigest())
+
+
+def _seal_small(data: bytes, src: BinaryIO, dst: BinaryIO, password: bytes, entry_name: str,
+                progress: Progress | None) -> SealResult:
+    """All of a small stored entry is in `data`: seal it in the calling thread, in one write."""
+    if src.read(1):
+        raise SourceSizeMismatch(f"the source holds more than the announced {len(data)} bytes")
+    name, utf8 = _encode_name(entry_name)
+    sealed = write_small(data, dst, password=password, name=name, utf8=utf8, salt=new_salt())
+    if progress:
+        progress(len(data))
+    return SealResult(entry_name, len(data), sealed, blake3.blake3(data).hexdigest())
 
 
 def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,

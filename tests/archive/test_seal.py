@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archive.seal.engine as seal_mod
+from archive.crypto.keyring import Keyring
 from archive.seal.engine import (
     BundleCorrupt,
     BundleRefused,
@@ -30,15 +31,16 @@ from archive.seal.engine import (
     UnsealResult,
     WrongSecret,
     seal,
-    seal_path,
     unseal,
-    unseal_to_path,
 )
+from archive.replicate.sealing import seal_unit, unseal_unit_to_file
+from archive.replicate.units import KIND_OBJECT, KIND_RELEASE, UnitRef
 from archive.seal.winzip_aes import CtrCipher
 from archive.seal.zip_layout import read_layout
 
 PASSWORD = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567"
 WRONG = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4568"
+KEYRING = Keyring.from_recovery_code(PASSWORD.decode())   # its zip password is PASSWORD
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SEVEN_ZIP = shutil.which("7zz")
 needs_7zz = pytest.mark.skipif(SEVEN_ZIP is None, reason="7zz (package 7zip) is not installed")
@@ -576,34 +578,56 @@ def test_every_flipped_byte_is_an_error_or_harmless(monkeypatch: pytest.MonkeyPa
             assert plain == data
 
 
-def test_unseal_to_path_writes_nothing_on_failure(tmp_path: Path, small_bundle: bytes) -> None:
+def test_unsealing_to_a_file_writes_nothing_on_failure(tmp_path: Path, small_bundle: bytes) -> None:
+    """replicate/sealing.unseal_unit_to_file, the path restore, repair and rebuild take: the
+    target appears only if the bundle authenticates; a file already there survives a failure."""
+    unit = UnitRef(KIND_OBJECT, "", "obj")
+    digest = b3(unseal_bytes(small_bundle)[0])
     target = tmp_path / "out" / "restored.bin"
     target.parent.mkdir()
     for name, pos in regions(small_bundle).items():
         if "data" not in name and "MAC" not in name:
             continue
-        (tmp_path / "b.zip").write_bytes(flip(small_bundle, pos))
         with pytest.raises(BundleCorrupt):
-            unseal_to_path(tmp_path / "b.zip", target, password=PASSWORD)
+            unseal_unit_to_file(io.BytesIO(flip(small_bundle, pos)), unit, KEYRING, target, digest, "b")
         assert list(target.parent.iterdir()) == []
     target.write_bytes(b"previous content")
     with pytest.raises(WrongSecret):
-        unseal_to_path(tmp_path / "b.zip", target, password=WRONG)
+        unseal_unit_to_file(io.BytesIO(small_bundle), unit, Keyring.new(), target, digest, "b")
     assert list(target.parent.iterdir()) == [target]
     assert target.read_bytes() == b"previous content"
-    (tmp_path / "b.zip").write_bytes(small_bundle)
-    result = unseal_to_path(tmp_path / "b.zip", target, password=PASSWORD)
-    assert b3(target.read_bytes()) == result.blake3
+    unseal_unit_to_file(io.BytesIO(small_bundle), unit, KEYRING, target, digest, "b")
+    assert b3(target.read_bytes()) == digest
 
 
-def test_seal_path_round_trip(tmp_path: Path) -> None:
+def test_a_file_sealed_into_a_file_and_back(tmp_path: Path) -> None:
     data = random_bytes(100_000)
     (tmp_path / "in").write_bytes(data)
-    sealed = seal_path(tmp_path / "in", tmp_path / "b.zip", password=PASSWORD, entry_name="e")
-    assert sealed.sealed_size == (tmp_path / "b.zip").stat().st_size
-    assert unseal_to_path(tmp_path / "b.zip", tmp_path / "out", password=PASSWORD).blake3 == \
-        sealed.blake3 == b3(data)
+    unit = UnitRef(KIND_OBJECT, b3(data), "e")
+    with open(tmp_path / "in", "rb") as src, open(tmp_path / "b.zip", "wb") as dst:
+        sealed = seal_unit(src, len(data), unit, dst, KEYRING)
+    assert sealed.sealed_size == (tmp_path / "b.zip").stat().st_size and sealed.blake3 == b3(data)
+    with open(tmp_path / "b.zip", "rb") as src:
+        unseal_unit_to_file(src, unit, KEYRING, tmp_path / "out", sealed.blake3, "e")
+    assert (tmp_path / "out").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zip", "in", "out"]
+
+
+def test_manifest_units_are_stored_and_objects_deflate_when_it_pays() -> None:
+    """The one compression rule is the engine's; a manifest unit is always stored."""
+    text, noise = text_bytes(50_000), random_bytes(50_000)
+    found = {}
+    for label, data, unit in (("manifest", text, UnitRef(KIND_RELEASE, "r", "m")),
+                              ("text object", text, UnitRef(KIND_OBJECT, b3(text), "t")),
+                              ("random object", noise, UnitRef(KIND_OBJECT, b3(noise), "n"))):
+        out = io.BytesIO()
+        seal_unit(io.BytesIO(data), len(data), unit, out, KEYRING)
+        with pyzipper.AESZipFile(io.BytesIO(out.getvalue())) as z:
+            z.setpassword(PASSWORD)
+            assert z.read(unit.entry_name) == data
+            found[label] = z.getinfo(unit.entry_name).compress_type
+    assert found == {"manifest": zipfile.ZIP_STORED, "text object": zipfile.ZIP_DEFLATED,
+                     "random object": zipfile.ZIP_STORED}
 
 
 @pytest.mark.parametrize("keep", ["0", "10", "21", "half", "payload", "minus 1", "minus 22"])

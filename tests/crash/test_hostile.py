@@ -436,7 +436,7 @@ def test_a_hostile_sealed_manifest_on_a_remote(world: World) -> None:
     unit = namer.release(RID)
     buf = io.BytesIO()
     data = text.encode()
-    seal_unit(io.BytesIO(data), len(data), unit, buf, lab.keyring, compress=False)
+    seal_unit(io.BytesIO(data), len(data), unit, buf, lab.keyring)
     (world.nas / unit.key).write_bytes(buf.getvalue())
     new = world.out / "rebuilt"
     before = snapshot(world.out, skip=new)
