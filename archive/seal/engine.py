@@ -12,12 +12,10 @@ Layout, checks and what a damaged byte does: docs/FORMAT.md, "Bundles".
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from hmac import HMAC
-from pathlib import Path
 from typing import BinaryIO
 
 import blake3
@@ -59,9 +57,7 @@ __all__ = [
     "UnsealResult",
     "WrongSecret",
     "seal",
-    "seal_path",
     "unseal",
-    "unseal_to_path",
 ]
 
 Progress = Callable[[int], None]
@@ -446,7 +442,7 @@ def unseal(src: BinaryIO, dst: BinaryIO | None, *, password: bytes, max_size: in
 
     So when this raises, `dst` may already hold unauthenticated plaintext. The caller must write
     `dst` to a temporary file and move it into place only after unseal returns (as
-    unseal_to_path does), and should compare the returned BLAKE3 with the object id it expects:
+    replicate/sealing.unseal_unit_to_file does), and should compare the returned BLAKE3 with the object id it expects:
     the MAC covers the data, not the headers (the entry name and sizes are only cross-checked).
     `progress(n)` is called in the calling thread with each increment of plaintext produced.
     """
@@ -554,46 +550,3 @@ def _unstream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, 
     if produced != declared:
         raise BundleCorrupt(f"the entry inflates to {produced} bytes, {declared} were declared")
     return crc
-
-
-# ---------------------------------------------------------------------------------------------
-# Path conveniences: write to a temporary file, fsync, rename only on success
-
-
-def _replace_atomically(dst_path: Path, write: Callable[[BinaryIO], object]) -> object:
-    dst_path = Path(dst_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst_path.name}.", suffix=".partial", dir=dst_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            result = write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dst_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return result
-
-
-def seal_path(src_path: str | os.PathLike, dst_path: str | os.PathLike, *, password: bytes,
-              entry_name: str, compress: bool | None = None,
-              progress: Progress | None = None) -> SealResult:
-    """seal() a file into `dst_path`, which appears only once the bundle is complete."""
-    with open(src_path, "rb") as src:
-        size = os.fstat(src.fileno()).st_size
-        return _replace_atomically(Path(dst_path), lambda dst: seal(  # type: ignore[return-value]
-            src, dst, password=password, entry_name=entry_name, size=size, compress=compress,
-            progress=progress))
-
-
-def unseal_to_path(src_path: str | os.PathLike, dst_path: str | os.PathLike, *,
-                   password: bytes, max_size: int | None = None,
-                   progress: Progress | None = None) -> UnsealResult:
-    """unseal() into `dst_path`, which appears only if the bundle authenticates; on any error
-    nothing is left at `dst_path` (an existing file there is left untouched)."""
-    with open(src_path, "rb") as src:
-        return _replace_atomically(Path(dst_path), lambda dst: unseal(  # type: ignore[return-value]
-            src, dst, password=password, max_size=max_size, progress=progress))
