@@ -34,6 +34,10 @@ from archive.intake.trust import Anchors, CertInfo, cert_info, chain_to_anchor
 SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"
 SPC_OPUS_INFO = "1.3.6.1.4.1.311.2.1.12"
 MS_RFC3161_TIMESTAMP = "1.3.6.1.4.1.311.3.3.1"
+SPC_PE_IMAGE_DATA = "1.3.6.1.4.1.311.2.1.15"
+PAGE_HASHES_CLASS = bytes.fromhex("a6b586d5b4a12466ae05a217da8e60d6")
+PAGE_HASH_KINDS = {b"\x06\x0a\x2b\x06\x01\x04\x01\x82\x37\x02\x03\x01": "SHA-1",
+                   b"\x06\x0a\x2b\x06\x01\x04\x01\x82\x37\x02\x03\x02": "SHA-256"}
 NESTED_SIGNATURE = "1.3.6.1.4.1.311.2.4.1"
 PKCS9_COUNTERSIGNATURE = "1.2.840.113549.1.9.6"
 CODE_SIGNING = "1.3.6.1.5.5.7.3.3"
@@ -63,6 +67,23 @@ class SpcDigestInfo(core.Sequence):
 
 class SpcIndirectDataContent(core.Sequence):
     _fields: ClassVar[list[Any]] = [("data", SpcAttributeTypeAndOptionalValue), ("message_digest", SpcDigestInfo)]
+
+
+class SpcSerializedObject(core.Sequence):
+    _fields: ClassVar[list[Any]] = [("class_id", core.OctetString),
+                                    ("serialized_data", core.OctetString)]
+
+
+class SpcLink(core.Choice):
+    _alternatives: ClassVar[list[Any]] = [
+        ("url", core.IA5String, {"implicit": 0}),
+        ("moniker", SpcSerializedObject, {"implicit": 1}),
+        ("file", core.Any, {"explicit": 2})]
+
+
+class SpcPeImageData(core.Sequence):
+    _fields: ClassVar[list[Any]] = [("flags", core.BitString, {"optional": True}),
+                                    ("file", SpcLink, {"explicit": 0, "optional": True})]
 
 
 class SpcString(core.Choice):
@@ -321,6 +342,9 @@ def _judge(signed: _Signed, file_digest: str, signed_digest: str, digest_alg: st
                                  notes=tuple(notes), **base)
     if more:
         notes.append(f"{more} more signature(s) are attached; arkeep checked the first")
+    if (pages := _page_hashes(signed.indirect)) is not None:
+        notes.append(f"the signature carries {pages} page hashes; they are not checked apart, "
+                     "the file digest covers every page")
     problem = _signer_problem(si, signer_cert, signed.indirect_bytes)
     if problem is not None:
         return AuthenticodeCheck(BAD_SIGNATURE, problem, notes=tuple(notes), **base)
@@ -335,6 +359,22 @@ def _judge(signed: _Signed, file_digest: str, signed_digest: str, digest_alg: st
                                  "from another file", notes=tuple(notes), **base)
     return AuthenticodeCheck(VALID, f"the file is the bytes {signer.display} signed",
                              notes=tuple(notes), **base)
+
+
+def _page_hashes(indirect: SpcIndirectDataContent) -> str | None:
+    """'SHA-256' when SpcPeImageData carries a page hash table (signtool /ph), else None."""
+    data = indirect["data"]
+    if data["type"].dotted != SPC_PE_IMAGE_DATA or not isinstance(data["value"], core.Any):
+        return None
+    try:
+        image = data["value"].parse(SpcPeImageData)
+        link = image["file"]
+        if link.name != "moniker" or link.chosen["class_id"].native != PAGE_HASHES_CLASS:
+            return None
+        serialized = link.chosen["serialized_data"].native
+    except (ValueError, KeyError, TypeError):
+        return None
+    return next((kind for oid, kind in PAGE_HASH_KINDS.items() if oid in serialized), "unknown")
 
 
 def _find_cert(sid: Any, certs: Iterable[Any]) -> Any:

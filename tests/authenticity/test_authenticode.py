@@ -215,3 +215,12 @@ def test_inspect_names_the_signer_and_the_timestamp(tmp_path: Path) -> None:
     bad = inspect_file(flipped(PYTHON_EXE, 0x1000, tmp_path / "python.exe"))
     assert bad.sources["signer"] == "Authenticode signature: DOES NOT MATCH THE FILE"
     assert any("does not match the file" in n for n in bad.notes)
+
+
+def test_page_hashes_are_noticed(tmp_path: Path, unsigned_exe: Path, test_chain) -> None:
+    signed = sign(unsigned_exe, test_chain, tmp_path / "paged.exe", "-ph")
+    check = ac.check_file(signed, NO_ANCHORS)
+    assert check.verdict == ac.VALID
+    assert any("SHA-256 page hashes" in n for n in check.notes)
+    plain = ac.check_file(PYTHON_EXE, NO_ANCHORS)
+    assert not any("page hashes" in n for n in plain.notes)
