@@ -15,8 +15,9 @@ from __future__ import annotations
 import glob
 import os
 import string
+import sys
 import uuid as uuidlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,13 +104,20 @@ def _children(path: Path) -> Iterator[Path]:
         return
 
 
-def candidate_roots() -> Iterator[Path]:
+def candidate_roots(environ: Mapping[str, str] | None = None, *, platform: str | None = None,
+                    root: Path | None = None) -> Iterator[Path]:
     """Every directory that might be a drive's root, most explicit first.
 
-    Each entry of `ARKEEP_DRIVE_PATHS` (os.pathsep-separated), its children and grandchildren
-    (as deep as /media/USER/LABEL), then the platforms' usual mount roots, then Windows drive
-    letters.
+    Each entry of `ARKEEP_DRIVE_PATHS` (separated by ':', by ';' on Windows), its children and
+    grandchildren (as deep as /media/USER/LABEL); then, on Linux and macOS, the usual mount
+    roots (`MOUNT_PATTERNS`: udisks' /media/USER/LABEL and /run/media/USER/LABEL, /mnt, macOS's
+    /Volumes/LABEL); on Windows the drive letters. `environ`, `platform` (as sys.platform
+    spells it) and `root` (where the mount patterns start) default to this machine's: a test
+    passes another platform's to walk its paths.
     """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    windows = platform == "win32"
     seen: set[Path] = set()
 
     def fresh(paths: Iterable[Path]) -> Iterator[Path]:
@@ -118,7 +126,7 @@ def candidate_roots() -> Iterator[Path]:
                 seen.add(path)
                 yield path
 
-    for entry in os.environ.get(ENV_PATHS, "").split(os.pathsep):
+    for entry in environ.get(ENV_PATHS, "").split(";" if windows else ":"):
         if entry:
             base = Path(entry).expanduser()
             yield from fresh([base])
@@ -126,10 +134,12 @@ def candidate_roots() -> Iterator[Path]:
             yield from fresh(children)
             for child in children:
                 yield from fresh(_children(child))
-    for pattern in MOUNT_PATTERNS:
-        yield from fresh(Path(p) for p in sorted(glob.glob(pattern)))
-    if os.name == "nt":
+    if windows:
         yield from fresh(Path(f"{letter}:\\") for letter in string.ascii_uppercase)
+        return
+    start = glob.escape(str(Path("/") if root is None else root))
+    for pattern in MOUNT_PATTERNS:
+        yield from fresh(Path(p) for p in sorted(glob.glob(os.path.join(start, pattern[1:]))))
 
 
 def find_drive(uuid: str, candidates: Iterable[Path] | None = None) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,11 +58,15 @@ class IngestResult:
     new: bool
 
 
-def default_store_path() -> Path:
-    env = os.environ.get("ARKEEP_STORE")
+def default_store_path(environ: Mapping[str, str] | None = None, platform: str | None = None,
+                       home: Path | None = None) -> Path:
+    """$ARKEEP_STORE, else `arkeep` in the platform's data folder (oscompat.data_home, whose
+    parameters these are)."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("ARKEEP_STORE")
     if env:
         return Path(env).expanduser()
-    return oscompat.data_home() / "arkeep"
+    return oscompat.data_home(platform, environ, home) / "arkeep"
 
 
 def is_object_name(name: str) -> bool:

@@ -20,6 +20,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 WINDOWS = os.name == "nt"
@@ -176,16 +177,23 @@ def unlink(path: Path | str, missing_ok: bool = False) -> None:
             raise
 
 
-def data_home() -> Path:
+def data_home(platform: str | None = None, environ: Mapping[str, str] | None = None,
+              home: Path | None = None) -> Path:
     """Where a user's application data lives: %LOCALAPPDATA% on Windows (not roamed: a store is
-    large), ~/Library/Application Support on macOS, $XDG_DATA_HOME or ~/.local/share elsewhere.
-    The same places platformdirs gives; six lines are not worth a dependency."""
-    if WINDOWS:
-        local = os.environ.get("LOCALAPPDATA")
-        return Path(local) if local else Path.home() / "AppData" / "Local"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    large), ~/Library/Application Support on macOS, $XDG_DATA_HOME or ~/.local/share elsewhere:
+    the places platformdirs' user_data_dir gives, in a few lines rather than a dependency.
+    `platform` (as sys.platform spells it), `environ` and `home` default to this machine's; a
+    test passes another platform's."""
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    home = Path.home() if home is None else home
+    if platform == "win32":
+        local = environ.get("LOCALAPPDATA")
+        return Path(local) if local else home / "AppData" / "Local"
+    if platform == "darwin":
+        return home / "Library" / "Application Support"
+    xdg = environ.get("XDG_DATA_HOME", "")
+    return Path(xdg) if xdg.strip() else home / ".local" / "share"
 
 
 def has_terminal() -> bool:

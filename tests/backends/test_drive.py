@@ -83,6 +83,49 @@ def test_a_drive_two_levels_below_an_entry_is_found(mounts: Path) -> None:
     assert find_drive(uuid) == drive
 
 
+def test_each_platform_s_mount_roots(tmp_path: Path) -> None:
+    """Where Linux (udisks' /media/USER/LABEL, /run/media/USER/LABEL, /mnt) and macOS (/Volumes)
+    mount a drive, under a stand-in for /: found on both; Windows looks at drive letters only
+    (tests/windows finds one there for real)."""
+    root = tmp_path / "root"
+    places = ["media/alice/USB1", "run/media/bob/USB2", "mnt/USB3", "Volumes/USB 4", "media/USB5"]
+    uuids = {}
+    for place in places:
+        (root / place).mkdir(parents=True)
+        uuids[place] = init_drive(root / place)
+    for platform in ("linux", "darwin"):
+        for place, uuid in uuids.items():
+            assert find_drive(uuid, candidate_roots({}, platform=platform, root=root)) == \
+                root / place, (platform, place)
+    windows = list(candidate_roots({}, platform="win32", root=root))
+    assert [str(p) for p in windows] == [f"{c}:\\" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    assert list(candidate_roots({}, platform="linux", root=tmp_path / "empty")) == []
+
+
+@pytest.mark.parametrize("platform, separator", [("linux", ":"), ("darwin", ":"), ("win32", ";")])
+def test_drive_paths_entries_to_the_depth_of_media(tmp_path: Path, platform: str,
+                                                   separator: str) -> None:
+    """$ARKEEP_DRIVE_PATHS/USER/LABEL is found, as /media/USER/LABEL is, with the platform's
+    separator between entries; one level deeper is not searched."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    (second / "alice" / "BACKUP").mkdir(parents=True)
+    (second / "alice" / "deeper" / "STICK").mkdir(parents=True)
+    first.mkdir()
+    backup = init_drive(second / "alice" / "BACKUP")
+    stick = init_drive(second / "alice" / "deeper" / "STICK")
+    env = {"ARKEEP_DRIVE_PATHS": f"{first}{separator}{second}"}
+    empty = tmp_path / "no-mounts"
+    assert find_drive(backup, candidate_roots(env, platform=platform, root=empty)) == \
+        second / "alice" / "BACKUP"
+    assert find_drive(stick, candidate_roots(env, platform=platform, root=empty)) is None
+    other = ";" if separator == ":" else ":"
+    wrong = {"ARKEEP_DRIVE_PATHS": f"{first}{other}{second}"}
+    if platform == "win32":  # a ':' is part of a Windows path (C:\\), never a separator
+        assert find_drive(backup, candidate_roots(wrong, platform=platform, root=empty)) is None
+    else:  # ';' may be part of a folder's name on Linux and macOS
+        assert find_drive(backup, candidate_roots(wrong, platform=platform, root=empty)) is None
+
+
 def test_candidates_include_the_usual_mount_roots(mounts: Path) -> None:
     roots = list(candidate_roots())
     assert roots[0] == mounts

@@ -175,7 +175,8 @@ def test_a_big_installer_takes_the_portable_copy_path(
 def test_a_drive_remote_found_again_where_it_moved(
         windows_python: WindowsPython, tmp_path: Path) -> None:
     """A drive remote is synced, then found by its marker under ARKEEP_DRIVE_PATHS\\USER\\LABEL
-    after it moved (as a drive mounted elsewhere next time), and verified there."""
+    after it moved (as a drive mounted elsewhere next time), and verified there; then on a
+    drive letter of its own."""
     win = windows_python
     store = winpath(tmp_path / "store")
     files = installers(win, tmp_path / "in")
@@ -193,6 +194,20 @@ def test_a_drive_remote_found_again_where_it_moved(
     moved = {"ARKEEP_DRIVE_PATHS": winpath(tmp_path / "nowhere") + ";" + winpath(media)}
     ok(win.arkeep("--store", store, "verify", "--remote", "usb", env=moved))
     ok(win.arkeep("--store", store, "sync", env=moved))
+
+    # then as Windows mounts a USB drive: a drive letter of its own (Wine's are links in the
+    # prefix's dosdevices), no ARKEEP_DRIVE_PATHS
+    letter = Path(win.env["WINEPREFIX"]) / "dosdevices" / "r:"
+    assert not letter.exists() and not letter.is_symlink(), "R: is taken in this Wine prefix"
+    stick = tmp_path / "stick"
+    (media / "alice" / "BACKUP").rename(stick)
+    unplugged = win.arkeep("--store", store, "verify", "--remote", "usb")
+    assert unplugged.code != 0 and "not connected" in unplugged.out + unplugged.err
+    letter.symlink_to(stick)
+    try:
+        ok(win.arkeep("--store", store, "verify", "--remote", "usb"))
+    finally:
+        letter.unlink()
 
 
 def test_repair_replaces_a_damaged_read_only_object(
