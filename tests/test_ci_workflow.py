@@ -34,3 +34,13 @@ def test_every_step_is_a_command_that_runs_here() -> None:
     assert runs and set(runs) <= RUN_HERE, set(runs) - RUN_HERE
     assert os.access(ROOT / "scripts" / "test", os.X_OK)
     assert "exec scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_linux_job_requires_the_windows_tests() -> None:
+    """On Linux scripts/test runs tests/windows under Wine; the hosted job must not pass with
+    them skipped (a Wine that could not be set up), so it turns the skip into a failure."""
+    text = WORKFLOW.read_text(encoding="utf-8")
+    step = text[text.index("- name: scripts/test (Linux)"):].split("\n      - ", 1)[0]
+    assert re.search(r'^\s+ARKEEP_REQUIRE_WINDOWS: "1"', step, flags=re.MULTILINE), step
+    assert "ARKEEP_REQUIRE_WINDOWS" in (ROOT / "tests" / "windows" / "conftest.py").read_text(
+        encoding="utf-8")
