@@ -53,7 +53,8 @@ COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
-  people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person)
+  people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person),
+               key split --shares N --threshold K | join (recovery sheets for heirs)
   archive      add [FILE|URL], inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
                harvest [ROOT] (keys and licence files on a running system or an old disk)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)

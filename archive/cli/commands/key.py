@@ -62,6 +62,24 @@ LIST_EXAMPLES = """examples:
 Any key holder's passphrase opens the list; it shows names and dates, never a secret. "Last
 used" is what this machine saw (replicas do not carry it); "(you)" marks your own slot.
 """
+SPLIT_EXAMPLES = """examples:
+  arkeep key split --shares 5 --threshold 3 --out ~/sheets          (five printable pages)
+  arkeep key split --shares 3 --threshold 2 --out ~/sheets --text --holder Ann --holder Ben
+
+Splits the recovery code so that any K sheets recover it and K-1 reveal nothing (Shamir's
+secret sharing, the form of `ssss-split` from Debian's ssss package). Give one sheet to each
+heir or trustee; print them, then delete the files. `arkeep key join` or `ssss-combine -t K`
+recovers the code from K sheets (docs/RECOVERY.md).
+"""
+JOIN_EXAMPLES = """examples:
+  arkeep key join                              (type or paste the lines of K sheets)
+  arkeep key join --shares-file shares.txt     (one share line per line)
+  arkeep key join --name ann                   (and get a passphrase of your own for the store)
+  arkeep key join --recovery-kit kit.html
+
+Without --name or --recovery-kit the recovery code is printed once on the terminal. Two sheets
+of a 3-of-5 set recover nothing: arkeep says so and how many are needed.
+"""
 REMOVE_EXAMPLES = """examples:
   arkeep key remove bob
 
@@ -109,6 +127,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                     help="the key slot to change (default: the one your passphrase opens)")
     _new_passphrase_options(pw)
     pw.set_defaults(run=run_passwd)
+    sp = ksub.add_parser("split", parents=[common], help="recovery sheets for heirs: any K of N "
+                         "recover the archive", epilog=SPLIT_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("--shares", type=int, required=True, metavar="N", help="how many sheets")
+    sp.add_argument("--threshold", type=int, required=True, metavar="K",
+                    help="how many sheets recover the archive")
+    sp.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the sheets")
+    sp.add_argument("--text", action="store_true", help="plain-text sheets instead of HTML pages")
+    sp.add_argument("--holder", action="append", default=[], metavar="NAME",
+                    help="who keeps sheet 1, 2, … (printed on it); repeat")
+    sp.set_defaults(run=run_split)
+    jn = ksub.add_parser("join", parents=[common], help="recover the archive from K recovery "
+                         "sheets", epilog=JOIN_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    jn.add_argument("--shares-file", type=Path, metavar="F",
+                    help="read the share lines from a file (else standard input or prompts)")
+    jn.add_argument("--threshold", type=int, metavar="K",
+                    help="only for shares typed without their arkeep.… name")
+    jn.add_argument("--name", dest="slot", metavar="NAME",
+                    help="add a key slot NAME to the store with a new passphrase of your own")
+    jn.add_argument("--recovery-kit", type=Path, metavar="FILE",
+                    help="write a recovery kit with the recovered code (.html or text)")
+    _new_passphrase_options(jn)
+    jn.set_defaults(run=run_join)
     ex = ksub.add_parser("export", parents=[common], help="write a new recovery kit (needs the passphrase)",
                          epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("--recovery-kit", type=Path, required=True, metavar="FILE",
@@ -228,6 +270,93 @@ def run_remove(args: argparse.Namespace, ctx: Context) -> int:
                 "`arkeep sync` reaches them; `arkeep status` lists them")
     ctx.note("Whoever held that slot could have kept the recovery code or an old key file; "
              "see docs/THREATS.md (key slots).")
+    return 0
+
+
+def run_split(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.ops.heirs import write_sheets
+
+    store = ctx.open_store()
+    keyring = ctx.unlock(store)
+    done = write_sheets(keyring, args.threshold, args.shares, args.out, html=not args.text,
+                        holders=args.holder)
+    if ctx.json:
+        ctx.emit_json({"key_id": done.key_id, "threshold": done.threshold, "shares": done.count,
+                       "sheets": [str(p) for p in done.paths]})
+        return 0
+    ctx.say(f"Wrote {done.count} recovery sheets to {args.out} (readable by you only); any "
+            f"{done.threshold} of them recover the archive:")
+    for path in done.paths:
+        ctx.say(f"  {path.name}")
+    ctx.say("Print them, give each to a different person or place, then delete the files.")
+    return 0
+
+
+def _share_lines(args: argparse.Namespace) -> list[str]:
+    """Share lines from --shares-file, standard input, or prompts (hidden) on a terminal."""
+    import sys
+
+    from archive.crypto.heirs import set_of
+
+    if args.shares_file is not None:
+        try:
+            text = args.shares_file.read_text(encoding="utf-8")[:64 * 1024]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{args.shares_file}: cannot read the shares ({type(exc).__name__})") \
+                from None
+        return [line for line in text.splitlines() if line.strip()]
+    if not has_terminal():
+        return [line for line in sys.stdin.read(64 * 1024).splitlines() if line.strip()]
+    lines = [getpass.getpass("Share 1 (its whole line): ")]
+    named, _ = set_of(lines[0])
+    needed = args.threshold or (named.threshold if named else None)
+    if needed is None:
+        raise UsageError("that share does not say how many are needed: give --threshold K")
+    while len(lines) < needed:
+        lines.append(getpass.getpass(f"Share {len(lines) + 1} of {needed}: "))
+    return lines
+
+
+def run_join(args: argparse.Namespace, ctx: Context) -> int:
+    from archive.ops.heirs import join
+    from archive.ops.key_slots import add_slot
+    from archive.present.kit_html import require_kit_support, write_kit
+
+    if args.slot is None and args.recovery_kit is None and ctx.json:
+        raise UsageError("with --json, give --name or --recovery-kit: the recovery code is "
+                         "printed only on the terminal")
+    if args.recovery_kit is not None:
+        if args.recovery_kit.exists():
+            raise UsageError(f"{args.recovery_kit} already exists; arkeep will not overwrite it")
+        require_kit_support(args.recovery_kit)
+    store = ctx.open_store() if args.slot is not None or (ctx.store_path / "arkeep.toml").is_file() \
+        else None
+    key_id = store.config.get("key_id") if store is not None else None
+    keyring = join(_share_lines(args), args.threshold, key_id)
+    added = None
+    if args.slot is not None and store is not None:
+        from archive.crypto import slots
+        with store.writing("arkeep key join"):
+            added = add_slot(store, keyring, slots.check_name(args.slot), _new_passphrase(args, ctx))
+    if args.recovery_kit is not None:
+        write_kit(args.recovery_kit, keyring.recovery_code, keyring.key_id,
+                  store.root if store is not None else ctx.store_path)
+    if ctx.json:
+        ctx.emit_json({"key_id": keyring.key_id, "slot": args.slot,
+                       "recovery_kit": str(args.recovery_kit) if args.recovery_kit else None,
+                       "updated": added.updated if added else [],
+                       "not_updated": added.not_updated if added else {}})
+        return 0
+    ctx.say(f"The shares recover the archive with key id {keyring.key_id}.")
+    if added is not None:
+        ctx.say(f"Added key slot '{args.slot}': your new passphrase opens this store.")
+        _say_pushed(ctx, added, "`arkeep sync` carries the new key file to those")
+    if args.recovery_kit is not None:
+        ctx.say(f"Wrote the recovery kit to {args.recovery_kit} (readable by you only).")
+    if added is None and args.recovery_kit is None:
+        # Shown once, as init shows it: the heirs asked for exactly this.
+        print(f"\nRecovery code (the password of every bundle; docs/RECOVERY.md):\n\n"
+              f"    {keyring.recovery_code}\n", file=ctx.out)
     return 0
 
 
