@@ -16,12 +16,14 @@ EXAMPLES = """examples:
   arkeep harvest /mnt/old-laptop --json
   arkeep harvest /mnt/old-laptop --apply    (asks, then records the keys, encrypted)
 
-Read: the Windows product key (DigitalProductId, both encodings), Office 2003 to 2010 keys,
-VMware Workstation serials, and licence files of WinRAR, Total Commander, Sublime Text and Merge,
-Beyond Compare and JetBrains IDEs; installed programs from the uninstall keys and macOS bundles,
-each marked when the store holds no installer for it. What cannot be recovered is said with the
-reason (Office 2013 and later, volume licences, generic keys, subscriptions). Keys are masked
-unless --reveal. Nothing is written under ROOT; harvesting again records nothing twice.
+Read: the Windows product key (DigitalProductId, both encodings; Windows.old's too; the OEM key
+in the firmware of the running computer), Office 2003 to 2010 keys, VMware Workstation and
+Fusion serials, and licence files of WinRAR, Total Commander, Sublime Text and Merge, Beyond
+Compare and JetBrains IDEs; installed programs from the uninstall keys and macOS bundles, each
+marked when the store holds no installer for it. What cannot be recovered is said with the
+reason (Office 2013 and later, volume licences, generic keys, subscriptions: these are recorded
+with their vendor's portal). Keys are masked unless --reveal. Nothing is written under ROOT;
+harvesting again records nothing twice. docs/HARVEST.md lists the sources.
 """
 
 
