@@ -503,3 +503,13 @@ def test_regipy_joins_a_db_value_through_the_map(tmp_path: Path) -> None:
     joined = NKRecord._parse_indirect_block(stream, SimpleNamespace(value=db, size=len(value)))
     assert joined == value
     stream.close()
+
+
+def test_without_regipy_harvest_names_the_package_not_damage(tmp_path: Path) -> None:
+    from tests.inspect.test_install import arkeep_without
+
+    disk = windows_disk(tmp_path / "nr")
+    done = arkeep_without("regipy", "--store", tmp_path / "no-store", "harvest", disk)
+    assert done.returncode == 3, done.stderr
+    assert "the Python package regipy, which is not installed" in done.stderr
+    assert "damaged" not in done.stdout + done.stderr and "Traceback" not in done.stderr

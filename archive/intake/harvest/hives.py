@@ -125,8 +125,8 @@ class OfflineHive:
     def _guard(self, read: Callable[[], T], what: str) -> T:
         try:
             return read()
-        except HiveUnreadable:
-            raise
+        except (HiveUnreadable, ImportError):
+            raise                           # a missing regipy is named as such, not as damage
         except MemoryError:
             raise HiveUnreadable(f"{self.path}: damaged ({what} would need more memory than "
                                  "the file holds)") from None
