@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -113,13 +114,39 @@ def test_the_wheel_alone_reads_pe_msi_iso_and_deb(
     assert read["deb"] == ("hello", deb_file.name.split("_")[1])
 
 
+# Run in the installed venv: every distribution arkeep's metadata requires without an extra is
+# installed, and every top-level module it provides imports.
+IMPORT_EVERY_REQUIREMENT = """\
+import importlib, importlib.metadata as md, re
+provides = {}
+for module, dists in md.packages_distributions().items():
+    for dist in dists:
+        provides.setdefault(re.sub(r"[-_.]+", "-", dist).lower(), []).append(module)
+names = [re.match(r"[A-Za-z0-9_.-]+", r)[0] for r in md.requires("arkeep") if "extra ==" not in r]
+for name in names:
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    md.distribution(name)
+    modules = [m for m in provides.get(key, []) if not m.startswith("_") and m.isidentifier()]
+    assert modules, name
+    for module in modules:
+        importlib.import_module(module)
+    print(name, *sorted(modules))
+"""
+
+
 @pytest.mark.slow
 def test_the_wheel_alone_has_every_reader_import_and_the_kit_need(
         installed_wheel: Path, tmp_path: Path) -> None:
-    """What inspect, scan, import keepass and the .html recovery kit import, without an extra."""
+    """What inspect, scan, harvest, import keepass, notices and the .html recovery kit import,
+    without an extra: every core requirement installed, each of its modules importable."""
     python = bin_dir(installed_wheel) / "python"
-    run([python, "-c", "import pefile, olefile, pycdlib, rpmfile, pypdf, pykeepass, segno"],
-        tmp_path, "importing the readers")
+    out = run([python, "-c", IMPORT_EVERY_REQUIREMENT], tmp_path, "importing the requirements")
+    imported = dict(line.split(" ", 1) for line in out.splitlines())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert len(imported) == len(project["dependencies"]), out
+    for module in ("pefile", "olefile", "pycdlib", "rpmfile", "pypdf", "pykeepass", "segno",
+                   "regipy", "asn1crypto", "apprise"):
+        assert any(module in mods.split() for mods in imported.values()), (module, out)
 
 
 def test_scan_without_pefile_stops_naming_it_instead_of_skipping_installers_as_damaged(
