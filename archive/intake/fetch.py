@@ -21,6 +21,7 @@ import re
 import shutil
 import ssl
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ MAX_REDIRECTS = 10
 MAX_CHECKSUM_FILE = 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_SIZE = 64 * 1024 ** 3
+PART_KEEP_DAYS = 30
 USER_AGENT = "arkeep (archiving an installer; https://example.invalid/arkeep)"
 HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -111,10 +113,20 @@ def fetched(store: Store, urls: list[str], options: FetchOptions,
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _forget_stale_parts(parts_dir: Path, now: float) -> None:
+    """Partial downloads nobody resumed for PART_KEEP_DAYS are deleted: the server has likely
+    replaced the file by then, and the bytes would only take room."""
+    for path in parts_dir.glob("*.*"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > PART_KEEP_DAYS * 86400:
+                path.unlink()
+
+
 def _fetch_one(store: Store, url: str, options: FetchOptions, context: ssl.SSLContext, work: Path,
                progress_for: Callable[[str, int], Callable[[int], None] | None] | None) -> Fetched:
     parts_dir = store.root / "state" / "downloads"
     parts_dir.mkdir(parents=True, exist_ok=True)
+    _forget_stale_parts(parts_dir, time.time())
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
     part, meta_path = parts_dir / f"{key}.part", parts_dir / f"{key}.json"
     meta = _read_meta(meta_path) if part.is_file() else {}

@@ -170,3 +170,19 @@ def test_a_signed_checksums_file(store_dir: Path, cli, site, vendor, tmp_path: P
                   f"{site.url}/text/SHA256SUMS.asc")
     assert unknown.code == 0, unknown.err
     assert artifact(store_dir).download.checksums_openpgp.startswith("no-key: ")
+
+
+def test_a_partial_download_left_for_a_month_is_forgotten(store_dir: Path, cli, site) -> None:
+    import os
+    import time
+
+    parts = store_dir / "state" / "downloads"
+    parts.mkdir(parents=True, exist_ok=True)
+    fresh = parts / "fresh.part"
+    old = parts / "abandoned.part"
+    old.write_bytes(b"x" * 100)
+    fresh.write_bytes(b"y" * 100)
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    assert add(cli, site, "/files/python-3.13.2-amd64.exe").code == 0
+    assert not old.exists() and fresh.exists()
