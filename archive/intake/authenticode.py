@@ -22,7 +22,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -131,7 +131,7 @@ class AuthenticodeCheck:
     signature_offset: int = 0
     signature_size: int = 0
     program_name: str | None = None          # SpcSpOpusInfo: what the signer called the program
-    more_signatures: int = 0                 # nested (appended) signatures, not checked here
+    more_signatures: int = 0                 # nested or appended signatures (see notes)
     notes: tuple[str, ...] = ()
 
 
@@ -246,7 +246,8 @@ def check_stream(f: BinaryIO, size: int, anchors: Anchors,
 
 
 def check_blob(blob: bytes, digest_of: Callable[[str], bytes], anchors: Anchors, now: datetime,
-               notes: list[str], where: dict[str, int], more: int = 0) -> AuthenticodeCheck:
+               notes: list[str], where: dict[str, int], more: int = 0,
+               depth: int = 0) -> AuthenticodeCheck:
     """Check one PKCS #7 Authenticode signature; `digest_of(algorithm)` computes the file's
     digest the way its format defines it (PE, MSI)."""
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -259,13 +260,28 @@ def check_blob(blob: bytes, digest_of: Callable[[str], bytes], anchors: Anchors,
                                      "does not compute", **where)
         file_digest = digest_of(HASHES[digest_alg]).hex()
         signed_digest = signed.indirect["message_digest"]["digest"].native.hex()
-        return _judge(signed, file_digest, signed_digest, digest_alg, anchors, now,
-                      notes, more + signed.nested, where)
+        result = _judge(signed, file_digest, signed_digest, digest_alg, anchors, now,
+                        notes, more + len(signed.nested), where)
+        if signed.nested and depth == 0:
+            result = replace(result, notes=result.notes + tuple(
+                _nested_note(n, digest_of, anchors, now, where) for n in signed.nested[:4]))
+        return result
     except (ValueError, KeyError, TypeError, IndexError, OverflowError, UnsupportedAlgorithm) as exc:
         # asn1crypto parses lazily: damage can surface at any field, always as one of these.
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return AuthenticodeCheck(UNREADABLE, f"the signature cannot be read: {first_line}",
                                  notes=tuple(notes), **where)
+
+
+def _nested_note(blob: bytes, digest_of: Callable[[str], bytes], anchors: Anchors, now: datetime,
+                 where: dict[str, int]) -> str:
+    """One line on a nested signature (a second signature, often SHA-256 beside a SHA-1 one)."""
+    nested = check_blob(blob, digest_of, anchors, now, [], where, depth=1)
+    who = f" by {nested.signer.display}" if nested.signer else ""
+    alg = f" ({nested.digest_algorithm})" if nested.digest_algorithm else ""
+    when = f", timestamped {nested.timestamp.time:%Y-%m-%d}" if nested.timestamp else ""
+    return f"nested signature{alg}{who}: {nested.verdict}{when}" + (
+        "" if nested.verdict == VALID else f" ({nested.reason})")
 
 
 @dataclass(frozen=True)
@@ -275,7 +291,7 @@ class _Signed:
     indirect: SpcIndirectDataContent
     indirect_bytes: bytes            # the content octets the messageDigest attribute covers
     certificates: tuple[Any, ...]    # cryptography certificates from the bag
-    nested: int
+    nested: tuple[bytes, ...]        # nested signatures, each a DER ContentInfo
 
 
 def _win_certificates(table: bytes) -> list[bytes]:
@@ -310,8 +326,8 @@ def _parse(blob: bytes) -> _Signed:
         raise ValueError(f"it has {len(signers)} signers; Authenticode has exactly one")
     certs = tuple(x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"] or ()
                   if c.name == "certificate")
-    nested = sum(len(a["values"]) for a in signers[0]["unsigned_attrs"] or ()
-                 if a["type"].dotted == NESTED_SIGNATURE)
+    nested = tuple(v.dump() for a in signers[0]["unsigned_attrs"] or ()
+                   if a["type"].dotted == NESTED_SIGNATURE for v in a["values"])
     return _Signed(sd, signers[0], indirect, covered, certs, nested)
 
 
@@ -341,7 +357,7 @@ def _judge(signed: _Signed, file_digest: str, signed_digest: str, digest_alg: st
         return AuthenticodeCheck(UNREADABLE, "the signer's certificate is not in the signature",
                                  notes=tuple(notes), **base)
     if more:
-        notes.append(f"{more} more signature(s) are attached; arkeep checked the first")
+        notes.append(f"{more} more signature(s) are attached; the verdict is the first's")
     if (pages := _page_hashes(signed.indirect)) is not None:
         notes.append(f"the signature carries {pages} page hashes; they are not checked apart, "
                      "the file digest covers every page")

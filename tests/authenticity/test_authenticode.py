@@ -224,3 +224,16 @@ def test_page_hashes_are_noticed(tmp_path: Path, unsigned_exe: Path, test_chain)
     assert any("SHA-256 page hashes" in n for n in check.notes)
     plain = ac.check_file(PYTHON_EXE, NO_ANCHORS)
     assert not any("page hashes" in n for n in plain.notes)
+
+
+def test_a_nested_sha256_signature_is_checked_too(tmp_path: Path, unsigned_exe: Path,
+                                                  test_chain) -> None:
+    first = sign(unsigned_exe, test_chain, tmp_path / "sha1.exe", "-h", "sha1")
+    dual = sign(first, test_chain, tmp_path / "dual.exe", "-nest")
+    check = ac.check_file(dual, NO_ANCHORS)
+    assert check.verdict == ac.VALID and check.digest_algorithm == "sha1"
+    assert check.more_signatures == 1
+    assert "nested signature (sha256) by Fabrikam, Inc.: valid" in check.notes
+    bad = ac.check_file(flipped(dual, 0x1000, tmp_path / "bad.exe"), NO_ANCHORS)
+    assert bad.verdict == ac.MISMATCH
+    assert "nested signature (sha256) by Fabrikam, Inc.: digest-mismatch" in " ".join(bad.notes)

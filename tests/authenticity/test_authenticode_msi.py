@@ -119,3 +119,21 @@ def test_add_and_verify_an_msi(store_dir: Path, cli, signed_msis, test_chain: Si
     assert cli("verify", "--authenticity").code == 0
     found = cli("inspect", signed_msis[0])
     assert "Authenticode signature: valid" in found.out
+
+
+def test_flips_in_the_signature_stream_never_raise(signed_msis, tmp_path: Path) -> None:
+    import olefile
+
+    path = signed_msis[0]
+    ole = olefile.OleFileIO(str(path))
+    blob = ole.openstream(["\x05DigitalSignature"]).read()
+    ole.close()
+    data = path.read_bytes()
+    start = data.find(blob[:64])
+    assert start > 0                       # the stream lies in one piece here
+    seen = set()
+    for offset in range(start, start + len(blob), 37):
+        check = ac.check_file(flipped(path, offset, tmp_path / "f.msi"), Anchors())
+        assert check.verdict in ac.VERDICTS
+        seen.add(check.verdict)
+    assert ac.UNREADABLE in seen and len(seen) >= 2
