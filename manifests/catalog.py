@@ -11,10 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .codec import license_to_toml, parse_license, parse_release, release_to_toml
 from .errors import AmbiguousRelease, ManifestInvalid, Problem, ReleaseNameClash, ReleaseNotFound
-from .index import IndexUnavailable, ManifestIndex, ReleaseEntry, ReleaseOutline, Snapshot
+from .index import (
+    IndexUnavailable,
+    ManifestIndex,
+    ReleaseEntry,
+    ReleaseOutline,
+    ReleaseSummary,
+    Snapshot,
+)
 from .model import License, Release, legacy_release_id, release_id, release_identity, slugify
 from .schema import LICENSE_ID, RELEASE_ID
 from .stamp import revision_of, stamp
@@ -63,18 +71,22 @@ def delete_durably(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+def _counts(r: Release) -> tuple[int, int, int]:
+    """(files, their size, licences) of a release, as the index keeps them."""
+    return len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses)
+
+
 class Catalog:
     """Reads and writes the manifests under one directory."""
 
-    def __init__(self, root: Path, index_path: Path | None = None,
-                 list_line: Callable[[Release], str] | None = None) -> None:
+    def __init__(self, root: Path, index_path: Path | None = None) -> None:
         self.root = Path(root)
         self.releases_dir = self.root / "releases"
         self.licenses_dir = self.root / "licenses"
         self._index = None if index_path is None else ManifestIndex(
             index_path, {"release": self.releases_dir, "license": self.licenses_dir},
             {"release": lambda path, data: self._parse_release(path, data),
-             "license": lambda path, data: parse_license(data, str(path))}, list_line)
+             "license": lambda path, data: parse_license(data, str(path))})
 
     def _parse_release(self, path: Path, data: bytes) -> Release:
         release = parse_release(data, str(path))
@@ -217,21 +229,33 @@ class Catalog:
 
     def entries(self, query: str | None = None,
                 damaged: list[ManifestInvalid] | None = None) -> list[ReleaseEntry]:
-        """What `list` shows: the releases matching `query`, from the index (see index.py for
-        how fresh it is), or from the files where no index can be used."""
+        """What `list --json` shows: the releases matching `query`, from the index (see index.py
+        for how fresh it is), or from the files where no index can be used."""
+        return self._listed(query, damaged, lambda index: index.entries,
+                            lambda r: ReleaseEntry(r.id, r.product, r.version, r.vendor, r.edition,
+                                                   r.platform, r.title, *_counts(r)))
+
+    def summaries(self, query: str | None = None,
+                  damaged: list[ManifestInvalid] | None = None) -> list[ReleaseSummary]:
+        """The same releases as `entries`, with only what `list` prints: (id, title, files, size,
+        licences). Plain tuples of five, so a listing of 100,000 builds no more than it needs."""
+        return self._listed(query, damaged, lambda index: index.summaries,
+                            lambda r: (r.id, r.title, *_counts(r)))
+
+    def _listed(self, query: str | None, damaged: list[ManifestInvalid] | None,
+                read: Callable[[ManifestIndex], Callable[[str | None], list]],
+                of_release: Callable[[Release], Any]) -> list:
         index = self._indexed()
         if index is not None:
             try:
-                found = self._checked(index, query, index.entries)
+                found = self._checked(index, query, read(index))
                 if found is not None:
                     if damaged is not None:
                         damaged.extend(exc for _, exc in index.damaged())
                     return found
             except IndexUnavailable:
                 pass
-        return [ReleaseEntry(r.id, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
-                             len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses))
-                for r in self.search(query, damaged)]
+        return [of_release(r) for r in self.search(query, damaged)]
 
     def _checked(self, index: ManifestIndex, query: str | None,
                  read: Callable[[str | None], list]) -> list | None:
@@ -256,23 +280,6 @@ class Catalog:
                 self._index.ensure(("release", "license"), full=True, deep=deep)
             except IndexUnavailable:
                 pass
-
-    def lines(self, query: str | None = None,
-              damaged: list[ManifestInvalid] | None = None) -> list[str] | None:
-        """The `list_line` of every release matching `query`, kept ready in the index; None when
-        there is no index or it keeps no lines (then format `entries` or `search` instead)."""
-        index = self._indexed()
-        if index is None or index.line is None:
-            return None
-        try:
-            found = self._checked(index, query, index.lines)
-            if found is None:
-                return None
-            if damaged is not None:
-                damaged.extend(exc for _, exc in index.damaged())
-            return found
-        except IndexUnavailable:
-            return None
 
     def snapshot(self) -> Snapshot | None:
         """Every manifest as a fully checked index knows it; None where no index can be used."""

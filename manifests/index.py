@@ -31,14 +31,13 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
-from .model import Artifact, License, Release, slugify
+from .model import License, Release, slugify
 
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"   # 6: no list line (the caller makes it from the fields)
 # A file or directory whose mtime is this close to the moment it was indexed may change again
 # within the same timestamp tick without its mtime moving: such entries are re-checked.
 RACY_NS = 2_000_000_000
@@ -79,7 +78,6 @@ CREATE TABLE releases (
     version_lower TEXT NOT NULL,
     version_slug TEXT NOT NULL,
     hay TEXT NOT NULL,
-    line TEXT,
     PRIMARY KEY (product_lower, version, id)
 ) WITHOUT ROWID;
 CREATE INDEX releases_product ON releases (product_lower);
@@ -133,6 +131,10 @@ class ReleaseEntry(tuple):
 
     def __repr__(self) -> str:
         return f"ReleaseEntry({', '.join(f'{k}={v!r}' for k, v in zip(self.FIELDS, self))})"
+
+
+ReleaseSummary = tuple[str, str, int, int, int]
+"""What `arkeep list` prints of a release: (id, title, files, size of the files, licences)."""
 
 
 class IndexedRelease:
@@ -193,13 +195,6 @@ class Snapshot:
         self.damaged_licenses = damaged_licenses
 
 
-_LINE_SAMPLE = Release(id="sample@1.0+edition+platform", product="Sample Ünïcødé Product",
-                       version="1.0", created=datetime(2026, 1, 1, tzinfo=UTC),
-                       edition="Edition", platform="platform", licenses=("lic-sample1",),
-                       artifacts=(Artifact(role="installer", filename="setup.exe", size=123_456_789,
-                                           blake3="0" * 64),))
-
-
 class IndexUnavailable(Exception):
     """The index cannot be used here (e.g. a read-only store): read the manifests instead."""
 
@@ -232,19 +227,15 @@ class ManifestIndex:
     """The index file at `path` over the manifests in `dirs` (kind -> directory).
 
     `parse[kind](path, data)` turns a file's bytes into a Release / License or raises
-    ManifestInvalid, exactly as the catalog reads it. `line(release)`, when given, is the text
-    `list` prints for a release: kept ready in the index, so listing 100,000 releases is one
-    column read. The index remembers what `line` made of a fixed sample release and is rebuilt
-    when that changes (a new arkeep that prints releases differently).
+    ManifestInvalid, exactly as the catalog reads it. The index keeps data only: what `list`
+    prints is made from `entries` by the caller (archive/present/listing.py).
     """
 
     def __init__(self, path: Path, dirs: dict[str, Path],
-                 parse: dict[str, Callable[[Path, bytes], object]],
-                 line: Callable[[Release], str] | None = None) -> None:
+                 parse: dict[str, Callable[[Path, bytes], object]]) -> None:
         self.path = Path(path)
         self.dirs = dirs
         self.parse = parse
-        self.line = line
         self._db: sqlite3.Connection | None = None
 
     # -- the connection ----------------------------------------------------------------------
@@ -292,9 +283,7 @@ class ManifestIndex:
         return db
 
     def _version(self) -> str:
-        if self.line is None:
-            return INDEX_VERSION
-        return f"{INDEX_VERSION}\n{self.line(_LINE_SAMPLE)}"
+        return INDEX_VERSION
 
     @staticmethod
     def _create(db: sqlite3.Connection, version: str) -> None:
@@ -478,11 +467,11 @@ class ManifestIndex:
             self._store_release(db, name, parsed)
 
     def _store_release(self, db: sqlite3.Connection, name: str, r: Release) -> None:
-        db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (r.id, name, r.product, r.version, r.vendor, r.edition, r.platform, r.title,
                     len(r.artifacts), sum(a.size for a in r.artifacts), len(r.licenses),
                     r.product.lower(), slugify(r.product), r.version.lower(), slugify(r.version),
-                    _hay(r), self.line(r) if self.line is not None else None))
+                    _hay(r)))
         db.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
                        [(r.id, i, a.filename, a.blake3, a.size, a.role)
                         for i, a in enumerate(r.artifacts)])
@@ -531,11 +520,10 @@ class ManifestIndex:
         """Releases matching every word of `query` (all if None), in list order."""
         return [ReleaseEntry._make(row) for batch in self.entry_rows(query) for row in batch]
 
-    def lines(self, query: str | None) -> list[str]:
-        """What `list` prints for the releases matching `query`, one line each, in list order."""
-        if self.line is None:
-            raise IndexUnavailable("this index keeps no list lines")
-        return [row[0] for batch in self.entry_rows(query, columns="line") for row in batch]
+    def summaries(self, query: str | None) -> list[ReleaseSummary]:
+        """(id, title, files, size, licences) of the same releases as `entries`."""
+        return [row for batch in self.entry_rows(query, columns="id, title, files, size, nlicenses")
+                for row in batch]
 
     def entry_rows(self, query: str | None, batch: int = 4096,
                    columns: str = "id, product, version, vendor, edition, platform, title, files, "

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 
 def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    if n < 1024:
+        return f"{n:.0f} B"
+    size = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
         size /= 1024
-    return f"{n} B"
+    return f"{size:.1f} TiB"
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
@@ -28,4 +30,6 @@ def display_width(text: str) -> int:
 
 def pad(text: str, width: int) -> str:
     """`text` followed by spaces up to `width` display columns (nothing added past it)."""
+    if text.isascii():
+        return text.ljust(width)
     return text + " " * max(0, width - display_width(text))

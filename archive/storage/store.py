@@ -25,7 +25,6 @@ from archive.errors import (
     UsageError,
     environment_error,
 )
-from archive.present.listing import list_line
 from archive.storage.hashing import (
     CHUNK,
     PIPELINE_FROM,
@@ -82,7 +81,7 @@ class Store:
         self.objects_dir = self.root / "objects"
         self.state_dir = self.root / "state"
         # The index is a cache in state/ (list, search, look-ups, sync plans); see manifests/index.py.
-        self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE, list_line)
+        self.catalog = Catalog(self.root / "manifests", self.state_dir / INDEX_FILE)
         self.tmp_dir = self.root / "tmp"
         # How a writer meets a busy lock: give up at once (0), or wait (seconds; inf: no limit).
         self.lock_wait: float = 0.0

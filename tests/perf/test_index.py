@@ -65,6 +65,26 @@ def test_list_from_the_index_matches_the_files(catalog: Catalog, paths: tuple[Pa
     assert entry.title == "Tool 4 1.0"
 
 
+def test_summaries_from_the_index_match_the_files(catalog: Catalog, paths: tuple[Path, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `list` prints comes from (id, title, files, size, licences), the same from the index
+    and, where no index can be used, from the files. The index keeps data only (issue 13): no
+    column holds text made for people."""
+    catalog.write_release(release("Suite", "2", size=3 << 20, licenses=("lic-00000000aa", "lic-00000000bb")))
+    indexed = catalog.summaries()
+    assert ("suite@2", "Suite 2", 1, 3 << 20, 2) in indexed
+    assert catalog.summaries("tool 4") == [("tool-4@1.0", "Tool 4 1.0", 1, 5, 0)]
+    assert [s[0] for s in indexed] == ids(catalog)
+    with sqlite3.connect(paths[1]) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(releases)")}
+    assert "line" not in columns and {"title", "files", "size", "nlicenses"} <= columns
+
+    def unavailable(self: ManifestIndex) -> None:
+        raise IndexUnavailable("read-only store")
+    monkeypatch.setattr(ManifestIndex, "_connect", unavailable)
+    assert fresh(paths).summaries() == indexed
+
+
 def test_an_edit_by_rename_is_seen_at_once(catalog: Catalog, paths: tuple[Path, Path]) -> None:
     ids(catalog)
     other = fresh(paths)

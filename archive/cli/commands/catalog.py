@@ -43,32 +43,31 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.licenses:
         return _list_licences(args, ctx, store)
     damaged: list = []
-    # From the index (no TOML parsed): the fields for --json, or the lines ready to print.
+    # From the index (no TOML parsed), or from the manifests where no index can be used.
     if ctx.json:
-        releases = store.catalog.entries(args.query, damaged)
-    else:
-        lines = store.catalog.lines(args.query, damaged)
-        if lines is None:           # no usable index: read the manifests
-            from archive.present.listing import list_line
-            lines = [list_line(r) for r in store.catalog.search(args.query, damaged)]
-    status = 0
-    for exc in damaged:
-        print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem",
-              file=ctx.err)
-        status = 1
-    if ctx.json:
+        entries = store.catalog.entries(args.query, damaged)
+        status = _warn_damaged(ctx, damaged)
         ctx.emit_json([{"id": r.id, "product": r.product, "version": r.version, "vendor": r.vendor,
                         "edition": r.edition, "platform": r.platform, "files": r.files,
                         "size": r.size, "licenses": r.licenses}
-                       for r in releases])
+                       for r in entries])
         return status
-    if not lines:
+    releases = store.catalog.summaries(args.query, damaged)
+    status = _warn_damaged(ctx, damaged)
+    if not releases:
         ctx.say("No releases match." if args.query else "The store is empty; `arkeep add` archives a release.")
         return status
     if not ctx.quiet:
         from archive.present.listing import columns
-        ctx.out.write("\n".join(columns(lines)) + "\n")
+        ctx.out.write("\n".join(columns(releases)) + "\n")
     return status
+
+
+def _warn_damaged(ctx: Context, damaged: list) -> int:
+    for exc in damaged:
+        print(f"arkeep: warning: damaged manifest: {exc}; `arkeep verify` lists every problem",
+              file=ctx.err)
+    return 1 if damaged else 0
 
 
 def _list_licences(args: argparse.Namespace, ctx: Context, store: Store) -> int:
