@@ -157,3 +157,16 @@ def test_scan_without_pefile_stops_naming_it_instead_of_skipping_installers_as_d
     done = arkeep_without("pefile", "--store", tmp_path / "store", "scan", folder)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "pip install pefile" in done.stderr and "damaged" not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_the_wheel_alone_harvests_a_windows_disk(installed_wheel: Path, tmp_path: Path) -> None:
+    """The sources table ships in the wheel and regipy comes with it: a hive is read."""
+    from tests.harvest.disks import WIN7_KEY, windows_disk
+
+    disk = windows_disk(tmp_path / "disk")
+    arkeep = bin_dir(installed_wheel) / "arkeep"
+    data = json.loads(run([arkeep, "--store", tmp_path / "no-store", "harvest", disk, "--json",
+                           "--reveal"], tmp_path, "arkeep harvest"))
+    keys = {k["product"]: k["key"] for k in data["keys"]}
+    assert keys["Windows 7 Professional"] == WIN7_KEY and len(keys) == 8
