@@ -35,6 +35,10 @@ class Context:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     _bars: Bars | None = None
+    # For the audit log (archive/storage/audit_log.py): the stores this command opened and the
+    # keyring it unlocked, if any.
+    opened: list[Store] = field(default_factory=list)
+    keyring: Keyring | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> Context:
@@ -93,6 +97,7 @@ class Context:
     # -- the store and secrets ---------------------------------------------------------------
     def open_store(self) -> Store:
         store = Store.open(self.store_path)
+        self.opened.append(store)
         store.lock_wait = self.wait
         store.lock_waiting = lambda holder: self.note(
             f"arkeep: the store is in use by {holder}; waiting"
@@ -122,7 +127,9 @@ class Context:
 
     def unlock(self, store: Store) -> Keyring:
         """The store's keyring, made once here and handed to whatever needs a key."""
-        return store.unlock(self.passphrase())
+        keyring = store.unlock(self.passphrase())
+        self.keyring = keyring
+        return keyring
 
     def keyring_at_hand(self, store: Store) -> Keyring | None:
         """The keyring when a passphrase is given without a prompt (a file, a command or the

@@ -19,6 +19,7 @@ from archive.cli.commands import (
     init,
     inspect,
     key,
+    log,
     notify,
     remote,
     remove,
@@ -49,12 +50,13 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
-            verify, audit, due, schedule, repair, restore, export, key, notify, trust, completion)
+            verify, audit, due, schedule, repair, restore, export, key, log, notify, trust, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
   people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person),
-               key split --shares N --threshold K | join (recovery sheets for heirs)
+               key split --shares N --threshold K | join (recovery sheets for heirs),
+               log [PRODUCT@VERSION] (who changed or revealed what)
   archive      add [FILE|URL], inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
                harvest [ROOT] (keys and licence files on a running system or an old disk)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)
@@ -162,19 +164,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_wait_without_seconds(list(sys.argv[1:] if argv is None else argv)))
     ctx = Context.from_args(args)
+    code = EXIT_ENVIRONMENT
     try:
-        return int(args.run(args, ctx))
+        code = int(args.run(args, ctx))
+        return code
     except KeyboardInterrupt:
         ctx.close_bars()
         print("arkeep: interrupted; nothing half-written counts as stored", file=sys.stderr)
-        return 130
+        code = 130
+        return code
     except Exception as exc:  # noqa: BLE001 - the one place every error is reported
         ctx.close_bars()
         code, message = describe(exc)
         if ctx.debug or code is None:
             traceback.print_exc()
         print(f"arkeep: error: {message}", file=sys.stderr)
-        return code if code is not None else EXIT_ENVIRONMENT
+        code = code if code is not None else EXIT_ENVIRONMENT
+        return code
+    finally:
+        _record(args, ctx, code)
+
+
+# Commands that read secrets out of the store: recorded whenever they unlocked it. Any other
+# command is recorded when it took the store lock to write.
+_REVEALING = {"show", "restore", "export", "key"}
+
+
+def _command_words(args: argparse.Namespace) -> str:
+    words = [args.command]
+    for sub in ("key_command", "remote_command", "notify_command", "verb"):
+        if getattr(args, sub, None):
+            words.append(getattr(args, sub))
+    return " ".join(words)
+
+
+def _target(args: argparse.Namespace) -> str | None:
+    for name in ("release", "slot", "slot_option", "name"):
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            return value
+    product, version = getattr(args, "product", None), getattr(args, "release_version", None)
+    if isinstance(product, str) and isinstance(version, str):
+        return f"{product}@{version}"
+    return None
+
+
+def _record(args: argparse.Namespace, ctx: Context, code: int) -> None:
+    """One audit log entry for a command that changed the store or revealed its secrets."""
+    if not ctx.opened or args.command == "log":
+        return
+    store = ctx.opened[0]
+    revealing = args.command in _REVEALING and store.unlocked_slot is not None
+    if not (store.wrote or revealing):
+        return
+    from archive.ops.activity import record
+
+    why = record(store, _command_words(args), _target(args), code, ctx.keyring)
+    if why is not None:
+        ctx.note(f"arkeep: this command is not in the audit log ({why})")
 
 
 def describe(exc: BaseException) -> tuple[int | None, str]:

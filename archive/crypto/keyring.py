@@ -28,7 +28,7 @@ class Keyring:
     imported item or a harvested key seen before.
     """
 
-    __slots__ = ("__secret", "_fingerprints", "_unit_names", "box", "config_box", "documents",
+    __slots__ = ("__secret", "_audit", "_fingerprints", "_unit_names", "box", "config_box", "documents",
                  "key_id", "zip_password")
 
     def __init__(self, secret: bytes) -> None:
@@ -42,6 +42,7 @@ class Keyring:
         self.config_box = keys.SecretBox(keys.derive(secret, keys.CONTEXT_REMOTE_CONFIG))
         self.documents: bytes = keys.derive(secret, keys.CONTEXT_DOCUMENTS)
         self._unit_names = keys.derive(secret, keys.CONTEXT_UNIT_NAMES)
+        self._audit = keys.derive(secret, keys.CONTEXT_AUDIT_LOG)
         self._fingerprints = {"import": keys.derive(secret, keys.CONTEXT_FINGERPRINT),
                               "harvest": keys.derive(secret, keys.CONTEXT_HARVEST_FINGERPRINT)}
 
@@ -79,6 +80,10 @@ class Keyring:
     def unit_name(self, kind: str, ref: str) -> str:
         """The keyed BLAKE3 name of a unit on remotes (replicate/units.py builds the unit)."""
         return blake3.blake3(f"{kind}\0{ref}".encode(), key=self._unit_names).hexdigest()
+
+    def audit_mac(self, entry_hash: str) -> str:
+        """The keyed check of one audit log entry (archive/storage/audit_log.py)."""
+        return blake3.blake3(entry_hash.encode("ascii"), key=self._audit).hexdigest()[:32]
 
     def fingerprint(self, data: bytes, of: str = "import") -> str:
         """A keyed digest of `data`: the same imported item (`of="import"`) or harvested key

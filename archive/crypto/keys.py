@@ -38,6 +38,7 @@ CONTEXT_REMOTE_CONFIG = "arkeep 2026-12 remote config v1"
 CONTEXT_DOCUMENTS = "arkeep 2026-12 stored documents v1"
 CONTEXT_FINGERPRINT = "arkeep 2026-11 import fingerprint v1"
 CONTEXT_HARVEST_FINGERPRINT = "arkeep 2026-12 harvest fingerprint v1"
+CONTEXT_AUDIT_LOG = "arkeep 2026-12 audit log v1"
 SECRET_PREFIX, SECRET_VERSION = "ENC[AES256_GCM,", "v1"
 _MANIFEST_AAD = b"arkeep manifest secret v1"
 SLOTS_SCHEMA = 2         # a key file of several key slots (archive/crypto/slots.py)

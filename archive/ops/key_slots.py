@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from archive.crypto import keys, slots
+from archive.storage import audit_log
 from archive.storage.store import Store
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class SlotChange:
 class SlotRow:
     name: str
     created: datetime | None
-    last_used: datetime | None       # on this machine
+    last_used: datetime | None       # the last change or reveal it made, by the audit log
     kdf: str
     current: bool                    # the slot this command was opened with
 
@@ -40,8 +41,21 @@ class SlotRow:
                 "kdf": self.kdf, "current": self.current}
 
 
+def slots_last_used(store: Store) -> dict[str, datetime]:
+    """When each key slot last unlocked a command the audit log records (a change or a reveal;
+    archive/storage/audit_log.py), as this store's log says."""
+    used: dict[str, datetime] = {}
+    for entry in audit_log.entries(store):
+        if entry.slot:
+            try:
+                used[entry.slot] = datetime.fromisoformat(entry.at)
+            except ValueError:
+                continue
+    return used
+
+
 def list_slots(store: Store) -> list[SlotRow]:
-    used = store.slots_last_used()
+    used = slots_last_used(store)
     return [SlotRow(s.name, s.created, used.get(s.name), s.kdf, s.name == store.unlocked_slot)
             for s in slots.slot_infos(store.wrapped_key())]
 
@@ -63,7 +77,6 @@ def change_passphrase(store: Store, keyring: Keyring, name: str, passphrase: str
 
 def remove_slot(store: Store, name: str) -> SlotChange:
     store.save_wrapped_key(slots.remove_slot(store.wrapped_key(), name))
-    store.forget_slot_use(name)
     return _pushed(store, name)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from archive.errors import IntegrityError
 from archive.replicate.at_rest import plain_documents
 from archive.replicate.units import KIND_LICENSE, KIND_RELEASE
+from archive.storage import audit_log
 from archive.storage.hashing import hash_file, hash_stream
 from archive.storage.store import Store
 from manifests.errors import ManifestInvalid
@@ -96,6 +97,9 @@ def verify_store(store: Store, sample: float | None = None, keyring: Keyring | N
             for release, name, _ in uses:
                 report.problems.append(Finding(what, release.id, name))
     report.plain_documents = len(plain_documents(store, releases))
+    for what in audit_log.check(store, keyring):
+        report.problems.append(Finding(what, "audit log",
+                                       f"{audit_log.LOG_DIR}/{audit_log.LOG_FILE}"))
     return report
 
 

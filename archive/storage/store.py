@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 STORE_FORMAT = 1
 INDEX_FILE = "catalog-index.sqlite"
-SLOTS_USED_FILE = "key-slots-used.toml"
 HEX = set("0123456789abcdef")
 
 
@@ -88,6 +87,8 @@ class Store:
         self.lock_waiting: Callable[[str], None] | None = None
         # The key slot (archive/crypto/slots.py) the last unlock opened; None before one.
         self.unlocked_slot: str | None = None
+        # Whether a command took the lock to write (the audit log records such commands).
+        self.wrote = False
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -147,47 +148,12 @@ class Store:
                              "from a replica") from None
 
     def unlock(self, passphrase: str) -> Keyring:
-        """The keyring of the archive secret, from whichever key slot the passphrase opens (the
-        one it opened last on this machine tried first); that slot's name is kept in
-        `unlocked_slot`."""
+        """The keyring of the archive secret, from whichever key slot the passphrase opens; that
+        slot's name is kept in `unlocked_slot` (the audit log records it). Nothing is written:
+        a read-only command on a read-only store unlocks all the same."""
         from archive.crypto.keyring import Keyring
-        used = self.slots_last_used()
-        prefer = tuple(sorted(used, key=lambda n: used[n], reverse=True))
-        keyring, self.unlocked_slot = Keyring.unwrap_slot(self.wrapped_key(), passphrase, prefer)
-        self._note_slot_used(self.unlocked_slot)
+        keyring, self.unlocked_slot = Keyring.unwrap_slot(self.wrapped_key(), passphrase)
         return keyring
-
-    def slots_last_used(self) -> dict[str, datetime]:
-        """When each key slot last opened this store, as this machine saw it (state/, local:
-        replicas do not carry it, and it changes no key file)."""
-        try:
-            table = tomllib.loads((self.state_dir / SLOTS_USED_FILE).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return {}
-        used = table.get("last_used")
-        return {str(k): v for k, v in used.items() if isinstance(v, datetime)} \
-            if isinstance(used, dict) else {}
-
-    def forget_slot_use(self, name: str) -> None:
-        used = self.slots_last_used()
-        if used.pop(name, None) is not None:
-            self._save_slots_used(used)
-
-    def _note_slot_used(self, name: str) -> None:
-        """Record the day a slot was used: written at most once a day per slot, and a store on
-        read-only media opens all the same."""
-        used = self.slots_last_used()
-        now = datetime.now(UTC).replace(microsecond=0)
-        if name in used and used[name].date() == now.date():
-            return
-        used[name] = now
-        try:
-            self._save_slots_used(used)
-        except OSError:
-            pass
-
-    def _save_slots_used(self, used: dict[str, datetime]) -> None:
-        write_atomic(self.state_dir / SLOTS_USED_FILE, tomli_w.dumps({"last_used": used}))
 
     def save_wrapped_key(self, table: dict[str, Any]) -> None:
         write_atomic(self.key_path, tomli_w.dumps(table), mode=0o600)
@@ -200,6 +166,7 @@ class Store:
         from archive.system.lock import command_line_summary, store_lock
         with store_lock(self.root / "lock", command or command_line_summary(), self.lock_wait,
                         self.lock_waiting):
+            self.wrote = True
             self.clean_tmp()
             yield
 

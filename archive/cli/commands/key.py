@@ -60,7 +60,8 @@ LIST_EXAMPLES = """examples:
   arkeep key list --json
 
 Any key holder's passphrase opens the list; it shows names and dates, never a secret. "Last
-used" is what this machine saw (replicas do not carry it); "(you)" marks your own slot.
+used" is the last change or reveal the slot made, by the audit log (`arkeep log`); "(you)"
+marks your own slot.
 """
 SPLIT_EXAMPLES = """examples:
   arkeep key split --shares 5 --threshold 3 --out ~/sheets          (five printable pages)
@@ -250,7 +251,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     for r in rows:
         mark = "  (you)" if r.current else ""
         print(f"{r.name:<{width}}  {when(r.created):<10}  {when(r.last_used)}{mark}", file=ctx.out)
-    ctx.note("last used: on this machine only")
+    ctx.note("last used: the last change or reveal in the audit log (`arkeep log`)")
     return 0
 
 
