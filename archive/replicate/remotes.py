@@ -67,10 +67,13 @@ def load_remotes(store: Store) -> dict[str, RemoteSpec]:
 
 
 def specs_from_tables(remotes: dict[str, Any]) -> dict[str, RemoteSpec]:
-    """RemoteSpecs from `[remotes.NAME]` tables (arkeep.toml, or a replica's sealed copy)."""
+    """RemoteSpecs from `[remotes.NAME]` tables (arkeep.toml, or a replica's sealed copy). The
+    kind is the one its URL names (`backends.kind_of`, which also picks the backend that opens
+    it); the `kind` written beside the URL is for people reading the file."""
+    from backends import kind_of
     out = {}
     for name, table in sorted(remotes.items()):
-        out[name] = RemoteSpec(name=name, url=table["url"], kind=table.get("kind", "dir"),
+        out[name] = RemoteSpec(name=name, url=table["url"], kind=kind_of(table["url"]),
                                offsite=bool(table.get("offsite", False)),
                                options=dict(table.get("options", {})), label=table.get("label", ""))
     return out

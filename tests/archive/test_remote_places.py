@@ -104,6 +104,26 @@ def test_a_folder_that_cannot_be_made_is_a_clear_error_and_no_remote(  # type: i
     assert remotes(cli) == [] and plain.read_text() == "x"
 
 
+def test_the_kind_of_a_remote_is_the_one_its_url_names(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    """arkeep.toml's `kind` is for people: a hand-edited or missing one changes nothing, since
+    the URL decides which backend opens the remote (backends.kind_of)."""
+    import tomllib
+
+    import tomli_w
+    nas, usb = tmp_path / "nas", tmp_path / "usb"
+    nas.mkdir()
+    usb.mkdir()
+    assert cli("remote", "add", "nas", nas).code == 0
+    assert cli("remote", "add", "usb", usb, "--drive").code == 0
+    config_path = store_dir / "arkeep.toml"
+    config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    config["remotes"]["nas"]["kind"] = "s3"
+    del config["remotes"]["usb"]["kind"]
+    config_path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    assert [(name, kind) for name, kind, _ in remotes(cli)] == [("nas", "dir"), ("usb", "drive")]
+
+
 def test_a_file_is_not_a_folder(cli, store_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     plain = tmp_path / "file"
     plain.write_text("x")
