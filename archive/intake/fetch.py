@@ -122,6 +122,26 @@ def _forget_stale_parts(parts_dir: Path, now: float) -> None:
                 path.unlink()
 
 
+@contextlib.contextmanager
+def fetched_small(store: Store, urls: list[str], options: FetchOptions) -> Iterator[list[Path]]:
+    """Small files named by URL (detached signatures, at most 1 MiB each), saved under the name
+    their URL ends in; removed afterwards. Call it while holding the store's lock."""
+    context = tls_context(options.ca_files)
+    work = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="small-"))
+    try:
+        paths = []
+        for url in urls:
+            name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+            if not name or unsafe_filename_reason(name) is not None:
+                raise UsageError(f"{url} does not end in a file name")
+            target = work / name
+            target.write_bytes(_read_small(url, options, context))
+            paths.append(target)
+        yield paths
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _fetch_one(store: Store, url: str, options: FetchOptions, context: ssl.SSLContext, work: Path,
                progress_for: Callable[[str, int], Callable[[int], None] | None] | None) -> Fetched:
     parts_dir = store.root / "state" / "downloads"

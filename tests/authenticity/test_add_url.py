@@ -186,3 +186,19 @@ def test_a_partial_download_left_for_a_month_is_forgotten(store_dir: Path, cli, 
     os.utime(old, (month_ago, month_ago))
     assert add(cli, site, "/files/python-3.13.2-amd64.exe").code == 0
     assert not old.exists() and fresh.exists()
+
+
+def test_add_url_with_a_signature_url(store_dir: Path, cli, site, vendor, tmp_path: Path) -> None:  # noqa: F811
+    public, sign = vendor
+    local = tmp_path / "python-3.13.2-amd64.exe"
+    local.write_bytes(DATA)
+    site.site.texts["python-3.13.2-amd64.exe.asc"] = sign(local).read_bytes()
+    done = add(cli, site, "/files/python-3.13.2-amd64.exe", "--signature",
+               f"{site.url}/text/python-3.13.2-amd64.exe.asc", "--openpgp-key", public)
+    assert done.code == 0, done.err
+    assert f"OpenPGP (python-3.13.2-amd64.exe.asc): signed by {SIGNER}" in done.out
+    release = Store.open(store_dir).catalog.resolve(RELEASE)
+    assert [a.role for a in release.artifacts] == ["installer", "signature"]
+    missing = add(cli, site, "/files/python-3.13.2-amd64.exe", "--signature",
+                  f"{site.url}/text/nothing.asc")
+    assert missing.code == 3 and "answered 404" in missing.err

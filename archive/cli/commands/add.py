@@ -84,9 +84,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.add_argument("--ca-file", action="append", type=Path, default=[], metavar="F",
                    help="trust the root certificates in F (PEM) besides the system's, for "
                         "signatures and for HTTPS downloads (repeatable)")
-    s.add_argument("--signature", action="append", type=Path, default=[], metavar="F",
+    s.add_argument("--signature", action="append", default=[], metavar="F|URL",
                    help="a detached OpenPGP signature (.asc, .sig) of the installer named like it "
-                        "(found beside it without this flag)")
+                        "(found beside a local file without this flag)")
     s.add_argument("--openpgp-key", action="append", type=Path, default=[], metavar="F",
                    help="an OpenPGP public key (or keyring) trusted to sign (repeatable)")
     s.add_argument("--accept-unverified", action="store_true",
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from contextlib import nullcontext
 
     from archive.intake.add import add_release
-    from archive.intake.fetch import FetchOptions, fetched, is_url
+    from archive.intake.fetch import FetchOptions, fetched, fetched_small, is_url
     from archive.present.authenticity import data as authenticity_data
     from archive.present.authenticity import download_line, summary
     from archive.present.humanize import human_size
@@ -145,13 +145,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # Licence files, invoices and receipts are kept encrypted at rest: they need the secret too.
     documents = args.license_file or args.invoice or args.receipt
     keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
+    signature_urls = [s for s in args.signature if is_url(s)]
     with store.writing("arkeep add"), \
-            (fetched(store, urls, options, ctx.file_bar) if urls else nullcontext([])) as got:
+            (fetched(store, urls, options, ctx.file_bar) if urls else nullcontext([])) as got, \
+            (fetched_small(store, signature_urls, options) if signature_urls
+             else nullcontext([])) as signatures:
         ctx.close_bars()
         by_url = dict(zip(urls, got, strict=True))
         files = [by_url[f].path if f in by_url else Path(f) for f in args.files]
         request, detected = _request(args, ctx, store, key, files)
-        request = replace(request, downloads={f.path: f for f in got})
+        request = replace(request, downloads={f.path: f for f in got},
+                          signatures=(*[Path(s) for s in args.signature if not is_url(s)],
+                                      *signatures))
         try:
             result = add_release(store, request, keyring, progress_for=ctx.file_bar)
         finally:
@@ -218,8 +223,7 @@ def _request(args: argparse.Namespace, ctx: Context, store: Any, key: str | None
         license_files=tuple(args.license_file), invoices=tuple(args.invoice),
         receipts=tuple(args.receipt), key=key, license_id=args.license_id, license=fields,
         source_url=args.source_url, detected=detected, ca_files=tuple(args.ca_file),
-        accept_unverified=args.accept_unverified, signatures=tuple(args.signature),
-        openpgp_keys=tuple(args.openpgp_key))
+        accept_unverified=args.accept_unverified, openpgp_keys=tuple(args.openpgp_key))
     return request, detected
 
 
