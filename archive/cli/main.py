@@ -27,6 +27,7 @@ from archive.cli.commands import (
     restore,
     scan,
     schedule,
+    seats,
     status,
     sync,
     trust,
@@ -50,13 +51,14 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
-            verify, audit, due, schedule, repair, restore, export, key, log, notify, trust, completion)
+            verify, audit, due, schedule, repair, restore, export, key, log, seats, notify, trust, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
                notify add URL | list | remove | test (where notices of problems go)
   people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person),
                key split --shares N --threshold K | join (recovery sheets for heirs),
-               log [PRODUCT@VERSION] (who changed or revealed what)
+               log [PRODUCT@VERSION] (who changed or revealed what),
+               assign PRODUCT@VERSION --to PERSON | unassign | handover PERSON (seats)
   archive      add [FILE|URL], inspect, scan, import FORMAT FILE (1password, bitwarden, keepass, lastpass, csv),
                harvest [ROOT] (keys and licence files on a running system or an old disk)
   forget       remove PRODUCT@VERSION | --license ID, prune (objects no release names)

@@ -99,6 +99,14 @@ def default_within(config: dict[str, Any]) -> int:
     return value
 
 
+def _in_use(lic: License) -> int | None:
+    """Seats in use: the seats assigned (ops/seats.py) when any are recorded, else the number
+    set with `due --set --seats-in-use`."""
+    from archive.ops.seats import seats_in_use
+    assigned = seats_in_use(lic)
+    return assigned if assigned is not None else _extra_int(lic, SEATS_IN_USE)
+
+
 def _extra_int(lic: License, name: str) -> int | None:
     value = lic.extra.get(name)
     if value is None:
@@ -156,7 +164,7 @@ def licence_items(lic: License, releases: tuple[str, ...], today: date, within: 
         elif -window <= days < 0:
             add(MAINTENANCE, ENDED, lic.maintenance_end, days,
                 f"{name}: maintenance ended on {lic.maintenance_end} ({_when(days)})")
-    in_use = _extra_int(lic, SEATS_IN_USE)
+    in_use = _in_use(lic)
     if lic.seats is not None and in_use is not None and in_use > lic.seats:
         add(SEATS, OVERDUE, None, None,
             f"{name}: {in_use} seats in use, {lic.seats} owned; buy {in_use - lic.seats} more "
@@ -188,7 +196,7 @@ def calendar(store: Store, today: date, within: int | None = None,
     for lic, releases in records:
         items += licence_items(lic, releases, today, window, forced)
         if lic.seats is not None:
-            seats.append(Seats(lic.id, lic.product, lic.seats, _extra_int(lic, SEATS_IN_USE)))
+            seats.append(Seats(lic.id, lic.product, lic.seats, _in_use(lic)))
     items.sort(key=lambda i: (not i.overdue, i.days if i.days is not None else -10**6, i.license))
     return Calendar(today, window, items, seats, [str(d) for d in damaged])
 
