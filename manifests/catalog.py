@@ -2,6 +2,7 @@
 
 Layout: `releases/<release id>.toml` and `licenses/<licence id>.toml`. Files are replaced
 atomically (temp file in the same directory, fsync, rename), so a reader never sees half a file.
+Before a file is replaced or deleted its bytes are kept in `history/<kind>s/<id>/<revision>.toml`.
 With an index path (a store's `state/catalog-index.sqlite`), list, search, look-ups and
 replication plans go through a rebuildable index of the files (manifests/index.py); the files
 stay the only source of truth, and every release handed out is read from its file.
@@ -26,6 +27,8 @@ from .index import (
 from .model import License, Release, legacy_release_id, release_id, release_identity, slugify
 from .schema import LICENSE_ID, RELEASE_ID
 from .stamp import revision_of, stamp
+
+HISTORY = "history"
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -216,16 +219,48 @@ class Catalog:
         index = self._index if self._index is not None and self._index.fresh_before_write(kind) \
             else None
         text = stamp(text, self.revision(path) + 1 if revision is None else revision)
+        self._keep_previous(kind, path, mode)
         write_atomic(path, text, mode=mode)
         if index is not None:
             index.record_write(kind, path, text.encode("utf-8"), parsed)
 
     def delete_release(self, rid: str) -> None:
         """Remove a release manifest (its objects are not touched); the index sees it gone."""
+        self._keep_previous("release", self.release_path(rid))
         delete_durably(self.release_path(rid))
 
     def delete_license(self, lid: str) -> None:
+        self._keep_previous("license", self.license_path(lid), 0o600)
         delete_durably(self.license_path(lid))
+
+    # -- earlier versions ------------------------------------------------------------------
+    def history_dir(self, kind: str, ident: str) -> Path:
+        """Where the earlier versions of a manifest are kept; `ident` is checked as the id of its
+        kind (ValueError otherwise), so no name leads outside."""
+        path = self.release_path(ident) if kind == "release" else self.license_path(ident)
+        return self.root / HISTORY / f"{kind}s" / path.stem
+
+    def _keep_previous(self, kind: str, path: Path, mode: int = 0o644) -> None:
+        """Before a manifest is replaced or deleted, keep its bytes as they were, named by their
+        revision (`history/<kind>s/<id>/<revision>.toml`); a revision kept already is not
+        written again."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
+        kept = self.history_dir(kind, path.stem) / f"{revision_of(data[:64]):06d}.toml"
+        if kept.exists():
+            if kept.read_bytes() == data:
+                return
+            kept = kept.with_name(f"{kept.stem}-{len(list(kept.parent.iterdir()))}.toml")
+        write_atomic(kept, data.decode("utf-8", errors="replace"), mode=mode)
+
+    def versions(self, kind: str, ident: str) -> list[Path]:
+        """The kept earlier versions of a manifest, oldest first."""
+        folder = self.history_dir(kind, ident)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.glob("*.toml") if p.is_file() and not p.name.startswith("."))
 
     def entries(self, query: str | None = None,
                 damaged: list[ManifestInvalid] | None = None) -> list[ReleaseEntry]:

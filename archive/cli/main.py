@@ -213,7 +213,7 @@ def _target(args: argparse.Namespace) -> str | None:
 
 def _record(args: argparse.Namespace, ctx: Context, code: int) -> None:
     """One audit log entry for a command that changed the store or revealed its secrets."""
-    if not ctx.opened or args.command == "log":
+    if not ctx.opened:
         return
     store = ctx.opened[0]
     revealing = args.command in _REVEALING and store.unlocked_slot is not None

@@ -116,3 +116,34 @@ def test_an_edit_with_its_hashes_recomputed_is_found_with_the_passphrase_only(  
     monkeypatch.setenv("ARKEEP_PASSPHRASE", PASSPHRASE)
     result = cli("verify")
     assert result.code == 1 and result.out.count("keyed check fails") == 2, result.out
+
+
+def test_a_changed_manifest_keeps_its_previous_version_and_log_restores_it(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    sample = add_sample(cli, tmp_path)
+    release = store_dir / "manifests" / "releases" / f"{sample.rid}.toml"
+    first = release.read_bytes()
+    invoice = tmp_path / "invoice.pdf"
+    invoice.write_bytes(b"%PDF-1.4 an invoice")
+    assert cli("add", sample.installer, "--product", "Acme Studio", "--version", "7.5.1",
+               "--invoice", invoice).code == 0
+    second = release.read_bytes()
+    assert second != first
+    listed = json.loads(cli("log", sample.rid, "--versions", "--json").out)
+    assert [v["number"] for v in listed["versions"]] == [1] and listed["kind"] == "release"
+    shown = cli("log", sample.rid, "--show-version", "1")
+    assert shown.code == 0 and shown.out.encode() == first
+    restored = cli("log", sample.rid, "--restore-version", "1")
+    assert restored.code == 0, restored.err
+    assert "invoice.pdf" not in release.read_text() and "invoice.pdf" in second.decode()
+    assert [v["number"] for v in json.loads(cli("log", sample.rid, "--versions", "--json").out)["versions"]] == [1, 2]
+    assert cli("verify").code == 0
+    assert [e["command"] for e in log_lines(store_dir)][-1] == "log"
+
+    # A removed release keeps its last version, and comes back from it.
+    assert cli("remove", sample.rid, "--yes").code == 0 or cli("remove", sample.rid).code == 0
+    assert not release.exists()
+    assert cli("log", sample.rid, "--restore-version", "3").code == 0
+    assert release.exists() and cli("show", sample.rid).code == 0
+    missing = cli("log", sample.rid, "--restore-version", "9")
+    assert missing.code == 2 and "no kept version 9" in missing.err
