@@ -42,6 +42,9 @@ def test_handover_lists_a_departing_persons_seats_and_what_to_deactivate(  # typ
     seats = json.loads(due.out)["seats"]
     assert seats and (seats[0]["in_use"], seats[0]["owned"]) == (3, 2), seats
     assert due.code == 1                      # more seats in use than owned
+    status = cli("status", "--json")
+    assert [(x["owned"], x["in_use"]) for x in json.loads(status.out)["seats"]] == [(2, 3)]
+    assert "seats: Acme Studio: 3 of 2 in use" in cli("status").err
     ended = cli("unassign", sample.rid, "--from", "alice", "--machine", "alice-laptop")
     assert ended.code == 0 and "deactivate it there" in ended.err, ended.err
     assert json.loads(cli("due", "--json").out)["seats"][0]["in_use"] == 2

@@ -82,6 +82,7 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({"ok": not bad, "policy": vars(policy), "notes": notes,
                        "due": [i.data() for i in cal.items],
+                       "seats": [x.data() for x in cal.seats],
                        "replicas": [r.data(now) for r in per_remote],
                        "releases": [{"release": r.release, "ok": r.ok, "verdict": r.verdict,
                                      "blockers": r.blockers, "good_remotes": r.good_remotes,
@@ -92,6 +93,9 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"warning: {note}")
     for item in cal.items:
         ctx.note(f"{'overdue' if item.overdue else 'due'}: {item.message}")
+    for seat in cal.seats:
+        if seat.in_use is not None:
+            ctx.note(f"seats: {seat.product or seat.license}: {seat.in_use} of {seat.owned} in use")
     # One write for the whole report (100k releases); problems print even with --quiet.
     lines = []
     for r in results:
