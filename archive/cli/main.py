@@ -222,7 +222,8 @@ def _record(args: argparse.Namespace, ctx: Context, code: int) -> None:
     from archive.ops.activity import record
 
     why = record(store, _command_words(args), _target(args), code, ctx.keyring)
-    if why is not None:
+    if why is not None and code == 0:
+        # After a failure the error already said what went wrong (often the same full disk).
         ctx.note(f"arkeep: this command is not in the audit log ({why})")
 
 
