@@ -1,8 +1,9 @@
 """One writer per store: an advisory lock that names its holder and dies with it.
 
-The lock is an OS lock on `<store>/lock` (flock, or msvcrt.locking on Windows: oscompat), so the
-kernel releases it when the holder exits, even after kill -9: a lock file left behind by a dead process is recognised as stale and taken over. The file
-also records pid, host and command, so a second writer is told who holds the store.
+The lock is an OS lock on `<store>/lock` (flock, or LockFileEx on Windows: the platform seam,
+`oscompat.try_lock`), so the kernel releases it when the holder exits, even after kill -9: a lock
+file left behind by a dead process is recognised as stale and taken over. The file also records
+pid, host and command, so a second writer is told who holds the store.
 """
 from __future__ import annotations
 
