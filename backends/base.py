@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import BackendError, InvalidKey
+from .localfiles import atomic_writer
 
 RESERVED_PREFIX = ".arkeep-"
 TEMP_PREFIX = ".arkeep-tmp-"
@@ -186,20 +187,14 @@ class Backend(ABC):
     def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         """Copy `key` to `local_path`; the local file appears complete or not at all."""
         destination = Path(local_path)
-        temp = destination.with_name(temp_name())
-        try:
-            self._download(key, temp)
-            os.replace(temp, destination)
-        finally:
-            if temp.exists():
-                temp.unlink()
+        with atomic_writer(destination, temp=destination.with_name(temp_name())) as target:
+            self._download(key, target)
 
-    def _download(self, key: str, local_path: Path) -> None:
-        """Fetch `key` into a fresh local file; the atomic rename is `get_file`'s job."""
-        with self.open_read(key) as source, open(local_path, "wb") as target:
+    def _download(self, key: str, target: BinaryIO) -> None:
+        """Fetch `key` into `target`, a fresh local file; making it durable and giving it its
+        name is `get_file`'s job."""
+        with self.open_read(key) as source:
             shutil.copyfileobj(source, target, CHUNK)
-            target.flush()
-            os.fsync(target.fileno())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.url}>"

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from .base import temp_name, validate_key
 from .errors import BackendError, NotConnected, Unreachable, translate
-from .fsspec_backend import FsspecBackend, fsync_dir
+from .fsspec_backend import FsspecBackend
+from .localfiles import write_atomic
 
 MARKER = ".arkeep-drive.toml"
 ENV_PATHS = "ARKEEP_DRIVE_PATHS"
@@ -81,16 +82,9 @@ def init_drive(path: str | os.PathLike[str], *, name: str = "drive") -> str:
             {"format": marker.format, "uuid": marker.uuid, "created": marker.created}
         )
     )
-    temp = root / temp_name()
     try:
-        with open(temp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, root / MARKER)
-        fsync_dir(str(root))
+        write_atomic(root / MARKER, text, temp=root / temp_name(), strict=False)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise (translate(exc, name) or BackendError(name, str(exc))) from exc
     return marker.uuid
 

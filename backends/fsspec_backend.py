@@ -4,8 +4,8 @@ Directories and drives use it with fsspec's LocalFileSystem, "any other fsspec U
 whatever `fsspec.url_to_fs` returns, and the S3 backend extends it. Listing, reading and
 deleting are the same everywhere; only atomic writing differs:
 
-- local: `os`-level temp file in the key's directory, fsync, `os.replace`, fsync directory
-  (fsspec's LocalFileSystem would buffer and rename too, but without the fsyncs);
+- local: `localfiles.AtomicWriter`: temp file in the key's directory, fsync, rename, fsync
+  directory (fsspec's LocalFileSystem would buffer and rename too, but without the fsyncs);
 - other filesystems: write a temp name next to the key, then `fs.mv` it into place, which
   is a rename where the filesystem has one (memory, sftp, smb) and a copy where not.
 
@@ -34,11 +34,7 @@ from .base import (
     validate_prefix,
 )
 from .errors import BackendError, NotFound, Unreachable, translate
-
-try:
-    import fcntl
-except ImportError:  # Windows: temp files are told apart by age alone
-    fcntl = None  # type: ignore[assignment]
+from .localfiles import AtomicWriter, fsync_dir, write_in_progress
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -62,38 +58,15 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _lock_temp(raw: Any) -> int | None:
-    """Mark a local temp file as a write in progress: an exclusive flock held through a
-    duplicate descriptor until the write is published or thrown away. None where the
-    filesystem has no locks."""
-    if fcntl is None:
-        return None
-    fd = os.dup(raw.fileno())
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def _abandoned_local_temp(path: str, details: dict[str, Any], older_than: float | None) -> bool:
     """True if no live writer holds the temp file's lock (or, where locks cannot be taken,
     if it is older than `older_than`)."""
-    if fcntl is not None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+    try:
+        held = write_in_progress(path)
+    except OSError:
+        return False
+    if held is not None:
+        return not held
     return _older_than(details, older_than)
 
 
@@ -102,21 +75,6 @@ def _older_than(details: dict[str, Any], older_than: float | None) -> bool:
         return True
     mtime = _mtime(details)
     return mtime is not None and time.time() - mtime.timestamp() >= older_than
-
-
-def fsync_dir(path: str) -> None:
-    """Make a rename or a new entry in `path` durable. A no-op where directories cannot be
-    opened (Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (PermissionError, IsADirectoryError):
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class FsspecBackend(Backend):
@@ -263,7 +221,7 @@ class FsspecBackend(Backend):
                 os.mkdir(path)
             except FileExistsError:
                 continue
-            fsync_dir(os.path.dirname(path))
+            fsync_dir(os.path.dirname(path), strict=False)
 
     @contextmanager
     def _open_write_local(self, key: str) -> Iterator[BinaryIO]:
@@ -271,20 +229,16 @@ class FsspecBackend(Backend):
         directory = os.path.dirname(path)
         with self._guard(key):
             self._make_parents_local(directory, self.root())
-            temp = os.path.join(directory, temp_name())
-            raw = open(temp, "xb")  # noqa: SIM115 - owned by the GuardedFile returned
-        lock = _lock_temp(raw)  # held until the rename: cleanup_temp leaves this file alone
-        guarded = GuardedFile(raw, lambda exc: self._translate(exc, key), owns_raw=False)
+            # locked until the rename: cleanup_temp leaves this file alone
+            writer = AtomicWriter(path, temp=os.path.join(directory, temp_name()),
+                                  opener=lambda temp: open(temp, "xb"),  # noqa: SIM115 - the writer owns it
+                                  lock=True, strict=False)
+        guarded = GuardedFile(writer.file, lambda exc: self._translate(exc, key), owns_raw=False)
         try:
             yield guarded  # type: ignore[misc]
             try:
                 with self._guard(key):
-                    raw.flush()
-                    os.fsync(raw.fileno())
-                    raw.close()
-                    self._before_commit()
-                    os.replace(temp, path)
-                    fsync_dir(directory)
+                    writer.commit(before_replace=self._before_commit)
             except NotFound as exc:
                 # A write looks for no key: its directory went away under it (an unmounted NAS,
                 # a removed folder). Say that, not "no such key".
@@ -292,18 +246,9 @@ class FsspecBackend(Backend):
                 raise Unreachable(self.name, f"{directory} disappeared during the write",
                                   key=key, hint="check the mount or the folder, then retry") from exc
         except BaseException:
-            try:
-                raw.close()
-            except OSError:
-                pass
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
+            writer.discard()
             raise
         finally:
-            if lock is not None:
-                os.close(lock)
             guarded.close()
 
     @contextmanager

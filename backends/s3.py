@@ -49,7 +49,6 @@ from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -410,14 +409,11 @@ class S3Backend(FsspecBackend):
         with open(local_path, "rb") as source, self._upload(key, part_size) as target:
             shutil.copyfileobj(source, target, CHUNK)
 
-    def _download(self, key: str, local_path: Path) -> None:
+    def _download(self, key: str, target: BinaryIO) -> None:
         fetcher = self._fetcher(key)
-        with open(local_path, "wb") as handle:
-            with self._guard(key):
-                _run(self.fs, fetcher.download, handle, self.options.part_size,
-                     self.options.max_concurrency)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with self._guard(key):
+            _run(self.fs, fetcher.download, target, self.options.part_size,
+                 self.options.max_concurrency)
 
     def cleanup_temp(self, older_than: float | None = None) -> int:
         """Abort unfinished multipart uploads under this remote's prefix: first every one the

@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .localfiles import write_atomic
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -43,12 +45,7 @@ class UploadJournal:
         self.directory.mkdir(parents=True, exist_ok=True)
         record = json.dumps({"bucket": bucket, "key": key, "upload_id": upload_id})
         final = self._path(upload_id)
-        tmp = final.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(record)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
+        write_atomic(final, record, prefix=f"{final.stem}-", suffix=".tmp")
 
     def remove(self, upload_id: str) -> None:
         self._path(upload_id).unlink(missing_ok=True)

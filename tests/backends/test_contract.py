@@ -221,6 +221,21 @@ def test_cleanup_temp_removes_crash_leftovers(harness: Harness) -> None:
     assert harness.backend.cleanup_temp() == 0
 
 
+def test_cleanup_temp_spares_a_write_in_progress_whatever_its_age(dir_harness: Harness) -> None:
+    """A local write holds a lock on its temp file (backends/localfiles.py) until the rename:
+    a cleaner, even one told to remove every leftover, leaves it alone."""
+    backend = dir_harness.backend
+    dir_harness.plant_leftover()
+    with backend.open_write("units/ab/unit.zip") as handle:
+        handle.write(b"a unit being written")
+        handle.flush()
+        assert backend.cleanup_temp(older_than=None) == 1          # the crashed one only
+        temps = [e for e in dir_harness.raw_entries() if e.startswith("units/ab/.arkeep-tmp-")]
+        assert len(temps) == 1
+    assert read(dir_harness, "units/ab/unit.zip") == b"a unit being written"
+    assert dir_harness.raw_entries() == {"units/ab/unit.zip"}
+
+
 def test_check_passes(harness: Harness) -> None:
     harness.backend.check()
 
