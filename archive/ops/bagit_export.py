@@ -22,8 +22,8 @@ store keeps them encrypted at rest) are left out and named in WITHHELD.txt and b
 With --reveal they are decrypted into data/ with the keys, and the bag says so.
 
 Each payload file is re-hashed with BLAKE3 on the way and checked against the manifest, so a
-corrupt object is never bagged. The bag is written under a temporary name beside DIR and
-renamed into place when complete.
+corrupt object is never bagged. The bag is written under a temporary name beside DIR, made
+durable (every file and folder fsynced) and renamed into place when complete.
 """
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ from archive.present.humanize import human_size
 from archive.present.render import license_text
 from archive.replicate.at_rest import kept_encrypted
 from archive.replicate.sealing import sealed_license_bytes
-from archive.storage.hashing import CHUNK, new_hasher
+from archive.storage.hashing import CHUNK, copy_checked
 from archive.storage.store import Store
+from archive.system import durable
 from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import safe_join
 from manifests.codec import license_to_toml, release_to_toml
@@ -114,9 +115,11 @@ def export_bag(store: Store, release: Release, dest: Path, keyring: Keyring | No
         tags = _write_tags(work, release, licenses, box, payload, withheld)
         _write_lines(work / "tagmanifest-sha512.txt",
                      [f"{_sha512_file(work / t)}  {encode_path(t)}" for t in tags])
+        durable.sync_tree(work)
         if dest.exists():
             dest.rmdir()
-        os.replace(work, dest)
+        durable.replace(work, dest)
+        durable.fsync_dir(dest.parent)
     except OSError as exc:
         raise environment_error(exc, f"cannot write the bag at {dest}") from None
     finally:
@@ -153,22 +156,12 @@ def _write_payload(store: Store, release: Release, work: Path, keyring: Keyring 
 
 def _copy_hashing(src: BinaryIO, size_hint: int, target: Path, digest: str, label: str,
                   progress: Progress | None) -> tuple[str, int]:
+    """The object into `target`, checked against its BLAKE3; its SHA-512 for the bag's manifest.
+    Made durable with the whole bag, before the bag takes its name."""
     sha = hashlib.sha512()
-    b3 = new_hasher(size_hint)
-    size = 0
     with open(target, "wb") as out:
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            b3.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-            if progress:
-                progress(len(chunk))
-        out.flush()
-        os.fsync(out.fileno())
-    if b3.hexdigest() != digest:
-        raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); no bag was "
-                             "written. Run `arkeep repair`")
+        size = copy_checked(src, out, digest, label, "no bag was written. Run `arkeep repair`",
+                            size_hint, progress, also=(sha,))
     os.chmod(target, 0o644)
     return sha.hexdigest(), size
 

@@ -11,8 +11,6 @@ for the folder it is unpacked into; `manifest.toml` inside keeps every original 
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +18,13 @@ from typing import TYPE_CHECKING
 
 import pyzipper
 
-from archive.errors import IntegrityError, UsageError, environment_error
+from archive.errors import IntegrityError, UsageError
 from archive.ops.restore import LICENSE_TXT
 from archive.present.render import license_text
 from archive.replicate.sealing import sealed_license_bytes
-from archive.storage.hashing import CHUNK, new_hasher
+from archive.storage.hashing import copy_checked
 from archive.storage.store import Store
+from archive.system import durable
 from archive.system.localnames import MAX_PATH, local_names
 from manifests.codec import release_to_toml
 from manifests.model import Release
@@ -62,29 +61,19 @@ def export_zip(store: Store, release: Release, keyring: Keyring, dest: Path, for
     manifest = release_to_toml(release) + "".join(
         "\n# ---- licence record ----\n" + sealed_license_bytes(lic, box).decode() for lic in licenses)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-export-", suffix=".zip")
-    os.close(fd)
-    try:
-        with pyzipper.AESZipFile(tmp, "w", compression=pyzipper.ZIP_STORED,
-                                 encryption=pyzipper.WZ_AES) as zf:
-            zf.setpassword(keyring.zip_password)
-            zf.setencryption(pyzipper.WZ_AES, nbits=256)
-            for art, (entry, _) in zip(release.artifacts, mapped):
-                progress = progress_for(art.filename, art.size) if progress_for else None
-                _add_object(zf, store, keyring, entry, art.blake3,
-                            f"{release.id} / {art.filename}", progress)
-            zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
-            if licenses:
-                zf.writestr(LICENSE_TXT, "\n".join(license_text(release, lic, box) for lic in licenses))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        raise environment_error(exc, f"cannot write {dest}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with durable.writing(dest, f"cannot write {dest}", mode=0o600, prefix=".arkeep-export-",
+                         suffix=".zip") as out, \
+            pyzipper.AESZipFile(out, "w", compression=pyzipper.ZIP_STORED,
+                                encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(keyring.zip_password)
+        zf.setencryption(pyzipper.WZ_AES, nbits=256)
+        for art, (entry, _) in zip(release.artifacts, mapped):
+            progress = progress_for(art.filename, art.size) if progress_for else None
+            _add_object(zf, store, keyring, entry, art.blake3,
+                        f"{release.id} / {art.filename}", progress)
+        zf.writestr(MANIFEST_TOML, manifest.encode("utf-8"))
+        if licenses:
+            zf.writestr(LICENSE_TXT, "\n".join(license_text(release, lic, box) for lic in licenses))
     entries = tuple([entry for entry, _ in mapped] + [MANIFEST_TOML] + ([LICENSE_TXT] if licenses else []))
     return ExportResult(dest, entries, dest.stat().st_size, renamed)
 
@@ -96,13 +85,6 @@ def _add_object(zf: pyzipper.AESZipFile, store: Store, keyring: Keyring, name: s
         raise IntegrityError(f"{label}: the object is missing from the store; run `arkeep repair`")
     info = zf.zipinfo_cls(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = pyzipper.ZIP_STORED
-    hasher = new_hasher(store.stored_path(digest).stat().st_size)
     with store.open_object(digest, keyring, label) as src, zf.open(info, "w", force_zip64=True) as out:
-        while chunk := src.read(CHUNK):
-            hasher.update(chunk)
-            out.write(chunk)
-            if progress:
-                progress(len(chunk))
-    if hasher.hexdigest() != digest:
-        raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); nothing was "
-                             "exported. Run `arkeep repair`")
+        copy_checked(src, out, digest, label, "nothing was exported. Run `arkeep repair`",
+                     store.stored_path(digest).stat().st_size, progress)

@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from archive.errors import IntegrityError, UsageError, environment_error
+from archive.errors import IntegrityError, UsageError
 from archive.present.render import license_text
 from archive.replicate.remotes import get_remote, ledger_of, open_backends
 from archive.replicate.sealing import unseal_unit_to_file
 from archive.replicate.units import UnitNamer
-from archive.storage.hashing import CHUNK, PIPELINE_FROM, Progress, copy_hashing, new_hasher
-from archive.storage.store import Store, fsync_dir
-from archive.system import oscompat
+from archive.storage.hashing import Progress, copy_verified
+from archive.storage.store import Store
+from archive.system import durable, oscompat
 from archive.system.localnames import MAX_PATH, local_names
 from archive.system.paths import make_target_dir, safe_join
 from manifests.model import Artifact, Release
@@ -126,49 +125,5 @@ def license_file_name(release: Release, written_names: list[str] | None = None) 
     return next(name for name in candidates if name.casefold() not in taken)
 
 
-def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None,
-                  opened: BinaryIO | None = None) -> None:
-    """One pass over the stored object: hashed while it is written to a temp file, which takes
-    `dest`'s name only if the digest matches (big files: read, hash and write overlap).
-    `opened`: the plaintext stream of an object kept encrypted, read instead of `source`."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-restore-")
-    try:
-        with opened or open(source, "rb", buffering=0) as src, \
-                os.fdopen(fd, "wb", buffering=0) as out:
-            size = os.fstat(src.fileno()).st_size if opened is None else 0
-            if size >= PIPELINE_FROM:
-                found, _ = copy_hashing(src, out.fileno(), progress)
-            else:
-                hasher = new_hasher(size)
-                buf = bytearray(CHUNK)
-                view = memoryview(buf)
-                while n := src.readinto(buf):
-                    hasher.update(view[:n])
-                    out.write(view[:n])
-                    if progress:
-                        progress(n)
-                found = hasher.hexdigest()
-            os.fsync(out.fileno())
-        if found != digest:
-            raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); nothing was "
-                                 "written. Run `arkeep repair` to mend it from a replica")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except OSError as exc:
-        raise environment_error(exc, f"cannot write {dest}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".arkeep-restore-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
+    durable.write_atomic(path, text, mode=0o600, prefix=".arkeep-restore-")

@@ -1,13 +1,18 @@
 """BLAKE3-256 digests of files and streams, in large chunks; big files read, hashed and written
-by overlapping threads (blake3 and file I/O release the GIL)."""
+by overlapping threads (blake3 and file I/O release the GIL). Also the one checked copy of an
+object out of the store (`copy_checked`, and `copy_verified` for a file)."""
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import blake3
+
+from archive.errors import IntegrityError
+from archive.system.durable import writing
 
 CHUNK = 8 * 1024 * 1024
 # Below this size the thread pool costs more than it saves.
@@ -264,6 +269,53 @@ def _pipeline_copy_hashing(src: Any, dst_fd: int | None,
 
     Pipeline([Slot() for _ in range(PIPE_SLOTS)], produce, [digest, write]).run()
     return hasher.hexdigest(), total
+
+
+def copy_checked(src: Any, out: Any, digest: str, label: str, consequence: str,
+                 size_hint: int = 0, progress: Progress | None = None, also: Iterable[Any] = ()) -> int:
+    """Copy an object out of the store, checked: every byte of `src` (read once, to its end) to
+    `out`, hashed with BLAKE3 (and by each hasher in `also`) on the way; IntegrityError, saying
+    `consequence` ("nothing was written"), if the BLAKE3 is not `digest`. The caller writes
+    `out` aside (a temp file, a zip entry in a temp file) and keeps it only if this returns.
+
+    A big plain file (`src` and `out` real files with nothing buffered, `size_hint` from
+    PIPELINE_FROM, no `also`) goes through `copy_hashing`: kernel copy or threads. Returns the
+    number of bytes copied."""
+    also = tuple(also)
+    if size_hint >= PIPELINE_FROM and not also and _plain_file(src) and _plain_file(out):
+        found, total = copy_hashing(src, out.fileno(), progress)
+    else:
+        hasher = new_hasher(size_hint)
+        total = 0
+        while chunk := src.read(CHUNK):
+            hasher.update(chunk)
+            for other in also:
+                other.update(chunk)
+            out.write(chunk)
+            total += len(chunk)
+            if progress:
+                progress(len(chunk))
+        found = hasher.hexdigest()
+    if found != digest:
+        raise IntegrityError(f"{label}: the stored copy is corrupt (BLAKE3 mismatch); {consequence}")
+    return total
+
+
+def _plain_file(f: Any) -> bool:
+    """A file of the OS as `open` makes it (not a decrypting or zip stream that merely has one)."""
+    return type(f) in (io.FileIO, io.BufferedReader, io.BufferedWriter)
+
+
+def copy_verified(source: Path, dest: Path, digest: str, label: str, progress: Progress | None,
+                  opened: BinaryIO | None = None, mode: int = 0o644) -> None:
+    """The object at `source` (or `opened`: the plaintext stream of an object kept encrypted)
+    copied to `dest` in one pass, hashed on the way (`copy_checked`), through a temp file beside
+    `dest` that takes its name only if the digest matches: a corrupt copy writes nothing."""
+    with writing(dest, f"cannot write {dest}", mode=mode, prefix=".arkeep-restore-") as out, \
+            opened or open(source, "rb", buffering=0) as src:
+        size = os.fstat(src.fileno()).st_size if opened is None else 0
+        copy_checked(src, out, digest, label, "nothing was written. Run `arkeep repair` to mend "
+                     "it from a replica", size, progress)
 
 
 def hash_bytes(data: bytes) -> str:

@@ -1,7 +1,9 @@
-"""Durable writes (archive/system/durable.py over backends/localfiles.py)."""
+"""Durable writes (archive/system/durable.py over backends/localfiles.py) and the checked copy of
+an object out of the store (archive/storage/hashing.py). tests/windows runs the same on Windows."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import signal
 import stat
@@ -15,7 +17,8 @@ from pathlib import Path
 import blake3
 import pytest
 
-from archive.errors import EnvironmentFailure
+from archive.errors import EnvironmentFailure, IntegrityError
+from archive.storage.hashing import copy_checked, copy_verified
 from archive.system import durable
 from backends import localfiles
 from tests.crash.conftest import mount_permitted, tmpfs
@@ -174,3 +177,48 @@ def test_a_folder_written_aside_is_synced_and_renamed(tmp_path: Path) -> None:
     durable.replace(work, tmp_path / "bag")
     assert (tmp_path / "bag" / "data" / "a.bin").read_bytes() == b"a"
     assert names(tmp_path) == ["bag"]
+
+
+# -- the checked copy of an object out of the store ---------------------------------------------
+
+@pytest.fixture
+def stored(tmp_path: Path) -> tuple[Path, str]:
+    source = tmp_path / "object"
+    data = os.urandom(300_000)
+    source.write_bytes(data)
+    return source, blake3.blake3(data).hexdigest()
+
+
+def test_the_verified_copy_writes_the_bytes(stored: tuple[Path, str], old: Path) -> None:
+    source, digest = stored
+    copy_verified(source, old, digest, "P@1 / setup.exe", None)
+    assert old.read_bytes() == source.read_bytes()
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644
+    assert names(old.parent) == ["file.bin"]
+
+
+def test_the_verified_copy_refuses_a_wrong_digest_and_leaves_nothing(
+        stored: tuple[Path, str], old: Path) -> None:
+    source, digest = stored
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    with pytest.raises(IntegrityError, match="P@1 / setup.exe: the stored copy is corrupt"):
+        copy_verified(source, old, wrong, "P@1 / setup.exe", None)
+    assert old.read_bytes() == b"the old contents"       # a file already there is untouched
+    new = old.parent / "new.bin"
+    with pytest.raises(IntegrityError):
+        copy_verified(source, new, wrong, "P@1 / setup.exe", None)
+    assert names(old.parent) == ["file.bin"]              # nothing new, no temp file
+
+
+def test_a_checked_copy_feeds_other_hashers_and_counts(stored: tuple[Path, str],
+                                                        tmp_path: Path) -> None:
+    source, digest = stored
+    sha = hashlib.sha512()
+    seen: list[int] = []
+    with open(source, "rb") as src, open(tmp_path / "copy", "wb") as out:
+        n = copy_checked(src, out, digest, "x", "nothing was written", 0, seen.append, also=(sha,))
+    assert n == sum(seen) == source.stat().st_size
+    assert sha.hexdigest() == hashlib.sha512(source.read_bytes()).hexdigest()
+    with open(source, "rb") as src, open(tmp_path / "copy2", "wb") as out:
+        with pytest.raises(IntegrityError, match="nothing was exported"):
+            copy_checked(src, out, "0" * 64, "x", "nothing was exported")
