@@ -32,7 +32,12 @@ HISTORY = "history"
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never a mix."""
+    """Write `text` to `path` so that readers see the old file or the new one, never a mix.
+
+    A copy, kept small on purpose, of `backends/localfiles.write_atomic`, the durable write the
+    rest of arkeep uses (`archive/system/durable.py`): `manifests` may import neither `archive`
+    nor `backends` (tests/test_layering.py). Same steps: temp file beside `path`, fsync, rename,
+    directory fsync, temp removed on any error."""
     import tempfile  # here, not at the top: `arkeep list` never writes
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,8 +59,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 def _fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable. Windows cannot open a directory (NTFS journals the
-    rename itself): a no-op there. A copy of archive.system.oscompat.fsync_dir, which this package may
-    not import (tests/test_layering.py); one durable-write module is planned for both."""
+    rename itself): a no-op there. The copy of `backends/localfiles.fsync_dir` that goes with
+    `write_atomic`'s."""
     if os.name == "nt":
         return
     dir_fd = os.open(directory, os.O_RDONLY)

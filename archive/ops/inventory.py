@@ -8,17 +8,16 @@ spreadsheet would run as a formula (starting with = + - @) get a leading apostro
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from archive.crypto.keys import SecretBox
-from archive.errors import UsageError, environment_error
+from archive.errors import UsageError
 from archive.present.render import reveal
 from archive.storage.store import Store
+from archive.system import durable
 from manifests.model import License, Release
 
 MASKED = "(hidden)"
@@ -126,20 +125,11 @@ def export_csv(store: Store, dest: Path, releases: list[Release] | None = None,
     chosen = store.catalog.search(None) if releases is None else releases
     table = rows(store, chosen, box, orphans=whole)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-inventory-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL)
-            writer.writeheader()
-            writer.writerows(table)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600 if box is not None else 0o644)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        raise environment_error(exc, f"cannot write {dest}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with durable.writing(dest, f"cannot write {dest}", mode=0o600 if box is not None else 0o644,
+                         text=True, encoding="utf-8-sig", newline="", prefix=".arkeep-inventory-",
+                         suffix=".csv") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL)
+        writer.writeheader()
+        writer.writerows(table)
     return InventoryResult(dest, len(table), len(chosen), len({r["license"] for r in table if r["license"]}),
                            box is not None)

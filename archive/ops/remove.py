@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from archive.errors import UsageError, environment_error
 from archive.replicate.ledger import Ledger
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
-from archive.storage.store import Store, fsync_dir
+from archive.storage.store import Store
 from archive.system import oscompat
+from archive.system.durable import fsync_dir
 from manifests.model import Release
 
 

@@ -101,7 +101,8 @@ def unseal_into_store(store: Store, src: BinaryIO, unit: UnitRef, keyring: Keyri
     if not encrypt:
         with tempfile.TemporaryDirectory(dir=store.tmp_dir) as tmpdir:
             tmp = Path(tmpdir) / "object"
-            unseal_unit_to_file(src, unit, keyring, tmp, digest, label, progress, max_size=max_size)
+            unseal_unit_to_file(src, unit, keyring, tmp, digest, label, progress, max_size=max_size,
+                                sync_dir=False)
             store.adopt(tmp, digest)
         return
     fd, tmp = tempfile.mkstemp(dir=store.tmp_dir, prefix="fetch-")

@@ -7,7 +7,6 @@ local file it replaces is kept under `manifests/replaced/`, never deleted.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,8 @@ from archive.replicate.sealing import (
 )
 from archive.replicate.sync import listing
 from archive.replicate.units import KIND_RELEASE, UnitRef
-from archive.storage.store import Store, fsync_dir
+from archive.storage.store import Store
+from archive.system import durable
 from backends.base import Backend
 from backends.errors import BackendError
 from manifests.codec import parse_license, parse_release
@@ -89,6 +89,6 @@ def _keep_aside(store: Store, path: Path, kind: str) -> None:
     folder = store.catalog.root / REPLACED_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
     when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    os.replace(path, folder / f"{kind}-{path.stem}-{when}.toml.replaced")
-    fsync_dir(folder)
-    fsync_dir(path.parent)
+    durable.replace(path, folder / f"{kind}-{path.stem}-{when}.toml.replaced")
+    durable.fsync_dir(folder)
+    durable.fsync_dir(path.parent)

@@ -6,8 +6,6 @@ clear (the bundle's encryption protects them) and, for each artifact, the unit t
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +16,7 @@ from archive.errors import IntegrityError
 from archive.replicate.units import MANIFEST_KINDS, UnitNamer, UnitRef
 from archive.seal.engine import SealError, SealResult, UnsealResult, seal, unseal
 from archive.storage.writeback import WritebackWriter
-from archive.system import oscompat
+from archive.system import durable
 from manifests.codec import license_to_toml, parse_license, parse_release, release_to_toml
 from manifests.model import License, Release, Secret
 from manifests.stamp import revision_of, stamp
@@ -102,21 +100,15 @@ def unseal_unit_bytes(src: BinaryIO, unit: UnitRef, keyring: Keyring, label: str
 
 def unseal_unit_to_file(src: BinaryIO, unit: UnitRef, keyring: Keyring, dest: Path, expected_digest: str,
                         label: str, progress: Progress | None = None,
-                        max_size: int | None = None) -> None:
-    """Write the plaintext to a temp file next to `dest`; it takes `dest`'s name only if it checks out.
+                        max_size: int | None = None, sync_dir: bool = True) -> None:
+    """Write the plaintext to a temp file next to `dest`; it takes `dest`'s name (read-only)
+    only if it checks out, and durably (`sync_dir=False` for a file in the store's tmp/ that
+    `Store.adopt` moves on, durably).
 
     `max_size`: the size the manifest gives the file. A bundle that declares more is refused
     before a byte is written (a zip bomb would otherwise fill the disk before its digest fails)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".arkeep-unseal-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            # WritebackWriter: the pages go to disk as they are written, so the fsync is quick.
-            unseal_unit(src, unit, keyring, WritebackWriter(out), expected_digest, label,
-                        max_size=max_size, progress=progress)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o444)
-        oscompat.replace(tmp, dest)
-    finally:
-        oscompat.unlink(tmp, missing_ok=True)
+    with durable.atomic_writer(dest, mode=0o444, prefix=".arkeep-unseal-", sync_dir=sync_dir) as out:
+        # WritebackWriter: the pages go to disk as they are written, so the fsync is quick.
+        unseal_unit(src, unit, keyring, WritebackWriter(out), expected_digest, label,
+                    max_size=max_size, progress=progress)

@@ -34,9 +34,8 @@ from archive.storage.hashing import (
     new_hasher,
 )
 from archive.storage.objcrypt import ENC_SUFFIX
-from archive.system import oscompat
-from archive.system.oscompat import fsync_dir
-from manifests.catalog import Catalog, write_atomic
+from archive.system import durable, oscompat
+from manifests.catalog import Catalog
 
 if TYPE_CHECKING:
     from archive.crypto.keyring import Keyring
@@ -71,6 +70,12 @@ def is_object_name(name: str) -> bool:
     return len(name) == 64 and set(name) <= HEX
 
 
+def _write_toml(path: Path, table: dict[str, Any], mode: int = 0o644) -> None:
+    """arkeep.toml or key.toml, durably, through `.tmp-*.toml` beside it (what `clean_tmp`
+    clears after a crash); LF line ends on every platform."""
+    durable.write_atomic(path, tomli_w.dumps(table), mode=mode, newline="\n", prefix=".tmp-",
+                         suffix=".toml")
+
 
 class Store:
     def __init__(self, root: Path) -> None:
@@ -102,7 +107,7 @@ class Store:
         for d in (store.root, store.objects_dir, store.catalog.releases_dir,
                   store.catalog.licenses_dir, store.state_dir, store.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
-        write_atomic(store.key_path, tomli_w.dumps(wrapped_key), mode=0o600)
+        _write_toml(store.key_path, wrapped_key, mode=0o600)
         store.save_config({"schema": STORE_FORMAT, "kind": "store", "key_id": wrapped_key["key_id"],
                            "created": datetime.now(UTC).replace(microsecond=0)})
         return store
@@ -134,7 +139,7 @@ class Store:
                 mode = stat.S_IMODE(self.config_path.stat().st_mode)
             except FileNotFoundError:
                 mode = 0o644
-        write_atomic(self.config_path, tomli_w.dumps(config), mode=mode)
+        _write_toml(self.config_path, config, mode=mode)
 
     # -- keys --------------------------------------------------------------------------------
     def wrapped_key(self) -> dict[str, Any]:
@@ -156,7 +161,7 @@ class Store:
         return keyring
 
     def save_wrapped_key(self, table: dict[str, Any]) -> None:
-        write_atomic(self.key_path, tomli_w.dumps(table), mode=0o600)
+        _write_toml(self.key_path, table, mode=0o600)
 
     # -- the lock ----------------------------------------------------------------------------
     @contextmanager
@@ -181,7 +186,7 @@ class Store:
                 oscompat.unlink(entry, missing_ok=True)
             removed += 1
         # A manifest, the key or the configuration is written to `.tmp-*.toml` beside it and
-        # renamed (write_atomic): a writer killed in between leaves that file, never read.
+        # renamed (_write_toml, Catalog): a writer killed in between leaves that file, never read.
         for folder in (self.root, self.state_dir, self.catalog.releases_dir,
                        self.catalog.licenses_dir):
             for entry in folder.glob(".tmp-*.toml"):
@@ -359,19 +364,15 @@ class Store:
         self._place(tmp, self.encrypted_path(digest))
         oscompat.unlink(self.object_path(digest), missing_ok=True)
 
-    def _place(self, tmp: Path, final: Path) -> None:
+    @staticmethod
+    def _place(tmp: Path, final: Path) -> None:
+        """A complete, fsynced temp file (under tmp/) becomes the read-only object `final`."""
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        oscompat.replace(tmp, final)
-        fsync_dir(final.parent)
+        durable.publish(tmp, final, mode=stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
     def adopt(self, tmp: Path, digest: str) -> None:
         """Move a verified temp file (under tmp/) into place as an object, replacing a bad copy."""
-        final = self.object_path(digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        oscompat.replace(tmp, final)
-        fsync_dir(final.parent)
+        self._place(tmp, self.object_path(digest))
 
     def _commit(self, tmp: Path, digest: str, size: int) -> IngestResult:
         final = self.object_path(digest)
@@ -379,8 +380,5 @@ class Store:
         # file again is how a user mends a damaged object.
         if self.stored_size_matches(digest, size) and self._intact(digest):
             return IngestResult(digest, size, new=False)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        oscompat.replace(tmp, final)
-        fsync_dir(final.parent)
+        self._place(tmp, final)
         return IngestResult(digest, size, new=True)

@@ -98,3 +98,68 @@ def test_replace_onto_a_file_another_handle_holds_open(
     result = ok(windows_python.run("-c", HELD_OPEN, winpath(tmp_path)))
     assert result.out.splitlines() == ["plain replace: refused", "held: refused old new",
                                        "let go: new False"]
+
+
+DURABLE = """
+import os, sys
+from archive.system import durable
+folder = sys.argv[1]
+dest = os.path.join(folder, "file.bin")
+with open(dest, "wb") as f:
+    f.write(b"old")
+os.chmod(dest, 0o444)
+try:
+    with durable.atomic_writer(dest, prefix=".arkeep-test-") as f:
+        f.write(b"half")
+        raise RuntimeError("cut short")
+except RuntimeError:
+    pass
+print(open(dest, "rb").read().decode(), sorted(os.listdir(folder)))
+durable.write_atomic(dest, b"new", mode=0o444)
+print(open(dest, "rb").read().decode(), sorted(os.listdir(folder)))
+"""
+
+HOLD_A_TEMP = """
+import sys
+from backends.localfiles import AtomicWriter
+writer = AtomicWriter(sys.argv[1], lock=True, prefix=".arkeep-tmp-")
+writer.file.write(b"x" * 100000)
+print(writer.temp, flush=True)
+sys.stdin.read()
+writer.commit()
+print("committed", flush=True)
+"""
+
+IN_PROGRESS = "import sys; from backends.localfiles import write_in_progress; print(write_in_progress(sys.argv[1]))"
+
+
+def test_durable_writes_on_windows(windows_python: WindowsPython, tmp_path: Path) -> None:
+    """An error mid-write leaves the old (read-only) file and no temp file; a write replaces it."""
+    result = ok(windows_python.run("-c", DURABLE, winpath(tmp_path)))
+    assert result.out.splitlines() == ["old ['file.bin']", "new ['file.bin']"]
+    assert (tmp_path / "file.bin").read_bytes() == b"new"
+
+
+def test_a_write_in_progress_is_seen_by_another_process(
+        windows_python: WindowsPython, tmp_path: Path) -> None:
+    """The temp file's LockFileEx lock is seen from a second Windows process, and the writer's
+    rename still succeeds (Windows renames no file a handle holds open: the lock goes first)."""
+    win = windows_python
+    dest = tmp_path / "unit.zip"
+    writer = subprocess.Popen([win.loader, str(win.python), "-c", HOLD_A_TEMP, winpath(dest)],
+                              env=win.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert writer.stdout is not None
+        temp = writer.stdout.readline().decode().strip()
+        assert temp.startswith("Z:") and ".arkeep-tmp-" in temp
+        assert ok(win.run("-c", IN_PROGRESS, temp)).out.strip() == "True"
+    finally:
+        out, err = writer.communicate(b"", timeout=120)
+    assert writer.returncode == 0, err.decode()
+    assert out.decode().split() == ["committed"]
+    assert dest.read_bytes() == b"x" * 100000
+    assert [p.name for p in tmp_path.iterdir()] == ["unit.zip"]
+    stray = tmp_path / ".arkeep-tmp-stray"
+    stray.write_bytes(b"left by a crash")
+    assert ok(win.run("-c", IN_PROGRESS, winpath(stray))).out.strip() == "False"
