@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.errors import UsageError
-from manifests.catalog import write_atomic
+from archive.system import durable
 
 FORMATS = ("systemd", "launchd", "task", "cron")
 DEFAULT_NAME = "arkeep-audit"
@@ -256,7 +256,8 @@ def install(fmt: str, plan: Plan, home: Path, config_home: Path) -> Installed:
         return done
     for f in files:
         assert f.path is not None
-        write_atomic(f.path, f.text)
+        f.path.parent.mkdir(parents=True, exist_ok=True)
+        durable.write_atomic(f.path, f.text, mode=0o644, newline="\n")
         done.written.append(f.path)
     if fmt == "systemd":
         timer = f"{plan.name}.timer"
