@@ -193,6 +193,17 @@ def unlink(path: str | os.PathLike[str], missing_ok: bool = False) -> None:
             raise
 
 
+def remove(path: str | os.PathLike[str], *, strict: bool = True) -> None:
+    """Remove a file (a read-only one too) and make the removal durable; gone already is fine."""
+    try:
+        if WINDOWS:
+            _make_writable(path)
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    fsync_dir(os.path.dirname(os.path.abspath(path)), strict=strict)
+
+
 def publish(temp: str | os.PathLike[str], dest: str | os.PathLike[str], *,
             mode: int | None = None, strict: bool = True) -> None:
     """Give the complete, fsynced file `temp` the name `dest` durably: its mode set, renamed

@@ -32,6 +32,7 @@ from archive.errors import EnvironmentFailure, IntegrityError, UsageError
 from archive.intake import openpgp
 from archive.intake.trust import store_trusted
 from archive.storage.store import Store
+from archive.system import durable
 from manifests.model import Download
 from manifests.schema import unsafe_filename_reason
 
@@ -200,7 +201,7 @@ def _fetch_one(store: Store, url: str, options: FetchOptions, context: ssl.SSLCo
         raise
     retrieved = datetime.now(UTC).replace(microsecond=0)
     target = work / name
-    os.replace(part, target)
+    durable.publish(part, target)
     meta_path.unlink(missing_ok=True)
     record = Download(
         requested_url=url, redirects=tuple(response.redirects), status=response.status,

@@ -18,7 +18,7 @@ from archive.present.kit import replica_lines
 from archive.present.kit_html import write_kit
 from archive.replicate.remotes import RemoteSpec, load_remotes
 from archive.storage.store import Store
-from manifests.catalog import write_atomic
+from archive.system import durable
 
 PRINTED_KIT = "printed-kit.toml"
 NEW_KIT = "print a new one: arkeep key export --recovery-kit kit.html"
@@ -34,7 +34,9 @@ def export_kit(store: Store, keyring: Keyring, path: Path) -> None:
 def record_printed_kit(store: Store, remotes: list[RemoteSpec]) -> None:
     table = {"printed": datetime.now(UTC).replace(microsecond=0),
              "replicas": dict(zip((r.name for r in remotes), replica_lines(remotes)))}
-    write_atomic(store.state_dir / PRINTED_KIT, tomli_w.dumps(table))
+    # `.tmp-*.toml` beside it, as every TOML file of the store (Store.clean_tmp clears them)
+    durable.write_atomic(store.state_dir / PRINTED_KIT, tomli_w.dumps(table), mode=0o644,
+                         newline="\n", prefix=".tmp-", suffix=".toml")
 
 
 def kit_reminder(store: Store) -> str | None:

@@ -16,7 +16,7 @@ from archive.errors import UsageError
 from archive.intake import openpgp
 from archive.intake.trust import cert_info, store_trust_dir, store_trusted
 from archive.storage.store import Store
-from manifests.catalog import delete_durably, write_atomic
+from archive.system import durable
 
 ROOTS, OPENPGP = "roots", "openpgp"
 MAX_FILE = 16 * 1024 * 1024
@@ -67,7 +67,7 @@ def remove_trusted(store: Store, ident: str) -> Trusted:
         raise UsageError(f"nothing trusted in this store starts with {ident!r} (`arkeep trust list`)")
     if len(found) > 1:
         raise UsageError(f"{ident!r} names {len(found)} entries; give more of the fingerprint")
-    delete_durably(found[0].path)
+    durable.remove(found[0].path)
     return found[0]
 
 
@@ -90,7 +90,8 @@ def _keep_root(store: Store, cert: object) -> Trusted:
     info = cert_info(cert)
     path = store_trust_dir(store.root, ROOTS) / f"{info.sha256}.pem"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, cert.public_bytes(Encoding.PEM).decode("ascii"))  # type: ignore[attr-defined]
+    durable.write_atomic(path, cert.public_bytes(Encoding.PEM).decode("ascii"),  # type: ignore[attr-defined]
+                         mode=0o644, newline="\n")
     return Trusted(ROOTS, info.sha256, info.name, path)
 
 
@@ -128,5 +129,5 @@ def _openpgp_keys(data: bytes) -> list[tuple[str, str, str]]:
 def _keep_key(store: Store, fpr: str, uid: str, armored: str) -> Trusted:
     path = store_trust_dir(store.root, OPENPGP) / f"{fpr}.asc"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, armored)
+    durable.write_atomic(path, armored, mode=0o644, newline="\n")
     return Trusted(OPENPGP, fpr, uid, path)

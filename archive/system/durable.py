@@ -8,6 +8,7 @@ one under its name, never a part, and no temp file stays behind after an error:
   already in memory; `writing(dest, what, …)`: the same, an OSError said as one line.
 - `publish(temp, dest, mode=…)`: a file written aside (the store writes objects in `tmp/`)
   renamed into place durably, also over a read-only file.
+- `remove(path)`: a file removed, and the removal made durable.
 - `fsync_dir`, `replace`, `unlink`: the steps, with what Windows does differently.
 - `sync_tree`: a folder written aside made durable before it is renamed as a whole.
 
@@ -33,14 +34,15 @@ from backends.localfiles import (
     atomic_writer,
     fsync_dir,
     publish,
+    remove,
     replace,
     sync_tree,
     unlink,
     write_atomic,
 )
 
-__all__ = ["AtomicWriter", "atomic_writer", "fsync_dir", "publish", "replace", "sync_tree",
-           "unlink", "write_atomic", "writing"]
+__all__ = ["AtomicWriter", "atomic_writer", "fsync_dir", "publish", "remove", "replace",
+           "sync_tree", "unlink", "write_atomic", "writing"]
 
 
 @contextmanager

@@ -114,6 +114,13 @@ def test_a_read_only_destination_is_replaced(old: Path) -> None:
     assert names(old.parent) == ["file.bin"]
 
 
+def test_a_removal_is_made_durable_and_gone_already_is_fine(old: Path) -> None:
+    os.chmod(old, 0o444)
+    durable.remove(old)
+    assert names(old.parent) == []
+    durable.remove(old)
+
+
 def test_a_big_file_streams_in_constant_memory(tmp_path: Path) -> None:
     dest = tmp_path / "big.bin"
     piece = os.urandom(MiB)
