@@ -126,18 +126,38 @@ class Context:
         return first
 
     def unlock(self, store: Store) -> Keyring:
-        """The store's keyring, made once here and handed to whatever needs a key."""
-        keyring = store.unlock(self.passphrase())
+        """The store's keyring, made once here and handed to whatever needs a key: from the
+        passphrase given (a file, a command or the environment), else from an `arkeep unlock`
+        agent, else asked."""
+        keyring = None if self._passphrase_given() else _agent_keyring(store)
+        if keyring is None:
+            keyring = store.unlock(self.passphrase())
         self.keyring = keyring
         return keyring
 
     def keyring_at_hand(self, store: Store) -> Keyring | None:
-        """The keyring when a passphrase is given without a prompt (a file, a command or the
-        environment)."""
-        if self.passphrase_file is not None or self.passphrase_command is not None \
-                or os.environ.get("ARKEEP_PASSPHRASE") is not None \
-                or os.environ.get(PASSPHRASE_COMMAND_ENV):
+        """The keyring when it needs no prompt: a passphrase given (a file, a command or the
+        environment), or an `arkeep unlock` agent."""
+        if self._passphrase_given():
             return self.unlock(store)
+        held = _agent_keyring(store)
+        if held is not None:
+            self.keyring = held
+        return held
+
+    def _passphrase_given(self) -> bool:
+        return (self.passphrase_file is not None or self.passphrase_command is not None
+                or os.environ.get("ARKEEP_PASSPHRASE") is not None
+                or bool(os.environ.get(PASSPHRASE_COMMAND_ENV)))
+
+
+def _agent_keyring(store: Store) -> Keyring | None:
+    from archive.crypto.agent import agent_keyring
+    from archive.errors import ArkeepError
+
+    try:
+        return agent_keyring(store.key_id)
+    except (ArkeepError, OSError):      # no private runtime folder: no agent to ask
         return None
 
 

@@ -28,6 +28,7 @@ from archive.cli.commands import (
     scan,
     schedule,
     seats,
+    session,
     status,
     sync,
     trust,
@@ -51,9 +52,11 @@ from manifests.errors import (
 
 OUR_PACKAGES = ("archive", "backends", "manifests")  # an import of ours that fails is a bug
 COMMANDS = (init, add, inspect, scan, harvest, importer, catalog, remove, remote, sync, status, check,
-            verify, audit, due, schedule, repair, restore, export, key, log, seats, notify, trust, completion)
+            verify, audit, due, schedule, repair, restore, export, key, session, log, seats, notify,
+            trust, completion)
 EPILOG = """commands by job:
   set up       init, key passwd, key export [--recovery-kit kit.html], completion bash|zsh|fish,
+               unlock [--for 15m] / lock (no passphrase for a while: an agent holds the secret),
                notify add URL | list | remove | test (where notices of problems go)
   people       key add NAME | list | remove NAME | passwd [NAME] (one passphrase per person),
                key split --shares N --threshold K | join (recovery sheets for heirs),

@@ -125,6 +125,11 @@ class Store:
         return store
 
     @property
+    def key_id(self) -> str:
+        """The public fingerprint of this store's archive secret, as its key file names it."""
+        return str(self.wrapped_key().get("key_id", ""))
+
+    @property
     def config(self) -> dict[str, Any]:
         try:
             return tomllib.loads(self.config_path.read_text(encoding="utf-8"))

@@ -102,3 +102,26 @@ def has_terminal() -> bool:
             return True
     except OSError:
         return False
+
+
+def runtime_dir() -> Path:
+    """This user's directory for sockets and other short-lived files, which only the user may
+    enter: $XDG_RUNTIME_DIR/arkeep (emptied at logout), else a private folder in the temp
+    directory; %LOCALAPPDATA%\\arkeep\\run on Windows. A folder there that another user owns,
+    that others may enter, or that is a symbolic link is refused, not used."""
+    if WINDOWS:
+        base = data_home() / "arkeep" / "run"
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    import stat
+    import tempfile
+
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(xdg) / "arkeep" if xdg else Path(tempfile.gettempdir()) / f"arkeep-{os.getuid()}"
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = base.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        from archive.errors import EnvironmentFailure
+        raise EnvironmentFailure(f"{base} is not a private folder of yours (owner, mode or a link): "
+                                 "arkeep keeps its agent's socket there; remove it or set XDG_RUNTIME_DIR")
+    return base
