@@ -46,9 +46,10 @@ def kit_reminder(store: Store) -> str | None:
     try:
         record = tomllib.loads((store.state_dir / PRINTED_KIT).read_text(encoding="utf-8"))
         printed, then = record["printed"], dict(record["replicas"])
+    except FileNotFoundError:
+        return None         # no kit printed by this arkeep: `init` showed the code, nothing to compare
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
-        return (f"No printed recovery kit lists your replicas yet: {NEW_KIT}, and keep it away "
-                "from the computer.") if now else None
+        return f"The record of the last printed recovery kit cannot be read: {NEW_KIT}."
     if then == now:
         return None
     changed = sorted(name for name in now if then.get(name) != now[name])

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                                          progress_for=ctx.bar, each=show)
         finally:
             ctx.close_bars()
-    say_if_kit_outdated(ctx, store)
+    if not any(r.status == "failed" for r in results):
+        say_if_kit_outdated(ctx, store)     # after a failure, its one line is what matters
     for what, name, why in plan.held_back:
         print(f"PROBLEM {what} / {name}: {why}; not sent to any remote", file=ctx.out)
     rows = [_row(r) for r in results]
