@@ -215,8 +215,11 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def _record(args: argparse.Namespace, ctx: Context, code: int) -> None:
-    """One audit log entry for a command that changed the store or revealed its secrets."""
-    if not ctx.opened:
+    """One audit log entry for a command that changed the store or revealed its secrets. Input
+    refused (exit 2) is checked before anything is written: it leaves an entry only when the
+    store was unlocked for it (an attempt by a key holder, such as removing the last slot),
+    so a mistyped path leaves the store as it was."""
+    if not ctx.opened or (code == EXIT_USAGE and ctx.keyring is None):
         return
     store = ctx.opened[0]
     revealing = args.command in _REVEALING and store.unlocked_slot is not None
