@@ -12,14 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive.intake import authenticode, openpgp
+from archive.intake import authenticode_verdicts as verdicts
+from archive.intake import openpgp
 from archive.intake.trust import Anchors, load_anchors
 from manifests.model import Artifact, Authenticity, CertificateRecord
 
+if TYPE_CHECKING:
+    from archive.intake import authenticode
+
 # Verdicts that say the file is not what its signature vouches for: `add` stops at them unless
 # told to archive the file anyway, and records them either way.
-REFUSED = (authenticode.MISMATCH, authenticode.BAD_SIGNATURE)
+REFUSED = (verdicts.MISMATCH, verdicts.BAD_SIGNATURE)
 
 
 def can_carry_authenticode(path: Path) -> bool:
@@ -30,7 +35,7 @@ def can_carry_authenticode(path: Path) -> bool:
             head = f.read(8)
     except OSError:
         return False
-    return head[:2] == b"MZ" or head == authenticode.OLE_MAGIC
+    return head[:2] == b"MZ" or head == verdicts.OLE_MAGIC
 
 
 def evidence_of(check: authenticode.AuthenticodeCheck, anchors: Anchors,
@@ -64,6 +69,8 @@ def check_path(path: Path, anchors: Anchors, now: datetime | None = None) -> Aut
     signature (not a Windows program)."""
     if not can_carry_authenticode(path):
         return None
+    from archive.intake import authenticode  # the ASN.1 reader, only for a file to check
+
     return evidence_of(authenticode.check_file(path, anchors, now), anchors, now)
 
 
@@ -114,8 +121,8 @@ def compare(recorded: Authenticity, now: Authenticity) -> str | None:
         return None if now.verdict == openpgp.VALID else now.reason
     if now.verdict != recorded.verdict:
         return f"the signature was {recorded.verdict} when archived and is {now.verdict} now: {now.reason}"
-    if now.verdict != authenticode.VALID:
-        return None if recorded.verdict == authenticode.UNSIGNED else now.reason
+    if now.verdict != verdicts.VALID:
+        return None if recorded.verdict == verdicts.UNSIGNED else now.reason
     if recorded.signed_digest != now.signed_digest or recorded.signer_subject != now.signer_subject:
         return "the signature is not the one recorded when the file was archived"
     if recorded.timestamp is not None and now.timestamp_problem:

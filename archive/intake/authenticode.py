@@ -29,6 +29,15 @@ from typing import Any, BinaryIO, ClassVar
 
 from asn1crypto import algos, cms, core, tsp
 
+from archive.intake.authenticode_verdicts import (  # noqa: F401 - the verdicts, named here too
+    BAD_SIGNATURE,
+    MISMATCH,
+    OLE_MAGIC,
+    UNREADABLE,
+    UNSIGNED,
+    VALID,
+    VERDICTS,
+)
 from archive.intake.trust import Anchors, CertInfo, cert_info, chain_to_anchor
 
 SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"
@@ -44,17 +53,9 @@ CODE_SIGNING = "1.3.6.1.5.5.7.3.3"
 TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 2
 MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
-OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 CHUNK = 1024 * 1024
 HASHES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
 
-# What a check found, in order of how bad it is for the file.
-VALID = "valid"                    # the file is the bytes the signer signed
-UNSIGNED = "unsigned"              # no signature: a fact, not an error
-MISMATCH = "digest-mismatch"       # the bytes changed after signing, or the signature was moved
-BAD_SIGNATURE = "bad-signature"    # the signature does not verify with the signer's certificate
-UNREADABLE = "unreadable"          # a signature is there but cannot be read or uses what we lack
-VERDICTS = (VALID, UNSIGNED, MISMATCH, BAD_SIGNATURE, UNREADABLE)
 
 
 class SpcAttributeTypeAndOptionalValue(core.Sequence):
