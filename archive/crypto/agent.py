@@ -8,8 +8,9 @@ runtime directory is removed at logout on systemd machines). Nothing of the secr
 disk; the agent refuses core dumps and, on Linux, being traced by other processes of the user.
 
 Who can ask: the socket sits in a directory only the user can enter (0700), and each connection
-must also prove it knows a random key kept beside it (mode 0600), as on Windows where the pipe's
-place is not private. This is ssh-agent's trust model: any program the user runs can use the
+must also prove it knows a random key kept beside it (mode 0600). On Windows the pipe's name is
+public, so its security descriptor names the user alone (archive/system/winpipe.py) and the key
+is in the user's profile. This is ssh-agent's trust model: any program the user runs can use the
 secret while the agent lives. docs/THREATS.md says what that means; without `arkeep unlock`
 nothing changes.
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
+from typing import Any
 
 from archive.crypto.keyring import Keyring
 from archive.errors import ArkeepError
@@ -36,6 +38,7 @@ from archive.system import oscompat
 READY = b"arkeep-agent-ready\n"
 GET, STOP, ASK_EXPIRY = b"get", b"stop", b"expiry"
 MAX_SECONDS = 24 * 3600
+START_SECONDS = 60      # how long `unlock` waits for the agent to listen (Python's start, scrypt-free)
 
 
 class AgentError(ArkeepError):
@@ -131,7 +134,11 @@ def start_agent(keyring: Keyring, seconds: float) -> float:
     assert proc.stdin and proc.stdout
     proc.stdin.write(keyring.recovery_code.encode("ascii") + b"\n")
     proc.stdin.close()
-    if proc.stdout.readline() != READY:
+    said: list[bytes] = []
+    reader = threading.Thread(target=lambda: said.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(START_SECONDS)          # an agent that hangs before listening is not waited for
+    if said != [READY]:
         proc.kill()
         raise AgentError("the unlock agent did not start; commands will ask for the passphrase")
     proc.stdout.close()
@@ -153,6 +160,25 @@ def _harden() -> None:
             pass
 
 
+def _listen(place: AgentPlace, authkey: bytes) -> Any:
+    """The agent's door: a Unix socket in the private runtime folder, or on Windows a named pipe
+    whose security descriptor names this user alone (archive/system/winpipe.py)."""
+    if place.family != "AF_PIPE":
+        return Listener(place.address, family=place.family, authkey=authkey)
+    from archive.system.winpipe import PrivatePipeListener
+
+    # The agent this one replaces answered `stop` and is ending: until its process is gone its
+    # pipe still exists, and Windows refuses a first instance of a name in use (access denied).
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            return PrivatePipeListener(place.address, authkey)
+        except PermissionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def serve(code: str, address: str, seconds: float) -> None:
     """The agent's life: answer until the time is up, `stop`, or the socket is gone."""
     keyring = Keyring.from_recovery_code(code)
@@ -161,7 +187,7 @@ def serve(code: str, address: str, seconds: float) -> None:
         raise AgentError("the agent was started for another archive")
     authkey = secrets.token_bytes(32)
     place.forget()
-    listener = Listener(place.address, family=place.family, authkey=authkey)
+    listener = _listen(place, authkey)
     fd = os.open(place.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(authkey)
