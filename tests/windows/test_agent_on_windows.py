@@ -17,6 +17,7 @@ stderr, which the agent holds until it ends: on Windows the agent inherits no ha
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -208,3 +209,26 @@ def test_an_unlock_with_a_wrong_passphrase_starts_nothing(
                         env={"ARKEEP_PASSPHRASE": None})
     assert result.code == 2 and "Traceback" not in result.err
     assert not agent_pids(key_id) and not keyfile.exists()
+
+
+def test_unlock_typed_in_a_console_then_a_killed_agent(
+        windows_python: WindowsPython, session: Callable[..., WinResult], tmp_path: Path) -> None:
+    """The passphrase typed once at `unlock` in a Windows console (getpass through msvcrt), then
+    a command in no console served by the agent. An agent killed outright leaves its key file:
+    the next command finds no pipe behind it, removes the file and asks for the passphrase."""
+    win, later = windows_python, session
+    store = winpath(tmp_path / "store")
+    key_id, keyfile = key_id_and_keyfile(win, store)
+    typed = win.console("--store", store, "unlock", "--for", "10m",
+                        typed=[("Passphrase: ", PASSPHRASE)])
+    assert typed.code == 0, typed.out
+    assert "Unlocked until" in typed.out and PASSPHRASE not in typed.out
+    assert KEY in ok(later("show", "--reveal", RELEASE)).out
+
+    (pid,) = agent_pids(key_id)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not agent_pids(key_id))
+    assert keyfile.exists()
+    after = later("show", "--reveal", RELEASE)
+    assert after.code == 2 and NEEDED in after.err and KEY not in after.out
+    assert not keyfile.exists()
