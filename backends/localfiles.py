@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -260,6 +259,8 @@ class AtomicWriter:
         self._lock: int | None = None
         self._done = False
         if temp is None:
+            import tempfile  # on first write only: with shutil and random, ~3 ms of start-up
+
             fd, self.temp = tempfile.mkstemp(dir=temp_dir or self.directory, prefix=prefix,
                                              suffix=suffix)
             try:

@@ -1,11 +1,11 @@
 """TOML text <-> model objects. No paths here: callers hand in text and a source name."""
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
-from secrets import token_hex
 from typing import Any
 
 import tomli_w
@@ -115,7 +115,7 @@ def license_to_toml(lic: License) -> str:
     def mark(secret: Secret | None, value: Any) -> Any:
         if secret is None or secret.is_encrypted or not _wants_literal(value):
             return value
-        placeholder = f"arkeep-verbatim-{len(marks)}-{token_hex(8)}"
+        placeholder = f"arkeep-verbatim-{len(marks)}-{os.urandom(8).hex()}"
         marks[placeholder] = value
         return placeholder
 

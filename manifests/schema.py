@@ -8,22 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from manifests.provenance import Authenticity, Download
 
 from .errors import ManifestInvalid, Problem, UnknownSchema
 from .model import (
-    AUTHENTICITY_KINDS,
-    AUTHENTICITY_VERDICTS,
-    CHAIN_STATUSES,
     ENCRYPTED_PREFIX,
-    EVIDENCE_VERSION,
     LICENSE_KINDS,
     ROLES,
     SCHEMA_VERSION,
     Artifact,
-    Authenticity,
-    CertificateRecord,
-    Download,
     License,
     Release,
     Secret,
@@ -276,6 +272,8 @@ CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 def _download(table: dict[str, Any], source: str, prefix: str,
               problems: list[Problem]) -> Download | None:
     """[artifact.download]: how `add URL` fetched the file (see docs/FORMAT.md)."""
+    from manifests.provenance import EVIDENCE_VERSION, Download  # on first use: see its docstring
+
     before = len(problems)
     f = _Fields(table, source, prefix, problems, allow_plain_secrets=False)
     evidence = f.integer("evidence", required=True, minimum=1)
@@ -303,6 +301,15 @@ def _download(table: dict[str, Any], source: str, prefix: str,
 def _authenticity(table: dict[str, Any], source: str, prefix: str,
                   problems: list[Problem]) -> Authenticity | None:
     """[artifact.authenticity]: the evidence of one signature check (see docs/FORMAT.md)."""
+    from manifests.provenance import (  # on first use: see its docstring
+        AUTHENTICITY_KINDS,
+        AUTHENTICITY_VERDICTS,
+        CHAIN_STATUSES,
+        EVIDENCE_VERSION,
+        Authenticity,
+        CertificateRecord,
+    )
+
     before = len(problems)
     f = _Fields(table, source, prefix, problems, allow_plain_secrets=False)
     evidence = f.integer("evidence", required=True, minimum=1)

@@ -32,7 +32,8 @@ from archive.storage.hashing import Progress
 from archive.storage.store import Store
 from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
-from manifests.model import Artifact, Authenticity, License, Release, name_problem
+from manifests.model import Artifact, License, Release, name_problem
+from manifests.provenance import Authenticity
 from manifests.schema import unsafe_filename_reason
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from archive.intake import authenticode_verdicts as verdicts
 from archive.intake import openpgp
 from archive.intake.trust import Anchors, load_anchors
-from manifests.model import Artifact, Authenticity, CertificateRecord
+from manifests.model import Artifact
+from manifests.provenance import Authenticity, CertificateRecord
 
 if TYPE_CHECKING:
     from archive.intake import authenticode

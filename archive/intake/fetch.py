@@ -33,7 +33,7 @@ from archive.intake import openpgp
 from archive.intake.trust import store_trusted
 from archive.storage.store import Store
 from archive.system import durable
-from manifests.model import Download
+from manifests.provenance import Download
 from manifests.schema import unsafe_filename_reason
 
 CHUNK = 1024 * 1024

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifests.model import Authenticity, Download
+from manifests.provenance import Authenticity, Download
 
 CHAIN_WORDS = {
     "trusted": "chain to a trusted root: yes",
