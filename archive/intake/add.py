@@ -16,7 +16,6 @@ from archive.intake.authenticity import (
     check_path,
     openpgp_evidence,
 )
-from archive.intake.fetch import Fetched
 from archive.intake.openpgp import BAD_SIGNATURE as BAD_PGP
 from archive.intake.openpgp import (
     SIGNATURE_SUFFIXES,
@@ -33,11 +32,12 @@ from archive.storage.store import Store
 from archive.system.paths import check_readable_file
 from manifests.errors import ReleaseNameClash
 from manifests.model import Artifact, License, Release, name_problem
-from manifests.provenance import Authenticity
 from manifests.schema import unsafe_filename_reason
 
 if TYPE_CHECKING:
     from archive.crypto.keyring import Keyring
+    from archive.intake.fetch import Fetched  # (http.client, ssl) only for add URL
+    from manifests.provenance import Authenticity
 
 EXTRA_MEDIA_TYPES = {
     ".deb": "application/vnd.debian.binary-package", ".rpm": "application/x-rpm",

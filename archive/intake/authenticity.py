@@ -18,10 +18,10 @@ from archive.intake import authenticode_verdicts as verdicts
 from archive.intake import openpgp
 from archive.intake.trust import Anchors, load_anchors
 from manifests.model import Artifact
-from manifests.provenance import Authenticity, CertificateRecord
 
 if TYPE_CHECKING:
     from archive.intake import authenticode
+    from manifests.provenance import Authenticity
 
 # Verdicts that say the file is not what its signature vouches for: `add` stops at them unless
 # told to archive the file anyway, and records them either way.
@@ -43,6 +43,8 @@ def evidence_of(check: authenticode.AuthenticodeCheck, anchors: Anchors,
                 checked: datetime | None = None) -> Authenticity:
     """The manifest's record of one check: every fact, the chain's fingerprints and the anchor
     it ended in (frozen, base64 DER), so that the check can be made again offline."""
+    from manifests.provenance import Authenticity, CertificateRecord  # see its docstring
+
     ts = check.timestamp
     return Authenticity(
         kind="authenticode", verdict=check.verdict,
@@ -78,6 +80,8 @@ def check_path(path: Path, anchors: Anchors, now: datetime | None = None) -> Aut
 def openpgp_evidence(check: openpgp.PgpCheck, key_sources: Iterable[str],
                      signature_file: str | None, checked: datetime | None = None) -> Authenticity:
     """The manifest's record of one OpenPGP check; the signer's public key is frozen in it."""
+    from manifests.provenance import Authenticity
+
     return Authenticity(
         kind="openpgp", verdict=check.verdict,
         checked=(checked or datetime.now(UTC)).replace(microsecond=0), reason=check.reason,

@@ -30,6 +30,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from archive.errors import EnvironmentFailure, IntegrityError, UsageError
 from archive.intake import openpgp
+from archive.intake.download_request import FetchOptions, is_url
 from archive.intake.trust import store_trusted
 from archive.storage.store import Store
 from archive.system import durable
@@ -39,27 +40,9 @@ from manifests.schema import unsafe_filename_reason
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 10
 MAX_CHECKSUM_FILE = 1024 * 1024
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_SIZE = 64 * 1024 ** 3
 PART_KEEP_DAYS = 30
 USER_AGENT = "arkeep (archiving an installer; https://example.invalid/arkeep)"
 HEX = re.compile(r"^[0-9a-fA-F]+$")
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    ca_files: tuple[Path, ...] = ()
-    timeout: float = DEFAULT_TIMEOUT
-    max_size: int = DEFAULT_MAX_SIZE
-    sha256: str | None = None
-    sha512: str | None = None
-    checksums: str | None = None      # a file or URL in sha256sum/sha512sum form
-    checksums_signature: str | None = None   # its detached OpenPGP signature (file or URL)
-    openpgp_keys: tuple[Path, ...] = ()      # keys trusted to sign the checksums file
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import ssl
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -101,6 +100,8 @@ def system_anchor_file() -> Path | None:
     named = os.environ.get("SSL_CERT_FILE")
     if named:
         return Path(named)
+    import ssl  # here, not at start-up: ~5 ms that every add would pay
+
     paths = ssl.get_default_verify_paths()
     for candidate in (paths.cafile, paths.openssl_cafile):
         if candidate and Path(candidate).is_file():

@@ -1,9 +1,10 @@
 """Signature evidence as a person reads it: one line for `add`, `show` and `verify`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from manifests.provenance import Authenticity, Download
+if TYPE_CHECKING:
+    from manifests.provenance import Authenticity, Download
 
 CHAIN_WORDS = {
     "trusted": "chain to a trusted root: yes",

@@ -10,6 +10,7 @@ from typing import Any
 
 from archive.cli.context import Context, read_secret_file
 from archive.errors import UsageError
+from archive.intake.download_request import DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT
 
 HELP = "archive installers with their licence files, invoices and key"
 EXAMPLES = """examples:
@@ -100,9 +101,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     d.add_argument("--checksums-signature", metavar="F|URL",
                    help="the checksums file's detached OpenPGP signature (a clearsigned one "
                         "is checked without it), checked with --openpgp-key or trusted keys")
-    d.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    d.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                    help="give up when the server is silent this long (default 30)")
-    d.add_argument("--max-size", type=int, default=64 * 1024 ** 3, metavar="BYTES",
+    d.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, metavar="BYTES",
                    help="refuse a download larger than this (default 64 GiB)")
     p.set_defaults(run=run)
 
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from contextlib import nullcontext
 
     from archive.intake.add import add_release
-    from archive.intake.fetch import FetchOptions, fetched, fetched_small, is_url
+    from archive.intake.download_request import FetchOptions, is_url
     from archive.present.authenticity import data as authenticity_data
     from archive.present.authenticity import download_line, summary
     from archive.present.humanize import human_size
@@ -146,6 +147,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     documents = args.license_file or args.invoice or args.receipt
     keyring = ctx.unlock(store) if key is not None or documents or args.license_id else None
     signature_urls = [s for s in args.signature if is_url(s)]
+    if urls or signature_urls:
+        from archive.intake.fetch import fetched, fetched_small
     with store.writing("arkeep add"), \
             (fetched(store, urls, options, ctx.file_bar) if urls else nullcontext([])) as got, \
             (fetched_small(store, signature_urls, options) if signature_urls
