@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from pathlib import Path, PureWindowsPath
 
@@ -147,8 +148,14 @@ def test_unlocked_commands_need_no_passphrase_until_lock(
     ok(later("restore", RELEASE, "--to", winpath(tmp_path / "restored")))
     for file in installers(win, tmp_path / "again"):
         assert digest(tmp_path / "restored" / file.name) == digest(file)
-    ok(later("key", "export", "--recovery-kit", winpath(tmp_path / "kit.txt")))
-    (tmp_path / "kit.txt").unlink()
+    # callers at once: each gets an instance of the pipe (or waits for one)
+    kits = [tmp_path / f"kit{i}.txt" for i in range(4)]
+    with ThreadPoolExecutor(len(kits)) as pool:
+        for done in pool.map(lambda kit: later("key", "export", "--recovery-kit", winpath(kit)), kits):
+            ok(done)
+    for kit in kits:
+        assert kit.stat().st_size > 0
+        kit.unlink()
     code = Store.open(tmp_path / "store").unlock(PASSPHRASE).recovery_code
 
     # The secret is in no file of the store or the runtime folder, and not in the agent's
