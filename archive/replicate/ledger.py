@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS key_files (
     wrapping TEXT NOT NULL,
     updated TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_logs (
+    remote TEXT PRIMARY KEY,
+    entries INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime TEXT,
+    updated TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS remotes_seen (
     remote TEXT PRIMARY KEY,
     last_seen TEXT,
@@ -148,7 +156,24 @@ class Ledger:
         row = self.db.execute("SELECT wrapping FROM key_files WHERE remote=?", (remote,)).fetchone()
         return row[0] if row else None
 
+    def log_copy_seen(self, remote: str, entries: int, head: str, size: int,
+                      mtime: datetime | None) -> None:
+        """The remote's copy of the audit log holds `entries` lines ending with the entry whose
+        hash is `head`, sealed in `size` bytes, with the remote's `mtime` for it (written by
+        sync, or read back and checked)."""
+        self.db.execute("INSERT OR REPLACE INTO audit_logs (remote, entries, head, size, mtime, "
+                        "updated) VALUES (?, ?, ?, ?, ?, ?)",
+                        (remote, entries, head, size, _iso(mtime), _iso(now())))
+
+    def log_copy(self, remote: str) -> tuple[int, str, int, datetime | None] | None:
+        """(entries, head, sealed size, mtime) of the audit log last written to or read from
+        `remote`."""
+        row = self.db.execute("SELECT entries, head, size, mtime FROM audit_logs WHERE remote=?",
+                              (remote,)).fetchone()
+        return (int(row[0]), str(row[1]), int(row[2]), _dt(row[3])) if row else None
+
     def forget_remote(self, remote: str) -> None:
+        self.db.execute("DELETE FROM audit_logs WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM key_files WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM copies WHERE remote=?", (remote,))
         self.db.execute("DELETE FROM remotes_seen WHERE remote=?", (remote,))
@@ -173,6 +198,7 @@ class Ledger:
             self.db.execute("UPDATE OR REPLACE copies SET remote=? WHERE remote=?", (new, old))
             self.db.execute("UPDATE OR REPLACE remotes_seen SET remote=? WHERE remote=?", (new, old))
             self.db.execute("UPDATE OR REPLACE key_files SET remote=? WHERE remote=?", (new, old))
+            self.db.execute("UPDATE OR REPLACE audit_logs SET remote=? WHERE remote=?", (new, old))
 
     def copies(self, remote: str | None = None, ref: str | None = None) -> Iterator[Copy]:
         sql, args = "SELECT * FROM copies WHERE 1=1", []

@@ -3,7 +3,8 @@
 Order: the wrapped key (unwrapped with the passphrase), then every manifest unit (read into
 memory, they are small), then every object they name, each authenticated and checked against
 its BLAKE3, and the manifests last, so an interrupted rebuild never leaves a manifest whose
-objects are missing. Running it again into the same store continues where it stopped.
+objects are missing; then the audit log, when the replica carries one (replicate/audit_copy.py).
+Running it again into the same store continues where it stopped.
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.crypto import slots
 from archive.crypto.keyring import Keyring
 from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError
 from archive.replicate.at_rest import encrypted_digests, unseal_into_store
+from archive.replicate.audit_copy import take_log
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
 from archive.replicate.sealing import (
     local_license_from_sealed,
@@ -121,11 +124,26 @@ def _clear_unfinished_create(root: Path, wrapped: dict) -> None:
         path.rmdir()
 
 
-def rebuild(root: Path, passphrase: str, backend: Backend,
-            progress_for: ProgressFor | None = None, merge: bool = False) -> RebuildResult:
+def rebuild(root: Path, passphrase: str | None, backend: Backend,
+            progress_for: ProgressFor | None = None, merge: bool = False,
+            keyring: Keyring | None = None, new_slot: tuple[str, str] | None = None
+            ) -> RebuildResult:
+    """Rebuild with the passphrase of one of the replica's key slots or, for an heir who has
+    only the recovery code (`arkeep key join`), with the keyring made from that code; then
+    `new_slot` (name, passphrase), the slot the heir will add, is tried on the replica's key
+    file before anything is fetched, so a name or passphrase already there is refused now."""
     backend.check()
     wrapped = read_wrapped_key(backend)
-    keyring = Keyring.unwrap(wrapped, passphrase)
+    if keyring is None:
+        keyring = Keyring.unwrap(wrapped, passphrase or "")
+    elif keyring.key_id != wrapped.get("key_id"):
+        raise UsageError(f"that recovery code opens the archive with key id {keyring.key_id}; "
+                         f"{backend.url} holds the archive with key id {wrapped.get('key_id')}")
+    if new_slot is not None:
+        try:
+            slots.add_slot(wrapped, keyring, *new_slot)
+        except UsageError as exc:
+            raise UsageError(f"the replica's key file: {exc}") from None
     store = open_target(root, wrapped, merge)
     result = RebuildResult(store)
     with store.writing("arkeep rebuild"):
@@ -144,10 +162,21 @@ def rebuild(root: Path, passphrase: str, backend: Backend,
             for release, revision in releases:
                 store.catalog.write_release(release, revision=revision)
                 _record_manifest(ledger, backend, namer.release(release.id), present)
+            _take_log(store, keyring, backend, result)
         finally:
             ledger.close()
     result.releases, result.licenses = len(releases), len(licenses)
     return result
+
+
+def _take_log(store: Store, keyring: Keyring, backend: Backend, result: RebuildResult) -> None:
+    taken = take_log(store, keyring, backend)
+    if taken.taken:
+        result.taken.append(taken.taken)
+    if taken.kept:
+        result.kept_local.append(taken.kept)
+    if taken.problem:
+        result.problems.append(taken.problem)
 
 
 def finish_rebuild(store: Store) -> None:

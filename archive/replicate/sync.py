@@ -1,7 +1,8 @@
 """`arkeep sync`: push to each remote the units it lacks; one listing per remote.
 
 Order on every remote: the wrapped key, then objects, then licence records, then releases, so
-a remote never holds a manifest whose objects are missing. A unit is recorded as present only
+a remote never holds a manifest whose objects are missing; then the audit log's sealed copy
+(replicate/audit_copy.py: replaced only by a log that begins with it). A unit is recorded as present only
 after the backend has committed it (rename, completed upload); a killed sync is resumed by
 running it again, since the next listing shows exactly what made it.
 
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from archive.errors import ArkeepError, IndexStale, IntegrityError
+from archive.replicate.audit_copy import push_log
 from archive.replicate.ledger import (
     BAD,
     HOW_LISTED,
@@ -79,6 +81,7 @@ class RemoteSyncResult:
     pushed_units: list[WantedUnit] = field(default_factory=list)
     removed: int = 0                  # units of removed releases and pruned objects deleted
     key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
+    log_sent: bool = False            # log/audit.zip was written (not counted: not a unit)
     # manifests this remote holds in a newer revision than the store: not overwritten
     newer_remote: list[WantedUnit] = field(default_factory=list)
 
@@ -137,10 +140,12 @@ def _forget(name: str, backend: Backend, ledger: Ledger) -> None:
         backend.check()
     except BackendError:
         return
-    wrapping = ledger.key_file_wrapping(name)
+    wrapping, log = ledger.key_file_wrapping(name), ledger.log_copy(name)
     ledger.forget_remote(name)
     if wrapping:
         ledger.key_file_seen(name, wrapping)
+    if log:             # what was written there: a copy found shorter later was cut short
+        ledger.log_copy_seen(name, *log)
 
 
 def sync_remote(store: Store, keyring: Keyring, backend: Backend, plan: UnitPlan, ledger: Ledger,
@@ -174,6 +179,10 @@ def sync_remote(store: Store, keyring: Keyring, backend: Backend, plan: UnitPlan
     total = sum(w.size_hint for w in todo)     # manifests are sealed in the workers, not here
     progress = progress_for(f"sync {backend.name}", total) if progress_for and total else None
     _push_all(backend, keyring, todo, ledger, progress, result)
+    log = push_log(store, keyring, backend, ledger)
+    result.log_sent = log.sent
+    if log.problem:
+        result.errors.append(log.problem)
     retired = retired_units(store, keyring, plan, ledger)
     if retired:
         result.removed = delete_retired(backend, retired, present, ledger)

@@ -18,14 +18,16 @@ a shorter, valid chain: not detectable from the file alone.
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import zip_longest
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import blake3
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 LOG_DIR, LOG_FILE = "log", "audit.jsonl"
 GENESIS = "0" * 64
 MAX_LINE = 4096
+_OVERLONG = "\0(a line longer than MAX_LINE)"
 _FIELDS = ("seq", "at", "user", "host", "slot", "command", "target", "exit", "prev")
 
 
@@ -75,13 +78,37 @@ def _who() -> tuple[str, str]:
     return user[:64], socket.gethostname()[:128]
 
 
+def _raw_lines(f: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """Each line of an open log (without its newline), and whether it is longer than any entry
+    arkeep writes: such a line is read in pieces and stands as the BLAKE3 of its bytes, so a
+    damaged or hostile copy cannot make a reader hold a huge line in memory."""
+    while True:
+        raw = f.readline(MAX_LINE + 2)
+        if not raw:
+            return
+        if raw.endswith(b"\n") and len(raw) <= MAX_LINE + 1:
+            yield raw[:-1], False
+            continue
+        if not raw.endswith(b"\n") and len(raw) <= MAX_LINE:    # a last line without newline
+            yield raw, False
+            continue
+        digest = blake3.blake3(raw)
+        while not raw.endswith(b"\n"):
+            raw = f.readline(64 * 1024)
+            if not raw:
+                break
+            digest.update(raw)
+        yield digest.digest(), True
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open("r", encoding="utf-8", errors="replace", newline="\n") as f:
-            for number, line in enumerate(f, 1):
-                yield number, line.rstrip("\n")
+        f = path.open("rb")
     except FileNotFoundError:
         return
+    with f:
+        for number, (raw, overlong) in enumerate(_raw_lines(f), 1):
+            yield number, (_OVERLONG if overlong else raw.decode("utf-8", errors="replace"))
 
 
 def entries(store: Store) -> list[Entry]:
@@ -94,8 +121,19 @@ def entries(store: Store) -> list[Entry]:
     return out
 
 
+def commands_after(path: Path, lines: int) -> set[str]:
+    """The commands of the entries after the first `lines` lines (a line that is not an entry
+    counts as the command "?")."""
+    found = set()
+    for number, line in _lines(path):
+        if number > lines:
+            entry = _parse(line)
+            found.add(entry.command if isinstance(entry, Entry) else "?")
+    return found
+
+
 def _parse(line: str) -> Entry | str:
-    if len(line) > MAX_LINE:
+    if line is _OVERLONG or len(line) > MAX_LINE:
         return "longer than any entry arkeep writes"
     try:
         raw = json.loads(line)
@@ -107,7 +145,7 @@ def _parse(line: str) -> Entry | str:
     return entry
 
 
-def _last_entry(path: Path) -> Entry | None:
+def last_entry(path: Path) -> Entry | None:
     """The last entry, read from the end of the file (appending costs the same at any length).
     A last line that is not an entry is passed over: the chain then breaks there, for verify."""
     try:
@@ -129,7 +167,7 @@ def append(store: Store, command: str, target: str | None, exit_code: int,
            slot: str | None = None, keyring: Keyring | None = None) -> Entry:
     """Add one entry; call with the store lock held (the chain has one writer at a time)."""
     path = log_path(store)
-    last = _last_entry(path)
+    last = last_entry(path)
     user, host = _who()
     fields: dict[str, Any] = {
         "seq": (last.seq + 1) if last else 1,
@@ -151,11 +189,17 @@ def append(store: Store, command: str, target: str | None, exit_code: int,
 
 
 def check(store: Store, keyring: Keyring | None = None) -> list[str]:
-    """What is wrong with the log: every broken link, edited entry and (with the keyring) every
-    entry whose MAC does not match, each named by its line."""
+    """What is wrong with the store's log (check_file)."""
+    return check_file(log_path(store), keyring)
+
+
+def check_file(path: Path, keyring: Keyring | None = None) -> list[str]:
+    """What is wrong with a log file (the store's, or a replica's copy read back): every broken
+    link, edited entry and (with the keyring) every entry whose MAC does not match, each named
+    by its line. Read line by line: the log may be long."""
     problems: list[str] = []
     prev, seq = GENESIS, 0
-    for number, line in _lines(log_path(store)):
+    for number, line in _lines(path):
         entry = _parse(line)
         if isinstance(entry, str):
             problems.append(f"line {number}: {entry}")
@@ -171,3 +215,45 @@ def check(store: Store, keyring: Keyring | None = None) -> list[str]:
                             "(its hashes were recomputed, but the keyed check fails)")
         prev, seq = entry.hash, entry.seq
     return problems
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two copies of one log, line by line: how many lines each has and how many they share
+    from the start. The log only grows, so one copy should be the other's beginning."""
+
+    ours: int
+    theirs: int
+    common: int
+
+    @property
+    def theirs_is_prefix(self) -> bool:
+        """Theirs is ours as it was (or is): ours may replace it without losing an entry."""
+        return self.common == self.theirs
+
+    @property
+    def ours_is_prefix(self) -> bool:
+        return self.common == self.ours
+
+
+def _open_or_empty(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        return io.BytesIO(b"")
+
+
+def compare_files(ours: Path, theirs: Path) -> Comparison:
+    """Compare two log files line by line (bytes as written), in constant memory; a missing
+    file is an empty log."""
+    counts = [0, 0]
+    common, diverged = 0, False
+    with _open_or_empty(ours) as a, _open_or_empty(theirs) as b:
+        for x, y in zip_longest(_raw_lines(a), _raw_lines(b)):
+            counts[0] += x is not None
+            counts[1] += y is not None
+            if not diverged and x is not None and x == y:
+                common += 1
+            else:
+                diverged = True
+    return Comparison(counts[0], counts[1], common)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 
 from archive.crypto.keyring import Keyring
+from archive.replicate.audit_copy import REMOTE_KEY
 from archive.replicate.plan import plan_units
 from archive.storage.store import Store
 from archive.replicate.units import KEY_UNIT, UnitNamer
@@ -67,10 +68,18 @@ def secret_of(store_dir: Path) -> Keyring:
 
 
 def wanted_keys(store_dir: Path) -> set[str]:
-    """Every key a complete replica of this store holds: key.toml and one bundle per unit."""
+    """The keys a complete replica of this store holds for its contents: key.toml and one
+    bundle per unit (replica_keys adds the audit log's copy)."""
     store = Store.open(store_dir)
     plan = plan_units(store, store.unlock(PASSPHRASE))
     return {KEY_UNIT} | {w.unit.key for w in plan.units}
+
+
+def replica_keys(store_dir: Path) -> set[str]:
+    """Every key a replica synced from this store holds: wanted_keys and, once the store has an
+    audit log, its sealed copy (log/audit.zip)."""
+    log = {REMOTE_KEY} if (store_dir / "log" / "audit.jsonl").exists() else set()
+    return wanted_keys(store_dir) | log
 
 
 def release_keys(store_dir: Path, rid: str) -> set[str]:
@@ -91,11 +100,13 @@ def object_unit_key(store_dir: Path, rid: str, filename: str) -> str:
 
 
 def dir_listing(root: Path) -> set[str]:
-    """Every file under root, as a POSIX relative path, temp files and markers included."""
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    """Every file under root, as a POSIX relative path, temp files and markers included, but
+    the audit log's copy (log/audit.zip: compare with replica_keys to count it)."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {REMOTE_KEY}
 
 
-def s3_listing(server, bucket: str, prefix: str) -> set[str]:  # type: ignore[no-untyped-def]
+def s3_listing(server, bucket: str, prefix: str, with_log: bool = False) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every key under prefix/; the audit log's copy only `with_log`."""
     client = server.client()
     keys_found: set[str] = set()
     token = None
@@ -106,7 +117,7 @@ def s3_listing(server, bucket: str, prefix: str) -> set[str]:  # type: ignore[no
         page = client.list_objects_v2(**kwargs)
         keys_found |= {o["Key"][len(prefix) + 1:] for o in page.get("Contents", [])}
         if not page.get("IsTruncated"):
-            return keys_found
+            return keys_found - {REMOTE_KEY} if not with_log else keys_found
         token = page["NextContinuationToken"]
 
 

@@ -358,6 +358,10 @@ def run_join(args: argparse.Namespace, ctx: Context) -> int:
         # Shown once, as init shows it: the heirs asked for exactly this.
         print(f"\nRecovery code (the password of every bundle; docs/RECOVERY.md):\n\n"
               f"    {keyring.recovery_code}\n", file=ctx.out)
+        if store is None:
+            ctx.say("No store here. To rebuild one from a replica with this code and a "
+                    "passphrase of your own: `arkeep rebuild --from REPLICA --recovery-code "
+                    "--slot YOUR-NAME`")
     return 0
 
 

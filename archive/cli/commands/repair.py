@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.cli.context import Context
 
 if TYPE_CHECKING:
+    from archive.crypto.keyring import Keyring
     from archive.storage.store import Store
 
 REPAIR_EXAMPLES = """examples:
@@ -30,6 +32,12 @@ remote list sealed in the replica's key.toml. A replica that is one of those rem
 name; otherwise it is added as --name (origin).
 Into a store that already holds this archive, rebuild refuses unless --merge is given; with
 it, a manifest is taken from the replica only where the store has none or an older revision.
+The replica's copy of the audit log comes back too (into a store whose log is its beginning).
+
+An heir with the recovery code (or K recovery sheets, `arkeep key join`) and no passphrase:
+  arkeep key join --shares-file shares.txt          (prints the recovery code)
+  arkeep rebuild --from s3://my-bucket/arkeep --recovery-code --slot ann
+asks for the code, rebuilds, and gives the store a key slot 'ann' with a new passphrase.
 """
 
 
@@ -46,6 +54,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     r.add_argument("--merge", action="store_true",
                    help="into a store that already holds this archive: bring in only the "
                         "manifests it lacks or holds in an older revision, and report the rest")
+    r.add_argument("--recovery-code", action="store_true",
+                   help="open the replica with the recovery code instead of a passphrase (asked "
+                        "for, or the first line of standard input); needs --slot")
+    r.add_argument("--slot", metavar="NAME",
+                   help="with --recovery-code: the key slot to add for you, with a new passphrase")
+    r.add_argument("--new-passphrase-file", type=Path, metavar="F",
+                   help="with --slot: read the new passphrase from a file instead of a prompt")
+    r.add_argument("--weak-passphrase-ok", action="store_true",
+                   help="with --slot: accept a new passphrase that is easy to guess")
     r.set_defaults(run=run_rebuild)
 
 
@@ -106,11 +123,14 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     from archive.replicate.remotes import open_url
 
     _check_source(args.source)
+    heir = _heir(args, ctx)
     name = _replica_name(ctx, args)
     backend = open_url(args.source, args.endpoint_url, name=name)
-    passphrase = ctx.passphrase()
+    keyring = heir[0] if heir else None
+    passphrase = None if heir else ctx.passphrase()
     try:
-        result = rebuild(ctx.store_path, passphrase, backend, ctx.bar, merge=args.merge)
+        result = rebuild(ctx.store_path, passphrase, backend, ctx.bar, merge=args.merge,
+                         keyring=keyring, new_slot=(args.slot, heir[1]) if heir else None)
     except WrongPassphrase:
         # A damaged key.toml fails its authentication exactly as a wrong passphrase does.
         raise WrongPassphrase(f"wrong passphrase for the key file on {backend.url} (or that key file "
@@ -119,14 +139,18 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     ctx.close_bars()
     store = result.store
     with store.writing("arkeep rebuild"):
-        restored = restore_remotes(store, store.unlock(passphrase))
+        keyring = keyring or store.unlock(passphrase or "")
+        restored = restore_remotes(store, keyring)
         name = _keep_replica_as_remote(store, name, args)
+        if heir:
+            _add_heir_slot(store, keyring, args.slot, heir[1])
         finish_rebuild(store)
     if ctx.json:
         ctx.emit_json({"store": str(store.root), "releases": result.releases, "licenses": result.licenses,
                        "objects_fetched": result.objects_fetched, "bytes_fetched": result.bytes_fetched,
                        "remote": name, "remotes_restored": restored, "problems": result.problems,
-                       "taken": result.taken, "kept_local": result.kept_local})
+                       "taken": result.taken, "kept_local": result.kept_local,
+                       "slot_added": args.slot if heir else None})
     else:
         ctx.say(f"Rebuilt {store.root} from {backend.url}: {count(result.releases, 'release')}, "
                 f"{count(result.licenses, 'licence record')}, {count(result.objects_fetched, 'object')} fetched "
@@ -134,6 +158,9 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"  the replica is remote '{name}'")
         if restored:
             ctx.say(f"  remotes brought back from its sealed configuration: {', '.join(restored)}")
+        if heir:
+            ctx.say(f"  key slot '{args.slot}' added: your new passphrase opens this store "
+                    "(`arkeep sync` carries it to the replicas)")
         for line in result.taken:
             ctx.say(f"taken: {line}")
         for line in result.kept_local:
@@ -141,6 +168,42 @@ def run_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         for p in result.problems:
             print(f"PROBLEM {p}", file=ctx.out)
     return 1 if result.problems else 0
+
+
+def _heir(args: argparse.Namespace, ctx: Context) -> tuple[Keyring, str] | None:
+    """With --recovery-code: the keyring from the code and the new passphrase for --slot, both
+    asked for before anything is fetched (a mistake costs nothing)."""
+    import getpass
+    import sys
+
+    from archive.cli.commands.key import _new_passphrase
+    from archive.cli.context import has_terminal
+    from archive.crypto import slots
+    from archive.crypto.keyring import Keyring
+    from archive.errors import UsageError
+
+    if not args.recovery_code:
+        if args.slot or args.new_passphrase_file:
+            raise UsageError("--slot and --new-passphrase-file go with --recovery-code (with a "
+                             "passphrase, `arkeep key add NAME` adds a slot after the rebuild)")
+        return None
+    if not args.slot:
+        raise UsageError("--recovery-code needs --slot NAME: the rebuilt store gets a key slot of "
+                         "your own, since no passphrase of its key file is known to you")
+    slots.check_name(args.slot)
+    if has_terminal():
+        code = getpass.getpass("Recovery code: ")
+    else:
+        code = sys.stdin.readline(256)
+    keyring = Keyring.from_recovery_code(code.strip())
+    return keyring, _new_passphrase(args, ctx)
+
+
+def _add_heir_slot(store: Store, keyring: Keyring, name: str, passphrase: str) -> None:
+    from archive.ops.key_slots import add_slot
+
+    add_slot(store, keyring, name, passphrase)
+    store.unlocked_slot = name
 
 
 def _replica_name(ctx: Context, args: argparse.Namespace) -> str:

@@ -23,7 +23,9 @@ is refused with exit 3 and the others still sync; so is one holding another arch
 A manifest changed outside arkeep (its digest line does not match) is never sent, nor is the
 manifest of a release whose object is missing locally: both are named (exit 1) while the rest
 replicates. A manifest a remote holds in a newer revision is not overwritten (`arkeep repair`
-takes it).
+takes it). The audit log goes along, sealed (log/audit.zip); a remote's copy is replaced only
+by a log that begins with it: one edited, or holding entries this store lacks, is named (exit
+1) and left as it is.
 """
 
 
@@ -74,7 +76,7 @@ def _row(result: RemoteSyncResult) -> dict:
     row = {"remote": result.remote, "status": result.status, "message": result.message,
            "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
            "already_present": result.present, "removed": result.removed,
-           "key_sent": result.key_sent}
+           "key_sent": result.key_sent, "log_sent": result.log_sent}
     if result.errors:
         row["problems"] = list(result.errors)
     return row
