@@ -11,8 +11,8 @@ round runs ours and the peer's back to back, alternating which goes first, after
 warm-up round; dirty pages are flushed (untimed `sync`) before every run; the page cache is warm.
 The ratio is the median of the per-round ratios (ours / peer), so load from other processes hits
 both sides alike and a noisy machine cannot fake a result. Peak memory is the child's max RSS
-(wait4). Sections (`--only`): startup, catalog, many, big, seal, s3, memory; `--growth` runs the growth
-table instead. Results go to stdout and, with --json, to a file.
+(wait4). Sections (`--only`): startup, catalog, many, big, remote, s3, seal, memory (`remote` takes
+`s3` with it: every read and write of a replica); `--growth` runs the growth table instead. Results go to stdout and, with --json, to a file.
 
 fsync: arkeep makes every object, bundle and restored file durable (fsync) before it counts;
 cp, 7zz and rclone do not. So the durable commands are also compared with the peer followed by
@@ -177,6 +177,16 @@ def ratio_row(section: str, operation: str, group: dict, ours: str, peer: str, l
                None if limit is None else ratio <= limit, note)
 
 
+def pair_row(section: str, operation: str, group: dict, ours: str, peer: str, limit: float | None,
+             note: str = "") -> Row:
+    """Like ratio_row, for a command of the group other than its first: the median of its own
+    per-round ratios to the peer."""
+    ratio = statistics.median(a / b for a, b in zip(group["all_s"][ours], group["all_s"][peer]))
+    target = f"ratio <= {limit:.2f}" if limit is not None else "(reported)"
+    return Row(section, operation, group["median_s"][ours], peer, group["median_s"][peer], ratio,
+               target, None if limit is None else ratio <= limit, note)
+
+
 def fmt_row(r: Row) -> str:
     ours = f"{r.ours_s:8.3f}s" if r.ours_s is not None else " " * 9
     peer = f"{r.peer_s:8.3f}s" if r.peer_s is not None else " " * 9
@@ -223,9 +233,10 @@ def make_random_file(path: Path, size: int, seed: int = 20261125) -> None:
 class Arkeep:
     """arkeep on one store, run as the user runs it: no terminal, passphrase from a file."""
 
-    def __init__(self, store: Path, passphrase_file: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Path, passphrase_file: Path | None,
+                 env: dict[str, str] | None = None) -> None:
         self.store = store
-        self.pp = passphrase_file
+        self.pp = passphrase_file           # None: no passphrase given (an agent, or none at all)
         exe = Path(sys.executable).parent / "arkeep"
         self.base = [str(exe)] if exe.exists() else [sys.executable, "-m", "archive"]
         base_env = {k: v for k, v in os.environ.items()
@@ -233,11 +244,45 @@ class Arkeep:
         # As installed arkeep runs: pip compiles the modules to bytecode at install time. Here
         # the cache goes to the bench's work directory, not into the source tree.
         base_env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+        # The runtime folder where `arkeep unlock` puts its agent: the bench's own, so that no
+        # agent of the user's is found, and one started here is seen only by `with_agent()`.
+        base_env["XDG_RUNTIME_DIR"] = str(private_dir(PYCACHE.parent / "run-none"))
         self.env = {**base_env, **(env or {})}
 
     def argv(self, *args: object) -> list[str]:
-        return [*self.base, "--store", str(self.store), "--passphrase-file", str(self.pp),
-                *map(str, args)]
+        pp = ["--passphrase-file", str(self.pp)] if self.pp is not None else []
+        return [*self.base, "--store", str(self.store), *pp, *map(str, args)]
+
+    def without_passphrase(self) -> Arkeep:
+        """The same store, no passphrase given and no agent to ask (a passphrase-less audit)."""
+        return Arkeep(self.store, None, self.env)
+
+    def with_agent(self, seconds: int = 3600) -> Arkeep:
+        """Start `arkeep unlock --for SECONDS` in a runtime folder of its own; the Arkeep returned
+        gives no passphrase and finds that agent, so its commands skip the scrypt unlock (as a
+        user's do after `arkeep unlock`). End it with `.lock()`."""
+        run = private_dir(self.store.parent / f"run-agent-{self.store.name}")
+        agent = Arkeep(self.store, None, {**self.env, "XDG_RUNTIME_DIR": str(run)})
+        Arkeep(self.store, self.pp, agent.env)("unlock", "--for", f"{seconds}s")
+        return agent
+
+    def lock(self) -> None:
+        self("lock", check=False)
+
+    def fresh_remote(self, name: str, url: str | Path, folder: Path | None = None,
+                     clear: Callable[[], None] | None = None) -> Callable[[], None]:
+        """A `before` hook giving every run an empty remote that arkeep has never seen: forget
+        the remote (its ledger rows go with it), empty its folder (or run `clear`), add it again.
+        Emptying a remote arkeep still knows would be refused by sync's guard, rightly: to it a
+        replica that held units and now holds nothing is a drive that is not mounted."""
+        def fresh() -> None:
+            self("remote", "remove", name, check=False)
+            if folder is not None:
+                empty_dir(folder)()
+            if clear is not None:
+                clear()
+            self("remote", "add", name, url)
+        return fresh
 
     def cmd(self, label: str, *args: object, before: Callable[[], object] = lambda: None,
             wrap: list[str] | None = None) -> Cmd:
@@ -350,6 +395,12 @@ def rm(*paths: Path) -> Callable[[], None]:
     return remove
 
 
+def private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def empty_dir(path: Path) -> Callable[[], None]:
     def clear() -> None:
         if path.exists():
@@ -392,6 +443,19 @@ def machine_info(workdir: Path) -> dict[str, object]:
 # Sections
 
 
+@dataclass
+class BigStore:
+    d: Path
+    src: Path
+    store: Path
+    ark: Arkeep
+    code: str
+    zip_path: Path
+    size: int
+    label: str
+    agent: Arkeep       # the store after `arkeep unlock`: no passphrase given, an agent holds it
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, work: Path, results: Results) -> None:
         self.args = args
@@ -402,9 +466,10 @@ class Bench:
         self.pp.chmod(0o600)
         self.runs = args.runs
         self.eat = ["eatmydata"] if shutil.which("eatmydata") else None
+        self._big: BigStore | None = None
 
     def note(self, text: str) -> None:
-        print(f"== {text}", flush=True)
+        print(f"== {text} (load {os.getloadavg()[0]:.2f})", flush=True)
 
     def kdf(self, store: Path) -> tuple[float, int]:
         """Time and RSS of unlocking the store's key alone (scrypt): part of every command that
@@ -416,10 +481,12 @@ class Bench:
         return t, r
 
     # -- one big incompressible file ---------------------------------------------------------
-    def big(self) -> None:
+    def big_setup(self) -> BigStore:
+        """The big file, a store holding it, and 7-Zip's zip of it with the recovery code as its
+        password (what `7zz t` and `7zz x` read): made once, shared by the big and remote sections."""
+        if self._big is not None:
+            return self._big
         size = int(self.args.size_gib * GiB)
-        label = f"{self.args.size_gib:g} GiB"
-        self.note(f"big: {label} random file: add, sync, verify, verify --remote, restore")
         d = self.work / "big"
         d.mkdir()
         src = d / "installer.bin"
@@ -427,10 +494,28 @@ class Bench:
         store = d / "store"
         ark = Arkeep(store, self.pp)
         code = ark.init()
-        res, sec = self.results, "big file"
+        ark("add", src, "--product", "Bench", "--version", "1")
+        zip_path = d / "peer.zip"
+        subprocess.run(["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{code}", str(zip_path), str(src)],
+                       check=True, capture_output=True)
         kdf_s, kdf_rss = self.kdf(store)
-        res.add(Row(sec, "passphrase unlock alone (scrypt n=2^16, r=8, p=2)", kdf_s, note="included in "
-                    "every timed command that needs the passphrase", rss_mb=kdf_rss / MiB))
+        self.results.add(Row("big file", "passphrase unlock alone (scrypt n=2^16, r=8, p=2)", kdf_s,
+                             note="included in every timed command that is given the passphrase",
+                             rss_mb=kdf_rss / MiB))
+        self._big = BigStore(d, src, store, ark, code, zip_path, size, f"{self.args.size_gib:g} GiB",
+                             ark.with_agent())
+        return self._big
+
+    def close(self) -> None:
+        if self._big is not None:
+            self._big.agent.lock()
+
+    def big(self) -> None:
+        """add vs cp, local verify vs b3sum, restore from the store vs 7zz x."""
+        b = self.big_setup()
+        ark, src, store, label = b.ark, b.src, b.store, b.label
+        self.note(f"big: {label} random file: add, verify, restore from the store")
+        res, sec = self.results, "big file"
 
         # add vs cp, to the same filesystem
         def clear_store() -> None:
@@ -453,94 +538,142 @@ class Bench:
         res.add(ratio_row(sec, f"add {label} (fsync)", g, "arkeep add", "cp + sync FILE", 1.25,
                           "both durable"))
         if self.eat:
-            g2 = {"median_s": g["median_s"], "ratio": {
-                "cp": statistics.median(a / b for a, b in zip(g["all_s"]["arkeep add (eatmydata)"],
-                                                              g["all_s"]["cp"]))}}
-            res.add(Row(sec, f"add {label} under eatmydata (no fsync)",
-                        g["median_s"]["arkeep add (eatmydata)"], "cp", g["median_s"]["cp"],
-                        g2["ratio"]["cp"], "ratio <= 1.25", g2["ratio"]["cp"] <= 1.25,
-                        "neither side fsyncs"))
+            res.add(pair_row(sec, f"add {label} under eatmydata (no fsync)", g,
+                             "arkeep add (eatmydata)", "cp", 1.25, "neither side fsyncs"))
+        peaks = dict(g["max_rss"])
+        rm(cp_out)()
         clear_store()
         ark("add", src, "--product", "Bench", "--version", "1")
-        rid = "bench@1"
         objects = [p for p in (store / "objects").rglob("*") if p.is_file()]
 
-        # sync to a directory remote vs 7zz a (and restic, borg)
-        remote = d / "remote"
-        remote.mkdir()
-        ark("remote", "add", "nas", remote)
-        zip_path = d / "peer.zip"
-        sync = ark.cmd("arkeep sync", "sync", "nas", before=empty_dir(remote))
-        seven_a = Cmd("7zz a", ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{code}",
-                                str(zip_path), str(src)], rm(zip_path))
-        cmds = [sync, seven_a]
-        if self.eat:
-            cmds.append(ark.cmd("arkeep sync (eatmydata)", "sync", "nas", before=empty_dir(remote),
-                                wrap=self.eat))
-        g = timed_group(cmds, self.runs)
-        res.add(ratio_row(sec, f"sync {label} to a dir remote (fsync)", g, "arkeep sync", "7zz a", 1.0,
-                          f"includes the unlock (~{kdf_s:.2f}s)"))
-        res.add(Row(sec, "  same, minus the unlock", g["median_s"]["arkeep sync"] - kdf_s, "7zz a",
-                    g["median_s"]["7zz a"], (g["median_s"]["arkeep sync"] - kdf_s) / g["median_s"]["7zz a"],
-                    "(reported)", None, "median arkeep time minus median unlock time"))
-        if self.eat:
-            ratios = [a / b for a, b in zip(g["all_s"]["arkeep sync (eatmydata)"], g["all_s"]["7zz a"])]
-            r = statistics.median(ratios)
-            res.add(Row(sec, f"sync {label} under eatmydata (no fsync)",
-                        g["median_s"]["arkeep sync (eatmydata)"], "7zz a", g["median_s"]["7zz a"], r,
-                        "ratio <= 1.00", r <= 1.0, "neither side fsyncs"))
-        peers = self.restic_borg(src, d)
-        if peers:
-            g = timed_group([sync, *peers], self.runs)
-            for p in peers:
-                res.add(ratio_row(sec, f"sync {label} to a dir remote", g, "arkeep sync", p.label,
-                                  None))
-        if not any(remote.rglob("*.zip")):
-            ark("sync", "nas")
-        if not zip_path.exists():
-            seven_a.run()
+        # verify (local) vs b3sum over the same objects. It needs no passphrase; given one (or an
+        # agent's keyring) it also checks the audit log's keyed MACs and the licence secrets.
+        g = timed_group([ark.without_passphrase().cmd("arkeep verify", "verify"),
+                         Cmd("b3sum", ["b3sum", *map(str, objects)]),
+                         ark.cmd("arkeep verify (passphrase)", "verify"),
+                         b.agent.cmd("arkeep verify (unlocked)", "verify")], self.runs)
+        res.add(ratio_row(sec, f"verify (local) {label}", g, "arkeep verify", "b3sum", 1.1,
+                          "no passphrase given: no unlock"))
+        res.add(pair_row(sec, "  same, given the passphrase", g, "arkeep verify (passphrase)", "b3sum",
+                         1.1, "includes the unlock; also checks the audit log's MACs"))
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep verify (unlocked)", "b3sum",
+                         1.1, "an agent holds the secret: MACs checked, no scrypt"))
+        peaks.update(g["max_rss"])
 
-        # verify (local) vs b3sum over the same objects
-        g = timed_group([ark.cmd("arkeep verify", "verify"),
-                         Cmd("b3sum", ["b3sum", *map(str, objects)])], self.runs)
-        res.add(ratio_row(sec, f"verify (local) {label}", g, "arkeep verify", "b3sum", 1.3))
-
-        # verify --remote vs 7zz t
-        g = timed_group([ark.cmd("arkeep verify --remote", "verify", "--remote", "nas"),
-                         Cmd("7zz t", ["7zz", "t", f"-p{code}", str(zip_path)])], self.runs)
-        res.add(ratio_row(sec, f"verify --remote {label} (dir)", g, "arkeep verify --remote",
-                          "7zz t", 1.0, f"includes the unlock (~{kdf_s:.2f}s)"))
-        net = (g["median_s"]["arkeep verify --remote"] - kdf_s) / g["median_s"]["7zz t"]
-        res.add(Row(sec, "  same, minus the unlock", g["median_s"]["arkeep verify --remote"] - kdf_s,
-                    "7zz t", g["median_s"]["7zz t"], net, "(reported)", None,
-                    "median arkeep time minus median unlock time"))
-
-        # restore vs 7zz x
-        out, out_peer = d / "restored", d / "7zz-out"
-        restore = ark.cmd("arkeep restore", "restore", rid, "--to", out, before=rm(out))
-        restore_remote = ark.cmd("arkeep restore --from", "restore", rid, "--to", out, "--from", "nas",
-                                 before=rm(out))
-        seven_x = Cmd("7zz x", ["7zz", "x", "-y", f"-p{code}", f"-o{out_peer}", str(zip_path)],
-                      rm(out_peer))
-        cmds = [restore, seven_x, restore_remote]
+        # restore from the store vs 7zz x
+        out, out_peer = b.d / "restored", b.d / "7zz-out"
+        cmds = [ark.cmd("arkeep restore", "restore", "bench@1", "--to", out, before=rm(out)),
+                Cmd("7zz x", ["7zz", "x", "-y", f"-p{b.code}", f"-o{out_peer}", str(b.zip_path)],
+                    rm(out_peer))]
         if self.eat:
-            cmds.append(ark.cmd("arkeep restore (eatmydata)", "restore", rid, "--to", out,
+            cmds.append(ark.cmd("arkeep restore (eatmydata)", "restore", "bench@1", "--to", out,
                                 before=rm(out), wrap=self.eat))
         g = timed_group(cmds, self.runs)
         res.add(ratio_row(sec, f"restore {label} from the store (fsync)", g, "arkeep restore", "7zz x",
                           1.0))
-        r = statistics.median(a / b for a, b in zip(g["all_s"]["arkeep restore --from"],
-                                                     g["all_s"]["7zz x"]))
-        res.add(Row(sec, f"restore {label} --from a dir remote (fsync)",
-                    g["median_s"]["arkeep restore --from"], "7zz x", g["median_s"]["7zz x"], r,
-                    "ratio <= 1.00", r <= 1.0, f"unseals the bundle; includes the unlock (~{kdf_s:.2f}s)"))
         if self.eat:
-            r = statistics.median(a / b for a, b in zip(g["all_s"]["arkeep restore (eatmydata)"],
-                                                         g["all_s"]["7zz x"]))
-            res.add(Row(sec, f"restore {label} under eatmydata (no fsync)",
-                        g["median_s"]["arkeep restore (eatmydata)"], "7zz x", g["median_s"]["7zz x"], r,
-                        "ratio <= 1.00", r <= 1.0, "neither side fsyncs"))
-        shutil.rmtree(d)
+            res.add(pair_row(sec, f"restore {label} under eatmydata (no fsync)", g,
+                             "arkeep restore (eatmydata)", "7zz x", 1.0, "neither side fsyncs"))
+        peaks.update(g["max_rss"])
+        rm(out, out_peer)()
+        self.memory_rows(f"{sec}: peak memory", peaks)
+
+    def memory_rows(self, sec: str, peaks: dict[str, int]) -> None:
+        """One row per arkeep command timed: its highest max RSS over the rounds, against 150 MB."""
+        for label, rss in peaks.items():
+            if label.startswith("arkeep"):
+                self.results.add(Row(sec, f"peak RSS: {label}", rss_mb=rss / MiB, target="< 150 MB",
+                                     met=rss < 150e6))
+
+    # -- reading and writing replicas (issue 19) -----------------------------------------------
+    def remote(self) -> None:
+        """sync to a folder vs 7zz a, verify --remote vs 7zz t, restore --from vs 7zz x, the
+        passphrase-less audit vs b3sum of the same bundles: each given the passphrase (so timing
+        the scrypt unlock too) and again after `arkeep unlock` (an agent holds the secret, as in a
+        user's session), in the same alternating rounds as the peer."""
+        b = self.big_setup()
+        ark, label = b.ark, b.label
+        self.note(f"remote: {label}: sync to a folder, verify --remote, restore --from, audit")
+        res, sec = self.results, "remote (folder)"
+        remote = b.d / "remote"
+        remote.mkdir()
+        ark("remote", "add", "nas", remote)
+        fresh = ark.fresh_remote("nas", remote, remote)
+        agent = b.agent
+        peaks: dict[str, int] = {}
+        # sync to a folder vs 7zz a (and restic, borg)
+        zip_a = b.d / "7zz-a.zip"
+        sync = ark.cmd("arkeep sync", "sync", "nas", before=fresh)
+        seven_a = Cmd("7zz a", ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{b.code}",
+                                str(zip_a), str(b.src)], rm(zip_a))
+        cmds = [sync, seven_a, agent.cmd("arkeep sync (unlocked)", "sync", "nas", before=fresh)]
+        if self.eat:
+            cmds.append(ark.cmd("arkeep sync (eatmydata)", "sync", "nas", before=fresh,
+                                wrap=self.eat))
+        g = timed_group(cmds, self.runs)
+        rm(zip_a)()
+        res.add(ratio_row(sec, f"sync {label} to a folder (fsync)", g, "arkeep sync", "7zz a", 1.0,
+                          "given the passphrase: includes the unlock"))
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep sync (unlocked)", "7zz a",
+                         1.0, "an agent holds the secret: no scrypt"))
+        if self.eat:
+            res.add(pair_row(sec, f"sync {label} under eatmydata (no fsync)", g,
+                             "arkeep sync (eatmydata)", "7zz a", 1.0, "neither side fsyncs"))
+        peaks.update(g["max_rss"])
+        peers = self.restic_borg(b.src, b.d)
+        if peers:
+            g = timed_group([sync, *peers], self.runs)
+            for p in peers:
+                res.add(ratio_row(sec, f"sync {label} to a folder", g, "arkeep sync", p.label,
+                                  None))
+            rm(b.d / "restic-repo", b.d / "restic-cache", b.d / "borg-repo", b.d / "borg-base")()
+        ark("sync", "nas")       # whichever ran last, the remote is whole
+        bundles = sorted(str(p) for p in remote.rglob("*") if p.is_file() and p.suffix == ".zip")
+
+        # verify --remote vs 7zz t
+        g = timed_group([ark.cmd("arkeep verify --remote", "verify", "--remote", "nas"),
+                         Cmd("7zz t", ["7zz", "t", f"-p{b.code}", str(b.zip_path)]),
+                         agent.cmd("arkeep verify --remote (unlocked)", "verify", "--remote",
+                                   "nas")], self.runs)
+        res.add(ratio_row(sec, f"verify --remote {label}", g, "arkeep verify --remote", "7zz t",
+                          1.0, "given the passphrase: includes the unlock"))
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep verify --remote (unlocked)",
+                         "7zz t", 1.0, "an agent holds the secret: no scrypt"))
+        peaks.update(g["max_rss"])
+
+        # restore --from vs 7zz x
+        out, out_peer = b.d / "restored", b.d / "7zz-out"
+        cmds = [ark.cmd("arkeep restore --from", "restore", "bench@1", "--to", out, "--from", "nas",
+                        before=rm(out)),
+                Cmd("7zz x", ["7zz", "x", "-y", f"-p{b.code}", f"-o{out_peer}", str(b.zip_path)],
+                    rm(out_peer)),
+                agent.cmd("arkeep restore --from (unlocked)", "restore", "bench@1", "--to", out,
+                          "--from", "nas", before=rm(out))]
+        if self.eat:
+            cmds.append(ark.cmd("arkeep restore --from (eatmydata)", "restore", "bench@1", "--to",
+                                out, "--from", "nas", before=rm(out), wrap=self.eat))
+        g = timed_group(cmds, self.runs)
+        rm(out, out_peer)()
+        res.add(ratio_row(sec, f"restore {label} --from a folder (fsync)", g,
+                          "arkeep restore --from", "7zz x", 1.0,
+                          "unseals the bundle; given the passphrase: includes the unlock"))
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep restore --from (unlocked)",
+                         "7zz x", 1.0, "an agent holds the secret: no scrypt"))
+        if self.eat:
+            res.add(pair_row(sec, f"restore --from {label} under eatmydata (no fsync)", g,
+                             "arkeep restore --from (eatmydata)", "7zz x", 1.0,
+                             "neither side fsyncs"))
+        peaks.update(g["max_rss"])
+
+        # the passphrase-less audit (BLAKE3 of the sealed bytes) vs b3sum of the same bundles
+        bare = ark.without_passphrase()
+        g = timed_group([bare.cmd("arkeep audit (no passphrase)", "audit", "nas", "--budget", "1"),
+                         Cmd("b3sum", ["b3sum", *bundles])], self.runs)
+        res.add(ratio_row(sec, f"audit {label} replica, no passphrase, whole", g,
+                          "arkeep audit (no passphrase)", "b3sum", 1.1,
+                          f"b3sum of the {len(bundles)} bundle(s) in the folder"))
+        peaks.update(g["max_rss"])
+        self.memory_rows(f"{sec}: peak memory", peaks)
 
     def restic_borg(self, src: Path, d: Path) -> list[Cmd]:
         peers = []
@@ -590,7 +723,8 @@ class Bench:
             ark = Arkeep(store, self.pp, env=server.env())
             ark.init()
             ark("add", src, "--product", "Bench", "--version", "1")
-            ark("remote", "add", "cloud", f"s3://{bucket}/arkeep")
+            url = f"s3://{bucket}/arkeep"
+            ark("remote", "add", "cloud", url)
 
             def clear(prefix: str) -> Callable[[], None]:
                 def run() -> None:
@@ -608,14 +742,25 @@ class Bench:
                    "RCLONE_CONFIG_BENCH_REGION": "us-east-1", "RCLONE_CONFIG": "/dev/null"}
             rclone = Cmd("rclone copy", ["rclone", "copy", str(src), f"bench:{bucket}/rclone/"],
                          clear("rclone/"), env)
-            sync = ark.cmd("arkeep sync", "sync", "cloud", before=clear("arkeep/"))
-            g = timed_group([sync, rclone], self.runs)
-            row = ratio_row("S3 (SeaweedFS)", f"upload {label}: sync to S3", g, "arkeep sync",
-                            "rclone copy", 1.0, "")
+            fresh = ark.fresh_remote("cloud", url, clear=clear("arkeep/"))
+            agent = ark.with_agent()
+            try:
+                g = timed_group([ark.cmd("arkeep sync", "sync", "cloud", before=fresh), rclone,
+                                 agent.cmd("arkeep sync (unlocked)", "sync", "cloud", before=fresh)],
+                                self.runs)
+            finally:
+                agent.lock()
+            sec = "S3 (SeaweedFS)"
             mbps = lambda s: size / MiB / s  # noqa: E731
-            row.note = (f"{mbps(row.ours_s):.0f} vs {mbps(row.peer_s):.0f} MiB/s; arkeep seals "  # type: ignore[arg-type]
-                        "and includes the unlock")
+            row = ratio_row(sec, f"upload {label}: sync to S3", g, "arkeep sync", "rclone copy", 1.0)
+            row.note = (f"{mbps(row.ours_s):.0f} vs {mbps(row.peer_s):.0f} MiB/s; arkeep seals; "  # type: ignore[arg-type]
+                        "given the passphrase: includes the unlock")
             self.results.add(row)
+            row = pair_row(sec, "  same, after arkeep unlock", g, "arkeep sync (unlocked)", "rclone copy",
+                           1.0)
+            row.note = f"{mbps(row.ours_s):.0f} MiB/s; an agent holds the secret: no scrypt"  # type: ignore[arg-type]
+            self.results.add(row)
+            self.memory_rows(f"{sec}: peak memory", dict(g["max_rss"]))
         finally:
             server.stop()
             shutil.rmtree(d, ignore_errors=True)
@@ -771,7 +916,8 @@ class Bench:
                 if name not in ("sync (seal to a dir remote)", "verify --remote",
                                 "restore --from the remote (unseal)"):
                     continue                # these three need the passphrase
-                pre = empty_dir(remote) if name.startswith("sync") else (before or (lambda: None))
+                pre = (ark.fresh_remote("nas", remote, remote) if name.startswith("sync")
+                       else (before or (lambda: None)))
                 t, rss = ark.cmd(name, *args, before=pre).run()
                 rows.append(Row(sec, f"{name}, key under scrypt n=2^14", t, target="(data path)",
                                 rss_mb=rss / MiB, note="key re-wrapped under scrypt n=2^14 "
@@ -847,7 +993,10 @@ class Bench:
             self.results.growth.append({"gib": gib, "rows": [asdict(r) for r in rows]})
 
 
-SECTIONS = ("startup", "catalog", "many", "big", "seal", "s3", "memory")
+SECTIONS = ("startup", "catalog", "many", "big", "remote", "s3", "seal", "memory")
+# `remote` is every replica's read and write of issue 19: the folder remote's sync, verify
+# --remote, restore --from and audit, and the upload to S3 (the s3 section).
+ALIASES = {"remote": ("remote", "s3")}
 
 
 def main() -> int:
@@ -878,6 +1027,7 @@ def main() -> int:
     args.growth_releases = [int(x) for x in args.growth_releases.split(",") if x]
     args.growth_gib = [float(x) for x in args.growth_gib.split(",") if x]
     sections = args.only.split(",") if args.only else list(SECTIONS)
+    sections = [x for name in sections for x in ALIASES.get(name, (name,))]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
@@ -914,6 +1064,7 @@ def main() -> int:
                     failed.append(name)
                     print(f"!! section {name} failed: {exc}", file=sys.stderr, flush=True)
     finally:
+        bench.close()
         results.machine["load_end"] = os.getloadavg()[0]
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

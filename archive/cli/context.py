@@ -129,7 +129,7 @@ class Context:
         """The store's keyring, made once here and handed to whatever needs a key: from the
         passphrase given (a file, a command or the environment), else from an `arkeep unlock`
         agent, else asked."""
-        keyring = None if self._passphrase_given() else _agent_keyring(store)
+        keyring = None if self.passphrase_given() else _agent_keyring(store)
         if keyring is None:
             keyring = store.unlock(self.passphrase())
         self.keyring = keyring
@@ -138,14 +138,14 @@ class Context:
     def keyring_at_hand(self, store: Store) -> Keyring | None:
         """The keyring when it needs no prompt: a passphrase given (a file, a command or the
         environment), or an `arkeep unlock` agent."""
-        if self._passphrase_given():
+        if self.passphrase_given():
             return self.unlock(store)
         held = _agent_keyring(store)
         if held is not None:
             self.keyring = held
         return held
 
-    def _passphrase_given(self) -> bool:
+    def passphrase_given(self) -> bool:
         return (self.passphrase_file is not None or self.passphrase_command is not None
                 or os.environ.get("ARKEEP_PASSPHRASE") is not None
                 or bool(os.environ.get(PASSPHRASE_COMMAND_ENV)))

@@ -149,3 +149,34 @@ def test_a_wrong_passphrase_starts_no_agent(store_dir: Path, later, tmp_path: Pa
     env_file.write_text("not the passphrase\n")
     result = later("unlock", "--passphrase-file", env_file)
     assert result.returncode == 2 and not agent_pids(Store.open(store_dir).key_id)
+
+
+def test_unlocked_replica_commands_read_the_replica_without_the_passphrase(cli, store_dir: Path, tmp_path: Path, later, runtime: Path) -> None:  # type: ignore[no-untyped-def]
+    """sync, verify --remote and restore --from use the agent too (verify --remote asked for the
+    passphrase whatever the agent held)."""
+    add_sample(cli, tmp_path)
+    nas = tmp_path / "nas"
+    assert later("remote", "add", "nas", nas, "--create").returncode == 0
+    assert later("unlock", "--for", "10m", passphrase=True).returncode == 0
+    try:
+        synced = later("sync", "nas")
+        assert synced.returncode == 0, synced.stderr
+        checked = later("verify", "--remote", "nas")
+        assert checked.returncode == 0, checked.stderr
+        restored = later("restore", "acme-studio@7.5.1", "--to", tmp_path / "out", "--from", "nas")
+        assert restored.returncode == 0, restored.stderr
+        assert any((tmp_path / "out").rglob("*"))
+        # A damaged bundle is still found without the passphrase.
+        bundle = max((p for p in nas.rglob("*.zip")), key=lambda p: p.stat().st_size)
+        bundle.chmod(0o644)
+        with bundle.open("r+b") as f:
+            f.seek(bundle.stat().st_size // 2)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        damaged = later("verify", "--remote", "nas")
+        assert damaged.returncode == 1, damaged.stderr
+    finally:
+        later("lock")
+    refused = later("verify", "--remote", "nas")
+    assert refused.returncode == 2 and "a passphrase is needed" in refused.stderr

@@ -145,8 +145,13 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     from backends.errors import BackendError, NotConnected
 
     specs = chosen_remotes(store, [args.remote] if args.remote else None)
-    passphrase = ctx.passphrase()
-    keyring = store.unlock(passphrase)
+    # After `arkeep unlock` the agent's keyring, and no passphrase: a replica's key file that is
+    # not the store's is then classified without trying the passphrase on it.
+    keyring = None if ctx.passphrase_given() else ctx.keyring_at_hand(store)
+    passphrase = None
+    if keyring is None:
+        passphrase = ctx.passphrase()
+        keyring = store.unlock(passphrase)
 
     def verify_all(plan: UnitPlan) -> tuple[list[Finding], int]:
         found: list[Finding] = []
