@@ -77,6 +77,36 @@ def _older_than(details: dict[str, Any], older_than: float | None) -> bool:
     return mtime is not None and time.time() - mtime.timestamp() >= older_than
 
 
+def _find_local(base: str, named: str = "") -> dict[str, Any]:
+    """What fsspec's local `find(base, detail=True)` gives for regular files, walked with
+    os.scandir: path -> {"size", "mtime"} of every regular file below `base`, in path order.
+    Symbolic links are neither followed nor listed and a folder that cannot be read is skipped,
+    as there. fsspec builds a dict of ten fields per file through two stats and a path
+    normalisation: for 20,000 units that was ~0.5 s of every sync, twice (the temp-file sweep
+    walks the remote too), against ~0.05 s here. With `named`, only files whose name starts
+    with it are listed (and stat'ed)."""
+    found: dict[str, Any] = {}
+    folders = [base.rstrip("/") or "/"]
+    while folders:
+        folder = folders.pop()
+        prefix = folder if folder.endswith("/") else folder + "/"
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(prefix + entry.name)
+                        elif entry.name.startswith(named) and entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                            found[prefix + entry.name] = {"type": "file", "size": st.st_size,
+                                                          "mtime": st.st_mtime}
+                    except FileNotFoundError:
+                        continue
+        except OSError:
+            continue
+    return {path: found[path] for path in sorted(found)}
+
+
 class FsspecBackend(Backend):
     """The protocol over an fsspec filesystem rooted at `root` (a path in that filesystem)."""
 
@@ -141,7 +171,7 @@ class FsspecBackend(Backend):
         folder = prefix.rpartition("/")[0]
         base = f"{root.rstrip('/')}/{folder}" if folder else root
         with self._guard():
-            found = self.fs.find(base, detail=True)
+            found = self._find(base)
             if not found:
                 self._require_root(root)
         units = []
@@ -153,6 +183,10 @@ class FsspecBackend(Backend):
                 units.append(UnitInfo(key, int(details["size"]), _mtime(details)))
         self._after_list()
         return iter(units)
+
+    def _find(self, base: str, named: str = "") -> dict[str, Any]:
+        """Every file below `base` (those whose name starts with `named` at least), with details."""
+        return _find_local(base, named) if self._local else self.fs.find(base, detail=True)
 
     def _after_list(self) -> None:
         """Drives: an empty listing from an unplugged drive must not look like 'no units'."""
@@ -183,7 +217,7 @@ class FsspecBackend(Backend):
         root = self.root()
         removed = 0
         with self._guard():
-            found = self.fs.find(root, detail=True)
+            found = self._find(root, TEMP_PREFIX)
             for path, details in found.items():
                 if not path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
                     continue

@@ -204,8 +204,10 @@ class _Known:
 def _known_copies(ledger: Ledger, remote: str) -> dict[str, _Known]:
     """The ledger's rows for `remote`, read in one query: with 20,000 units, building full Copy
     records (three dates parsed each) cost more than the rest of a sync with nothing to do."""
-    rows = ledger.db.execute("SELECT unit, state, size, source_digest FROM copies WHERE remote=?",
-                             (remote,))
+    # NOT INDEXED: a scan of the table in file order, not one look-up per row through the
+    # primary key's index (0.12 s against 0.02 s for 20,000 rows in a 10 MB ledger).
+    rows = ledger.db.execute("SELECT unit, state, size, source_digest FROM copies NOT INDEXED "
+                             "WHERE remote=?", (remote,))
     return {unit: _Known(state, size, digest) for unit, state, size, digest in rows}
 
 

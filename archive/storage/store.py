@@ -220,7 +220,12 @@ class Store:
         return enc if enc.is_file() else self.object_path(digest)
 
     def has_object(self, digest: str) -> bool:
-        return self.object_path(digest).is_file() or self.is_encrypted(digest)
+        # Plain strings, not Path objects: a sync plans with one call per object, and building
+        # two Paths per call was ~0.2 s of a sync with nothing to do over 10,000 objects.
+        if not is_object_name(digest):
+            raise ValueError(f"not an object id: {digest!r}")
+        path = f"{os.fspath(self.objects_dir)}/{digest[:2]}/{digest[2:4]}/{digest}"
+        return os.path.isfile(path) or os.path.isfile(path + ENC_SUFFIX)
 
     def stored_size_matches(self, digest: str, size: int) -> bool:
         """Is the object present with the length `size` bytes of plaintext give it?"""
