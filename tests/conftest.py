@@ -85,11 +85,12 @@ def cli(capsys: pytest.CaptureFixture[str]):
 
 
 def run_arkeep(*args: str | Path, env: dict[str, str] | None = None, input: bytes | None = None,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run arkeep as a separate process without a controlling terminal."""
+               cwd: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run arkeep as a separate process without a controlling terminal (a `timeout` turns a hang
+    into subprocess.TimeoutExpired)."""
     return subprocess.run([sys.executable, "-m", "archive", *map(str, args)], env=env,
                           input=input.decode() if input is not None else None, capture_output=True,
-                          text=True, cwd=cwd, start_new_session=True)
+                          text=True, cwd=cwd, start_new_session=True, timeout=timeout)
 
 
 # The S3 server (SeaweedFS), shared by every test that needs one: one per test process.

@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Listener
+from multiprocessing.connection import Client, Listener, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ READY = b"arkeep-agent-ready\n"
 GET, STOP, ASK_EXPIRY = b"get", b"stop", b"expiry"
 MAX_SECONDS = 24 * 3600
 START_SECONDS = 60      # how long `unlock` waits for the agent to listen (Python's start, scrypt-free)
+# Each caller is answered in a thread of its own, so that one that connects and stalls delays
+# nobody else; it is dropped after REQUEST_SECONDS without a request, and at most CALLERS wait.
+REQUEST_SECONDS = 10
+CALLERS = 16
 
 
 class AgentError(ArkeepError):
@@ -160,11 +164,12 @@ def _harden() -> None:
             pass
 
 
-def _listen(place: AgentPlace, authkey: bytes) -> Any:
+def _listen(place: AgentPlace) -> Any:
     """The agent's door: a Unix socket in the private runtime folder, or on Windows a named pipe
-    whose security descriptor names this user alone (archive/system/winpipe.py)."""
+    whose security descriptor names this user alone (archive/system/winpipe.py). Connections come
+    unauthenticated: `_answer` checks the access key in the caller's own thread."""
     if place.family != "AF_PIPE":
-        return Listener(place.address, family=place.family, authkey=authkey)
+        return Listener(place.address, family=place.family)
     from archive.system.winpipe import PrivatePipeListener
 
     # The agent this one replaces answered `stop` and is ending: until its process is gone its
@@ -172,7 +177,7 @@ def _listen(place: AgentPlace, authkey: bytes) -> Any:
     deadline = time.monotonic() + 5
     while True:
         try:
-            return PrivatePipeListener(place.address, authkey)
+            return PrivatePipeListener(place.address)
         except PermissionError:
             if time.monotonic() > deadline:
                 raise
@@ -187,7 +192,7 @@ def serve(code: str, address: str, seconds: float) -> None:
         raise AgentError("the agent was started for another archive")
     authkey = secrets.token_bytes(32)
     place.forget()
-    listener = _listen(place, authkey)
+    listener = _listen(place)
     fd = os.open(place.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(authkey)
@@ -210,13 +215,15 @@ def serve(code: str, address: str, seconds: float) -> None:
     sys.stdout.close()
     answer = code.encode("ascii")
     del code
-    while True:
+    callers = threading.BoundedSemaphore(CALLERS)
+
+    def reply(conn: Any) -> None:
         try:
-            conn = listener.accept()
-        except (AuthenticationError, OSError, EOFError):     # a stranger, or a client gone
-            continue
-        with conn:
-            try:
+            with conn:
+                deliver_challenge(conn, authkey)
+                answer_challenge(conn, authkey)
+                if not conn.poll(REQUEST_SECONDS):
+                    return
                 request = conn.recv_bytes(16)
                 if request == GET:
                     conn.send_bytes(answer)
@@ -225,8 +232,20 @@ def serve(code: str, address: str, seconds: float) -> None:
                 elif request == STOP:
                     conn.send_bytes(b"ok")
                     end()
-            except (OSError, EOFError):
-                continue
+        except (AuthenticationError, OSError, EOFError):    # a stranger, or a caller gone
+            pass
+        finally:
+            callers.release()
+
+    while True:
+        try:
+            conn = listener.accept()
+        except (OSError, EOFError):
+            continue
+        if not callers.acquire(blocking=False):
+            conn.close()        # CALLERS already waiting: this one asks again or unlocks itself
+            continue
+        threading.Thread(target=reply, args=(conn,), daemon=True).start()
 
 
 def main(argv: list[str]) -> int:

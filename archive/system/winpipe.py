@@ -106,10 +106,11 @@ def _security_attributes(sddl: str) -> Any:
 
 
 class PrivatePipeListener:
-    """Accepts authenticated connections on a named pipe only this user may open; the same
-    accept()/close() as multiprocessing.connection.Listener."""
+    """Accepts connections on a named pipe only this user may open; the same accept()/close() as
+    multiprocessing.connection.Listener made without an authkey (the caller authenticates each
+    connection, in its own thread)."""
 
-    def __init__(self, address: str, authkey: bytes) -> None:
+    def __init__(self, address: str) -> None:
         if sys.platform != "win32":
             raise EnvironmentFailure("named pipes are a Windows thing; use a Unix socket here")
         import _winapi
@@ -134,20 +135,10 @@ class PrivatePipeListener:
                     _winapi.NMPWAIT_WAIT_FOREVER, ctypes.addressof(attributes))
 
         self._attributes = attributes
-        self._authkey = authkey
-        self._connection = connection
         self._pipes = Restricted(address)
 
     def accept(self) -> Any:
-        """The next caller that proved it knows the key (AuthenticationError otherwise)."""
-        conn = self._pipes.accept()
-        try:
-            self._connection.deliver_challenge(conn, self._authkey)
-            self._connection.answer_challenge(conn, self._authkey)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return self._pipes.accept()
 
     def close(self) -> None:
         self._pipes.close()

@@ -28,4 +28,4 @@ def test_anything_but_a_sid_is_refused(sid: str) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="the refusal off Windows")
 def test_no_named_pipe_off_windows() -> None:
     with pytest.raises(EnvironmentFailure, match="Windows"):
-        PrivatePipeListener(r"\\.\pipe\arkeep-test", b"k" * 32)
+        PrivatePipeListener(r"\\.\pipe\arkeep-test")

@@ -38,9 +38,9 @@ def later(store_dir: Path, runtime: Path, tmp_path: Path):  # type: ignore[no-un
     pass_file = tmp_path / "pass.txt"
     pass_file.write_text(PASSPHRASE + "\n")
 
-    def run(*args: str | Path, passphrase: bool = False):  # type: ignore[no-untyped-def]
+    def run(*args: str | Path, passphrase: bool = False, timeout: float | None = None):  # type: ignore[no-untyped-def]
         extra = ["--passphrase-file", pass_file] if passphrase else []
-        return run_arkeep(*args, *extra, env=env)
+        return run_arkeep(*args, *extra, env=env, timeout=timeout)
     return run
 
 
@@ -180,3 +180,32 @@ def test_unlocked_replica_commands_read_the_replica_without_the_passphrase(cli, 
         later("lock")
     refused = later("verify", "--remote", "nas")
     assert refused.returncode == 2 and "a passphrase is needed" in refused.stderr
+
+
+def test_a_caller_that_stalls_holds_up_nobody(cli, store_dir: Path, tmp_path: Path, later, runtime: Path) -> None:  # type: ignore[no-untyped-def]
+    """Callers connect, then say nothing (before the handshake, or after it with no request);
+    a later command is still answered. When one agent thread served callers in turn, the first
+    silent one held every later command forever (the timeout only turns that hang into a failure)."""
+    import socket
+    from multiprocessing.connection import Client
+
+    add_sample(cli, tmp_path)
+    key_id = Store.open(store_dir).key_id
+    assert later("unlock", passphrase=True).returncode == 0
+    place = AgentPlace.for_key(key_id)
+    silent = []
+    try:
+        for _ in range(3):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(place.address)                  # never answers the challenge
+            silent.append(s)
+        authkey = place.keyfile.read_bytes()
+        mute = Client(place.address, family=place.family, authkey=authkey)   # sends no request
+        shown = later("show", "acme-studio@7.5.1", "--reveal", timeout=120)
+        assert shown.returncode == 0 and KEY in shown.stdout, shown.stderr
+        mute.close()
+    finally:
+        for s in silent:
+            s.close()
+        later("lock")
+    assert wait_until(lambda: not agent_pids(key_id))
