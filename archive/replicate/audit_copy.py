@@ -1,30 +1,37 @@
-"""The audit log on remotes: one sealed copy per replica, replaced only by a log that begins
+"""The audit log on remotes: each store's own sealed copy, replaced only by a log that begins
 with it.
 
-`log/audit.zip` on a remote is a bundle like every unit (the same AES zip, the same password)
-holding one entry, `audit.jsonl`: the store's log (archive/storage/audit_log.py) as it was when
-sync last reached that remote. The log only grows, so the rule is git's fast-forward: sync
-writes the store's log over a copy only when that copy is the store's log as it was (the same
-lines, fewer or as many); a copy that does not authenticate, whose chain or keyed checks fail,
-that holds entries the store lacks, or that goes another way, is never replaced and is named.
-`rebuild` takes the copy into a new store (so a lost laptop does not lose the trail), or into a
-store whose log is the copy's beginning; `verify --remote` reads it back with the same checks
-as the local log, and compares it with the store's and with what the ledger says was written
-(a copy shorter than that was cut short). Everything streams through files in the store's
-`tmp/`: the log may be long.
+A store's log is one chain; several stores of one archive (two machines, or a store rebuilt
+after a loss while the old one still syncs) each have their own. So each store keeps a random
+`log/audit.id` (made at its first sync) and writes its log to `log/<name>.zip` on every remote,
+`name` being the keyed BLAKE3 of that id: a bundle like every unit (the same AES zip, the same
+password) holding one entry, `<name>.jsonl`, the store's log as it was when sync last reached
+that remote. The log only grows, so the rule is git's fast-forward: sync writes the store's log
+over its copy only when that copy is the store's log as it was (the same lines, fewer or as
+many); a copy that does not authenticate, whose chain or keyed checks fail, that holds entries
+the store lacks, or that goes another way, is never replaced and is named. `rebuild` takes the
+most recent authentic copy into a new store (so a lost laptop does not lose the trail; the new
+store starts its own copy at its first sync), or a copy the store's log is the beginning of;
+`verify --remote` reads every copy back with the checks made of the local log, and compares the
+store's own with its log and with what the ledger says was written (a copy shorter than that was
+cut short). Everything streams through files in the store's `tmp/`: the log may be long.
 """
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from archive.errors import IntegrityError
+from archive.errors import IntegrityError, UsageError
+from archive.replicate.ledger import LogCopyRecord
 from archive.seal.engine import SealError, seal, unseal
 from archive.storage import audit_log
 from archive.system import durable
@@ -36,8 +43,10 @@ if TYPE_CHECKING:
     from archive.storage.store import Store
     from backends.base import Backend, UnitInfo
 
-REMOTE_KEY = "log/audit.zip"
-ENTRY_NAME = "audit.jsonl"
+LOG_PREFIX = "log/"
+ID_FILE = "audit.id"
+_COPY_KEY = re.compile(r"log/([0-9a-f]{64})\.zip")
+_ID = re.compile(r"[0-9a-f]{32}")
 # Entries of commands that only copy or check: on their own they do not make sync write the
 # log again (every sync records one, so otherwise no sync would ever be "up to date"); they
 # travel with the next entry of any other command.
@@ -47,14 +56,45 @@ MISSING, DAMAGED, EDITED = "missing", "damaged", "edited"
 SAME, BEHIND, AHEAD, DIVERGES = "same", "behind", "ahead", "diverges"
 
 
+def copy_key(name: str) -> str:
+    return f"{LOG_PREFIX}{name}.zip"
+
+
+def entry_name(name: str) -> str:
+    return f"{name}.jsonl"
+
+
+def own_copy_name(store: Store, keyring: Keyring, create: bool = False) -> str | None:
+    """The name of this store's copy on remotes, from `log/audit.id` (made if `create`)."""
+    path = audit_log.log_path(store).with_name(ID_FILE)
+    try:
+        ident = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        ident = ""
+    if not _ID.fullmatch(ident):
+        if not create:
+            return None
+        ident = secrets.token_hex(16)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        durable.write_atomic(path, ident + "\n", mode=0o644)
+    return keyring.unit_name("audit-log", ident)
+
+
+def copies_on(backend: Backend) -> list[str]:
+    """The names of the log copies a remote holds (one listing)."""
+    return sorted(m.group(1) for info in backend.list(LOG_PREFIX)
+                  if (m := _COPY_KEY.fullmatch(info.key)) is not None)
+
+
 @dataclass(frozen=True)
 class LogCopy:
-    """A remote's copy of the log: its state (above), its lines, its last entry's hash, and
-    for a copy that is not the store's log as it was, why, in words for the user."""
+    """A copy of a log on a remote: its state (above), its lines, its last entry's hash and
+    time, and for a copy that is not the store's log as it was, why, in words for the user."""
 
     state: str
     lines: int = 0
     head: str = ""
+    last_at: str = ""
     why: str = ""
 
 
@@ -86,31 +126,32 @@ class _Prefix:
 
 
 @contextmanager
-def fetched(backend: Backend, keyring: Keyring, tmp_dir: Path) -> Iterator[Path | None]:
-    """The remote's copy unsealed into a temp file in `tmp_dir` (removed afterwards), or None
-    when the remote has none. IntegrityError if it does not authenticate or holds another
-    entry: then nothing of it is trusted."""
+def fetched(backend: Backend, keyring: Keyring, tmp_dir: Path, name: str) -> Iterator[Path | None]:
+    """Copy `name` unsealed into a temp file in `tmp_dir` (removed afterwards), or None when the
+    remote has none. IntegrityError if it does not authenticate or holds another entry: then
+    nothing of it is trusted."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=".arkeep-log-")
-    path = Path(name)
+    fd, temp = tempfile.mkstemp(dir=tmp_dir, prefix=".arkeep-log-")
+    path = Path(temp)
     try:
         with os.fdopen(fd, "wb") as out:
-            found = _unseal(backend, keyring, out)
+            found = _unseal(backend, keyring, name, out)
         yield path if found else None
     finally:
         path.unlink(missing_ok=True)
 
 
-def _unseal(backend: Backend, keyring: Keyring, out: BinaryIO) -> bool:
+def _unseal(backend: Backend, keyring: Keyring, name: str, out: BinaryIO) -> bool:
+    key = copy_key(name)
     try:
-        with backend.open_read(REMOTE_KEY) as f:
+        with backend.open_read(key) as f:
             result = unseal(f, out, password=keyring.zip_password)
     except NotFound:
         return False
     except SealError as exc:
-        raise IntegrityError(f"{REMOTE_KEY} on {backend.name}: {exc}") from None
-    if result.entry_name != ENTRY_NAME:
-        raise IntegrityError(f"{REMOTE_KEY} on {backend.name}: holds another entry than the audit log")
+        raise IntegrityError(f"{key} on {backend.name}: {exc}") from None
+    if result.entry_name != entry_name(name):
+        raise IntegrityError(f"{key} on {backend.name}: holds another entry than its name says")
     return True
 
 
@@ -120,25 +161,25 @@ def inspect(store: Store, keyring: Keyring, theirs: Path | None) -> LogCopy:
     if theirs is None:
         return LogCopy(MISSING)
     last = audit_log.last_entry(theirs)
-    head = last.hash if last else ""
+    head, at = (last.hash, last.at) if last else ("", "")
     problems = audit_log.check_file(theirs, keyring)
     cmp = audit_log.compare_files(audit_log.log_path(store), theirs)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return LogCopy(EDITED, cmp.theirs, head, problems[0] + more)
+        return LogCopy(EDITED, cmp.theirs, head, at, problems[0] + more)
     if cmp.theirs_is_prefix:
-        return LogCopy(SAME if cmp.ours == cmp.theirs else BEHIND, cmp.theirs, head)
+        return LogCopy(SAME if cmp.ours == cmp.theirs else BEHIND, cmp.theirs, head, at)
     if cmp.ours_is_prefix:
-        return LogCopy(AHEAD, cmp.theirs, head, f"it holds {cmp.theirs - cmp.ours} entries after "
-                       f"the store's last ({cmp.ours})")
-    return LogCopy(DIVERGES, cmp.theirs, head, f"it differs from the store's log from line "
+        return LogCopy(AHEAD, cmp.theirs, head, at, f"it holds {cmp.theirs - cmp.ours} entries "
+                       f"after the store's last ({cmp.ours})")
+    return LogCopy(DIVERGES, cmp.theirs, head, at, f"it differs from the store's log from line "
                    f"{cmp.common + 1} on")
 
 
-def read_copy(store: Store, keyring: Keyring, backend: Backend) -> LogCopy:
-    """Fetch and inspect a remote's copy; one that does not authenticate is DAMAGED."""
+def read_copy(store: Store, keyring: Keyring, backend: Backend, name: str) -> LogCopy:
+    """Fetch and inspect one copy; one that does not authenticate is DAMAGED."""
     try:
-        with fetched(backend, keyring, store.tmp_dir) as theirs:
+        with fetched(backend, keyring, store.tmp_dir, name) as theirs:
             return inspect(store, keyring, theirs)
     except IntegrityError as exc:
         return LogCopy(DAMAGED, why=str(exc).split(": ", 1)[-1])
@@ -147,80 +188,120 @@ def read_copy(store: Store, keyring: Keyring, backend: Backend) -> LogCopy:
 # -- sync -------------------------------------------------------------------------------------
 
 def push_log(store: Store, keyring: Keyring, backend: Backend, ledger: Ledger) -> LogPush:
-    """Bring a remote's copy up to the store's log, fast-forward only; call with the store lock
-    held (no entry is appended meanwhile). The ledger remembers what was written, so a sync
+    """Bring this store's copy on a remote up to its log, fast-forward only; call with the store
+    lock held (no entry is appended meanwhile). The ledger remembers what was written, so a sync
     after one that wrote it reads nothing back unless the copy's size or time changed."""
     path = audit_log.log_path(store)
     last = audit_log.last_entry(path)
     if last is None:
         return LogPush()                     # no log yet: nothing to carry
+    name = own_copy_name(store, keyring, create=True)
+    assert name is not None
+    key = copy_key(name)
     known = ledger.log_copy(backend.name)
+    if known is not None and known.key != key:
+        known = None
     try:
-        there: UnitInfo | None = backend.info(REMOTE_KEY)
+        there: UnitInfo | None = backend.info(key)
     except NotFound:
         there = None
-    # Size and time as recorded when we wrote it (git's stat check): then the copy is ours and
-    # need not be read back before it is replaced.
+    # The copy is what we wrote (its size and time as recorded: git's stat check) and the
+    # store's log still begins with what we wrote (its chain intact up to the same last entry):
+    # then the copy need not be read back before it is replaced. Anything else (a log cut
+    # short or edited here, a copy changed there) is decided by reading the copy.
     ours_as_written = (known is not None and there is not None and there.mtime is not None
-                       and (there.size, there.mtime) == (known[2], known[3]))
+                       and (there.size, there.mtime) == (known.size, known.mtime)
+                       and audit_log.hash_at(path, known.lines) == known.head
+                       and _chain_intact(path))
     if ours_as_written and known is not None and \
-            audit_log.commands_after(path, known[0]) <= ONLY_COPIES:
+            audit_log.commands_after(path, known.lines) <= ONLY_COPIES:
         return LogPush()                     # holds what we wrote; since then only syncs
     if there is not None and not ours_as_written:
-        copy = read_copy(store, keyring, backend)
+        copy = read_copy(store, keyring, backend, name)
         if copy.state == SAME:
-            ledger.log_copy_seen(backend.name, copy.lines, copy.head, there.size, there.mtime)
+            ledger.log_copy_seen(backend.name, LogCopyRecord(key, copy.lines, copy.head,
+                                                             there.size, there.mtime))
             return LogPush()
         if copy.state not in (BEHIND, MISSING):
-            return LogPush(problem=refusal(copy))
-    lines = _write(keyring, backend, path)
-    written = backend.info(REMOTE_KEY)
-    ledger.log_copy_seen(backend.name, lines, last.hash, written.size, written.mtime)
+            return LogPush(problem=refusal(key, copy))
+    lines = _write(keyring, backend, path, name)
+    written = backend.info(key)
+    ledger.log_copy_seen(backend.name, LogCopyRecord(key, lines, last.hash, written.size,
+                                                     written.mtime))
     return LogPush(sent=True)
 
 
-def refusal(copy: LogCopy) -> str:
+def _chain_intact(path: Path) -> bool:
+    """audit_log.check_file found nothing, remembered for the file as it is (sync asks once
+    per remote; the log may be long)."""
+    st = path.stat()
+    return _chain_intact_at(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _chain_intact_at(path: str, size: int, mtime_ns: int) -> bool:
+    return not audit_log.check_file(Path(path))
+
+
+def refusal(key: str, copy: LogCopy, whose: str = "the audit log") -> str:
     """Why sync leaves a copy as it is, and what to do."""
     what = {DAMAGED: "does not authenticate", EDITED: "was edited",
             AHEAD: "holds entries the store's log lacks",
             DIVERGES: "is not the store's log"}[copy.state]
-    return (f"{REMOTE_KEY} (the audit log) {what}: {copy.why}; not replaced. `arkeep verify "
-            "--remote` names it; keep it as evidence, then delete it on the remote and sync")
+    keep = ("keep it as evidence" if copy.state in (DAMAGED, EDITED) else
+            "no entry of it is lost: keep it (7-Zip opens it with the recovery code)")
+    return (f"{key} ({whose}) {what}: {copy.why}; not replaced. To go on, {keep}, "
+            "then delete it on the remote: the next sync writes the store's log there")
 
 
-def _write(keyring: Keyring, backend: Backend, path: Path) -> int:
+def _write(keyring: Keyring, backend: Backend, path: Path, name: str) -> int:
     """Seal the log as it is now into the remote's copy; returns its number of lines."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         src = _Prefix(f, size)
-        with backend.open_write(REMOTE_KEY) as raw:
-            seal(src, raw, password=keyring.zip_password, entry_name=ENTRY_NAME, size=size)  # type: ignore[arg-type]
+        with backend.open_write(copy_key(name)) as raw:
+            seal(src, raw, password=keyring.zip_password, entry_name=entry_name(name), size=size)  # type: ignore[arg-type]
     return src.newlines
 
 
 # -- verify --remote --------------------------------------------------------------------------
 
-def check_copy(store: Store, keyring: Keyring, backend: Backend, ledger: Ledger) -> str | None:
-    """What is wrong with a remote's copy of the log, for `verify --remote`, or None. A copy not
-    written yet is no problem (a replica made before logs travelled has none until its next
-    sync); one missing or shorter than what sync wrote there is."""
+def check_copies(store: Store, keyring: Keyring, backend: Backend, ledger: Ledger) -> list[str]:
+    """What is wrong with the remote's copies of the log, for `verify --remote`: the store's
+    own, compared with its log and with what sync wrote there; every other store's, checked as
+    a log. A copy not written yet is no problem (replicas made before logs travelled have none
+    until their next sync); one missing or shorter than what sync wrote there is."""
+    problems = []
+    own = own_copy_name(store, keyring)
     known = ledger.log_copy(backend.name)
-    copy = read_copy(store, keyring, backend)
-    if copy.state == MISSING:
-        if known is None:
-            return None
-        return (f"{REMOTE_KEY} (the audit log) is missing; sync wrote {known[0]} entries there; "
-                "`arkeep sync` writes it again")
+    names = copies_on(backend)
+    for name in names:
+        copy = read_copy(store, keyring, backend, name)
+        if name == own:
+            problem = _own_problem(copy, known if known and known.key == copy_key(name) else None)
+        elif copy.state in (DAMAGED, EDITED):
+            problem = refusal(copy_key(name), copy, "another store's audit log")
+        else:
+            problem = None
+        if problem:
+            problems.append(problem)
+    if own is not None and own not in names and known is not None and known.key == copy_key(own):
+        problems.append(f"{copy_key(own)} (the audit log) is missing; sync wrote {known.lines} "
+                        "entries there; `arkeep sync` writes it again")
+    return problems
+
+
+def _own_problem(copy: LogCopy, known: LogCopyRecord | None) -> str | None:
+    key = known.key if known else "the store's copy"
     if copy.state in (SAME, BEHIND):
-        if known is not None and copy.lines < known[0]:
-            return (f"{REMOTE_KEY} (the audit log) was cut short: it holds {copy.lines} entries, "
-                    f"sync wrote {known[0]}; `arkeep sync` writes the store's log again")
+        if known is not None and copy.lines < known.lines:
+            return (f"{key} (the audit log) was cut short: it holds {copy.lines} entries, sync "
+                    f"wrote {known.lines}; `arkeep sync` writes the store's log again")
         return None
     if copy.state == AHEAD:
         return (f"the store's audit log lacks entries this replica's copy holds ({copy.why}): "
-                "entries removed from its end? `arkeep rebuild --merge` from this replica takes "
-                "them back")
-    return refusal(copy)
+                "removed from its end? Sync leaves that copy as it is, so they are not lost")
+    return refusal(key, copy)
 
 
 # -- rebuild ----------------------------------------------------------------------------------
@@ -228,36 +309,50 @@ def check_copy(store: Store, keyring: Keyring, backend: Backend, ledger: Ledger)
 @dataclass(frozen=True)
 class LogTaken:
     taken: str | None = None       # what came from the replica
-    kept: str | None = None        # why the store's log was kept instead
-    problem: str | None = None     # the replica's copy is bad
+    problems: tuple[str, ...] = ()  # copies on the replica that are bad
 
 
 def take_log(store: Store, keyring: Keyring, backend: Backend) -> LogTaken:
-    """The replica's copy into the store: into a store without a log, or over a log that is the
-    copy's beginning; never over a log with entries the copy lacks. A replica without a copy
-    (made before logs travelled) gives nothing and is no problem."""
+    """A copy from the replica into the store: into a store without a log, the most recent
+    authentic copy (by its last entry's time); into a store with one, the longest copy that its
+    log is the beginning of; never over a log with entries a copy lacks. A replica without
+    copies (made before logs travelled) gives nothing and is no problem."""
+    problems: list[str] = []
+    best: tuple[tuple[str, int], str] | None = None
+    local = audit_log.last_entry(audit_log.log_path(store)) is not None
+    for name in copies_on(backend):
+        copy = read_copy(store, keyring, backend, name)
+        if copy.state in (DAMAGED, EDITED):
+            problems.append(f"{refusal(copy_key(name), copy).split('; not replaced')[0]} "
+                            f"(on {backend.name}); not taken")
+            continue
+        if copy.state == MISSING or (local and copy.state != AHEAD):
+            continue
+        rank = (copy.lines, "") if local else (copy.last_at, copy.lines)
+        if best is None or rank > best[0]:
+            best = (rank, name)       # type: ignore[assignment]
+    if best is None:
+        return LogTaken(problems=tuple(problems))
+    lines = _install(store, keyring, backend, best[1])
+    if lines is None:
+        problems.append(f"{copy_key(best[1])} on {backend.name} changed while it was read; "
+                        "the audit log was not taken")
+        return LogTaken(problems=tuple(problems))
+    return LogTaken(f"audit log: {lines} entries from the replica", tuple(problems))
+
+
+def _install(store: Store, keyring: Keyring, backend: Backend, name: str) -> int | None:
+    """Copy `name` into the store's log, checked again as it is written; its lines, or None."""
     path = audit_log.log_path(store)
     try:
-        with fetched(backend, keyring, store.tmp_dir) as theirs:
-            return _take(store, keyring, theirs, path, backend.name)
-    except IntegrityError as exc:
-        return LogTaken(problem=f"{exc}; the audit log was not taken")
-
-
-def _take(store: Store, keyring: Keyring, theirs: Path | None, path: Path, remote: str) -> LogTaken:
-    copy = inspect(store, keyring, theirs)
-    if copy.state == MISSING:
-        return LogTaken()
-    if copy.state == EDITED:
-        return LogTaken(problem=f"{REMOTE_KEY} on {remote} (the audit log) was edited: "
-                        f"{copy.why}; not taken")
-    if copy.state in (SAME, BEHIND):
-        return LogTaken()
-    if copy.state == DIVERGES:
-        return LogTaken(kept=f"audit log: the replica's copy is not this store's log "
-                        f"({copy.why}); kept the store's")
-    assert theirs is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with theirs.open("rb") as src, durable.writing(path, f"cannot write {path}", mode=0o600) as out:
-        shutil.copyfileobj(src, out, 1024 * 1024)
-    return LogTaken(taken=f"audit log: {copy.lines} entries from the replica")
+        with fetched(backend, keyring, store.tmp_dir, name) as theirs:
+            copy = inspect(store, keyring, theirs)
+            if theirs is None or copy.state in (DAMAGED, EDITED, DIVERGES, SAME, BEHIND, MISSING):
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with theirs.open("rb") as src, \
+                    durable.writing(path, f"cannot write {path}", mode=0o600) as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+            return copy.lines
+    except (IntegrityError, UsageError):
+        return None

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 PRESENT, BAD, MISSING = "present", "bad", "missing"
 # A write the remote could not confirm (it reported another size): the object may be good or
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS audit_logs (
     head TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime TEXT,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    key TEXT
 );
 CREATE TABLE IF NOT EXISTS remotes_seen (
     remote TEXT PRIMARY KEY,
@@ -92,6 +94,17 @@ class Copy:
     sealed_digest: str | None = None
 
 
+class LogCopyRecord(NamedTuple):
+    """The copy of the store's audit log on one remote, as last written or read back: its key
+    there, its lines, the hash of its last entry, its sealed size and the remote's time for it."""
+
+    key: str
+    lines: int
+    head: str
+    size: int
+    mtime: datetime | None
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +115,8 @@ class Ledger:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(copies)")}
         if "sealed_digest" not in columns:      # ledgers written before audits
             self.db.execute("ALTER TABLE copies ADD COLUMN sealed_digest TEXT")
+        if "key" not in {row[1] for row in self.db.execute("PRAGMA table_info(audit_logs)")}:
+            self.db.execute("ALTER TABLE audit_logs ADD COLUMN key TEXT")   # a day's ledgers
 
     def close(self) -> None:
         self.db.close()
@@ -156,21 +171,20 @@ class Ledger:
         row = self.db.execute("SELECT wrapping FROM key_files WHERE remote=?", (remote,)).fetchone()
         return row[0] if row else None
 
-    def log_copy_seen(self, remote: str, entries: int, head: str, size: int,
-                      mtime: datetime | None) -> None:
-        """The remote's copy of the audit log holds `entries` lines ending with the entry whose
-        hash is `head`, sealed in `size` bytes, with the remote's `mtime` for it (written by
-        sync, or read back and checked)."""
+    def log_copy_seen(self, remote: str, copy: LogCopyRecord) -> None:
+        """What the remote's copy of this store's audit log held when sync wrote it or read it
+        back and found it to be the store's."""
         self.db.execute("INSERT OR REPLACE INTO audit_logs (remote, entries, head, size, mtime, "
-                        "updated) VALUES (?, ?, ?, ?, ?, ?)",
-                        (remote, entries, head, size, _iso(mtime), _iso(now())))
+                        "updated, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (remote, copy.lines, copy.head, copy.size, _iso(copy.mtime), _iso(now()),
+                         copy.key))
 
-    def log_copy(self, remote: str) -> tuple[int, str, int, datetime | None] | None:
-        """(entries, head, sealed size, mtime) of the audit log last written to or read from
-        `remote`."""
-        row = self.db.execute("SELECT entries, head, size, mtime FROM audit_logs WHERE remote=?",
-                              (remote,)).fetchone()
-        return (int(row[0]), str(row[1]), int(row[2]), _dt(row[3])) if row else None
+    def log_copy(self, remote: str) -> LogCopyRecord | None:
+        row = self.db.execute("SELECT entries, head, size, mtime, key FROM audit_logs "
+                              "WHERE remote=?", (remote,)).fetchone()
+        if row is None or row[4] is None:
+            return None
+        return LogCopyRecord(str(row[4]), int(row[0]), str(row[1]), int(row[2]), _dt(row[3]))
 
     def forget_remote(self, remote: str) -> None:
         self.db.execute("DELETE FROM audit_logs WHERE remote=?", (remote,))

@@ -173,10 +173,7 @@ def _take_log(store: Store, keyring: Keyring, backend: Backend, result: RebuildR
     taken = take_log(store, keyring, backend)
     if taken.taken:
         result.taken.append(taken.taken)
-    if taken.kept:
-        result.kept_local.append(taken.kept)
-    if taken.problem:
-        result.problems.append(taken.problem)
+    result.problems.extend(taken.problems)
 
 
 def finish_rebuild(store: Store) -> None:

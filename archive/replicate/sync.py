@@ -81,7 +81,7 @@ class RemoteSyncResult:
     pushed_units: list[WantedUnit] = field(default_factory=list)
     removed: int = 0                  # units of removed releases and pruned objects deleted
     key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
-    log_sent: bool = False            # log/audit.zip was written (not counted: not a unit)
+    log_sent: bool = False            # the audit log's copy was written (not counted: not a unit)
     # manifests this remote holds in a newer revision than the store: not overwritten
     newer_remote: list[WantedUnit] = field(default_factory=list)
 
@@ -145,7 +145,7 @@ def _forget(name: str, backend: Backend, ledger: Ledger) -> None:
     if wrapping:
         ledger.key_file_seen(name, wrapping)
     if log:             # what was written there: a copy found shorter later was cut short
-        ledger.log_copy_seen(name, *log)
+        ledger.log_copy_seen(name, log)
 
 
 def sync_remote(store: Store, keyring: Keyring, backend: Backend, plan: UnitPlan, ledger: Ledger,

@@ -121,6 +121,15 @@ def entries(store: Store) -> list[Entry]:
     return out
 
 
+def hash_at(path: Path, line: int) -> str | None:
+    """The `hash` of the entry on line `line` (1 = the first), or None."""
+    for number, text in _lines(path):
+        if number == line:
+            entry = _parse(text)
+            return entry.hash if isinstance(entry, Entry) else None
+    return None
+
+
 def commands_after(path: Path, lines: int) -> set[str]:
     """The commands of the entries after the first `lines` lines (a line that is not an entry
     counts as the command "?")."""

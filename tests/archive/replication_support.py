@@ -7,19 +7,21 @@ Import the fixtures into a test module with
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 
 from archive.crypto.keyring import Keyring
-from archive.replicate.audit_copy import REMOTE_KEY
+from archive.replicate.audit_copy import copy_key, own_copy_name
 from archive.replicate.plan import plan_units
 from archive.storage.store import Store
 from archive.replicate.units import KEY_UNIT, UnitNamer
 from tests.conftest import PASSPHRASE
 
 KEY = "ACME-KEY-9Q2W-7XZE-31PL"
+LOG_COPY = re.compile(r"log/[0-9a-f]{64}\.zip")
 PRODUCT = "Acme Studio"
 INSTALLER = "AcmeStudio-Setup-7.5.1-x64.exe"
 RID = "acme-studio@7.5.1"
@@ -75,11 +77,22 @@ def wanted_keys(store_dir: Path) -> set[str]:
     return {KEY_UNIT} | {w.unit.key for w in plan.units}
 
 
+def log_copy_key(store_dir: Path) -> str | None:
+    """The key of this store's copy of its audit log on remotes (log/<name>.zip), once made."""
+    store = Store.open(store_dir)
+    name = own_copy_name(store, store.unlock(PASSPHRASE))
+    return copy_key(name) if name else None
+
+
 def replica_keys(store_dir: Path) -> set[str]:
-    """Every key a replica synced from this store holds: wanted_keys and, once the store has an
-    audit log, its sealed copy (log/audit.zip)."""
-    log = {REMOTE_KEY} if (store_dir / "log" / "audit.jsonl").exists() else set()
-    return wanted_keys(store_dir) | log
+    """Every key a replica synced from this store alone holds: wanted_keys and, once the store
+    has synced its audit log, that copy."""
+    log = log_copy_key(store_dir)
+    return wanted_keys(store_dir) | ({log} if log else set())
+
+
+def _without_logs(keys_found: set[str]) -> set[str]:
+    return {k for k in keys_found if not LOG_COPY.fullmatch(k)}
 
 
 def release_keys(store_dir: Path, rid: str) -> set[str]:
@@ -101,8 +114,8 @@ def object_unit_key(store_dir: Path, rid: str, filename: str) -> str:
 
 def dir_listing(root: Path) -> set[str]:
     """Every file under root, as a POSIX relative path, temp files and markers included, but
-    the audit log's copy (log/audit.zip: compare with replica_keys to count it)."""
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {REMOTE_KEY}
+    the audit log's copies (log/<name>.zip: compare with replica_keys to count them)."""
+    return _without_logs({p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()})
 
 
 def s3_listing(server, bucket: str, prefix: str, with_log: bool = False) -> set[str]:  # type: ignore[no-untyped-def]
@@ -117,7 +130,7 @@ def s3_listing(server, bucket: str, prefix: str, with_log: bool = False) -> set[
         page = client.list_objects_v2(**kwargs)
         keys_found |= {o["Key"][len(prefix) + 1:] for o in page.get("Contents", [])}
         if not page.get("IsTruncated"):
-            return keys_found - {REMOTE_KEY} if not with_log else keys_found
+            return keys_found if with_log else _without_logs(keys_found)
         token = page["NextContinuationToken"]
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from archive.crypto import keys
-from archive.replicate.audit_copy import ENTRY_NAME, REMOTE_KEY
 from archive.seal.engine import seal
 from tests.archive.replication_support import (
     INSTALLER,
     PRODUCT,
     add_sample,
     dir_listing,
+    log_copy_key,
     replica_keys,
     s3_listing,
     secret_of,
@@ -48,18 +48,25 @@ def commands(cli, store: Path) -> list[str]:  # type: ignore[no-untyped-def]
     return [e["command"] for e in json.loads(shown.out)["entries"]]
 
 
+def own_copy(store: Path, replica: Path) -> Path:
+    """This store's copy of its log on a folder replica."""
+    key = log_copy_key(store)
+    assert key is not None
+    return replica / key
+
+
 def opened_with_7zip(bundle: Path, code: str, out: Path) -> bytes:
     done = sevenzip("x", f"-p{code}", f"-o{out}", "-aoa", bundle)
     assert done.returncode == 0, done.stdout + done.stderr
-    return (out / ENTRY_NAME).read_bytes()
+    return (out / f"{Path(bundle).stem}.jsonl").read_bytes()
 
 
 def reseal(bundle: Path, data: bytes, store: Path) -> None:
-    """Write `data` into the remote's copy with the archive's own password: what someone who
-    holds the secret (or an older copy put back) can do."""
+    """Write `data` into a copy with the archive's own password: what someone who holds the
+    secret (or an older copy put back) can do."""
     with bundle.open("wb") as out:
         seal(io.BytesIO(data), out, password=secret_of(store).zip_password,
-             entry_name=ENTRY_NAME, size=len(data))
+             entry_name=f"{bundle.stem}.jsonl", size=len(data))
 
 
 def synced_to_nas(cli, store_dir: Path, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
@@ -83,16 +90,20 @@ def test_the_log_reaches_a_folder_and_s3_sealed_and_7zip_opens_it(  # type: igno
     assert PRODUCT.encode() in before           # the log names the product: it must not show
     synced = cli("sync", "--json")
     assert synced.code == 0, synced.err
+    key = str(log_copy_key(store_dir))
+    assert re.fullmatch(r"log/[0-9a-f]{64}\.zip", key)
     assert {r["remote"]: r["log_sent"] for r in json.loads(synced.out)} == {"nas": True, "cloud": True}
 
-    s3_bytes = s3_env.client().get_object(Bucket=bucket, Key=f"arkeep/{REMOTE_KEY}")["Body"].read()
-    for copy in ((nas / REMOTE_KEY).read_bytes(), s3_bytes):
+    s3_bytes = s3_env.client().get_object(Bucket=bucket, Key=f"arkeep/{key}")["Body"].read()
+    for copy in ((nas / key).read_bytes(), s3_bytes):
         for needle in (PRODUCT.encode(), b"acme-studio", b'"command"', b"reveal", b"show"):
             assert needle not in copy
     assert s3_listing(s3_env, bucket, "arkeep", with_log=True) == replica_keys(store_dir)
-    assert dir_listing(nas) | {REMOTE_KEY} == replica_keys(store_dir)
-    (tmp_path / "s3copy.zip").write_bytes(s3_bytes)
-    for i, bundle in enumerate((nas / REMOTE_KEY, tmp_path / "s3copy.zip")):
+    assert dir_listing(nas) | {key} == replica_keys(store_dir)
+    assert (store_dir / "log" / "audit.id").is_file()
+    (tmp_path / "s3").mkdir()
+    (tmp_path / "s3" / Path(key).name).write_bytes(s3_bytes)
+    for i, bundle in enumerate((nas / key, tmp_path / "s3" / Path(key).name)):
         # The recovery code alone opens it: the log as it was before this sync's own entry.
         assert opened_with_7zip(bundle, recovery_code, tmp_path / f"x{i}") == before
 
@@ -103,17 +114,17 @@ def test_the_log_reaches_a_folder_and_s3_sealed_and_7zip_opens_it(  # type: igno
                          env={"PATH": os.environ["PATH"], "CODE": recovery_code, "REPLICA": str(nas)},
                          stdin=subprocess.DEVNULL, timeout=60)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert (tmp_path / "audit" / "audit.jsonl").read_bytes() == before
+    assert (tmp_path / "audit" / f"{Path(key).stem}.jsonl").read_bytes() == before
 
     # Nothing but syncs since: the next sync leaves the copy alone ("up to date").
-    mtime = (nas / REMOTE_KEY).stat().st_mtime_ns
+    mtime = (nas / key).stat().st_mtime_ns
     again = cli("sync", "nas")
     assert again.code == 0 and again.out.startswith("nas: up to date")
-    assert (nas / REMOTE_KEY).stat().st_mtime_ns == mtime
+    assert (nas / key).stat().st_mtime_ns == mtime
     # A new entry of another command travels with the next sync, the sync entries with it.
     assert cli("restore", sample.rid, "--to", tmp_path / "out").code == 0
     assert cli("sync", "nas").code == 0
-    grown = opened_with_7zip(nas / REMOTE_KEY, recovery_code, tmp_path / "x2")
+    grown = opened_with_7zip(nas / key, recovery_code, tmp_path / "x2")
     assert grown.startswith(before) and log_of(store_dir).startswith(grown)
     assert [json.loads(line)["command"] for line in grown.splitlines()][-3:] == \
         ["sync", "sync", "restore"]
@@ -137,11 +148,12 @@ def test_rebuild_brings_the_log_back_and_verify_accepts_the_chain(  # type: igno
 def test_a_copy_cut_short_is_named_by_verify_and_sync_writes_it_again(  # type: ignore[no-untyped-def]
         cli, store_dir: Path, tmp_path: Path) -> None:
     nas = synced_to_nas(cli, store_dir, tmp_path)
+    key = str(log_copy_key(store_dir))
     local = log_of(store_dir)
-    reseal(nas / REMOTE_KEY, local.splitlines(keepends=True)[0], store_dir)
+    reseal(nas / key, local.splitlines(keepends=True)[0], store_dir)
     checked = cli("verify", "--remote", "nas")
     assert checked.code == 1
-    assert (f"PROBLEM {REMOTE_KEY} (the audit log) was cut short: it holds 1 entries, sync wrote 3"
+    assert (f"PROBLEM {key} (the audit log) was cut short: it holds 1 entries, sync wrote 3"
             in checked.out)
     assert log_of(store_dir).startswith(local)              # the local log is untouched
     assert cli("sync", "nas").code == 0                     # its beginning: written over
@@ -152,8 +164,9 @@ def test_a_copy_cut_short_is_named_by_verify_and_sync_writes_it_again(  # type: 
 def test_an_edited_copy_is_named_never_replaced_and_never_taken(  # type: ignore[no-untyped-def]
         cli, store_dir: Path, tmp_path: Path, damage: str) -> None:
     nas = synced_to_nas(cli, store_dir, tmp_path)
+    key = str(log_copy_key(store_dir))
     lines = log_of(store_dir).splitlines(keepends=True)
-    bundle = nas / REMOTE_KEY
+    bundle = nas / key
     if damage == "edited":          # an entry's target changed, its hashes left as they were
         reseal(bundle, lines[0] + lines[1].replace(b"acme-studio", b"other-thing"), store_dir)
         why = "(the audit log) was edited: line 2 (entry 2): edited after it was written"
@@ -176,13 +189,12 @@ def test_an_edited_copy_is_named_never_replaced_and_never_taken(  # type: ignore
     assert checked.code == 1 and why in checked.out, checked.out
     synced = cli("sync", "nas")
     assert synced.code == 1
-    assert f"PROBLEM nas: {REMOTE_KEY} {why}" in synced.out and "not replaced" in synced.out
+    assert f"PROBLEM nas: {key} {why}" in synced.out and "not replaced" in synced.out
     assert bundle.read_bytes() == bad                       # left as evidence
     merged = cli("rebuild", "--from", nas, "--merge")
     assert log_of(store_dir).startswith(local)              # never taken over the local log
-    if damage == "diverging":
-        assert merged.code == 0 and "kept: audit log: the replica's copy is not this store's log" \
-            in merged.out
+    if damage == "diverging":       # the store's log goes on; the copy is another trail
+        assert merged.code == 0 and "audit log" not in merged.out
     else:
         assert merged.code == 1 and "the audit log" in merged.out and "not taken" in merged.out
     new = tmp_path / "new"
@@ -195,8 +207,9 @@ def test_an_edited_copy_is_named_never_replaced_and_never_taken(  # type: ignore
 def test_a_replica_without_a_log_still_syncs_verifies_and_rebuilds(  # type: ignore[no-untyped-def]
         cli, store_dir: Path, tmp_path: Path) -> None:
     nas = synced_to_nas(cli, store_dir, tmp_path)
+    key = str(log_copy_key(store_dir))
     # As an arkeep before this change left it: no copy, and the ledger knows of none.
-    (nas / REMOTE_KEY).unlink()
+    (nas / key).unlink()
     (nas / "log").rmdir()
     with sqlite3.connect(store_dir / "state" / "ledger.sqlite") as db:
         db.execute("DELETE FROM audit_logs")
@@ -206,11 +219,11 @@ def test_a_replica_without_a_log_still_syncs_verifies_and_rebuilds(  # type: ign
     assert rebuilt.code == 0, rebuilt.out + rebuilt.err
     assert "audit log" not in rebuilt.out and "add" not in commands(cli, new)
     assert cli("--store", new, "restore", "acme-studio@7.5.1", "--to", tmp_path / "out").code == 0
-    assert cli("sync").code == 0 and (nas / REMOTE_KEY).is_file()
+    assert cli("sync").code == 0 and (nas / key).is_file()
     # Once written, a copy that goes missing is named.
-    (nas / REMOTE_KEY).unlink()
+    (nas / key).unlink()
     gone = cli("verify", "--remote", "nas")
-    assert gone.code == 1 and f"{REMOTE_KEY} (the audit log) is missing; sync wrote" in gone.out
+    assert gone.code == 1 and f"{key} (the audit log) is missing; sync wrote" in gone.out
 
 
 def heir_rebuild(cli, new: Path, source: str | Path, code: str, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -296,3 +309,51 @@ def test_heir_rebuild_refuses_bad_input_before_fetching(  # type: ignore[no-unty
                  "--new-passphrase-file", tmp_path / "p.txt", "--weak-passphrase-ok")
     assert shared.code == 2 and "already opens key slot 'owner'" in shared.err
     assert not new.exists() and not taken.exists()          # nothing fetched, nothing made
+
+
+def test_a_store_log_cut_short_is_named_by_the_replica_which_keeps_the_trail(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path) -> None:
+    nas = synced_to_nas(cli, store_dir, tmp_path)
+    key = str(log_copy_key(store_dir))
+    bundle = nas / key
+    kept = bundle.read_bytes()
+    lines = log_of(store_dir).splitlines(keepends=True)
+    (store_dir / "log" / "audit.jsonl").write_bytes(b"".join(lines[:2]))   # add, show: no trace
+    assert cli("verify").code == 0              # not detectable from the local file alone
+    checked = cli("verify", "--remote", "nas")
+    assert checked.code == 1
+    assert ("the store's audit log lacks entries this replica's copy holds (it holds 1 entries "
+            "after the store's last (2))" in checked.out)
+    synced = cli("sync", "nas")                 # the store's log has gone another way since
+    assert synced.code == 1 and "not replaced" in synced.out and "no entry of it is lost" in synced.out
+    assert bundle.read_bytes() == kept
+
+
+def test_two_stores_of_one_archive_each_keep_their_own_copy_on_a_shared_replica(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, recovery_code: str) -> None:
+    nas = synced_to_nas(cli, store_dir, tmp_path)
+    second = tmp_path / "second"            # another machine, rebuilt from the same replica
+    assert cli("--store", second, "rebuild", "--from", nas, "--name", "nas").code == 0
+    add_sample(cli, tmp_path / "b", version="8.0", size=10_000)      # on the first store
+    assert cli("--store", second, "show", "acme-studio@7.5.1").code == 0
+    for store in (store_dir, second, store_dir):    # their logs have gone two ways: no conflict
+        synced = cli("--store", store, "sync")
+        assert synced.code == 0, synced.out + synced.err
+    ours, theirs = log_copy_key(store_dir), log_copy_key(second)
+    assert ours != theirs and {p.relative_to(nas).as_posix() for p in (nas / "log").iterdir()} == \
+        {ours, theirs}
+    for store in (store_dir, second):
+        assert cli("--store", store, "verify", "--remote", "nas").code == 0
+    copies = [opened_with_7zip(nas / str(k), recovery_code, tmp_path / f"o{i}")
+              for i, k in enumerate((ours, theirs))]
+    assert copies[1].startswith(copies[0].splitlines(keepends=True)[0])  # one trail, then two
+
+    third = tmp_path / "third"
+    rebuilt = cli("--store", third, "rebuild", "--from", nas)
+    assert rebuilt.code == 0, rebuilt.out + rebuilt.err
+
+    def recency(copy: bytes) -> tuple[str, int]:
+        return json.loads(copy.splitlines()[-1])["at"], len(copy.splitlines())
+    latest = max(copies, key=recency)               # the store used last
+    assert log_of(third).startswith(latest)
+    assert f"audit log: {len(latest.splitlines())} entries from the replica" in rebuilt.out

@@ -23,7 +23,7 @@ is refused with exit 3 and the others still sync; so is one holding another arch
 A manifest changed outside arkeep (its digest line does not match) is never sent, nor is the
 manifest of a release whose object is missing locally: both are named (exit 1) while the rest
 replicates. A manifest a remote holds in a newer revision is not overwritten (`arkeep repair`
-takes it). The audit log goes along, sealed (log/audit.zip); a remote's copy is replaced only
+takes it). The audit log goes along, sealed (log/<name>.zip); a remote's copy is replaced only
 by a log that begins with it: one edited, or holding entries this store lacks, is named (exit
 1) and left as it is.
 """

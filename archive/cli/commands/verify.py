@@ -138,7 +138,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     from archive.cli.replicas import chosen_remotes
     from archive.ops.verify import Finding
     from archive.ops.verify_remote import verify_remote
-    from archive.replicate.audit_copy import check_copy
+    from archive.replicate.audit_copy import check_copies
     from archive.replicate.plan import UnitPlan, replan_on_stale
     from archive.replicate.remotes import ledger_of, open_backends
     from archive.replicate.replica_key import read_replica_key
@@ -166,7 +166,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
                 if key_file.wrapping:
                     ledger.key_file_seen(spec.name, key_file.wrapping)
                 key_problem = key_file.problem()
-                log_problem = check_copy(store, keyring, backend, ledger)
+                log_problems = check_copies(store, keyring, backend, ledger)
             except NotConnected as exc:
                 if args.remote:
                     raise
@@ -185,8 +185,7 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
             found += part.problems
             if key_problem:
                 found.append(Finding(key_problem, copy=f"remote {spec.name}"))
-            if log_problem:
-                found.append(Finding(log_problem, copy=f"remote {spec.name}"))
+            found += [Finding(what, copy=f"remote {spec.name}") for what in log_problems]
         return found, unreachable
 
     with store.writing("arkeep verify"), ledger_of(store) as ledger:
