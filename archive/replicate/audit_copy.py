@@ -26,11 +26,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from archive.errors import IntegrityError, UsageError
+from archive.errors import IntegrityError
 from archive.replicate.ledger import LogCopyRecord
 from archive.seal.engine import SealError, seal, unseal
 from archive.storage import audit_log
@@ -130,15 +129,29 @@ def fetched(backend: Backend, keyring: Keyring, tmp_dir: Path, name: str) -> Ite
     """Copy `name` unsealed into a temp file in `tmp_dir` (removed afterwards), or None when the
     remote has none. IntegrityError if it does not authenticate or holds another entry: then
     nothing of it is trusted."""
+    path = _fetch(backend, keyring, tmp_dir, name)
+    try:
+        yield path
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _fetch(backend: Backend, keyring: Keyring, tmp_dir: Path, name: str) -> Path | None:
+    """As fetched(), but the caller removes the temp file."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=tmp_dir, prefix=".arkeep-log-")
     path = Path(temp)
     try:
         with os.fdopen(fd, "wb") as out:
             found = _unseal(backend, keyring, name, out)
-        yield path if found else None
-    finally:
+    except BaseException:
         path.unlink(missing_ok=True)
+        raise
+    if not found:
+        path.unlink(missing_ok=True)
+        return None
+    return path
 
 
 def _unseal(backend: Backend, keyring: Keyring, name: str, out: BinaryIO) -> bool:
@@ -206,41 +219,30 @@ def push_log(store: Store, keyring: Keyring, backend: Backend, ledger: Ledger) -
     except NotFound:
         there = None
     # The copy is what we wrote (its size and time as recorded: git's stat check) and the
-    # store's log still begins with what we wrote (its chain intact up to the same last entry):
-    # then the copy need not be read back before it is replaced. Anything else (a log cut
-    # short or edited here, a copy changed there) is decided by reading the copy.
+    # store's log still begins with what we wrote (the same bytes): then the copy need not be
+    # read back before it is replaced. Anything else (a log cut short or edited here, a copy
+    # changed there) is decided by reading the copy.
     ours_as_written = (known is not None and there is not None and there.mtime is not None
                        and (there.size, there.mtime) == (known.size, known.mtime)
-                       and audit_log.hash_at(path, known.lines) == known.head
-                       and _chain_intact(path))
+                       and audit_log.prefix_digest(path, known.plain_size) == known.plain_digest)
     if ours_as_written and known is not None and \
-            audit_log.commands_after(path, known.lines) <= ONLY_COPIES:
+            audit_log.commands_after(path, known.plain_size) <= ONLY_COPIES:
         return LogPush()                     # holds what we wrote; since then only syncs
     if there is not None and not ours_as_written:
         copy = read_copy(store, keyring, backend, name)
         if copy.state == SAME:
-            ledger.log_copy_seen(backend.name, LogCopyRecord(key, copy.lines, copy.head,
-                                                             there.size, there.mtime))
+            size = path.stat().st_size
+            ledger.log_copy_seen(backend.name, LogCopyRecord(
+                key, copy.lines, copy.head, there.size, there.mtime, size,
+                audit_log.prefix_digest(path, size) or ""))
             return LogPush()
         if copy.state not in (BEHIND, MISSING):
             return LogPush(problem=refusal(key, copy))
-    lines = _write(keyring, backend, path, name)
+    lines, size, digest = _write(keyring, backend, path, name)
     written = backend.info(key)
     ledger.log_copy_seen(backend.name, LogCopyRecord(key, lines, last.hash, written.size,
-                                                     written.mtime))
+                                                     written.mtime, size, digest))
     return LogPush(sent=True)
-
-
-def _chain_intact(path: Path) -> bool:
-    """audit_log.check_file found nothing, remembered for the file as it is (sync asks once
-    per remote; the log may be long)."""
-    st = path.stat()
-    return _chain_intact_at(str(path), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=4)
-def _chain_intact_at(path: str, size: int, mtime_ns: int) -> bool:
-    return not audit_log.check_file(Path(path))
 
 
 def refusal(key: str, copy: LogCopy, whose: str = "the audit log") -> str:
@@ -254,14 +256,15 @@ def refusal(key: str, copy: LogCopy, whose: str = "the audit log") -> str:
             "then delete it on the remote: the next sync writes the store's log there")
 
 
-def _write(keyring: Keyring, backend: Backend, path: Path, name: str) -> int:
-    """Seal the log as it is now into the remote's copy; returns its number of lines."""
+def _write(keyring: Keyring, backend: Backend, path: Path, name: str) -> tuple[int, int, str]:
+    """Seal the log as it is now into the remote's copy; its lines, size and BLAKE3."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         src = _Prefix(f, size)
         with backend.open_write(copy_key(name)) as raw:
-            seal(src, raw, password=keyring.zip_password, entry_name=entry_name(name), size=size)  # type: ignore[arg-type]
-    return src.newlines
+            sealed = seal(src, raw, password=keyring.zip_password, entry_name=entry_name(name),  # type: ignore[arg-type]
+                          size=size)
+    return src.newlines, size, sealed.blake3
 
 
 # -- verify --remote --------------------------------------------------------------------------
@@ -316,43 +319,40 @@ def take_log(store: Store, keyring: Keyring, backend: Backend) -> LogTaken:
     """A copy from the replica into the store: into a store without a log, the most recent
     authentic copy (by its last entry's time); into a store with one, the longest copy that its
     log is the beginning of; never over a log with entries a copy lacks. A replica without
-    copies (made before logs travelled) gives nothing and is no problem."""
+    copies (made before logs travelled) gives nothing and is no problem. Each copy is read once,
+    into a temp file; the one chosen is the one written into the store."""
     problems: list[str] = []
-    best: tuple[tuple[str, int], str] | None = None
+    best: tuple[tuple[object, ...], Path, LogCopy] | None = None
     local = audit_log.last_entry(audit_log.log_path(store)) is not None
-    for name in copies_on(backend):
-        copy = read_copy(store, keyring, backend, name)
-        if copy.state in (DAMAGED, EDITED):
-            problems.append(f"{refusal(copy_key(name), copy).split('; not replaced')[0]} "
-                            f"(on {backend.name}); not taken")
-            continue
-        if copy.state == MISSING or (local and copy.state != AHEAD):
-            continue
-        rank = (copy.lines, "") if local else (copy.last_at, copy.lines)
-        if best is None or rank > best[0]:
-            best = (rank, name)       # type: ignore[assignment]
-    if best is None:
-        return LogTaken(problems=tuple(problems))
-    lines = _install(store, keyring, backend, best[1])
-    if lines is None:
-        problems.append(f"{copy_key(best[1])} on {backend.name} changed while it was read; "
-                        "the audit log was not taken")
-        return LogTaken(problems=tuple(problems))
-    return LogTaken(f"audit log: {lines} entries from the replica", tuple(problems))
-
-
-def _install(store: Store, keyring: Keyring, backend: Backend, name: str) -> int | None:
-    """Copy `name` into the store's log, checked again as it is written; its lines, or None."""
-    path = audit_log.log_path(store)
     try:
-        with fetched(backend, keyring, store.tmp_dir, name) as theirs:
+        for name in copies_on(backend):
+            try:
+                theirs = _fetch(backend, keyring, store.tmp_dir, name)
+            except IntegrityError as exc:
+                problems.append(f"{exc} (the audit log); not taken")
+                continue
+            if theirs is None:
+                continue
             copy = inspect(store, keyring, theirs)
-            if theirs is None or copy.state in (DAMAGED, EDITED, DIVERGES, SAME, BEHIND, MISSING):
-                return None
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with theirs.open("rb") as src, \
-                    durable.writing(path, f"cannot write {path}", mode=0o600) as out:
-                shutil.copyfileobj(src, out, 1024 * 1024)
-            return copy.lines
-    except (IntegrityError, UsageError):
-        return None
+            rank = (copy.lines,) if local else (copy.last_at, copy.lines)
+            if copy.state == EDITED:
+                problems.append(f"{copy_key(name)} on {backend.name} (the audit log) was edited: "
+                                f"{copy.why}; not taken")
+            elif (copy.state == AHEAD or (not local and copy.lines)) and \
+                    (best is None or rank > best[0]):  # type: ignore[operator]
+                if best is not None:
+                    best[1].unlink(missing_ok=True)
+                best, theirs = (rank, theirs, copy), None
+            if theirs is not None:
+                theirs.unlink(missing_ok=True)
+        if best is None:
+            return LogTaken(problems=tuple(problems))
+        path = audit_log.log_path(store)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with best[1].open("rb") as src, \
+                durable.writing(path, f"cannot write {path}", mode=0o600) as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        return LogTaken(f"audit log: {best[2].lines} entries from the replica", tuple(problems))
+    finally:
+        if best is not None:
+            best[1].unlink(missing_ok=True)

@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS audit_logs (
     size INTEGER NOT NULL,
     mtime TEXT,
     updated TEXT NOT NULL,
-    key TEXT
+    key TEXT,
+    plain_size INTEGER,
+    plain_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS remotes_seen (
     remote TEXT PRIMARY KEY,
@@ -96,13 +98,16 @@ class Copy:
 
 class LogCopyRecord(NamedTuple):
     """The copy of the store's audit log on one remote, as last written or read back: its key
-    there, its lines, the hash of its last entry, its sealed size and the remote's time for it."""
+    there, its lines, the hash of its last entry, its sealed size and the remote's time for it,
+    and the size and BLAKE3 of the log it holds."""
 
     key: str
     lines: int
     head: str
     size: int
     mtime: datetime | None
+    plain_size: int
+    plain_digest: str
 
 
 class Ledger:
@@ -115,8 +120,10 @@ class Ledger:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(copies)")}
         if "sealed_digest" not in columns:      # ledgers written before audits
             self.db.execute("ALTER TABLE copies ADD COLUMN sealed_digest TEXT")
-        if "key" not in {row[1] for row in self.db.execute("PRAGMA table_info(audit_logs)")}:
-            self.db.execute("ALTER TABLE audit_logs ADD COLUMN key TEXT")   # a day's ledgers
+        logs = {row[1] for row in self.db.execute("PRAGMA table_info(audit_logs)")}
+        for column, kind in (("key", "TEXT"), ("plain_size", "INTEGER"), ("plain_digest", "TEXT")):
+            if column not in logs:          # ledgers of the hour before these columns
+                self.db.execute(f"ALTER TABLE audit_logs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -175,16 +182,17 @@ class Ledger:
         """What the remote's copy of this store's audit log held when sync wrote it or read it
         back and found it to be the store's."""
         self.db.execute("INSERT OR REPLACE INTO audit_logs (remote, entries, head, size, mtime, "
-                        "updated, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "updated, key, plain_size, plain_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (remote, copy.lines, copy.head, copy.size, _iso(copy.mtime), _iso(now()),
-                         copy.key))
+                         copy.key, copy.plain_size, copy.plain_digest))
 
     def log_copy(self, remote: str) -> LogCopyRecord | None:
-        row = self.db.execute("SELECT entries, head, size, mtime, key FROM audit_logs "
-                              "WHERE remote=?", (remote,)).fetchone()
-        if row is None or row[4] is None:
+        row = self.db.execute("SELECT entries, head, size, mtime, key, plain_size, plain_digest "
+                              "FROM audit_logs WHERE remote=?", (remote,)).fetchone()
+        if row is None or row[4] is None or row[5] is None:
             return None
-        return LogCopyRecord(str(row[4]), int(row[0]), str(row[1]), int(row[2]), _dt(row[3]))
+        return LogCopyRecord(str(row[4]), int(row[0]), str(row[1]), int(row[2]), _dt(row[3]),
+                             int(row[5]), str(row[6]))
 
     def forget_remote(self, remote: str) -> None:
         self.db.execute("DELETE FROM audit_logs WHERE remote=?", (remote,))

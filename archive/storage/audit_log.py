@@ -121,22 +121,32 @@ def entries(store: Store) -> list[Entry]:
     return out
 
 
-def hash_at(path: Path, line: int) -> str | None:
-    """The `hash` of the entry on line `line` (1 = the first), or None."""
-    for number, text in _lines(path):
-        if number == line:
-            entry = _parse(text)
-            return entry.hash if isinstance(entry, Entry) else None
-    return None
+def prefix_digest(path: Path, size: int) -> str | None:
+    """BLAKE3 of the first `size` bytes of the log, or None if it is shorter (sync's check that
+    the log still begins with what it wrote: bytes, not entries, so a long log costs little)."""
+    digest = blake3.blake3()
+    left = size
+    try:
+        with path.open("rb") as f:
+            while left:
+                chunk = f.read(min(left, 1024 * 1024))
+                if not chunk:
+                    return None
+                digest.update(chunk)
+                left -= len(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
 
 
-def commands_after(path: Path, lines: int) -> set[str]:
-    """The commands of the entries after the first `lines` lines (a line that is not an entry
+def commands_after(path: Path, offset: int) -> set[str]:
+    """The commands of the entries after the first `offset` bytes (a line that is not an entry
     counts as the command "?")."""
     found = set()
-    for number, line in _lines(path):
-        if number > lines:
-            entry = _parse(line)
+    with path.open("rb") as f:
+        f.seek(offset)
+        for raw, overlong in _raw_lines(f):
+            entry = _parse(_OVERLONG if overlong else raw.decode("utf-8", errors="replace"))
             found.add(entry.command if isinstance(entry, Entry) else "?")
     return found
 
