@@ -39,6 +39,7 @@ class Context:
     # keyring it unlocked, if any.
     opened: list[Store] = field(default_factory=list)
     keyring: Keyring | None = None
+    _early: tuple[Store, Any, dict[str, Any]] | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> Context:
@@ -125,10 +126,40 @@ class Context:
             raise UsageError("the two passphrases differ; nothing was changed")
         return first
 
+    def unlock_early(self, store: Store) -> None:
+        """Start the unlock of `store` in a thread when the passphrase is given (a file, a
+        command or the environment), so that the command's imports and first reads overlap
+        the scrypt (half a second on purpose; it releases the GIL, and a second core is
+        usually there). `unlock` collects it, with its error if it failed. Without a given
+        passphrase nothing starts: an agent answers at once, and a prompt waits for `unlock`."""
+        if self._early is not None or not self.passphrase_given():
+            return
+        import threading
+
+        passphrase = self.passphrase()      # read here: its errors are the command's own
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["keyring"] = store.unlock(passphrase)
+            except BaseException as exc:  # noqa: BLE001 - handed to unlock(), raised there
+                box["error"] = exc
+        thread = threading.Thread(target=work, name="arkeep-unlock", daemon=True)
+        thread.start()
+        self._early = (store, thread, box)
+
     def unlock(self, store: Store) -> Keyring:
         """The store's keyring, made once here and handed to whatever needs a key: from the
         passphrase given (a file, a command or the environment), else from an `arkeep unlock`
         agent, else asked."""
+        if self._early is not None and self._early[0] is store:
+            _, thread, box = self._early
+            self._early = None
+            thread.join()
+            if "error" in box:
+                raise box["error"]
+            self.keyring = box["keyring"]
+            return box["keyring"]
         keyring = None if self.passphrase_given() else _agent_keyring(store)
         if keyring is None:
             keyring = store.unlock(self.passphrase())

@@ -183,6 +183,24 @@ def test_wrong_passphrase(store_dir: Path, tmp_path: Path, installer: Path) -> N
     assert not (tmp_path / "kit.txt").exists()
 
 
+def test_wrong_passphrase_for_sync_and_restore_from(store_dir: Path, tmp_path: Path, installer: Path) -> None:
+    """sync and restore --from unlock in a thread while they load: a wrong passphrase is still
+    the one clear line, and nothing reaches the remote or the target."""
+    good = env_for(store_dir)
+    assert run_arkeep("add", installer, "--product", "Foo", "--version", "1", env=good).returncode == 0
+    nas = tmp_path / "nas"
+    assert run_arkeep("remote", "add", "nas", nas, "--create", env=good).returncode == 0
+    wrong = env_for(store_dir, ARKEEP_PASSPHRASE="not the passphrase")
+    one_line_error(run_arkeep("sync", "nas", env=wrong), 2, "wrong passphrase")
+    assert list(nas.iterdir()) == []
+    assert run_arkeep("sync", "nas", env=good).returncode == 0
+    one_line_error(run_arkeep("restore", "foo@1", "--to", tmp_path / "out", "--from", "nas", env=wrong),
+                   2, "wrong passphrase")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    restored = run_arkeep("restore", "foo@1", "--to", tmp_path / "out", "--from", "nas", env=good)
+    assert restored.returncode == 0, restored.stderr
+
+
 def test_no_passphrase_and_no_terminal(store_dir: Path, tmp_path: Path, installer: Path) -> None:
     key = tmp_path / "key.txt"
     key.write_text("SOME-KEY-1\n")

@@ -26,9 +26,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    if args.from_remote:
+        ctx.unlock_early(store)     # the scrypt runs while the modules below load
+
     from archive.ops.restore import needs_secret, remote_reader, restore_release
 
-    store = ctx.open_store()
     release = store.catalog.resolve(args.release)
     keyring = ctx.unlock(store) if args.from_remote or needs_secret(store, release) else None
     from_remote = remote_reader(store, release, args.from_remote, keyring) if args.from_remote else None

@@ -38,11 +38,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.open_store()
+    ctx.unlock_early(store)     # the scrypt runs while the modules below load
+
     from archive.cli.replicas import chosen_remotes, say_if_kit_outdated
     from archive.replicate.remotes import ledger_of
     from archive.replicate.sync import sync_remotes
 
-    store = ctx.open_store()
     specs = chosen_remotes(store, args.names)
     keyring = ctx.unlock(store)
 
