@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from backends.base import Backend, UnitInfo
 
 LOG_PREFIX = "log/"
+# A copy declaring more is refused before a byte is written (five million entries and more:
+# far beyond any log, and a bound on what a hostile copy could make us write to tmp/).
+MAX_COPY = 1024**3
 ID_FILE = "audit.id"
 _COPY_KEY = re.compile(r"log/([0-9a-f]{64})\.zip")
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -158,7 +161,7 @@ def _unseal(backend: Backend, keyring: Keyring, name: str, out: BinaryIO) -> boo
     key = copy_key(name)
     try:
         with backend.open_read(key) as f:
-            result = unseal(f, out, password=keyring.zip_password)
+            result = unseal(f, out, password=keyring.zip_password, max_size=MAX_COPY)
     except NotFound:
         return False
     except SealError as exc:
