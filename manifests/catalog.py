@@ -260,6 +260,19 @@ class Catalog:
             kept = kept.with_name(f"{kept.stem}-{len(list(kept.parent.iterdir()))}.toml")
         write_atomic(kept, data.decode("utf-8", errors="replace"), mode=mode)
 
+    def add_version(self, kind: str, ident: str, data: bytes) -> bool:
+        """Keep `data` as an earlier version of a manifest, named as `_keep_previous` names it
+        (a version brought back from a replica); False when those bytes are kept already."""
+        folder = self.history_dir(kind, ident)
+        if any(p.read_bytes() == data for p in self.versions(kind, ident)):
+            return False
+        kept = folder / f"{revision_of(data[:64]):06d}.toml"
+        if kept.exists():
+            kept = kept.with_name(f"{kept.stem}-{len(list(folder.iterdir()))}.toml")
+        write_atomic(kept, data.decode("utf-8", errors="replace"),
+                     mode=0o600 if kind == "license" else 0o644)
+        return True
+
     def versions(self, kind: str, ident: str) -> list[Path]:
         """The kept earlier versions of a manifest, oldest first."""
         folder = self.history_dir(kind, ident)

@@ -20,6 +20,7 @@ from archive.crypto.keys import SecretBox
 from archive.errors import IntegrityError, UsageError
 from archive.replicate.at_rest import encrypted_digests, unseal_into_store
 from archive.replicate.audit_copy import take_log
+from archive.replicate.history_copies import take_history
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
 from archive.replicate.sealing import (
     local_license_from_sealed,
@@ -162,18 +163,22 @@ def rebuild(root: Path, passphrase: str | None, backend: Backend,
             for release, revision in releases:
                 store.catalog.write_release(release, revision=revision)
                 _record_manifest(ledger, backend, namer.release(release.id), present)
-            _take_log(store, keyring, backend, result)
+            _take_log_and_history(store, keyring, backend, result)
         finally:
             ledger.close()
     result.releases, result.licenses = len(releases), len(licenses)
     return result
 
 
-def _take_log(store: Store, keyring: Keyring, backend: Backend, result: RebuildResult) -> None:
+def _take_log_and_history(store: Store, keyring: Keyring, backend: Backend, result: RebuildResult) -> None:
     taken = take_log(store, keyring, backend)
     if taken.taken:
         result.taken.append(taken.taken)
     result.problems.extend(taken.problems)
+    added, problems = take_history(store, keyring, backend)
+    if added:
+        result.taken.append(f"earlier versions of manifests: {added} from the replica")
+    result.problems.extend(problems)
 
 
 def finish_rebuild(store: Store) -> None:

@@ -2,7 +2,8 @@
 
 Order on every remote: the wrapped key, then objects, then licence records, then releases, so
 a remote never holds a manifest whose objects are missing; then the audit log's sealed copy
-(replicate/audit_copy.py: replaced only by a log that begins with it). A unit is recorded as present only
+(replicate/audit_copy.py: replaced only by a log that begins with it), and the earlier versions
+of manifests not sent yet (replicate/history_copies.py). A unit is recorded as present only
 after the backend has committed it (rename, completed upload); a killed sync is resumed by
 running it again, since the next listing shows exactly what made it.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from archive.errors import ArkeepError, IndexStale, IntegrityError
 from archive.replicate.audit_copy import push_log
+from archive.replicate.history_copies import push_history
 from archive.replicate.ledger import (
     BAD,
     HOW_LISTED,
@@ -82,6 +84,7 @@ class RemoteSyncResult:
     removed: int = 0                  # units of removed releases and pruned objects deleted
     key_sent: bool = False            # key.toml was written (counted in `pushed`, not a unit)
     log_sent: bool = False            # the audit log's copy was written (not counted: not a unit)
+    history_sent: int = 0             # earlier versions of manifests sent (not counted either)
     # manifests this remote holds in a newer revision than the store: not overwritten
     newer_remote: list[WantedUnit] = field(default_factory=list)
 
@@ -183,6 +186,7 @@ def sync_remote(store: Store, keyring: Keyring, backend: Backend, plan: UnitPlan
     result.log_sent = log.sent
     if log.problem:
         result.errors.append(log.problem)
+    result.history_sent = push_history(store, keyring, backend)
     retired = retired_units(store, keyring, plan, ledger)
     if retired:
         result.removed = delete_retired(backend, retired, present, ledger)

@@ -21,7 +21,7 @@ from archive.replicate.units import KEY_UNIT, UnitNamer
 from tests.conftest import PASSPHRASE
 
 KEY = "ACME-KEY-9Q2W-7XZE-31PL"
-LOG_COPY = re.compile(r"log/[0-9a-f]{64}\.zip")
+LOG_COPY = re.compile(r"(log|history)/[0-9a-f]{64}\.zip")     # the audit log, earlier versions
 PRODUCT = "Acme Studio"
 INSTALLER = "AcmeStudio-Setup-7.5.1-x64.exe"
 RID = "acme-studio@7.5.1"

@@ -357,3 +357,37 @@ def test_two_stores_of_one_archive_each_keep_their_own_copy_on_a_shared_replica(
     latest = max(copies, key=recency)               # the store used last
     assert log_of(third).startswith(latest)
     assert f"audit log: {len(latest.splitlines())} entries from the replica" in rebuilt.out
+
+
+def test_earlier_versions_of_manifests_travel_sealed_and_come_back_with_rebuild(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, s3_env) -> None:
+    sample = add_sample(cli, tmp_path)
+    first = (store_dir / "manifests" / "releases" / f"{sample.rid}.toml").read_bytes()
+    invoice = tmp_path / "invoice.pdf"
+    invoice.write_bytes(b"%PDF-1.4 an invoice")
+    assert cli("add", sample.installer, "--product", PRODUCT, "--version", "7.5.1",
+               "--invoice", invoice).code == 0                      # the release changes
+    bucket = s3_env.new_bucket_name("history")
+    nas = tmp_path / "nas"
+    assert cli("remote", "add", "nas", nas, "--create").code == 0
+    assert cli("remote", "add", "cloud", f"s3://{bucket}/arkeep").code == 0
+    rows = json.loads(cli("sync", "--json").out)
+    assert {r["remote"]: r["history_sent"] for r in rows} == {"nas": 1, "cloud": 1}
+    (kept,) = list((nas / "history").iterdir())
+    assert PRODUCT.encode() not in kept.read_bytes() and b"acme-studio" not in kept.read_bytes()
+    assert json.loads(cli("sync", "nas", "--json").out)[0]["history_sent"] == 0   # sent once
+
+    for source, new in ((nas, tmp_path / "new-nas"), (f"s3://{bucket}/arkeep", tmp_path / "new-s3")):
+        rebuilt = cli("--store", new, "rebuild", "--from", source)
+        assert rebuilt.code == 0, rebuilt.out + rebuilt.err
+        assert "earlier versions of manifests: 1 from the replica" in rebuilt.out
+        shown = cli("--store", new, "log", sample.rid, "--show-version", "1")
+        assert shown.code == 0 and shown.out.encode() == first
+    # Bad input: a version that does not authenticate is named and the rest rebuilt.
+    data = bytearray(kept.read_bytes())
+    data[len(data) // 2] ^= 1
+    kept.write_bytes(bytes(data))
+    damaged = cli("--store", tmp_path / "third", "rebuild", "--from", nas)
+    assert damaged.code == 1
+    assert "(an earlier version of a manifest)" in damaged.out and "not taken" in damaged.out
+    assert cli("--store", tmp_path / "third", "restore", sample.rid, "--to", tmp_path / "o").code == 0

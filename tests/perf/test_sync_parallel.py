@@ -33,7 +33,7 @@ def add_many(cli, base: Path, count: int = COUNT) -> None:  # type: ignore[no-un
 def remote_keys(root: Path) -> set[str]:
     """The files of a replica but the audit log's copies (tests/archive/test_audit_replication.py)."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*")
-            if p.is_file() and not p.relative_to(root).as_posix().startswith("log/")}
+            if p.is_file() and not p.relative_to(root).as_posix().startswith(("log/", "history/"))}
 
 
 def wanted(store_dir: Path) -> set[str]:

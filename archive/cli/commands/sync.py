@@ -78,7 +78,8 @@ def _row(result: RemoteSyncResult) -> dict:
     row = {"remote": result.remote, "status": result.status, "message": result.message,
            "pushed": result.pushed, "pushed_bytes": result.pushed_bytes,
            "already_present": result.present, "removed": result.removed,
-           "key_sent": result.key_sent, "log_sent": result.log_sent}
+           "key_sent": result.key_sent, "log_sent": result.log_sent,
+           "history_sent": result.history_sent}
     if result.errors:
         row["problems"] = list(result.errors)
     return row
