@@ -152,6 +152,7 @@ class Row:
     met: bool | None = None
     note: str = ""
     rss_mb: float | None = None
+    runs: dict[str, list[float]] | None = None     # every timed round, ours and the peer's (--json)
 
 
 @dataclass
@@ -174,7 +175,8 @@ def ratio_row(section: str, operation: str, group: dict, ours: str, peer: str, l
     ratio = group["ratio"][peer]
     target = f"ratio <= {limit:.2f}" if limit is not None else "(reported)"
     return Row(section, operation, med[ours], peer, med[peer], ratio, target,
-               None if limit is None else ratio <= limit, note)
+               None if limit is None else ratio <= limit, note,
+               runs={ours: group["all_s"][ours], peer: group["all_s"][peer]})
 
 
 def pair_row(section: str, operation: str, group: dict, ours: str, peer: str, limit: float | None,
@@ -184,7 +186,8 @@ def pair_row(section: str, operation: str, group: dict, ours: str, peer: str, li
     ratio = statistics.median(a / b for a, b in zip(group["all_s"][ours], group["all_s"][peer]))
     target = f"ratio <= {limit:.2f}" if limit is not None else "(reported)"
     return Row(section, operation, group["median_s"][ours], peer, group["median_s"][peer], ratio,
-               target, None if limit is None else ratio <= limit, note)
+               target, None if limit is None else ratio <= limit, note,
+               runs={ours: group["all_s"][ours], peer: group["all_s"][peer]})
 
 
 def fmt_row(r: Row) -> str:
@@ -549,14 +552,14 @@ class Bench:
         # verify (local) vs b3sum over the same objects. It needs no passphrase; given one (or an
         # agent's keyring) it also checks the audit log's keyed MACs and the licence secrets.
         g = timed_group([ark.without_passphrase().cmd("arkeep verify", "verify"),
-                         Cmd("b3sum", ["b3sum", *map(str, objects)]),
+                         Cmd("b3sum OBJECT", ["b3sum", *map(str, objects)]),
                          ark.cmd("arkeep verify (passphrase)", "verify"),
                          b.agent.cmd("arkeep verify (unlocked)", "verify")], self.runs)
-        res.add(ratio_row(sec, f"verify (local) {label}", g, "arkeep verify", "b3sum", 1.1,
+        res.add(ratio_row(sec, f"verify (local) {label}", g, "arkeep verify", "b3sum OBJECT", 1.1,
                           "no passphrase given: no unlock"))
-        res.add(pair_row(sec, "  same, given the passphrase", g, "arkeep verify (passphrase)", "b3sum",
+        res.add(pair_row(sec, "  same, given the passphrase", g, "arkeep verify (passphrase)", "b3sum OBJECT",
                          1.1, "includes the unlock; also checks the audit log's MACs"))
-        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep verify (unlocked)", "b3sum",
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep verify (unlocked)", "b3sum OBJECT",
                          1.1, "an agent holds the secret: MACs checked, no scrypt"))
         peaks.update(g["max_rss"])
 
@@ -604,7 +607,7 @@ class Bench:
         # sync to a folder vs 7zz a (and restic, borg)
         zip_a = b.d / "7zz-a.zip"
         sync = ark.cmd("arkeep sync", "sync", "nas", before=fresh)
-        seven_a = Cmd("7zz a", ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{b.code}",
+        seven_a = Cmd(SEVEN_A, ["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{b.code}",
                                 str(zip_a), str(b.src)], rm(zip_a))
         cmds = [sync, seven_a, agent.cmd("arkeep sync (unlocked)", "sync", "nas", before=fresh)]
         if self.eat:
@@ -612,13 +615,13 @@ class Bench:
                                 wrap=self.eat))
         g = timed_group(cmds, self.runs)
         rm(zip_a)()
-        res.add(ratio_row(sec, f"sync {label} to a folder (fsync)", g, "arkeep sync", "7zz a", 1.0,
+        res.add(ratio_row(sec, f"sync {label} to a folder (fsync)", g, "arkeep sync", SEVEN_A, 1.0,
                           "given the passphrase: includes the unlock"))
-        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep sync (unlocked)", "7zz a",
+        res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep sync (unlocked)", SEVEN_A,
                          1.0, "an agent holds the secret: no scrypt"))
         if self.eat:
             res.add(pair_row(sec, f"sync {label} under eatmydata (no fsync)", g,
-                             "arkeep sync (eatmydata)", "7zz a", 1.0, "neither side fsyncs"))
+                             "arkeep sync (eatmydata)", SEVEN_A, 1.0, "neither side fsyncs"))
         peaks.update(g["max_rss"])
         peers = self.restic_borg(b.src, b.d)
         if peers:
@@ -632,13 +635,13 @@ class Bench:
 
         # verify --remote vs 7zz t
         g = timed_group([ark.cmd("arkeep verify --remote", "verify", "--remote", "nas"),
-                         Cmd("7zz t", ["7zz", "t", f"-p{b.code}", str(b.zip_path)]),
+                         Cmd("7zz t -pCODE", ["7zz", "t", f"-p{b.code}", str(b.zip_path)]),
                          agent.cmd("arkeep verify --remote (unlocked)", "verify", "--remote",
                                    "nas")], self.runs)
-        res.add(ratio_row(sec, f"verify --remote {label}", g, "arkeep verify --remote", "7zz t",
+        res.add(ratio_row(sec, f"verify --remote {label}", g, "arkeep verify --remote", "7zz t -pCODE",
                           1.0, "given the passphrase: includes the unlock"))
         res.add(pair_row(sec, "  same, after arkeep unlock", g, "arkeep verify --remote (unlocked)",
-                         "7zz t", 1.0, "an agent holds the secret: no scrypt"))
+                         "7zz t -pCODE", 1.0, "an agent holds the secret: no scrypt"))
         peaks.update(g["max_rss"])
 
         # restore --from vs 7zz x
@@ -668,9 +671,9 @@ class Bench:
         # the passphrase-less audit (BLAKE3 of the sealed bytes) vs b3sum of the same bundles
         bare = ark.without_passphrase()
         g = timed_group([bare.cmd("arkeep audit (no passphrase)", "audit", "nas", "--budget", "1"),
-                         Cmd("b3sum", ["b3sum", *bundles])], self.runs)
+                         Cmd("b3sum BUNDLES", ["b3sum", *bundles])], self.runs)
         res.add(ratio_row(sec, f"audit {label} replica, no passphrase, whole", g,
-                          "arkeep audit (no passphrase)", "b3sum", 1.1,
+                          "arkeep audit (no passphrase)", "b3sum BUNDLES", 1.1,
                           f"b3sum of the {len(bundles)} bundle(s) in the folder"))
         peaks.update(g["max_rss"])
         self.memory_rows(f"{sec}: peak memory", peaks)
@@ -1002,6 +1005,7 @@ class Bench:
             self.results.growth.append({"gib": gib, "rows": [asdict(r) for r in rows]})
 
 
+SEVEN_A = "7zz a -tzip -mem=AES256 -mx0"
 SECTIONS = ("startup", "catalog", "many", "big", "remote", "s3", "seal", "memory")
 # `remote` is every replica's read and write of issue 19: the folder remote's sync, verify
 # --remote, restore --from and audit, and the upload to S3 (the s3 section).
