@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from archive.ops.verify_remote import check_unit
 from archive.replicate.ledger import BAD, HOW_READ, MISSING, PRESENT, Copy, Ledger
 from archive.replicate.plan import UnitPlan, WantedUnit
-from archive.replicate.sync import listing
-from archive.replicate.units import UnitRef
+from archive.replicate.units import UnitRef, listing
 from archive.storage.hashing import hash_stream
 from archive.storage.store import Store
 from backends.base import Backend
@@ -195,6 +193,7 @@ def _read_copy(backend: Backend, copy: Copy, wanted: WantedUnit | None,
         # (with the passphrase, rewritten bytes that authenticate are good: another store wrote them)
         return "bad copy: its bytes no longer match the BLAKE3 recorded when it was written", None
     if keyring is not None and wanted is not None:
+        from archive.ops.verify_remote import check_unit  # the sealing engine: full audits only
         what = check_unit(backend, keyring, wanted)
         if what is not None:
             return what, None

@@ -19,9 +19,7 @@ A notice that cannot be delivered never stops the run that sends it: it is repor
 from __future__ import annotations
 
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -306,6 +304,9 @@ def ping(cfg: NotifyConfig, event: str, body: str = "") -> Delivery | None:
     """A Healthchecks-style ping: URL/start, URL (success) or URL/fail, the body a summary."""
     if not cfg.ping:
         return None
+    import urllib.error  # HTTP and its client: loaded only when there is a ping to send
+    import urllib.request
+
     url = cfg.ping.rstrip("/") + PING_SUFFIX[event]
     request = urllib.request.Request(url, data=body.encode("utf-8")[:10_000], method="POST",
                                      headers={"User-Agent": "arkeep"})

@@ -20,8 +20,8 @@ from archive.replicate.at_rest import encrypt_documents, encrypted_digests, unse
 from archive.replicate.ledger import HOW_READ, PRESENT, Ledger
 from archive.replicate.manifest_copies import adopt_copy, newest_copy
 from archive.replicate.plan import UnitPlan, WantedUnit, plan_checked, replan_on_stale
-from archive.replicate.sync import listing, sync_remote
-from archive.replicate.units import KIND_RELEASE, UnitNamer
+from archive.replicate.sync import sync_remote
+from archive.replicate.units import KIND_RELEASE, UnitNamer, listing
 from archive.storage.store import Store
 from backends.base import Backend
 from backends.errors import BackendError

@@ -16,8 +16,7 @@ from archive.ops.verify import Finding, VerifyReport
 from archive.replicate.ledger import BAD, HOW_READ, MISSING, PRESENT, Ledger
 from archive.replicate.plan import UnitPlan, WantedUnit
 from archive.replicate.sealing import sealed_revision, unseal_unit, unseal_unit_bytes
-from archive.replicate.sync import listing
-from archive.replicate.units import MANIFEST_KINDS
+from archive.replicate.units import MANIFEST_KINDS, listing
 from archive.storage.hashing import hash_bytes
 from backends.base import Backend
 from backends.errors import BackendError, NotFound

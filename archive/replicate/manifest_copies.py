@@ -19,8 +19,7 @@ from archive.replicate.sealing import (
     sealed_revision,
     unseal_unit_bytes,
 )
-from archive.replicate.sync import listing
-from archive.replicate.units import KIND_RELEASE, UnitRef
+from archive.replicate.units import KIND_RELEASE, UnitRef, listing
 from archive.storage.store import Store
 from archive.system import durable
 from backends.base import Backend

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from archive.crypto.keys import SecretBox
 from archive.errors import IndexStale
-from archive.replicate.sealing import sealed_license_bytes, sealed_release_bytes
 from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, UnitNamer, UnitRef
 from archive.storage.hashing import hash_bytes
 from archive.storage.store import Store
@@ -263,6 +262,7 @@ def _release_loader(entry: IndexedRelease, namer: UnitNamer) -> Loader:
             raise ManifestInvalid([Problem(str(entry.path), "id",
                                            f"'{release.id}' does not match the file name")])
         revision = revision_of(raw)
+        from archive.replicate.sealing import sealed_release_bytes  # the engine: when sent only
         return sealed_release_bytes(release, namer, revision), entry.digest, revision
     return load
 
@@ -271,6 +271,7 @@ def _license_loader(entry: IndexedLicense, box: SecretBox) -> Loader:
     def load() -> tuple[bytes, str, int]:
         raw = _read_indexed(entry.path, entry.digest)
         revision = revision_of(raw)
+        from archive.replicate.sealing import sealed_license_bytes
         return sealed_license_bytes(parse_license(raw, str(entry.path)), box, revision), \
             entry.digest, revision
     return load

@@ -28,8 +28,7 @@ from archive.replicate.sealing import (
     sealed_revision,
     unseal_unit_bytes,
 )
-from archive.replicate.sync import listing
-from archive.replicate.units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef
+from archive.replicate.units import KEY_UNIT, KIND_RELEASE, UnitNamer, UnitRef, listing
 from archive.storage.store import Store
 from archive.system import oscompat
 from backends.base import Backend

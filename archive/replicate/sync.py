@@ -17,7 +17,6 @@ committed but not yet recorded when sync is killed is found by the next listing.
 from __future__ import annotations
 
 import io
-import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -44,7 +43,7 @@ from archive.replicate.remotes import RemoteSpec, open_backends
 from archive.replicate.replica_key import bring_key_file_up_to_date, store_wrapping
 from archive.replicate.retire import delete_retired, retired_units
 from archive.replicate.sealing import seal_unit, sealed_revision, unseal_unit_bytes
-from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE
+from archive.replicate.units import KIND_LICENSE, KIND_OBJECT, KIND_RELEASE, listing
 from archive.seal.engine import SealResult
 from archive.storage.hashing import HashingWriter, hash_bytes
 from archive.storage.objcrypt import open_plain
@@ -87,23 +86,6 @@ class RemoteSyncResult:
     history_sent: int = 0             # earlier versions of manifests sent (not counted either)
     # manifests this remote holds in a newer revision than the store: not overwritten
     newer_remote: list[WantedUnit] = field(default_factory=list)
-
-
-# What units.unit_name_of_key accepts, as one regular expression (the same rule, checked in C
-# rather than character by character; with 20,000 units that was a tenth of a no-op sync):
-# units/ab/<ab + 62 hex>.zip
-_UNIT_KEY = re.compile(r"units/([0-9a-f]{2})/(\1[0-9a-f]{62})\.zip")
-
-
-def listing(backend: Backend) -> dict[str, int]:
-    """Unit name -> size, from one recursive listing."""
-    found: dict[str, int] = {}
-    match = _UNIT_KEY.fullmatch
-    for info in backend.list("units/"):
-        m = match(info.key)
-        if m is not None:
-            found[m.group(2)] = info.size
-    return found
 
 
 def sync_remotes(store: Store, keyring: Keyring, specs: list[RemoteSpec], ledger: Ledger,

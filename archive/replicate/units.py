@@ -7,11 +7,13 @@ The wrapped key travels as `key.toml`, so the passphrase and any one replica reb
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from archive.crypto.keyring import Keyring
+    from backends.base import Backend
 
 KEY_UNIT = "key.toml"
 UNITS_PREFIX = "units/"
@@ -61,3 +63,20 @@ def unit_name_of_key(key: str) -> str | None:
     if len(name) == 64 and all(c in "0123456789abcdef" for c in name) and key == f"{UNITS_PREFIX}{name[:2]}/{name}.zip":
         return name
     return None
+
+
+# What unit_name_of_key accepts, as one regular expression (the same rule, checked in C
+# rather than character by character; with 20,000 units that was a tenth of a no-op sync):
+# units/ab/<ab + 62 hex>.zip
+_UNIT_KEY = re.compile(r"units/([0-9a-f]{2})/(\1[0-9a-f]{62})\.zip")
+
+
+def listing(backend: Backend) -> dict[str, int]:
+    """Unit name -> size, from one recursive listing."""
+    found: dict[str, int] = {}
+    match = _UNIT_KEY.fullmatch
+    for info in backend.list("units/"):
+        m = match(info.key)
+        if m is not None:
+            found[m.group(2)] = info.size
+    return found

@@ -305,7 +305,7 @@ def remote_check(store_root: Path, name: str, keyring: Keyring,
     Reads the ledger before `verify_remote` updates it.
     """
     from archive.replicate.ledger import PRESENT, Ledger
-    from archive.replicate.sync import listing
+    from archive.replicate.units import listing
     from archive.ops.verify_remote import verify_remote
     from archive.replicate.plan import plan_units
     from archive.storage.store import Store
@@ -475,7 +475,7 @@ class SyncScenario(Scenario):
 
     def classify(self) -> str:
         with remote_of(self.store, self.remote) as backend:
-            from archive.replicate.sync import listing
+            from archive.replicate.units import listing
             units = len(listing(backend))
             key = backend.exists("key.toml")
         text = f"{units} of 5 units" if units else ("only key.toml" if key else "nothing")
@@ -636,7 +636,7 @@ class RepairScenario(Scenario):
     def classify(self) -> str:
         local = len(local_findings(self.store, self.lab.keyring))
         with remote_of(self.store, self.remote) as backend:
-            from archive.replicate.sync import listing
+            from archive.replicate.units import listing
             units = len(listing(backend))
         return f"{2 - local} of 2 local objects mended, {units} of 5 units listed"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import archive.replicate.sync as sync_ops
-import archive.replicate.plan as plan_mod
+import archive.replicate.sealing as sealing_mod
 from archive.replicate.ledger import PRESENT, Ledger
 from archive.replicate.plan import plan_units
 from archive.storage.store import Store
@@ -97,8 +97,8 @@ def test_a_sync_with_nothing_to_do_seals_and_reads_nothing(cli, store_dir: Path,
 
     def forbidden(*_: object) -> bytes:
         raise AssertionError("a manifest was serialised for a sync with nothing to do")
-    monkeypatch.setattr(plan_mod, "sealed_release_bytes", forbidden)
-    monkeypatch.setattr(plan_mod, "sealed_license_bytes", forbidden)
+    monkeypatch.setattr(sealing_mod, "sealed_release_bytes", forbidden)
+    monkeypatch.setattr(sealing_mod, "sealed_license_bytes", forbidden)
     monkeypatch.setattr(sync_ops, "unseal_unit_bytes", forbidden)
     rows = sync(cli)
     assert rows["nas"]["status"] == "up-to-date" and rows["nas"]["pushed"] == 0
