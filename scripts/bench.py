@@ -264,6 +264,13 @@ class Arkeep:
         """Start `arkeep unlock --for SECONDS` in a runtime folder of its own; the Arkeep returned
         gives no passphrase and finds that agent, so its commands skip the scrypt unlock (as a
         user's do after `arkeep unlock`). End it with `.lock()`."""
+        if subprocess.run([*self.base, "unlock", "--help"], env=self.env,
+                          capture_output=True).returncode != 0:
+            # An arkeep from before `arkeep unlock`: this script run with an older checkout's
+            # Python, to compare versions (docs/BENCHMARKS.md, "Before and after the regroup").
+            print("  note: this arkeep has no `arkeep unlock`: the rows after the unlock are "
+                  "runs given the passphrase", flush=True)
+            return self
         run = private_dir(self.store.parent / f"run-agent-{self.store.name}")
         agent = Arkeep(self.store, None, {**self.env, "XDG_RUNTIME_DIR": str(run)})
         Arkeep(self.store, self.pp, agent.env)("unlock", "--for", f"{seconds}s")
