@@ -40,6 +40,7 @@ class Context:
     opened: list[Store] = field(default_factory=list)
     keyring: Keyring | None = None
     _early: tuple[Store, Any, dict[str, Any]] | None = None
+    _early_read: tuple[Store, str] | None = None    # the store and passphrase unlock_early used
 
     @classmethod
     def from_args(cls, args: Any) -> Context:
@@ -147,6 +148,14 @@ class Context:
         thread = threading.Thread(target=work, name="arkeep-unlock", daemon=True)
         thread.start()
         self._early = (store, thread, box)
+        self._early_read = (store, passphrase)
+
+    def early_passphrase(self, store: Store) -> str | None:
+        """The passphrase an early unlock of `store` started with (read once: a command given
+        by --passphrase-command is not run twice), or None if none was started."""
+        if self._early_read is not None and self._early_read[0] is store:
+            return self._early_read[1]
+        return None
 
     def unlock(self, store: Store) -> Keyring:
         """The store's keyring, made once here and handed to whatever needs a key: from the
@@ -160,6 +169,9 @@ class Context:
                 raise box["error"]
             self.keyring = box["keyring"]
             return box["keyring"]
+        if self.keyring is not None and self._early_read is not None \
+                and self._early_read[0] is store:
+            return self.keyring         # collected already, from the passphrase read once
         keyring = None if self.passphrase_given() else _agent_keyring(store)
         if keyring is None:
             keyring = store.unlock(self.passphrase())

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from archive.errors import IntegrityError, UsageError
 from archive.present.render import license_text
-from archive.replicate.remotes import get_remote, ledger_of, open_backends
-from archive.replicate.sealing import unseal_unit_to_file
 from archive.replicate.units import UnitNamer
 from archive.storage.hashing import Progress, copy_verified
 from archive.storage.store import Store
@@ -46,6 +44,11 @@ RemoteReader = Callable[[Artifact, Path, Progress | None], None]
 def remote_reader(store: Store, release: Release, name: str, keyring: Keyring) -> RemoteReader:
     """Write each artifact from its unit on remote `name`: authenticated, unsealed and checked
     against its BLAKE3 in a temp file that takes the artifact's name only if all is well."""
+    # The remotes and the sealing engine (~60 ms of imports) only for --from, not for a restore
+    # from the store.
+    from archive.replicate.remotes import get_remote, ledger_of, open_backends
+    from archive.replicate.sealing import unseal_unit_to_file
+
     spec = get_remote(store, name)
     with ledger_of(store) as ledger:
         backend = open_backends([spec], ledger)[0]

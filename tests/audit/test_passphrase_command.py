@@ -74,3 +74,16 @@ def test_schedule_carries_the_passphrase_command_into_the_scheduled_run(  # type
                          start_new_session=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert [r["mode"] for r in json.loads(ran.stdout)["remotes"]] == ["full"]
+
+
+@pytest.mark.parametrize("what", [["--remote", "nas"], ["--all"]])
+def test_verify_asks_a_passphrase_command_once(  # type: ignore[no-untyped-def]
+        cli, synced: Path, tmp_path: Path, what: list[str]) -> None:
+    """verify --remote starts the unlock early and needs the passphrase again for the replica's
+    key file; --all also checks the local store first: still one run of the command."""
+    runs = tmp_path / "runs"
+    counting = helper(tmp_path, "counting", f"with open({str(runs)!r}, 'a') as f:\n"
+                                            f"    f.write('x')\nprint({PASSPHRASE!r})\n")
+    result = cli("--passphrase-command", counting, "verify", *what)
+    assert result.code == 0, result.out + result.err
+    assert runs.read_text() == "x"

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.open_store()
     if args.from_remote:
         ctx.unlock_early(store)     # the scrypt runs while the modules below load
+        import archive.replicate.sealing  # noqa: F401 - the engine, loaded during the scrypt
 
     from archive.ops.restore import needs_secret, remote_reader, restore_release
 

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.ca_file or args.openpgp_key:
         raise UsageError("--ca-file and --openpgp-key go with --authenticity")
     store = ctx.open_store()
+    if args.remote or args.all:
+        ctx.unlock_early(store)     # the scrypt runs while the remote's modules load
     report = VerifyReport()
     unreachable = 0
     if not args.remote:
@@ -150,8 +152,12 @@ def _verify_remotes(store: Store, args: argparse.Namespace, ctx: Context, report
     keyring = None if ctx.passphrase_given() else ctx.keyring_at_hand(store)
     passphrase = None
     if keyring is None:
-        passphrase = ctx.passphrase()
-        keyring = store.unlock(passphrase)
+        passphrase = ctx.early_passphrase(store)
+        if passphrase is not None:
+            keyring = ctx.unlock(store)     # at once if --all's local check has collected it
+        else:
+            passphrase = ctx.passphrase()
+            keyring = store.unlock(passphrase)
 
     def verify_all(plan: UnitPlan) -> tuple[list[Finding], int]:
         found: list[Finding] = []
