@@ -94,6 +94,7 @@ class Store:
         self.unlocked_slot: str | None = None
         # Whether a command took the lock to write (the audit log records such commands).
         self.wrote = False
+        self._tmp_cleaned = False
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -177,7 +178,9 @@ class Store:
         with store_lock(self.root / "lock", command or command_line_summary(), self.lock_wait,
                         self.lock_waiting):
             self.wrote = True
-            self.clean_tmp()
+            if not self._tmp_cleaned:     # once per command: a second pass finds what we left
+                self.clean_tmp()
+                self._tmp_cleaned = True
             yield
 
     def clean_tmp(self) -> int:
@@ -192,12 +195,20 @@ class Store:
             removed += 1
         # A manifest, the key or the configuration is written to `.tmp-*.toml` beside it and
         # renamed (_write_toml, Catalog): a writer killed in between leaves that file, never read.
+        # Names are compared as strings: pathlib's glob matched every one of 100,000 release
+        # files against a pattern, 0.28 s per folder.
         for folder in (self.root, self.state_dir, self.catalog.releases_dir,
                        self.catalog.licenses_dir):
-            for entry in folder.glob(".tmp-*.toml"):
-                if entry.is_file() and not entry.is_symlink():
-                    entry.unlink(missing_ok=True)
-                    removed += 1
+            try:
+                entries = os.scandir(folder)
+            except FileNotFoundError:
+                continue
+            with entries:
+                for entry in entries:
+                    if entry.name.startswith(".tmp-") and entry.name.endswith(".toml") \
+                            and entry.is_file(follow_symlinks=False):
+                        Path(entry.path).unlink(missing_ok=True)
+                        removed += 1
         return removed
 
     # -- objects -----------------------------------------------------------------------------
