@@ -118,13 +118,16 @@ class SourceSizeMismatch(SealError, EnvironmentFailure):
 
 
 class _Slot:
-    """One chunk in flight: its plaintext and ciphertext buffers and where it sits in the entry."""
+    """One chunk in flight: its plaintext and ciphertext buffers and where it sits in the entry.
+
+    `in_place`: one buffer for both, for sealing, whose stages are done with each piece of
+    plaintext before it is encrypted over (half the pipeline's memory)."""
 
     __slots__ = ("cipher", "n", "offset", "plain")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, in_place: bool = False) -> None:
         self.plain = memoryview(bytearray(size))
-        self.cipher = memoryview(bytearray(size))
+        self.cipher = self.plain if in_place else memoryview(bytearray(size))
         self.n = 0
         self.offset = 0
 
@@ -196,7 +199,8 @@ def _new_hasher() -> blake3.blake3:
 def _hash_and_xor(hasher: blake3.blake3, cipher: CtrCipher, src: memoryview, dst: memoryview,
                   offset: int, *, hash_src: bool) -> None:
     """dst = src XOR keystream at `offset`, hashing the plaintext side (src when sealing, dst
-    when unsealing), one cache-sized piece at a time."""
+    when unsealing), one cache-sized piece at a time. `src` and `dst` may be one buffer: each
+    piece is hashed before it is encrypted over, or after it is decrypted in place."""
     for start in range(0, len(src), PIECE):
         end = min(start + PIECE, len(src))
         if hash_src:
@@ -212,13 +216,13 @@ def _capacity(total: int) -> int:
 
 
 def _run(produce: Callable[[_Slot], bool], stages: list[Callable[[_Slot], None]], total: int,
-         slots: int = SLOTS) -> None:
+         slots: int = SLOTS, in_place: bool = False) -> None:
     """Run the stages over every chunk: in a thread pipeline when there is more than one chunk,
     else in the calling thread (threads would cost a small bundle, e.g. a manifest, ~5 ms)."""
     if total > CHUNK:
-        Pipeline([_Slot(CHUNK) for _ in range(slots)], produce, stages).run()
+        Pipeline([_Slot(CHUNK, in_place) for _ in range(slots)], produce, stages).run()
         return
-    slot = _Slot(_capacity(total))
+    slot = _Slot(_capacity(total), in_place)
     while produce(slot):
         for stage in stages:
             stage(slot)
@@ -345,7 +349,8 @@ def _seal_small(data: bytes, src: BinaryIO, dst: BinaryIO, password: bytes, entr
 def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                    cipher: CtrCipher, out: _CountingWriter, progress: Progress | None,
                    size: int) -> None:
-    """read -> BLAKE3 + encrypt -> HMAC -> write, each in its own thread (write in ours)."""
+    """read -> BLAKE3 + encrypt -> HMAC -> write, each in its own thread (write in ours).
+    Encrypted in place: each piece is hashed before it is encrypted over."""
 
     def write(slot: _Slot) -> None:
         out.write(slot.cipher[:slot.n])
@@ -357,7 +362,7 @@ def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac:
                                 hash_src=True),
         lambda s: mac.update(s.cipher[:s.n]),
         write,
-    ], size)
+    ], size, in_place=True)
 
 
 def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
@@ -385,7 +390,8 @@ def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, ma
         if progress:
             progress(slot.n)
 
-    _run(produce, [lambda s: hasher.update(s.plain[:s.n]), deflate], size, slots=4)
+    _run(produce, [lambda s: hasher.update(s.plain[:s.n]), deflate], size, slots=4,
+         in_place=True)  # the slots' ciphertext side is not used: deflate has its own output
     emit(deflater.flush())
     return written
 
