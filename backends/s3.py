@@ -1,9 +1,8 @@
 """S3-compatible storage: s3fs moves the bytes, boto3 handles the bucket.
 
-Only public interfaces are used: s3fs's filesystem methods, its `session` argument and
-`set_session` (which hands out its aiobotocore client), fsspec's `sync` and the filesystem's
-event loop, botocore's session components (one data loader for both clients), and the S3
-client's own operations as boto3 names them. That is why pyproject.toml can ask for ranges of s3fs and
+Only public interfaces are used: s3fs's filesystem methods and `set_session` (which hands out
+its aiobotocore client), fsspec's `sync` and the filesystem's event loop, and the S3 client's
+own operations as boto3 names them. That is why pyproject.toml can ask for ranges of s3fs and
 boto3 rather than one release (constraints.txt keeps the set the tests ran with).
 
 Atomicity comes from S3 itself: an object appears only when its PutObject or its multipart
@@ -162,21 +161,6 @@ def _import_clients(name: str) -> tuple[Any, Any, Any]:
     return boto3, s3fs, Config
 
 
-def _sessions(boto3: Any, options: S3Options) -> tuple[Any, Any]:
-    """A boto3 session for the control client and an aiobotocore one for s3fs's, sharing one
-    loader of botocore's data files: each client would otherwise parse S3's service model and
-    endpoint rules for itself (measured: 17 MB more resident for the second client)."""
-    import botocore.session
-    from aiobotocore.session import AioSession
-
-    core = botocore.session.Session()
-    control = boto3.session.Session(botocore_session=core, profile_name=options.profile,
-                                    region_name=options.region)
-    data = AioSession(profile=options.profile)
-    data.register_component("data_loader", core.get_component("data_loader"))
-    return control, data
-
-
 class S3Backend(FsspecBackend):
     """A prefix in an S3 bucket on AWS or any S3-compatible server."""
 
@@ -201,13 +185,15 @@ class S3Backend(FsspecBackend):
         style = options.addressing_style or ("path" if self.endpoint_url else "auto")
         s3_config = {"addressing_style": style}
         with translated(lambda exc: translate(exc, name)):
-            session, data_session = _sessions(boto3, options)
+            session = boto3.session.Session(
+                profile_name=options.profile, region_name=options.region
+            )
         self._make_control = lambda: session.client(
             "s3", endpoint_url=self.endpoint_url, config=config(**CONTROL_CONFIG, s3=s3_config)
         )
         self._control: Any = None
         fs = s3fs.S3FileSystem(
-            session=data_session,
+            profile=options.profile,
             endpoint_url=self.endpoint_url,
             client_kwargs={"region_name": options.region} if options.region else {},
             config_kwargs={**DATA_CONFIG, "s3": s3_config},
