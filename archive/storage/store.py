@@ -178,7 +178,9 @@ class Store:
         with store_lock(self.root / "lock", command or command_line_summary(), self.lock_wait,
                         self.lock_waiting):
             self.wrote = True
-            if not self._tmp_cleaned:     # once per command: a second pass finds what we left
+            # Once per Store (per command): temp files are left only by a writer that was
+            # killed, and none can have died in this process since its first pass.
+            if not self._tmp_cleaned:
                 self.clean_tmp()
                 self._tmp_cleaned = True
             yield

@@ -114,3 +114,25 @@ def test_the_cli_starts_without_importing_the_heavy_modules() -> None:
              "print(heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("words", [["restore", "{rid}", "--to", "{out}"], ["audit", "nas", "--budget", "1"]])
+def test_commands_that_unseal_nothing_do_not_load_the_sealing_engine(  # type: ignore[no-untyped-def]
+        cli, store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, words: list[str]) -> None:
+    """A restore from the store and an audit without the passphrase read no bundle's contents:
+    the engine and pycryptodomex (cffi, pycparser: ~60 ms) stay unloaded, as before the regroup
+    of `archive/` (issue 13: restore had become 1.21 x slower)."""
+    from tests.archive.replication_support import add_sample
+
+    sample = add_sample(cli, tmp_path)
+    assert cli("remote", "add", "nas", tmp_path / "nas", "--create").code == 0
+    assert cli("sync").code == 0
+    if words[0] == "audit":
+        monkeypatch.delenv("ARKEEP_PASSPHRASE")     # its digest mode (restore decrypts the licence)
+    argv = [w.format(rid=sample.rid, out=tmp_path / "out") for w in words]
+    probe = ("import sys; from archive.cli.main import main; "
+             f"code = main(['--store', {str(store_dir)!r}, *{argv!r}]); "
+             "print(code, [n for n in sys.modules if n.startswith(('archive.seal', 'Cryptodome'))])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
