@@ -1,8 +1,9 @@
 """S3-compatible storage: s3fs moves the bytes, boto3 handles the bucket.
 
-Only public interfaces are used: s3fs's filesystem methods and `set_session` (which hands out
-its aiobotocore client), fsspec's `sync` and the filesystem's event loop, and the S3 client's
-own operations as boto3 names them. That is why pyproject.toml can ask for ranges of s3fs and
+Only public interfaces are used: s3fs's filesystem methods, its `session` argument and
+`set_session` (which hands out its aiobotocore client), fsspec's `sync` and the filesystem's
+event loop, botocore's session components (one data loader for both clients), and the S3
+client's own operations as boto3 names them. That is why pyproject.toml can ask for ranges of s3fs and
 boto3 rather than one release (constraints.txt keeps the set the tests ran with).
 
 Atomicity comes from S3 itself: an object appears only when its PutObject or its multipart
@@ -72,6 +73,11 @@ from .upload_journal import UploadJournal
 
 MiB = 1 << 20
 MAX_PARTS = 10_000
+# At most this much per read of a part's body (a short read, as raw files may return): the
+# pieces the client hashes and sends are then all one size, which malloc reuses instead of
+# keeping freed 1 MiB blocks in each thread's arena.
+BODY_READ = 256 * 1024
+GROW_EVERY = 2_500  # parts of a streamed upload: then the part size doubles (see MultipartUpload)
 CONTROL_CONFIG = {
     "connect_timeout": 3,
     "read_timeout": 5,
@@ -98,10 +104,13 @@ class S3Options:
     versioning: turn bucket versioning on if it is off.
     storage_class: e.g. `STANDARD_IA`, `GLACIER_IR`, `DEEP_ARCHIVE`, applied to every write.
     lock_mode, lock_days: Object Lock retention for every write (the bucket must have it).
-    part_size: multipart part size; also the read-ahead block. An object has at most 10,000
-        parts, so `open_write` streams up to 156 GiB at 16 MiB; `put_file` scales parts up.
-    max_concurrency: parts in flight at once for writes and `get_file` (memory: about this
-        many parts plus one).
+    part_size: multipart part size; also the read-ahead block and the download request. An
+        object has at most 10,000 parts: a streamed upload doubles its part size every 2,500
+        parts, so `open_write` streams up to 293 GiB from 8 MiB; `put_file` scales parts up.
+    upload_concurrency: parts held at once for writes, the one being filled included, so
+        up to this many in flight (memory: this many parts).
+    max_concurrency: ranged GETs in flight at once for `get_file` (they write straight to the
+        file: no part is held).
     min_rate, rate_window: a download slower than `min_rate` bytes a second, averaged over
         any `rate_window` seconds, is abandoned as `Unreachable` (see `s3_bounded`); an upload
         part must be accepted within `rate_window` + the bytes in flight / `min_rate` seconds.
@@ -115,7 +124,8 @@ class S3Options:
     storage_class: str | None = None
     lock_mode: str | None = None
     lock_days: int = 0
-    part_size: int = 16 * MiB
+    part_size: int = 8 * MiB
+    upload_concurrency: int = 2
     max_concurrency: int = 4
     addressing_style: str | None = None
     min_rate: int = 4096
@@ -161,6 +171,21 @@ def _import_clients(name: str) -> tuple[Any, Any, Any]:
     return boto3, s3fs, Config
 
 
+def _sessions(boto3: Any, options: S3Options) -> tuple[Any, Any]:
+    """A boto3 session for the control client and an aiobotocore one for s3fs's, sharing one
+    loader of botocore's data files: each client would otherwise parse S3's service model and
+    endpoint rules for itself (docs/BENCHMARKS.md has what that cost)."""
+    import botocore.session
+    from aiobotocore.session import AioSession
+
+    core = botocore.session.Session()
+    control = boto3.session.Session(botocore_session=core, profile_name=options.profile,
+                                    region_name=options.region)
+    data = AioSession(profile=options.profile)
+    data.register_component("data_loader", core.get_component("data_loader"))
+    return control, data
+
+
 class S3Backend(FsspecBackend):
     """A prefix in an S3 bucket on AWS or any S3-compatible server."""
 
@@ -185,15 +210,13 @@ class S3Backend(FsspecBackend):
         style = options.addressing_style or ("path" if self.endpoint_url else "auto")
         s3_config = {"addressing_style": style}
         with translated(lambda exc: translate(exc, name)):
-            session = boto3.session.Session(
-                profile_name=options.profile, region_name=options.region
-            )
+            session, data_session = _sessions(boto3, options)
         self._make_control = lambda: session.client(
             "s3", endpoint_url=self.endpoint_url, config=config(**CONTROL_CONFIG, s3=s3_config)
         )
         self._control: Any = None
         fs = s3fs.S3FileSystem(
-            profile=options.profile,
+            session=data_session,
             endpoint_url=self.endpoint_url,
             client_kwargs={"region_name": options.region} if options.region else {},
             config_kwargs={**DATA_CONFIG, "s3": s3_config},
@@ -378,7 +401,7 @@ class S3Backend(FsspecBackend):
 
     @contextmanager
     def open_write(self, key: str) -> Iterator[BinaryIO]:
-        """See `Backend.open_write`. Uploads `part_size` parts, `max_concurrency` at once."""
+        """See `Backend.open_write`. Uploads `part_size` parts, `upload_concurrency` at once."""
         with self._upload(key, self.options.part_size) as handle:
             yield handle
 
@@ -387,7 +410,7 @@ class S3Backend(FsspecBackend):
         path = self._path(key)
         upload = MultipartUpload(
             self.fs, self.bucket, self._object_key(path), part_size,
-            self.options.max_concurrency, self._write_kwargs(), self._journal,
+            self.options.upload_concurrency, self._write_kwargs(), self._journal,
             (self.options.min_rate, self.options.rate_window),
         )
         guarded = GuardedFile(upload, lambda exc: self._translate(exc, key), owns_raw=False)
@@ -473,13 +496,23 @@ class UploadTooSlow(TimeoutError):
 class MultipartUpload(io.RawIOBase):
     """A write-only stream into one S3 object, published only by `commit`.
 
-    Data is cut into `part_size` parts, each an UploadPart on s3fs's event loop, at most
-    `max_concurrency` in flight, so memory stays near (max_concurrency + 1) x part_size while
-    the next part fills as the previous ones travel. Nothing is sent until the first part is
-    full: a small object becomes one PutObject at `commit`, as does an empty one. `abort` stops
-    the uploads in flight and aborts the multipart upload, leaving nothing. Every request is an
-    operation of the S3 client's public API (CreateMultipartUpload, UploadPart,
-    CompleteMultipartUpload, AbortMultipartUpload, PutObject) sent through `s3_bounded.s3_call`.
+    Data is cut into `part_size` parts, each an UploadPart on s3fs's event loop, with
+    `max_concurrency` buffers of a part's size: the part being filled takes one, the parts in
+    flight the others, so memory stays at max_concurrency x part_size. A full part is sent at
+    once (a second request while the first one's answer is on its way); the next part is
+    filled in the buffer of the oldest one, once that part is accepted. Every `GROW_EVERY` parts the part size
+    doubles, so a stream of unknown length reaches far past 10,000 x part_size (S3's limit on
+    parts) while a unit of up to `GROW_EVERY` parts keeps the small size. Nothing is sent
+    until the first part is full: a small object becomes one PutObject at `commit`, as does an
+    empty one. `abort` stops the uploads in flight and aborts the multipart upload, leaving
+    nothing. Every request is an operation of the S3 client's public API
+    (CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload,
+    PutObject) sent through `s3_bounded.s3_call`.
+
+    Each part is written once, into a buffer of its own that is reused once the part is
+    accepted, and is sent as a seekable file over that buffer (`_PartBody`), never as `bytes`:
+    botocore wraps a `bytes` body in `io.BytesIO`, and aiohttp takes a buffer of that, which
+    makes the `BytesIO` copy it whole: two copies of every part in flight.
 
     Why the event loop rather than boto3's client on a thread pool: a request on the loop can
     be cancelled, which closes its connection. A thread blocked in a send to a server that
@@ -504,11 +537,15 @@ class MultipartUpload(io.RawIOBase):
         self._extra = extra
         self._journal = journal
         self._floor = floor
+        # The part being filled: it grows until the first part is full (a small object never
+        # takes a whole part's memory), after which every part has a buffer of its full size.
         self._buffer = bytearray()
+        self._filled = 0
+        self._spare: list[bytearray] = []
         self._written = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._pending: deque[tuple[int, _Sent]] = deque()
+        self._pending: deque[tuple[int, _Sent, bytearray]] = deque()
 
     def writable(self) -> bool:
         return True
@@ -517,14 +554,37 @@ class MultipartUpload(io.RawIOBase):
         return self._written
 
     def write(self, data: Any) -> int:
-        size = len(memoryview(data).cast("B"))
-        self._buffer += data
+        view = memoryview(data).cast("B")
+        size = len(view)
+        while view:
+            limit = self._filling_size()
+            taken = min(len(view), limit - self._filled)
+            if len(self._buffer) == self._filled:       # still growing: the first part
+                self._buffer += view[:taken]
+            else:
+                self._buffer[self._filled: self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
+            if self._filled == limit:
+                self._send(self._buffer)
+                self._buffer, self._filled = self._free_buffer(), 0
         self._written += size
-        while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
-            self._send(part)
         return size
+
+    def _free_buffer(self) -> bytearray:
+        """A buffer for the next part: a spare one, a new one while fewer than `max_concurrency`
+        exist, else the buffer of the oldest part in flight once that part is accepted."""
+        size = self._filling_size()
+        self._spare = [b for b in self._spare if len(b) == size]
+        if not self._spare and len(self._pending) >= self._max_concurrency:
+            self._collect_oldest()
+            self._spare = [b for b in self._spare if len(b) == size]
+        return self._spare.pop() if self._spare else bytearray(size)
+
+    def _filling_size(self) -> int:
+        """The size of the part being filled: `part_size`, doubled every `GROW_EVERY` parts."""
+        number = len(self._parts) + len(self._pending) + 1
+        return self._part_size << ((number - 1) // GROW_EVERY)
 
     def _call(self, operation: str, **request: Any) -> Any:
         """One request about this object, waited for without a time limit of its own (the
@@ -551,41 +611,50 @@ class MultipartUpload(io.RawIOBase):
             raise UploadTooSlow(sent.size, sent.allowed or 0.0)
         return sent.future.result()
 
-    def _send(self, part: bytes) -> None:
+    def _send(self, buffer: bytearray, size: int | None = None) -> None:
+        """Upload `buffer` (its first `size` bytes) as the next part; `buffer` is not touched
+        again until the part is accepted."""
         if self._upload_id is None:
             self._upload_id = self._call("create_multipart_upload", **self._extra)["UploadId"]
             if self._journal is not None:
                 self._journal.add(self._target["Bucket"], self._target["Key"], self._upload_id)
         while len(self._pending) >= self._max_concurrency:
             self._collect_oldest()
+        size = len(buffer) if size is None else size
         number = len(self._parts) + len(self._pending) + 1
-        in_flight = len(part) * (len(self._pending) + 1)
+        in_flight = size * (len(self._pending) + 1)
         sent = self._start("upload_part", in_flight, UploadId=self._upload_id,
-                           PartNumber=number, Body=part)
-        self._pending.append((number, sent))
+                           PartNumber=number, Body=_PartBody(memoryview(buffer)[:size]))
+        self._pending.append((number, sent, buffer))
 
     def _collect_oldest(self) -> None:
-        number, sent = self._pending.popleft()
+        number, sent, buffer = self._pending.popleft()
         answer = self._settle(sent)
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         part.update({k: v for k, v in answer.items() if k.startswith("Checksum")})
         self._parts.append(part)
+        self._spare.append(buffer)
 
     def commit(self) -> None:
         if self._upload_id is None:
-            body = bytes(self._buffer)
-            self._settle(self._start("put_object", len(body), Body=body, **self._extra))
+            body = _PartBody(memoryview(self._buffer)[: self._filled])
+            self._settle(self._start("put_object", self._filled, Body=body, **self._extra))
         else:
-            if self._buffer:
-                self._send(bytes(self._buffer))
+            if self._filled:
+                self._send(self._buffer, self._filled)
             while self._pending:
                 self._collect_oldest()
             self._call("complete_multipart_upload", UploadId=self._upload_id,
                        MultipartUpload={"Parts": self._parts})
             self._forget()
-        self._buffer = bytearray()
+        self._release()
         self._upload_id = None
         self.close()
+
+    def _release(self) -> None:
+        self._buffer = bytearray()
+        self._filled = 0
+        self._spare.clear()
 
     def _forget(self) -> None:
         if self._journal is not None and self._upload_id is not None:
@@ -593,12 +662,12 @@ class MultipartUpload(io.RawIOBase):
 
     def abort(self) -> None:
         """Best effort: a failure here leaves an unfinished upload for `cleanup_temp`."""
-        pending = [sent.future for _, sent in self._pending]
+        pending = [sent.future for _, sent, _ in self._pending]
         for future in pending:
             future.cancel()
         wait(pending, timeout=60)
         self._pending.clear()
-        self._buffer = bytearray()
+        self._release()
         if self._upload_id is not None:
             try:
                 self._call("abort_multipart_upload", UploadId=self._upload_id)
@@ -608,6 +677,53 @@ class MultipartUpload(io.RawIOBase):
                 self._forget()
             self._upload_id = None
         self.close()
+
+
+class _PartBody(io.RawIOBase):
+    """One part as a read-only, seekable file over the upload's buffer, without a copy.
+
+    The S3 client reads it in pieces (its checksum, the signature's SHA-256, then the socket)
+    and seeks back to the start to send it again on a retry: the public form of a body that
+    boto3 documents ("bytes or seekable file-like object")."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = min(self._pos, len(self._view))
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        end = min(end, start + BODY_READ)
+        self._pos = max(self._pos, end)
+        return bytes(self._view[start:end])
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        start = min(self._pos, len(self._view))
+        n = min(len(target), len(self._view) - start)
+        target[:n] = self._view[start: start + n]
+        self._pos = start + n
+        return n
 
 
 @dataclass(frozen=True)

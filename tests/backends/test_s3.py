@@ -3,6 +3,7 @@ bucket features the backend offers."""
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 import time
@@ -22,6 +23,7 @@ from backends import (
     Unsupported,
     open_backend,
 )
+from backends import s3
 from backends.s3 import S3Backend
 from tests.support.seaweed import SeaweedServer
 
@@ -228,13 +230,29 @@ def test_streamed_writes_are_multipart_with_parts_of_the_configured_size(
     s3_env: SeaweedServer, bucket: str
 ) -> None:
     backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True, part_size=5 * MiB,
-                           max_concurrency=2)
+                           upload_concurrency=2)
     with backend.open_write("units/big.zip") as handle:
         for _ in range(23):
             handle.write(b"\x5a" * MiB)
     head = s3_env.client().head_object(Bucket=bucket, Key="units/big.zip")
     assert head["ContentLength"] == 23 * MiB
     assert head["ETag"].strip('"').endswith("-5"), "4 full parts of 5 MiB and the rest"
+
+
+def test_a_long_stream_doubles_its_part_size(
+    s3_env: SeaweedServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every GROW_EVERY parts the part size doubles (2,500 in use; 2 here): 5, 5, 10, 10 MiB
+    and the rest is 5 parts where a constant 5 MiB would take 7."""
+    monkeypatch.setattr(s3, "GROW_EVERY", 2)
+    backend = open_backend("cloud", f"s3://{bucket}", create_bucket=True, part_size=5 * MiB)
+    data = random.Random(7).randbytes(33 * MiB)
+    with backend.open_write("units/long.zip") as handle:
+        for start in range(0, len(data), 4 * MiB):
+            handle.write(data[start:start + 4 * MiB])
+    head = s3_env.client().head_object(Bucket=bucket, Key="units/long.zip")
+    assert head["ETag"].strip('"').endswith("-5")
+    assert s3_env.client().get_object(Bucket=bucket, Key="units/long.zip")["Body"].read() == data
 
 
 def test_an_upload_that_vanishes_mid_write_is_a_translated_error(

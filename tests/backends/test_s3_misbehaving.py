@@ -7,6 +7,7 @@ memory growing with what the server sends.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,36 @@ def test_a_size_mismatch_after_a_write_deletes_nothing(s3_env: SeaweedServer, bu
     assert any(seen.startswith("HEAD arkeep/units/ab/good.zip") for seen in lies.seen)
     stored = client.get_object(Bucket=bucket, Key="arkeep/units/ab/good.zip")["Body"].read()
     assert stored == b"the new copy!"
+
+
+def test_a_part_the_server_fails_once_is_sent_again_whole(s3_env: SeaweedServer, bucket: str) -> None:
+    """The client retries an UploadPart answered with a 500: the part's body (a file over the
+    upload's buffer, not a copy) is read again from its start, and the object holds every byte
+    once. The first part's buffer is reused for a later part only once its part is accepted."""
+    client = s3_env.client()
+    client.create_bucket(Bucket=bucket)
+    data = random.Random(19).randbytes(23 * MiB)  # parts of 5 MiB: 1-4 whole, 5 the rest
+    failed: list[str] = []
+
+    def fail(command: str, key: str, query: str) -> int | None:
+        if command == "PUT" and "partNumber=2&" in f"{query}&" and not failed:
+            failed.append(key)
+            return 500
+        return None
+
+    lies = Lies(fail=fail)
+    with forwarding(s3_env.endpoint, lies) as proxy:
+        backend = open_backend("cloud", f"s3://{bucket}/arkeep", endpoint_url=proxy,
+                               part_size=5 * MiB, upload_concurrency=2)
+        with backend.open_write("units/ab/unit.zip") as out:
+            for start in range(0, len(data), 3 * MiB):      # writes that straddle the parts
+                out.write(data[start:start + 3 * MiB])
+    assert failed == ["arkeep/units/ab/unit.zip"]
+    assert sum("failed with 500" in seen for seen in lies.seen) == 1
+    head = client.head_object(Bucket=bucket, Key="arkeep/units/ab/unit.zip")
+    assert head["ETag"].strip('"').endswith("-5")
+    stored = client.get_object(Bucket=bucket, Key="arkeep/units/ab/unit.zip")["Body"].read()
+    assert stored == data
 
 
 # -- a fake endpoint on loopback (item 8: bounded; item 9: an unreadable answer) ----------------

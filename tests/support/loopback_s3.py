@@ -73,9 +73,12 @@ class _Quiet(BaseHTTPRequestHandler):
 @dataclass
 class Lies:
     """What the proxy changes on the way back. `head_size(key, real)`: the size a HEAD of the
-    object `key` (without the bucket) reports, or None for the truth."""
+    object `key` (without the bucket) reports, or None for the truth. `fail(command, key,
+    query)`: a status to answer the request with (an S3 error, after reading its body) instead
+    of passing it on, or None to pass it on."""
 
     head_size: Callable[[str, int], int | None] = lambda key, real: None
+    fail: Callable[[str, str, str], int | None] = lambda command, key, query: None
     seen: list[str] = field(default_factory=list)
 
 
@@ -87,6 +90,18 @@ def forwarding(upstream: str, lies: Lies) -> Iterator[str]:
     class Forward(_Quiet):
         def _relay(self) -> None:
             data = self.body()
+            asked = urlsplit(self.path)
+            status = lies.fail(self.command, asked.path.lstrip("/").partition("/")[2], asked.query)
+            if status is not None:
+                lies.seen.append(f"{self.command} {asked.path} failed with {status}")
+                error = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code>"
+                         b"<Message>failed on purpose</Message></Error>")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(error)))
+                self.end_headers()
+                self.wfile.write(error)
+                return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             if data or self.command in ("PUT", "POST"):
                 headers["Content-Length"] = str(len(data))
