@@ -161,6 +161,23 @@ def _run(fs: Any, method: Any, *args: Any, **kwargs: Any) -> Any:
     return sync(fs.loop, method, *args, **kwargs)
 
 
+def quiet_orphaned_disconnects(loop: asyncio.AbstractEventLoop) -> None:
+    """When the server drops the connection in the middle of a body, aiohttp's task that was
+    sending it fails, and nobody awaits it any more: the request it belonged to has already
+    raised (and becomes our one-line Unreachable). asyncio would print that orphan's traceback
+    to stderr as "Task exception was never retrieved". Drop those; anything else still goes to
+    asyncio's default handler."""
+    from aiohttp import ClientError
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, (OSError, ClientError)) and "never retrieved" in context.get("message", ""):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 def _import_clients(name: str) -> tuple[Any, Any, Any]:
     try:
         import boto3
@@ -226,6 +243,7 @@ class S3Backend(FsspecBackend):
             max_concurrency=options.max_concurrency,
         )
         fs.retries = 1
+        quiet_orphaned_disconnects(fs.loop)
         root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
         display = f"s3://{root}"
         super().__init__(name, display, fs, root)

@@ -230,3 +230,32 @@ def test_a_listing_in_directory_tree_order_is_accepted(s3_env: SeaweedServer, bu
         client.put_object(Bucket=bucket, Key=f"arkeep/{key}", Body=b"x")
     backend = open_backend("cloud", f"s3://{bucket}/arkeep")
     assert sorted(u.key for u in backend.list("units/")) == sorted(keys)
+
+
+@pytest.mark.parametrize("error, printed", [
+    (ConnectionResetError("Cannot write to closing transport"), False),
+    (ValueError("a bug of ours"), True),
+], ids=["dropped-connection", "other-error"])
+def test_a_body_cut_by_the_server_prints_no_traceback(
+    fake_env: None, caplog: pytest.LogCaptureFixture, error: Exception, printed: bool
+) -> None:
+    """The server closes the connection while aiohttp's task sends a part: the upload raises
+    Unreachable (the one line the user sees), and the orphaned sending task's exception, which
+    nobody awaits any more, must not add asyncio's "Task exception was never retrieved" and a
+    traceback to stderr. Any other orphaned exception is still reported."""
+    import asyncio
+
+    backend = fake_backend("http://127.0.0.1:9")
+
+    async def sending() -> None:
+        raise error
+
+    async def orphaned() -> None:
+        task = asyncio.ensure_future(sending())
+        await asyncio.sleep(0)
+        assert task.done()
+        del task          # dropped unretrieved: asyncio reports it from the task's finaliser
+
+    caplog.set_level("ERROR", logger="asyncio")
+    asyncio.run_coroutine_threadsafe(orphaned(), backend.fs.loop).result(timeout=10)
+    assert ("never retrieved" in caplog.text) is printed, caplog.text
