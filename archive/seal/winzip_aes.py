@@ -10,18 +10,22 @@ XOR it onto the data. The counter blocks come from one table of 2**16 blocks who
 count 0..65535 (the rest zero), which is the first window (the first 1 MiB of every entry); a later
 2**16-aligned window is a copy of it whose higher bytes, the same in all its blocks, are rewritten
 one byte column at a time when the window changes. The XOR is pycryptodomex's C `strxor`
-(pycryptodomex comes with pyzipper, which export uses). The authentication code is HMAC-SHA1
+(pycryptodomex comes with pyzipper, which export uses), called through ctypes (see `_xor`). The authentication code is HMAC-SHA1
 over the ciphertext, truncated to 10 bytes. Every heavy call here (AES, XOR, SHA-1) releases the
 GIL on large buffers, so the callers overlap them across threads.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import hmac
+import importlib.machinery
+import importlib.util
 import os
+from collections.abc import Callable
+from pathlib import Path
 
-from Cryptodome.Util.strxor import strxor
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 SALT_LEN = 16  # AES-256 ("strength 3")
@@ -55,6 +59,49 @@ def verifier_matches(expected: bytes, stored: bytes) -> bool:
 
 def mac_matches(mac: hmac.HMAC, stored: bytes) -> bool:
     return hmac.compare_digest(mac.digest()[:MAC_LEN], stored)
+
+
+Buffer = bytes | bytearray | memoryview
+
+
+def _pointer(buffer: Buffer) -> object:
+    """What ctypes passes as a `const uint8_t *` to `buffer`'s first byte, without a copy."""
+    if isinstance(buffer, bytes):
+        return buffer
+    view = memoryview(buffer)
+    if view.readonly:
+        return bytes(view)
+    return (ctypes.c_char * view.nbytes).from_buffer(view)
+
+
+@functools.cache
+def _xor() -> Callable[[Buffer, Buffer, Buffer, int], None]:
+    """xor(a, b, out, n): out[:n] = a[:n] XOR b[:n], in C, the GIL released.
+
+    pycryptodomex's own `strxor` declares its C function through cffi, whose C parser costs
+    every command that seals ~25 ms of start-up; its library is loaded here with ctypes instead
+    (~1 ms). Should that library not be where pycryptodomex keeps it, its own wrapper serves."""
+    spec = importlib.util.find_spec("Cryptodome.Util")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / f"_strxor{suffix}"
+            if path.is_file():
+                return _ctypes_xor(path)
+    from Cryptodome.Util.strxor import strxor
+
+    def fallback(a: Buffer, b: Buffer, out: Buffer, n: int) -> None:
+        strxor(memoryview(a)[:n], memoryview(b)[:n], output=memoryview(out)[:n])
+    return fallback
+
+
+def _ctypes_xor(library: Path) -> Callable[[Buffer, Buffer, Buffer, int], None]:
+    function = ctypes.CDLL(str(library)).strxor
+    function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    function.restype = None
+
+    def xor(a: Buffer, b: Buffer, out: Buffer, n: int) -> None:
+        function(_pointer(a), _pointer(b), _pointer(out), n)
+    return xor
 
 
 @functools.cache
@@ -109,7 +156,10 @@ class CtrCipher:
                                   self._keystream[done * _BLOCK:])
             done += take
             counter += take
-        strxor(data, self._keystream[skip:skip + n], output=memoryview(out)[:n])
+        target = memoryview(out)
+        if target.readonly or target.nbytes < n:
+            raise ValueError(f"the output must be writable and hold {n} bytes")
+        _xor()(data, self._keystream[skip:skip + n], target, n)
 
     def _counter_blocks(self, base: int, low: int, count: int) -> memoryview:
         """The `count` counter blocks base+low, base+low+1, ... (base a multiple of 2**16)."""

@@ -379,6 +379,38 @@ def test_keystream_equals_the_counter_computed_per_block(first_block: int, block
         assert bytes(out) == reference_keystream(key, first_block, blocks)[skip:]
 
 
+@pytest.mark.parametrize("through_ctypes", [True, False], ids=["ctypes", "pycryptodomex-wrapper"])
+def test_xor_reads_and_writes_views_inside_larger_buffers(
+    through_ctypes: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C XOR gets the address of each view's own first byte (not its buffer's): data and
+    output are slices at odd offsets of larger buffers, as the pipeline's pieces are. Without
+    pycryptodomex's library at hand, its own wrapper gives the same bytes."""
+    import importlib.util
+
+    from archive.seal import winzip_aes
+    winzip_aes._xor.cache_clear()
+    if not through_ctypes:
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    try:
+        key = bytes(range(7, 39))
+        data = bytearray(os.urandom(5000))
+        out = bytearray(b"\xaa" * 6000)
+        CtrCipher(key, 4096).xor(memoryview(data)[3:3003], memoryview(out)[11:3011], 777)
+        stream = reference_keystream(key, 777 // 16, 3000 // 16 + 2)[777 % 16:][:3000]
+        assert bytes(out[11:3011]) == bytes(a ^ b for a, b in zip(data[3:3003], stream))
+        assert out[:11] == b"\xaa" * 11 and out[3011:] == b"\xaa" * 2989  # nothing outside
+    finally:
+        winzip_aes._xor.cache_clear()
+
+
+@pytest.mark.parametrize("out", [bytes(64), memoryview(bytearray(64)).toreadonly(),
+                                 bytearray(63)], ids=["bytes", "read-only view", "too short"])
+def test_xor_refuses_an_output_it_cannot_fill(out: object) -> None:
+    with pytest.raises(ValueError, match="writable and hold 64 bytes"):
+        CtrCipher(bytes(32), 4096).xor(bytes(64), out, 0)  # type: ignore[arg-type]
+
+
 def test_counter_refuses_to_wrap_at_128_bits() -> None:
     with pytest.raises(ValueError):
         CtrCipher(bytes(32), 4096).xor(bytes(32), bytearray(32), (2**128 - 1) * 16)
