@@ -68,7 +68,16 @@ from .errors import (
     translate,
 )
 from .fsspec_backend import FsspecBackend
-from .s3_bounded import MAX_LIST_PAGES, RangeFetcher, RangeReader, arm, list_pages, run, s3_call
+from .s3_bounded import (
+    MAX_LIST_PAGES,
+    RangeFetcher,
+    RangeReader,
+    SeekableReader,
+    arm,
+    list_pages,
+    run,
+    s3_call,
+)
 from .upload_journal import UploadJournal
 
 MiB = 1 << 20
@@ -697,7 +706,7 @@ class MultipartUpload(io.RawIOBase):
         self.close()
 
 
-class _PartBody(io.RawIOBase):
+class _PartBody(SeekableReader):
     """One part as a read-only, seekable file over the upload's buffer, without a copy.
 
     The S3 client reads it in pieces (its checksum, the signature's SHA-256, then the socket)
@@ -705,25 +714,8 @@ class _PartBody(io.RawIOBase):
     boto3 documents ("bytes or seekable file-like object")."""
 
     def __init__(self, view: memoryview) -> None:
-        super().__init__()
+        super().__init__(len(view))
         self._view = view
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
 
     def read(self, size: int | None = -1) -> bytes:
         start = min(self._pos, len(self._view))

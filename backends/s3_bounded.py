@@ -216,12 +216,12 @@ class RangeFetcher:
                 raise task.exception()  # type: ignore[misc]
 
 
-class RangeReader(io.RawIOBase):
-    """A seekable read-only file over `RangeFetcher`; wrap it in `io.BufferedReader`."""
+class SeekableReader(io.RawIOBase):
+    """A read-only, seekable file of `size` bytes: position keeping for subclasses, which read."""
 
-    def __init__(self, fetcher: RangeFetcher) -> None:
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._fetcher = fetcher
+        self._size = size
         self._pos = 0
 
     def readable(self) -> bool:
@@ -234,11 +234,19 @@ class RangeReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._fetcher.size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         if base + offset < 0:
             raise ValueError("negative seek position")
         self._pos = base + offset
         return self._pos
+
+
+class RangeReader(SeekableReader):
+    """A seekable read-only file over `RangeFetcher`; wrap it in `io.BufferedReader`."""
+
+    def __init__(self, fetcher: RangeFetcher) -> None:
+        super().__init__(fetcher.size)
+        self._fetcher = fetcher
 
     def readinto(self, buffer: Any) -> int:
         wanted = min(len(buffer), self._fetcher.size - self._pos)
